@@ -1,0 +1,90 @@
+"""Reading tables from files, and writing files so a failure leaves nothing behind."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from lumos.errors import DataValidationError
+
+TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl"}
+
+
+def read_table(path: str | os.PathLike, *, what: str = "data") -> pd.DataFrame:
+    """Read a CSV, Parquet or JSON-lines file into a DataFrame.
+
+    Parameters
+    ----------
+    path : path-like
+        A ``.csv``, ``.parquet``/``.pq`` or ``.jsonl`` file.
+    what : str, default="data"
+        What the file holds, used in error messages ("data file", "scores table").
+
+    Raises
+    ------
+    DataValidationError
+        When the file is missing, has an unknown suffix or cannot be parsed;
+        the message names the file.
+    """
+    path = Path(path)
+    kind = TABLE_SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise DataValidationError(
+            f"{what} file {str(path)!r}: unknown format {path.suffix!r}; "
+            f"use one of {', '.join(sorted(TABLE_SUFFIXES))}.",
+            code="unknown_format",
+            file=str(path),
+        )
+    if not path.is_file():
+        raise DataValidationError(
+            f"{what} file {str(path)!r} does not exist; check the path.",
+            code="file_not_found",
+            file=str(path),
+        )
+    try:
+        if kind == "csv":
+            return pd.read_csv(path)
+        if kind == "parquet":
+            return pd.read_parquet(path)
+        return pd.read_json(path, lines=True)
+    except Exception as exc:  # the parsers raise many types; name the file for the user
+        raise DataValidationError(
+            f"{what} file {str(path)!r} could not be read as {kind}: {exc}",
+            code="unreadable_file",
+            file=str(path),
+        ) from exc
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it into place only on success.
+
+    Anything written to the yielded path appears at ``path`` in one step
+    (``os.replace``) when the block exits cleanly. On an exception the
+    temporary file is removed and an existing file at ``path`` is untouched.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
+    >>> with atomic_path(target) as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> target.read_text()
+    'done'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()

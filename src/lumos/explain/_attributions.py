@@ -1,0 +1,328 @@
+"""Model Interpreter: per-row feature attributions.
+
+``attribute(model, X, method=...)`` returns :class:`Attributions`. Exact
+methods (``tree_shap``, ``linear_shap``) satisfy
+``values.sum(1) + base == margin``; the surrogate methods (``lime``,
+``klime``) satisfy it for their local linear model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from lumos.errors import LumosUserError
+from lumos.explain._model import ImportedModel, import_model, select_features
+
+METHODS = ("auto", "shap", "tree_shap", "linear_shap", "lime", "klime")
+
+
+@dataclass(frozen=True)
+class Attributions:
+    """Per-row feature attributions.
+
+    Attributes
+    ----------
+    values : ndarray of shape (n, p)
+        Contribution of each feature to each row's output.
+    base : ndarray of shape (n,)
+        The output with no feature information; ``values.sum(1) + base`` is the
+        explained output (the model's for exact methods, the surrogate's otherwise).
+    feature_names : list of str
+    method : str
+        The method that produced the values (``tree_shap``, ``linear_shap``,
+        ``lime``, ``klime``), with the routine in brackets where there is a
+        choice, e.g. ``tree_shap[xgboost]``.
+    output : str
+        The space of ``values``: ``margin``, ``probability`` or ``score``.
+    index : pandas.Index
+        Row labels of the explained rows.
+    details : dict
+        Method-specific extras (LIME local coefficients, K-LIME clusters and R²).
+    """
+
+    values: np.ndarray
+    base: np.ndarray
+    feature_names: list[str]
+    method: str
+    output: str
+    index: pd.Index
+    target: np.ndarray | None = None
+    details: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The values as a DataFrame indexed like the explained rows."""
+        return pd.DataFrame(self.values, index=self.index, columns=self.feature_names)
+
+    def top_features(self, k: int = 5) -> pd.DataFrame:
+        """The ``k`` features with the largest absolute attribution per row."""
+        order = np.argsort(-np.abs(self.values), axis=1, kind="stable")[:, :k]
+        names = np.asarray(self.feature_names, dtype=object)[order]
+        return pd.DataFrame(names, index=self.index, columns=[f"top_{i + 1}" for i in range(k)])
+
+
+def attribute(
+    model,
+    X,
+    method: str = "auto",
+    *,
+    target: int | None = None,
+    background=None,
+    seed: int = 0,
+    **options,
+) -> Attributions:
+    """Explain each row of ``X`` with feature attributions.
+
+    Parameters
+    ----------
+    model : ImportedModel or model object
+        Anything :func:`import_model` accepts; imported on the fly if needed.
+    X : DataFrame or ndarray
+        Rows to explain; a DataFrame must hold the model's feature columns.
+    method : {"auto", "shap", "tree_shap", "linear_shap", "lime", "klime"}, default="auto"
+        ``auto`` picks the best the model allows: exact SHAP for trees and
+        linear models, K-LIME for a scores-only table. ``shap`` is exact SHAP
+        of either kind.
+    target : int, optional
+        For multi-class models, the class to explain; by default each row's
+        predicted class.
+    background : DataFrame or ndarray, optional
+        Reference rows for ``linear_shap`` (means) and ``lime`` (scales);
+        defaults to ``X``.
+    seed : int, default=0
+        Seed of the random methods (``lime``, ``klime``).
+    **options
+        Passed to the method (e.g. ``num_samples`` for ``lime``, ``k_grid`` for
+        ``klime``).
+
+    Returns
+    -------
+    Attributions
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from sklearn.linear_model import LinearRegression
+    >>> X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "b": [1.0, 0.0, 1.0, 0.0]})
+    >>> lr = LinearRegression().fit(X, 2 * X["a"] - X["b"])
+    >>> attr = attribute(lr, X)
+    >>> attr.method, np.allclose(attr.values.sum(1) + attr.base, lr.predict(X))
+    ('linear_shap', True)
+    """
+    if method not in METHODS:
+        raise LumosUserError(
+            f"method must be one of {', '.join(METHODS)}. Got {method!r}.", code="bad_argument"
+        )
+    if not isinstance(model, ImportedModel):
+        model = import_model(model)
+    index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(len(X))
+    method = _resolve(model, method)
+    if method == "klime":
+        from lumos.explain._klime import klime_attributions
+
+        if model.kind == "scores" and X is model.scores:
+            scores = model.scores[model.score_column].to_numpy(dtype=np.float64)
+            output = model.score_output
+        else:
+            scores = _predict(model, X, target, options.pop("output", "margin"))
+            output = "margin"
+        A = select_features(X, model.feature_names)
+        values, base, details = klime_attributions(A, scores, seed=seed, **options)
+        return Attributions(values, base, model.feature_names, "klime", output, index, None, details)
+
+    A = select_features(X, model.feature_names)
+    if model.kind == "scores":
+        raise LumosUserError(
+            f"method={method!r} needs a model that can predict; a scores-only table can be "
+            "explained with method='klime'.",
+            code="scores_only",
+        )
+    tgt = _targets(model, A, target)
+    if method == "lime":
+        from lumos.explain._lime import lime_attributions
+
+        output = options.pop("output", "margin")
+        bg = None if background is None else select_features(background, model.feature_names)
+        values, base, details = lime_attributions(
+            _model_fn(model, output), A, tgt, background=bg, seed=seed, **options
+        )
+        return Attributions(values, base, model.feature_names, "lime", output, index, tgt, details)
+    _no_options(method, options)
+    if method == "linear_shap":
+        bg = A if background is None else select_features(background, model.feature_names)
+        values, base = _linear_shap(model, A, bg, tgt)
+        return Attributions(values, base, model.feature_names, "linear_shap", "margin", index, tgt)
+    values, base, routine, output = _tree_shap(model, A, tgt)
+    return Attributions(
+        values, base, model.feature_names, f"tree_shap[{routine}]", output, index, tgt
+    )
+
+
+def _resolve(model: ImportedModel, method: str) -> str:
+    if method == "auto":
+        if model.kind == "scores":
+            return "klime"
+        if model.kind == "linear":
+            return "linear_shap"
+        if model.kind == "sklearn_tree" and not _has_shap():
+            return "lime"
+        return "tree_shap"
+    if method == "shap":
+        return "linear_shap" if model.kind == "linear" else "tree_shap"
+    if method == "tree_shap" and not model.is_tree:
+        raise LumosUserError(
+            f"method='tree_shap' needs a tree model; this is a {model.kind} model. "
+            "Use method='shap' (exact SHAP of any kind) or 'auto'.",
+            code="bad_method",
+        )
+    if method == "linear_shap" and model.kind != "linear":
+        raise LumosUserError(
+            f"method='linear_shap' needs a linear model; this is a {model.kind} model. "
+            "Use method='shap' or 'auto'.",
+            code="bad_method",
+        )
+    return method
+
+
+def _has_shap() -> bool:
+    try:
+        import shap  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _no_options(method: str, options: dict) -> None:
+    if options:
+        raise LumosUserError(
+            f"method={method!r} takes no options; got {', '.join(sorted(options))}.",
+            code="bad_argument",
+        )
+
+
+def _targets(model: ImportedModel, A: np.ndarray, target: int | None) -> np.ndarray | None:
+    if model.task != "multiclass":
+        if target not in (None, 0, 1):
+            raise LumosUserError(
+                f"target={target!r} is only for multi-class models.", code="bad_argument"
+            )
+        return None
+    if target is not None:
+        if not 0 <= target < model.n_classes:
+            raise LumosUserError(
+                f"target must be a class index in [0, {model.n_classes - 1}]. Got {target!r}.",
+                code="bad_argument",
+            )
+        return np.full(len(A), target, dtype=np.int64)
+    return np.argmax(model._margin(_transform(model, A)), axis=1)
+
+
+def _transform(model: ImportedModel, A: np.ndarray) -> np.ndarray:
+    if model.preprocess is None:
+        return A
+    frame = pd.DataFrame(A, columns=model.feature_names)
+    out = model.preprocess.transform(frame)
+    return np.asarray(out.toarray() if hasattr(out, "toarray") else out, dtype=np.float64)
+
+
+def _model_fn(model: ImportedModel, output: str):
+    """A function from raw feature rows (and per-row classes) to the explained output."""
+    if output not in ("margin", "probability"):
+        raise LumosUserError(
+            f"output must be 'margin' or 'probability'. Got {output!r}.", code="bad_argument"
+        )
+
+    def f(A: np.ndarray, target: np.ndarray | None = None) -> np.ndarray:
+        margin = model._margin(_transform(model, A))
+        out = margin if output == "margin" else model.inverse_link(margin)
+        if out.ndim == 2:
+            out = out[np.arange(len(out)), target]
+        return out
+
+    return f
+
+
+def _predict(model: ImportedModel, X, target, output) -> np.ndarray:
+    A = select_features(X, model.feature_names)
+    return _model_fn(model, output)(A, _targets(model, A, target))
+
+
+def _linear_shap(model, A, background, target):
+    est = model.estimator
+    M, B = _transform(model, A), _transform(model, background)
+    if M.shape[1] != A.shape[1]:
+        raise LumosUserError(
+            "Exact SHAP of a Pipeline needs steps that keep one column per feature "
+            f"(got {A.shape[1]} features in, {M.shape[1]} out); use method='lime' or 'klime'.",
+            code="bad_method",
+        )
+    coef = np.atleast_2d(np.asarray(est.coef_, dtype=np.float64))
+    intercept = np.atleast_1d(np.asarray(est.intercept_, dtype=np.float64))
+    mean = np.nanmean(B, axis=0)
+    if target is None:
+        w, b = coef[0], intercept[0]
+        values = (M - mean) * w
+        base = np.full(len(M), b + mean @ w)
+    else:
+        w, b = coef[target], intercept[target]
+        values = (M - mean) * w
+        base = b + w @ mean
+    values = np.where(np.isnan(values), 0.0, values)
+    return values, base
+
+
+def _tree_shap(model: ImportedModel, A: np.ndarray, target):
+    """Exact TreeSHAP by the library's own routine; returns values, base, routine, output."""
+    M = _transform(model, A)
+    if M.shape[1] != A.shape[1]:
+        raise LumosUserError(
+            "TreeSHAP of a Pipeline needs steps that keep one column per feature "
+            f"(got {A.shape[1]} features in, {M.shape[1]} out); use method='lime' or 'klime'.",
+            code="bad_method",
+        )
+    if model.kind == "xgboost":
+        import xgboost as xgb
+
+        dm = xgb.DMatrix(M, missing=np.nan, feature_names=model.estimator.feature_names)
+        contrib = model.estimator.predict(dm, pred_contribs=True)
+        routine, output = "xgboost", "margin"
+    elif model.kind == "lightgbm":
+        contrib = np.asarray(model.estimator.predict(M, pred_contrib=True))
+        if model.task == "multiclass":
+            contrib = contrib.reshape(len(M), model.n_classes, -1)
+        routine, output = "lightgbm", "margin"
+    else:
+        contrib, routine, output = _sklearn_tree_shap(model, M)
+    contrib = np.asarray(contrib, dtype=np.float64)
+    if contrib.ndim == 3:
+        contrib = contrib[np.arange(len(M)), target]
+    return np.ascontiguousarray(contrib[:, :-1]), contrib[:, -1].copy(), routine, output
+
+
+def _sklearn_tree_shap(model: ImportedModel, M: np.ndarray):
+    try:
+        import shap
+    except ImportError as exc:
+        raise LumosUserError(
+            "TreeSHAP of a scikit-learn tree model needs the shap package: "
+            "pip install 'lumos[shap]'; or use method='lime'.",
+            code="missing_dependency",
+        ) from exc
+    explainer = shap.TreeExplainer(model.estimator)
+    values = np.asarray(explainer.shap_values(M, check_additivity=False))
+    expected = np.atleast_1d(np.asarray(explainer.expected_value, dtype=np.float64))
+    output = "probability" if model.link == "identity" and model.task != "regression" else "margin"
+    if values.ndim == 3:  # (n, p, classes) in recent shap
+        if model.task == "binary":
+            values, expected = values[:, :, 1], expected[1:2]
+        else:
+            values = np.transpose(values, (0, 2, 1))
+            base = np.broadcast_to(expected[None, :, None], (len(M), len(expected), 1))
+            return np.concatenate([values, base], axis=2), "shap", output
+    base = np.full((len(M), 1), expected[-1])
+    return np.concatenate([values, base], axis=1), "shap", output
