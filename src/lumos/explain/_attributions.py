@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from lumos.errors import LumosUserError
+from lumos.errors import DataValidationError, LumosUserError
 from lumos.explain._model import ImportedModel, import_model, select_features
 
 METHODS = ("auto", "shap", "tree_shap", "linear_shap", "lime", "klime")
@@ -125,9 +125,8 @@ def attribute(
     if method == "klime":
         from lumos.explain._klime import klime_attributions
 
-        if model.kind == "scores" and X is model.scores:
-            scores = model.scores[model.score_column].to_numpy(dtype=np.float64)
-            output = model.score_output
+        if model.kind == "scores":
+            scores, output = scores_of(model, X), model.score_output
         else:
             scores = _predict(model, X, target, options.pop("output", "margin"))
             output = "margin"
@@ -160,6 +159,20 @@ def attribute(
     values, base, routine, output = _tree_shap(model, A, tgt)
     return Attributions(
         values, base, model.feature_names, f"tree_shap[{routine}]", output, index, tgt
+    )
+
+
+def scores_of(model: ImportedModel, X) -> np.ndarray:
+    """The scores of a scores-only model for rows ``X``: its score column, or the table's own."""
+    if isinstance(X, pd.DataFrame) and model.score_column in X.columns:
+        return pd.to_numeric(X[model.score_column], errors="raise").to_numpy(dtype=np.float64)
+    if len(X) == len(model.scores):
+        return model.scores[model.score_column].to_numpy(dtype=np.float64)
+    raise DataValidationError(
+        f"The rows to explain have no score column {model.score_column!r} and are not the "
+        f"{len(model.scores)} rows of the scores table; pass the scores table itself.",
+        code="missing_column",
+        column=model.score_column,
     )
 
 

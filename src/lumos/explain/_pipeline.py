@@ -1,0 +1,101 @@
+"""The whole explanation job on a table: attributions → narratives, in chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from lumos.errors import DataValidationError, LumosUserError
+from lumos.explain._attributions import _resolve, attribute, scores_of
+from lumos.explain._design import InsightsDesign
+from lumos.explain._model import ImportedModel, select_features
+from lumos.explain._narrate import narrate
+
+
+def explain_table(
+    model: ImportedModel,
+    data: pd.DataFrame,
+    design: InsightsDesign,
+    *,
+    id_column: str | None = None,
+    method: str = "auto",
+    top_k: int = 5,
+    direction: str = "positive",
+    chunk_size: int = 20_000,
+    seed: int = 0,
+    progress: Callable[[int], None] | None = None,
+    source: str = "data",
+) -> tuple[pd.DataFrame, pd.Series, str]:
+    """Explain and narrate every row of ``data``.
+
+    Rows are processed in chunks of ``chunk_size`` (all at once for ``klime``,
+    which fits on the whole table), calling ``progress(rows_done)`` after each.
+
+    Returns
+    -------
+    narratives : DataFrame
+        As :func:`~lumos.explain.narrate` returns, over all rows.
+    scores : Series
+        The model's score per row (a probability for classifiers).
+    method : str
+        The attribution method used.
+    """
+    if id_column is not None:
+        if id_column not in data.columns:
+            raise DataValidationError(
+                f"{source} has no id column {id_column!r} (columns: "
+                f"{', '.join(map(str, data.columns[:8]))}…); name the column that identifies rows.",
+                code="missing_column",
+                file=source,
+                column=id_column,
+            )
+        ids = data[id_column]
+        dup = ids.duplicated().to_numpy()
+        if dup.any():
+            i = int(dup.argmax())
+            raise DataValidationError(
+                f"{source} row {i}: id {ids.iloc[i]!r} in column {id_column!r} appears twice; "
+                "ids must be unique.",
+                code="duplicate_id",
+                file=source,
+                row=i,
+                column=id_column,
+            )
+        data = data.set_index(id_column)
+    select_features(data, model.feature_names, where=source)
+    if len(data) == 0:
+        raise DataValidationError(f"{source} has no rows to explain.", code="empty_data", file=source)
+    if not isinstance(chunk_size, int) or chunk_size < 1:
+        raise LumosUserError(
+            f"chunk_size must be an int >= 1. Got {chunk_size!r}.", code="bad_argument"
+        )
+    resolved = _resolve(model, method)
+    if resolved == "klime":
+        chunk_size = len(data)
+    parts, scores, used, skipped = [], [], resolved, 0
+    for start in range(0, len(data), chunk_size):
+        chunk = data.iloc[start : start + chunk_size]
+        attr = attribute(model, chunk, method=resolved, seed=seed)
+        nar = narrate(chunk, attr, design, top_k=top_k, direction=direction)
+        skipped += nar.attrs["skipped"]
+        parts.append(nar)
+        scores.append(pd.Series(_score(model, chunk, attr), index=chunk.index))
+        used = attr.method
+        if progress is not None:
+            progress(len(chunk))
+    narratives = pd.concat(parts, ignore_index=True)
+    narratives.attrs = {**parts[0].attrs, "skipped": skipped}
+    return narratives, pd.concat(scores), used
+
+
+def _score(model: ImportedModel, chunk: pd.DataFrame, attr) -> np.ndarray:
+    if model.kind == "scores":
+        return scores_of(model, chunk)
+    space = "probability" if model.task in ("binary", "multiclass") else "margin"
+    out = model.predict(chunk, output=space)
+    if out.ndim == 2:
+        target = attr.target if attr.target is not None else np.argmax(out, axis=1)
+        out = out[np.arange(len(out)), target]
+    return out
