@@ -1,17 +1,33 @@
-"""Narrative explanations: model importer, attributions, insights design, narratives, exporters."""
+"""Narrative explanations: model importer, attributions, insights design, narratives, exporters.
+
+The pipeline of LinkedIn's CrystalCandle, in the open::
+
+    model = import_model(booster)                  # Model Importer
+    attr = attribute(model, X, method="auto")      # Model Interpreter
+    design = InsightsDesign.load("insights/")      # feature hierarchy + templates
+    text = narrate(X, attr, design, top_k=5)       # Narrative Generator
+    export(text, "narratives.jsonl", scores=...)   # Narrative Exporter
+"""
 
 from lumos.explain._attributions import Attributions, attribute
 from lumos.explain._design import InsightsDesign, Template
+from lumos.explain._export import export
 from lumos.explain._model import ImportedModel, import_model
 from lumos.explain._narrate import narrate, summarize
+from lumos.explain._pipeline import explain_table
+from lumos.explain._suggest import SuggestedDesign, suggest_design
 
 __all__ = [
     "Attributions",
     "ImportedModel",
     "InsightsDesign",
+    "SuggestedDesign",
     "Template",
     "attribute",
+    "explain_table",
+    "export",
     "import_model",
     "narrate",
+    "suggest_design",
     "summarize",
 ]

@@ -168,11 +168,13 @@ class InsightsDesign:
             _fail(ipath, i, "item", f"item {ins['item'].iloc[i]!r} of super feature "
                   f"{ins['super_feature'].iloc[i]!r} is listed twice.")
         tpath = str(folder / "templates.yaml")
+        provided: dict[str, set[str]] = {}
+        for sf in self.super_features:
+            provided.setdefault(self.insight_type(sf), set()).update(self.items(sf))
         for sf in self.super_features:
             template = self.templates[self.insight_type(sf)]
-            have = set(self.items(sf))
-            for name in sorted(template.items - have):
-                if not any(self.insights["item"] == name):
+            for name in sorted(template.items - set(self.items(sf))):
+                if name not in provided[template.insight_type]:
                     raise DataValidationError(
                         f"{tpath} line {template.line}: template {template.insight_type!r} uses "
                         f"unknown name {name!r}; use an item from insights.csv, a derived name or "

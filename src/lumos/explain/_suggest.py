@@ -1,39 +1,38 @@
 """Suggest a starting Insights Design from a model's feature names and a data sample.
 
-``suggest_design(model, data)`` writes the first draft of ``features.csv``,
-``insights.csv`` and ``templates.yaml`` that a person then edits. The rules:
+``suggest_design(model, data)`` drafts ``features.csv``, ``insights.csv`` and
+``templates.yaml`` for a person to edit. The rules:
 
-* **Super features.** A name ending in a window or period suffix is split into
-  a stem and the suffix (case-insensitive): previous periods ``_prev``,
-  ``_previous``, ``_prev_1m``, ``_prev_3m``; current values ``_current``,
-  ``_curr``, ``_cur``; windows ``_30d``, ``_4w``, ``_3m``, ``_12mo``, ``_1q``,
-  ``_1y``, ``_3_months``, ``_last_3m``, ``_last_month``. Features sharing a
-  stem become one super feature; a name with no suffix is its own stem.
-* **Insight type**, one per super feature, tried in this order:
-  ``value_change`` when a previous-period feature has a current partner (the
-  window with the same length, e.g. ``x_1m`` for ``x_prev_1m``; else
-  ``x_current``; else the bare ``x``); ``trend`` when there are two or more
-  window lengths (``recent_value`` is the shortest, ``baseline_value`` the
-  longest); otherwise one feature (current, else bare, else shortest window)
-  is a ``flag`` when its non-missing values are all 0/1 and a
-  ``current_value`` otherwise. Other features of the stem stay under the super
-  feature (they count towards its importance) but get no item.
-* **Readable names.** The stem with ``_`` and camelCase split into words,
-  abbreviations expanded (``num``/a leading ``n`` → "number of", ``pct`` →
-  "percent", ``avg``, ``cnt``, ``amt``, ``yoy``, …), lower case with a capital
-  first letter because templates start with ``{super_feature}``. A super
-  feature made of a single windowed feature names its window:
-  "Hires (last 12 months)".
+* **Super features.** A name ending in a period suffix is split into stem and
+  suffix (case-insensitive): previous periods ``_prev``, ``_previous``,
+  ``_prev_1m``, ``_1m_prev``; current values ``_current``, ``_curr``, ``_cur``; windows
+  ``_30d``, ``_4w``, ``_3m``, ``_12mo``, ``_1q``, ``_1y``, ``_3_months``,
+  ``_last_3m``, ``_last_month``. Features sharing a stem form one super
+  feature; a name with no suffix is its own stem.
+* **Insight type**, tried in order: ``value_change`` when a previous-period
+  feature has a current partner (the window of the same length, ``x_1m`` for
+  ``x_prev_1m``; else ``x_current``; else the bare ``x``); ``trend`` when two
+  or more window lengths exist (``recent_value`` the shortest,
+  ``baseline_value`` the longest; its ``change`` assumes comparable windows,
+  such as averages or rates, so edit it for running totals); otherwise one
+  feature (current, else bare, else shortest window) is a ``flag`` when its
+  non-missing values are all 0/1, else a ``current_value``. Other features of
+  the stem stay under the super feature (they count towards its importance).
+* **Readable names.** The stem's words (``_`` and camelCase split) with
+  abbreviations expanded (``num`` or a leading ``n`` → "number of", ``pct``,
+  ``avg``, ``cnt``, ``amt``, ``yoy``, …), lower case with a capital first
+  letter since templates start with ``{super_feature}``. A super feature of
+  one windowed feature names its window: "Hires (last 12 months)".
 * **Ultra features.** Super features are clustered by the Spearman
-  correlation of their most recent feature (ranks over each column's
-  non-missing values, pairwise-complete rows, up to ``max_rows`` rows sampled
-  with seed 0; constant columns correlate 0) with average linkage on
-  ``1 - |corr|``, cut at ``1 - corr_threshold``. Each cluster is named after
-  its first member in model feature order.
-* **Category.** The first word of the stem that is not a generic prefix
-  (``num``, ``pct``, ``avg``, ``has``, ``is``, ``total``, …) when at least two
-  super features share it (``usage_…`` → "Usage"); otherwise "Other".
-* **Description.** "From feature(s) …", listing the model features.
+  correlation of their most recent feature (ranks over each column's values,
+  pairwise-complete rows, at most ``max_rows`` rows sampled with seed 0;
+  constant columns correlate 0): average linkage on ``1 - |corr|``, cut at
+  ``1 - corr_threshold``. A cluster is named after its first member in model
+  feature order.
+* **Category.** The stem's first word that is not a generic prefix (``num``,
+  ``pct``, ``has``, ``is``, ``total``, …) when two or more super features
+  share it (``usage_…`` → "Usage"); otherwise "Other".
+* **Description.** "From feature(s) …", naming the model features.
 """
 
 from __future__ import annotations
@@ -57,14 +56,15 @@ from lumos.errors import DataValidationError, LumosUserError
 from lumos.explain._model import ImportedModel, import_model, select_features
 
 _UNIT = r"(?P<unit>days?|d|weeks?|wks?|w|months?|mon|mo|m|quarters?|qtr|q|years?|yrs?|y)"
-_WINDOW = rf"(?:(?:last_)?(?P<n>\d+)_?|(?P<last>last_)){_UNIT}"
+_WINDOW = rf"(?:(?:last_)?(?P<n>\d+)_?|last_){_UNIT}"
 _PATTERNS = (
+    ("prev", re.compile(rf"(?P<stem>.+?)_{_WINDOW}_prev(?:ious)?", re.IGNORECASE)),
     ("prev", re.compile(rf"(?P<stem>.+?)_prev(?:ious)?(?:_{_WINDOW})?", re.IGNORECASE)),
     ("current", re.compile(r"(?P<stem>.+?)_(?:current|curr|cur)", re.IGNORECASE)),
     ("window", re.compile(rf"(?P<stem>.+?)_{_WINDOW}", re.IGNORECASE)),
 )
-_UNIT_DAYS = {"d": 1, "w": 7, "m": 30, "q": 91, "y": 365}
-_UNIT_WORD = {"d": "day", "w": "week", "m": "month", "q": "quarter", "y": "year"}
+_UNITS = {"d": ("day", 1), "w": ("week", 7), "m": ("month", 30), "q": ("quarter", 91),
+          "y": ("year", 365)}  # fmt: skip
 _WORDS = {
     "num": "number of", "nb": "number of", "pct": "percent", "perc": "percent",
     "avg": "average", "cnt": "count", "amt": "amount", "qty": "quantity", "tot": "total",
@@ -77,20 +77,15 @@ _WORDS = {
 _GENERIC = {*_WORDS, "n", "number", "percent", "average", "count", "total", "mean", "median",
             "max", "min", "sum", "is", "has", "log", "ratio", "rate", "share"}  # fmt: skip
 _TEMPLATES = {
-    "value_change": {
-        "text": "{super_feature} changed from {prev_value} to {current_value} "
-        "({percent_change:+.0%}) in the last period.",
-        "derive": {"percent_change": "(current_value - prev_value) / prev_value"},
-    },
-    "trend": {
-        "text": "{super_feature} is {recent_value} over the most recent window against "
-        "{baseline_value} over the longest ({change:+.0%}).",
-        "derive": {"change": "(recent_value - baseline_value) / baseline_value"},
-    },
+    "value_change": {"text": "{super_feature} changed from {prev_value} to {current_value} "
+                             "({percent_change:+.0%}) in the last period.",
+                     "derive": {"percent_change": "(current_value - prev_value) / prev_value"}},
+    "trend": {"text": "{super_feature} is {recent_value} over the most recent window against "
+                      "{baseline_value} over the longest ({change:+.0%}).",
+              "derive": {"change": "(recent_value - baseline_value) / baseline_value"}},
     "flag": {"text": "{super_feature}: {value:yesno}."},
     "current_value": {"text": "{super_feature} is {value}."},
-}
-FILES = ("features.csv", "insights.csv", "templates.yaml")
+}  # fmt: skip
 
 
 class _Part(NamedTuple):
@@ -120,38 +115,30 @@ class SuggestedDesign:
     templates: dict
 
     def __repr__(self) -> str:
-        f = self.features
-        return (
-            f"SuggestedDesign({len(f)} features, {f['super_feature'].nunique()} super features, "
-            f"{f['ultra_feature'].nunique()} ultra features, types: {', '.join(self.templates)})"
-        )
+        f, types = self.features, ", ".join(self.templates)
+        counts = [len(f), f["super_feature"].nunique(), f["ultra_feature"].nunique()]
+        return "SuggestedDesign({} features, {} super, {} ultra; ".format(*counts) + types + ")"
 
     def write(self, folder: str | os.PathLike, *, overwrite: bool = False) -> Path:
         """Write ``features.csv``, ``insights.csv`` and ``templates.yaml`` into ``folder``.
 
-        All three files are written beside ``folder`` first and moved into place
-        only when complete. An existing non-empty folder is refused unless
-        ``overwrite=True`` (then only the three files are replaced).
+        The files are written beside ``folder`` and moved into place only when all
+        are complete. A non-empty folder is refused (code ``exists``) unless
+        ``overwrite=True``, which replaces the three files and leaves any others.
         """
-        folder = Path(folder)
-        if folder.exists() and not folder.is_dir():
+        folder = Path(folder).resolve()  # so "." has a parent to write beside
+        filled = folder.exists() and (not folder.is_dir() or any(folder.iterdir()))
+        if filled and (not overwrite or not folder.is_dir()):
+            what = "already holds files" if folder.is_dir() else "is a file, not a folder"
             raise LumosUserError(
-                f"{str(folder)!r} is a file; give a folder for the insights design.",
-                code="exists",
-            )
-        filled = folder.is_dir() and any(folder.iterdir())
-        if filled and not overwrite:
-            raise LumosUserError(
-                f"folder {str(folder)!r} already holds files; pass overwrite=True to replace "
-                "its design files, or choose a new folder.",
+                f"{str(folder)!r} {what}; choose a new folder for the design, or pass "
+                "overwrite=True to replace the design files in an existing folder.",
                 code="exists",
             )
         texts = {
             "features.csv": self.features.to_csv(index=False, lineterminator="\n"),
             "insights.csv": self.insights.to_csv(index=False, lineterminator="\n"),
-            "templates.yaml": yaml.safe_dump(
-                self.templates, sort_keys=False, allow_unicode=True, width=4096
-            ),
+            "templates.yaml": yaml.safe_dump(self.templates, sort_keys=False, width=4096),
         }
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = folder.parent / f".{folder.name}.{uuid.uuid4().hex}.tmp"
@@ -159,12 +146,10 @@ class SuggestedDesign:
         try:
             for name, text in texts.items():
                 (tmp / name).write_text(text, encoding="utf-8")
-            if filled:
+            if folder.is_dir():  # move the complete files in; other files stay
                 for name in texts:
                     os.replace(tmp / name, folder / name)
-            else:
-                if folder.is_dir():
-                    folder.rmdir()
+            else:  # the whole folder appears in one step
                 os.replace(tmp, folder)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -190,7 +175,7 @@ def suggest_design(
     data : pandas.DataFrame
         Rows holding at least the model's feature columns, e.g. training data.
     out : path-like, optional
-        When given, write the design into this folder (see :meth:`SuggestedDesign.write`).
+        When given, also write the design into this folder (:meth:`SuggestedDesign.write`).
     corr_threshold : float, default=0.7
         Super features whose values correlate at least this much (absolute
         Spearman, average linkage) share an ultra feature. In ``(0, 1]``.
@@ -213,40 +198,35 @@ def suggest_design(
     ...                   "has_premium": rng.integers(0, 2, 60), "num_hires": rng.poisson(4, 60)})
     >>> design = suggest_design(LinearRegression().fit(X, rng.normal(size=60)), X)
     >>> design
-    SuggestedDesign(4 features, 3 super features, 3 ultra features, types: trend, flag, current_value)
+    SuggestedDesign(4 features, 3 super, 3 ultra; trend, flag, current_value)
     >>> print(design.insights.to_string(index=False))
-         super_feature  insight_type           item        feature
-            Seats used         trend   recent_value  seats_used_3m
-            Seats used         trend baseline_value seats_used_12m
-           Has premium          flag          value    has_premium
+      super_feature  insight_type           item        feature
+         Seats used         trend   recent_value  seats_used_3m
+         Seats used         trend baseline_value seats_used_12m
+        Has premium          flag          value    has_premium
     Number of hires current_value          value      num_hires
     """
     if not isinstance(model, ImportedModel):
         model = import_model(model)
-    if not 0 < corr_threshold <= 1:
-        raise LumosUserError(
-            f"corr_threshold must be a number in (0, 1]. Got {corr_threshold!r}.",
-            code="bad_argument",
+    bad = None
+    if not isinstance(corr_threshold, int | float) or not 0 < corr_threshold <= 1:
+        bad = f"corr_threshold must be a number in (0, 1]. Got {corr_threshold!r}."
+    elif isinstance(max_rows, bool) or not isinstance(max_rows, int | np.integer) or max_rows < 2:
+        bad = f"max_rows must be an int >= 2. Got {max_rows!r}."
+    elif not isinstance(data, pd.DataFrame):
+        bad = (
+            "data must be a pandas DataFrame holding the model's feature columns "
+            f"({', '.join(model.feature_names[:3])}, …). Got {type(data).__name__}."
         )
-    if isinstance(max_rows, bool) or not isinstance(max_rows, int | np.integer) or max_rows < 2:
-        raise LumosUserError(f"max_rows must be an int >= 2. Got {max_rows!r}.", code="bad_argument")
-    if not isinstance(data, pd.DataFrame):
-        raise LumosUserError(
-            f"data must be a pandas DataFrame holding the model's feature columns "
-            f"({', '.join(model.feature_names[:3])}, …). Got {type(data).__name__}.",
-            code="bad_argument",
-        )
+    if bad:
+        raise LumosUserError(bad, code="bad_argument")
     names = list(model.feature_names)
     X = select_features(data, names, where="data")
     if len(X) == 0:
-        raise DataValidationError(
-            "data has no rows; pass a sample of the rows the model scores so flags and "
-            "correlated features can be found.",
-            code="empty_data",
-        )
+        msg = "data has no rows; pass a sample of the rows the model scores (e.g. training data)."
+        raise DataValidationError(msg, code="empty_data")
     groups: dict[str, list[_Part]] = {}
-    for name in names:
-        part = _parse(name)
+    for part in map(_parse, names):
         groups.setdefault(part.stem.lower(), []).append(part)
     column = {name: j for j, name in enumerate(names)}
     supers, rows, leads = [], [], []
@@ -261,21 +241,18 @@ def suggest_design(
         leads.append(column[items[1][1] if kind == "value_change" else items[0][1]])
         rows += [(title, kind, item, feature) for item, feature in items]
     insights = pd.DataFrame(rows, columns=["super_feature", "insight_type", "item", "feature"])
-
-    if len(X) > max_rows:
-        X = X[np.sort(np.random.default_rng(0).choice(len(X), max_rows, replace=False))]
-    labels = _clusters(_spearman(X[:, leads]), corr_threshold)
+    lead = X[:, leads]
+    if len(lead) > max_rows:
+        lead = lead[np.sort(np.random.default_rng(0).choice(len(lead), max_rows, replace=False))]
+    labels = _clusters(_spearman(lead), corr_threshold)
     ultra = {label: supers[i] for i, label in reversed(list(enumerate(labels)))}
     heads = [_first_word(parts[0].stem) for parts in groups.values()]
     categories = [h.capitalize() if h and heads.count(h) >= 2 else "Other" for h in heads]
     records = []
     for s, parts in enumerate(groups.values()):
-        listed = ", ".join(p.name for p in parts)
-        what = f"From feature {listed}" if len(parts) == 1 else f"From features {listed}"
-        for p in parts:
-            records.append((p.name, supers[s], ultra[labels[s]], categories[s], what))
-    order = {name: i for i, name in enumerate(names)}
-    records.sort(key=lambda r: order[r[0]])
+        what = f"From feature{'s' if len(parts) > 1 else ''} " + ", ".join(p.name for p in parts)
+        records += [(p.name, supers[s], ultra[labels[s]], categories[s], what) for p in parts]
+    records.sort(key=lambda r: column[r[0]])
     columns = ["feature", "super_feature", "ultra_feature", "category", "description"]
     used = set(insights["insight_type"])
     templates = {k: copy.deepcopy(v) for k, v in _TEMPLATES.items() if k in used}
@@ -294,11 +271,10 @@ def _parse(name: str) -> _Part:
         if unit is None:
             period = "previous period" if role == "prev" else ""
             return _Part(name, m["stem"], role, None, period)
-        n = int(m["n"]) if m["n"] else 1
-        word = _UNIT_WORD[unit[0].lower()]
-        span = f"{n} {word}{'s' if n != 1 else ''}" if m["n"] else word
+        n, (word, days) = int(m["n"] or 1), _UNITS[unit[0].lower()]
+        span = f"{n} {word}s" if n != 1 else word
         period = f"{'previous' if role == 'prev' else 'last'} {span}"
-        return _Part(name, m["stem"], role, n * _UNIT_DAYS[unit[0].lower()], period)
+        return _Part(name, m["stem"], role, n * days, period)
     return _Part(name, name, "plain", None, "")
 
 
@@ -332,7 +308,7 @@ def _words(stem: str) -> list[str]:
 
 
 def _readable(stem: str) -> str:
-    """A readable, sentence-initial name for a feature stem: ``num_open_jobs`` → "Number of open jobs"."""
+    """A sentence-initial name for a stem: ``num_open_jobs`` → "Number of open jobs"."""
     words = _words(stem)
     out = [_WORDS.get(w, w) for w in words]
     if words and words[0] == "n":
