@@ -36,10 +36,21 @@ def main():
 
 
 @main.command()
-@click.option("--out", default="lumos-demo", show_default=True, type=click.Path(file_okay=False),
-              help="Folder to write the demo's model, data, narratives and report to.")
-@click.option("--accounts", "n_accounts", default=5000, show_default=True, type=click.IntRange(1),
-              help="Number of generated customer accounts.")
+@click.option(
+    "--out",
+    default="lumos-demo",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder to write the demo's model, data, narratives and report to.",
+)
+@click.option(
+    "--accounts",
+    "n_accounts",
+    default=5000,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Number of generated customer accounts.",
+)
 @click.option("--seed", default=0, show_default=True, type=int)
 @_friendly
 def demo(out, n_accounts, seed):
@@ -55,27 +66,69 @@ def explain():
 
 
 @explain.command("run")
-@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False),
-              help="XGBoost .json/.ubj, LightGBM .txt, a scores table, or a pickle with --trust.")
-@click.option("--data", "data_path", required=True, type=click.Path(dir_okay=False),
-              help="Rows to explain (.csv, .parquet, .jsonl).")
-@click.option("--design", "design_dir", required=True, type=click.Path(file_okay=False),
-              help="Insights design folder (features.csv, insights.csv, templates.yaml).")
+@click.option(
+    "--model",
+    "model_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="XGBoost .json/.ubj, LightGBM .txt, a scores table, or a pickle with --trust.",
+)
+@click.option(
+    "--data",
+    "data_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Rows to explain (.csv, .parquet, .jsonl).",
+)
+@click.option(
+    "--design",
+    "design_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Insights design folder (features.csv, insights.csv, templates.yaml).",
+)
 @click.option("--id-column", required=True, help="The column that identifies rows.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
-              help="Output file: .jsonl, .csv, .parquet or .html.")
-@click.option("--method", default="auto", show_default=True,
-              type=click.Choice(["auto", "shap", "tree_shap", "linear_shap", "lime", "klime"]))
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Output file: .jsonl, .csv, .parquet or .html.",
+)
+@click.option(
+    "--method",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "shap", "tree_shap", "linear_shap", "lime", "klime"]),
+)
 @click.option("--top-k", default=5, show_default=True, type=click.IntRange(1))
-@click.option("--direction", default="positive", show_default=True,
-              type=click.Choice(["positive", "negative", "absolute"]))
-@click.option("--score-column", default="score", show_default=True,
-              help="For a scores table: the column holding the model's score.")
+@click.option(
+    "--direction",
+    default="positive",
+    show_default=True,
+    type=click.Choice(["positive", "negative", "absolute"]),
+)
+@click.option(
+    "--score-column",
+    default="score",
+    show_default=True,
+    help="For a scores table: the column holding the model's score.",
+)
 @click.option("--trust", is_flag=True, help="Allow loading a pickle/joblib model file.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @_friendly
-def explain_run(model_path, data_path, design_dir, id_column, out, method, top_k, direction,
-                score_column, trust, seed):
+def explain_run(
+    model_path,
+    data_path,
+    design_dir,
+    id_column,
+    out,
+    method,
+    top_k,
+    direction,
+    score_column,
+    trust,
+    seed,
+):
     """Explain every row of a table and write its narratives."""
     from rich.progress import Progress
 
@@ -85,15 +138,24 @@ def explain_run(model_path, data_path, design_dir, id_column, out, method, top_k
     from lumos.explain._pipeline import explain_table
 
     if Path(out).suffix.lower() not in FORMATS:
-        raise click.BadParameter("use a .jsonl, .csv, .parquet or .html file name", param_hint="--out")
+        raise click.BadParameter(
+            "use a .jsonl, .csv, .parquet or .html file name", param_hint="--out"
+        )
     design = InsightsDesign.load(design_dir)
     model = import_model(model_path, trust=trust, score_column=score_column, id_column=id_column)
     data = read_table(data_path, what="data")
     with Progress(transient=True, disable=len(data) < 50_000) as bar:
         task = bar.add_task("explaining", total=len(data))
         narratives, scores, used = explain_table(
-            model, data, design, id_column=id_column, method=method, top_k=top_k,
-            direction=direction, seed=seed, progress=lambda n: bar.advance(task, n),
+            model,
+            data,
+            design,
+            id_column=id_column,
+            method=method,
+            top_k=top_k,
+            direction=direction,
+            seed=seed,
+            progress=lambda n: bar.advance(task, n),
             source=f"data file {data_path!r}",
         )
     export(narratives, out, scores=scores)
@@ -106,8 +168,12 @@ def explain_run(model_path, data_path, design_dir, id_column, out, method, top_k
 @explain.command("suggest-design")
 @click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--data", "data_path", required=True, type=click.Path(dir_okay=False))
-@click.option("--out", required=True, type=click.Path(file_okay=False),
-              help="Folder to write features.csv, insights.csv and templates.yaml to.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder to write features.csv, insights.csv and templates.yaml to.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace a design already in --out.")
 @click.option("--trust", is_flag=True, help="Allow loading a pickle/joblib model file.")
 @_friendly

@@ -36,7 +36,11 @@ def run_demo(
     rng = np.random.default_rng(seed)
     test = rng.random(len(book)) < 0.2
     clf = xgb.XGBClassifier(
-        n_estimators=200, max_depth=4, learning_rate=0.05, subsample=0.8, n_jobs=2,
+        n_estimators=200,
+        max_depth=4,
+        learning_rate=0.05,
+        subsample=0.8,
+        n_jobs=2,
         random_state=seed,
     )
     clf.fit(X[~test], y[~test])
@@ -66,8 +70,10 @@ def run_demo(
     elapsed = time.perf_counter() - started
 
     echo(f"Trained an upsell model on {len(book):,} accounts (holdout AUC {auc:.3f}).")
-    echo(f"Explained every account with {method}: {len(narratives):,} narratives, "
-         f"{narratives.attrs['skipped']:,} skipped for missing values.")
+    echo(
+        f"Explained every account with {method}: {len(narratives):,} narratives, "
+        f"{narratives.attrs['skipped']:,} skipped for missing values."
+    )
     top = narratives[narratives["row"] == narratives["row"].iloc[0]]
     echo(f"\nWhy {top['row'].iloc[0]} scores {scores.iloc[0]:.0%}:")
     for text in top["text"]:
@@ -76,5 +82,10 @@ def run_demo(
     for name, path in paths.items():
         echo(f"{name:>10}: {path}")
     echo(f"\nDone in {elapsed:.1f} s. Open {paths['report']} in a browser.")
-    return {"auc": auc, "method": method, "seconds": elapsed, "paths": paths,
-            "narratives": len(narratives)}
+    return {
+        "auc": auc,
+        "method": method,
+        "seconds": elapsed,
+        "paths": paths,
+        "narratives": len(narratives),
+    }

@@ -13,8 +13,12 @@ def test_load_reads_hierarchy_items_and_templates(design_dir):
     assert design.items("Alpha") == {"prev_value": "a_prev", "current_value": "a"}
     assert design.insight_type("Delta") == "flag"
     template = design.templates["value_change"]
-    assert template.fields == (("super_feature", ""), ("prev_value", ""),
-                               ("current_value", ""), ("pct", "+pct"))
+    assert template.fields == (
+        ("super_feature", ""),
+        ("prev_value", ""),
+        ("current_value", ""),
+        ("pct", "+pct"),
+    )
     assert template.items == {"prev_value", "current_value"}
     assert template.line == 2
 
@@ -92,18 +96,37 @@ def test_super_feature_without_insight_type(tmp_path):
     [
         (FEATURES.replace("category", "group"), INSIGHTS, "has no column 'category'"),
         (FEATURES + "a,Alpha,U1,Usage\n", INSIGHTS, "row 7: feature 'a' is listed twice"),
-        (FEATURES.replace("b,Beta,U1", "b,Beta,"), INSIGHTS, "row 4: column 'ultra_feature' is empty"),
-        (FEATURES.replace("a,Alpha,U1,Usage", "a,Alpha,U9,Usage"), INSIGHTS,
-         "under ultra_feature 'U9' here but 'U1' above"),
+        (
+            FEATURES.replace("b,Beta,U1", "b,Beta,"),
+            INSIGHTS,
+            "row 4: column 'ultra_feature' is empty",
+        ),
+        (
+            FEATURES.replace("a,Alpha,U1,Usage", "a,Alpha,U9,Usage"),
+            INSIGHTS,
+            "under ultra_feature 'U9' here but 'U1' above",
+        ),
         (FEATURES, INSIGHTS + "Zeta,flag,value,z\n", "insights.csv row 7: super feature 'Zeta'"),
-        (FEATURES, INSIGHTS.replace("Beta,current_value", "Beta,nosuch"),
-         "insight type 'nosuch' has no template"),
-        (FEATURES, INSIGHTS.replace("Alpha,value_change,current_value", "Alpha,flag,current_value"),
-         "has insight type 'flag' here but 'value_change' above"),
-        (FEATURES, INSIGHTS.replace("Gamma,current_value,value", "Gamma,value_change,prev_value"),
-         "row 5: super feature 'Gamma' (insight type 'value_change') lacks item 'current_value'"),
-        (FEATURES, INSIGHTS.replace("Alpha,value_change,current_value,a\n", ""),
-         "template 'value_change' uses unknown name 'current_value'"),
+        (
+            FEATURES,
+            INSIGHTS.replace("Beta,current_value", "Beta,nosuch"),
+            "insight type 'nosuch' has no template",
+        ),
+        (
+            FEATURES,
+            INSIGHTS.replace("Alpha,value_change,current_value", "Alpha,flag,current_value"),
+            "has insight type 'flag' here but 'value_change' above",
+        ),
+        (
+            FEATURES,
+            INSIGHTS.replace("Gamma,current_value,value", "Gamma,value_change,prev_value"),
+            "row 5: super feature 'Gamma' (insight type 'value_change') lacks item 'current_value'",
+        ),
+        (
+            FEATURES,
+            INSIGHTS.replace("Alpha,value_change,current_value,a\n", ""),
+            "template 'value_change' uses unknown name 'current_value'",
+        ),
     ],
 )
 def test_bad_csv_files(tmp_path, features, insights, message):
@@ -116,5 +139,5 @@ def test_missing_folder_and_files(tmp_path):
     assert err.value.code == "design_not_found"
     folder = write_design(tmp_path / "d")
     (folder / "insights.csv").unlink()
-    with pytest.raises(DataValidationError, match="insights.csv.*is missing"):
+    with pytest.raises(DataValidationError, match=r"insights.csv.*is missing"):
         InsightsDesign.load(folder)

@@ -37,7 +37,13 @@ def test_ranking_dedup_and_skipping(case):
     X, attr, design = case
     out = narrate(X, attr, design, top_k=5)
     assert list(out.columns) == [
-        "row", "rank", "category", "ultra_feature", "super_feature", "importance", "text"
+        "row",
+        "rank",
+        "category",
+        "ultra_feature",
+        "super_feature",
+        "importance",
+        "text",
     ]
     got = list(zip(out["row"], out["rank"], out["super_feature"], out["text"], strict=True))
     assert got == [
@@ -68,7 +74,9 @@ def test_top_k_and_directions(case):
 
     absolute = narrate(X, attr, design, direction="absolute")
     assert absolute[absolute["row"] == "r1"]["super_feature"].tolist() == [
-        "Alpha", "Delta", "Gamma"
+        "Alpha",
+        "Delta",
+        "Gamma",
     ]
 
 
@@ -93,7 +101,7 @@ def test_summarize_of_text_holding_the_separator_mark(case):
 
 def test_missing_item_column_names_it(case):
     X, attr, design = case
-    with pytest.raises(DataValidationError, match="'c'.*item 'value'.*'Gamma'") as err:
+    with pytest.raises(DataValidationError, match=r"'c'.*item 'value'.*'Gamma'") as err:
         narrate(X.drop(columns="c"), attr, design)
     assert err.value.code == "missing_column"
 

@@ -132,7 +132,9 @@ def attribute(
             output = "margin"
         A = select_features(X, model.feature_names)
         values, base, details = klime_attributions(A, scores, seed=seed, **options)
-        return Attributions(values, base, model.feature_names, "klime", output, index, None, details)
+        return Attributions(
+            values, base, model.feature_names, "klime", output, index, None, details
+        )
 
     A = select_features(X, model.feature_names)
     if model.kind == "scores":
@@ -232,15 +234,7 @@ def _targets(model: ImportedModel, A: np.ndarray, target: int | None) -> np.ndar
                 code="bad_argument",
             )
         return np.full(len(A), target, dtype=np.int64)
-    return np.argmax(model._margin(_transform(model, A)), axis=1)
-
-
-def _transform(model: ImportedModel, A: np.ndarray) -> np.ndarray:
-    if model.preprocess is None:
-        return A
-    frame = pd.DataFrame(A, columns=model.feature_names)
-    out = model.preprocess.transform(frame)
-    return np.asarray(out.toarray() if hasattr(out, "toarray") else out, dtype=np.float64)
+    return np.argmax(model._margin(model.transform(A)), axis=1)
 
 
 def _model_fn(model: ImportedModel, output: str):
@@ -251,7 +245,7 @@ def _model_fn(model: ImportedModel, output: str):
         )
 
     def f(A: np.ndarray, target: np.ndarray | None = None) -> np.ndarray:
-        margin = model._margin(_transform(model, A))
+        margin = model._margin(model.transform(A))
         out = margin if output == "margin" else model.inverse_link(margin)
         if out.ndim == 2:
             out = out[np.arange(len(out)), target]
@@ -267,7 +261,7 @@ def _predict(model: ImportedModel, X, target, output) -> np.ndarray:
 
 def _linear_shap(model, A, background, target):
     est = model.estimator
-    M, B = _transform(model, A), _transform(model, background)
+    M, B = model.transform(A), model.transform(background)
     if M.shape[1] != A.shape[1]:
         raise LumosUserError(
             "Exact SHAP of a Pipeline needs steps that keep one column per feature "
@@ -291,7 +285,7 @@ def _linear_shap(model, A, background, target):
 
 def _tree_shap(model: ImportedModel, A: np.ndarray, target):
     """Exact TreeSHAP by the library's own routine; returns values, base, routine, output."""
-    M = _transform(model, A)
+    M = model.transform(A)
     if M.shape[1] != A.shape[1]:
         raise LumosUserError(
             "TreeSHAP of a Pipeline needs steps that keep one column per feature "

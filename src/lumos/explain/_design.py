@@ -129,44 +129,84 @@ class InsightsDesign:
         dup = feats["feature"].duplicated()
         if dup.any():
             i = int(dup.to_numpy().argmax())
-            _fail(fpath, i, "feature", f"feature {feats['feature'].iloc[i]!r} is listed twice; "
-                  "keep one row per model feature.")
+            _fail(
+                fpath,
+                i,
+                "feature",
+                f"feature {feats['feature'].iloc[i]!r} is listed twice; "
+                "keep one row per model feature.",
+            )
         for level in ("ultra_feature", "category"):
             first = feats.groupby("super_feature", sort=False)[level].transform("first")
             clash = (feats[level] != first).to_numpy()
             if clash.any():
                 i = int(clash.argmax())
                 sf = feats["super_feature"].iloc[i]
-                _fail(fpath, i, level, f"super feature {sf!r} is under {level} "
-                      f"{feats[level].iloc[i]!r} here but {first.iloc[i]!r} above; a super "
-                      f"feature belongs to one {level}.")
+                _fail(
+                    fpath,
+                    i,
+                    level,
+                    f"super feature {sf!r} is under {level} "
+                    f"{feats[level].iloc[i]!r} here but {first.iloc[i]!r} above; a super "
+                    f"feature belongs to one {level}.",
+                )
         known = set(ins["super_feature"])
         for i, sf in enumerate(feats["super_feature"]):
             if sf not in known:
-                _fail(fpath, i, "super_feature", f"super feature {sf!r} has no insight type in "
-                      "insights.csv; add a row or drop the feature.")
+                _fail(
+                    fpath,
+                    i,
+                    "super_feature",
+                    f"super feature {sf!r} has no insight type in "
+                    "insights.csv; add a row or drop the feature.",
+                )
         supers = set(feats["super_feature"])
         types = ins.groupby("super_feature", sort=False)["insight_type"].transform("first")
         for i, (sf, kind, item) in enumerate(
             zip(ins["super_feature"], ins["insight_type"], ins["item"], strict=True)
         ):
             if sf not in supers:
-                _fail(ipath, i, "super_feature", f"super feature {sf!r} is not in features.csv; "
-                      "add its features there or drop this row.")
+                _fail(
+                    ipath,
+                    i,
+                    "super_feature",
+                    f"super feature {sf!r} is not in features.csv; "
+                    "add its features there or drop this row.",
+                )
             if kind != types.iloc[i]:
-                _fail(ipath, i, "insight_type", f"super feature {sf!r} has insight type {kind!r} "
-                      f"here but {types.iloc[i]!r} above; use one insight type per super feature.")
+                _fail(
+                    ipath,
+                    i,
+                    "insight_type",
+                    f"super feature {sf!r} has insight type {kind!r} "
+                    f"here but {types.iloc[i]!r} above; use one insight type per super feature.",
+                )
             if kind not in self.templates:
-                _fail(ipath, i, "insight_type", f"insight type {kind!r} has no template in "
-                      "templates.yaml; add one or fix the name.")
+                _fail(
+                    ipath,
+                    i,
+                    "insight_type",
+                    f"insight type {kind!r} has no template in "
+                    "templates.yaml; add one or fix the name.",
+                )
             if not item.isidentifier() or item in CONSTANT_FIELDS:
-                _fail(ipath, i, "item", f"item {item!r} must be a plain name (letters, digits, "
-                      f"underscores) other than {', '.join(CONSTANT_FIELDS)}.")
+                _fail(
+                    ipath,
+                    i,
+                    "item",
+                    f"item {item!r} must be a plain name (letters, digits, "
+                    f"underscores) other than {', '.join(CONSTANT_FIELDS)}.",
+                )
         dup = ins.duplicated(["super_feature", "item"])
         if dup.any():
             i = int(dup.to_numpy().argmax())
-            _fail(ipath, i, "item", f"item {ins['item'].iloc[i]!r} of super feature "
-                  f"{ins['super_feature'].iloc[i]!r} is listed twice.")
+            _fail(
+                ipath,
+                i,
+                "item",
+                f"item {ins['item'].iloc[i]!r} of super feature "
+                f"{ins['super_feature'].iloc[i]!r} is listed twice.",
+            )
         tpath = str(folder / "templates.yaml")
         provided: dict[str, set[str]] = {}
         for sf in self.super_features:
@@ -184,9 +224,14 @@ class InsightsDesign:
                         row=template.line,
                     )
                 i = int((ins["super_feature"] == sf).to_numpy().argmax())
-                _fail(ipath, i, "item", f"super feature {sf!r} (insight type "
-                      f"{template.insight_type!r}) lacks item {name!r} its template needs; add a "
-                      "row for it.")
+                _fail(
+                    ipath,
+                    i,
+                    "item",
+                    f"super feature {sf!r} (insight type "
+                    f"{template.insight_type!r}) lacks item {name!r} its template needs; add a "
+                    "row for it.",
+                )
 
 
 def _fail(path: str, i: int, column: str, reason: str):
@@ -297,7 +342,9 @@ def _template(path: Path, kind: str, node) -> Template:
         if not name.isidentifier():
             fail(text_node, f"field {{{name}}} is not a plain name.")
         if conversion:
-            fail(text_node, f"field {{{name}!{conversion}}} uses a conversion; drop '!{conversion}'.")
+            fail(
+                text_node, f"field {{{name}!{conversion}}} uses a conversion; drop '!{conversion}'."
+            )
         if "{" in spec:
             fail(text_node, f"field {{{name}}} has a nested field in its format spec.")
         try:
@@ -324,10 +371,14 @@ def _template(path: Path, kind: str, node) -> Template:
         for i, (_, expr_node) in enumerate(derive_node.value):
             later = derive[names[i]].names & set(names[i:])
             if later:
-                fail(expr_node, f"derived item {names[i]!r} uses {sorted(later)[0]!r}, which "
-                     "is derived at or after it; derive it earlier.")
-    return Template(kind, text_node.value, tuple(literals), tuple(fields), derive,
-                    text_node.start_mark.line + 1)
+                fail(
+                    expr_node,
+                    f"derived item {names[i]!r} uses {sorted(later)[0]!r}, which "
+                    "is derived at or after it; derive it earlier.",
+                )
+    return Template(
+        kind, text_node.value, tuple(literals), tuple(fields), derive, text_node.start_mark.line + 1
+    )
 
 
 class _AnyName(set):

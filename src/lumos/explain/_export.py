@@ -14,6 +14,7 @@ existing file is replaced only once the new one is fully written.
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import os
 from pathlib import Path
@@ -95,7 +96,7 @@ def _records(narratives: pd.DataFrame, scores):
     joined = list(zip(*(summary[c].tolist() for c in categories), strict=True))
     ids = [v.item() if isinstance(v, np.generic) else v for v in summary.index]
     score_list = _score_of(scores, summary.index)
-    for r, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+    for r, (a, b) in enumerate(itertools.pairwise(bounds)):
         yield {
             "id": ids[r],
             "score": score_list[r],
@@ -131,7 +132,8 @@ def _flat(narratives, tmp: Path, scores, kind: str) -> None:
 
 
 _CSS = """
-body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:#f4f5f7;color:#1d2129}
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;
+background:#f4f5f7;color:#1d2129}
 header{background:#123;color:#fff;padding:16px 24px}header h1{margin:0;font-size:20px}
 header p{margin:4px 0 0;opacity:.8}main{display:grid;gap:12px;padding:16px 24px;
 grid-template-columns:repeat(auto-fill,minmax(340px,1fr))}

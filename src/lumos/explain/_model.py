@@ -76,12 +76,16 @@ class ImportedModel:
 
     def matrix(self, X) -> np.ndarray:
         """The rows of ``X`` as the float matrix the final estimator reads."""
-        X = select_features(X, self.feature_names, where="data")
-        if self.preprocess is not None:
-            X = self.preprocess.transform(X)
-            if hasattr(X, "toarray"):
-                X = X.toarray()
-        return np.asarray(X, dtype=np.float64)
+        return self.transform(select_features(X, self.feature_names, where="data"))
+
+    def transform(self, A: np.ndarray) -> np.ndarray:
+        """Raw feature rows → the matrix the final estimator reads (Pipelines' steps applied)."""
+        if self.preprocess is None:
+            return A
+        if getattr(self.preprocess, "feature_names_in_", None) is not None:
+            A = pd.DataFrame(A, columns=self.feature_names)
+        out = self.preprocess.transform(A)
+        return np.asarray(out.toarray() if hasattr(out, "toarray") else out, dtype=np.float64)
 
     def predict(self, X, output: str = "margin") -> np.ndarray:
         """Predict rows of ``X`` as ``margin`` (raw score) or ``probability``.
@@ -133,7 +137,7 @@ class ImportedModel:
 
 
 def select_features(X, feature_names: list[str], *, where: str = "data") -> np.ndarray:
-    """Columns ``feature_names`` of ``X`` as a float matrix, with a clear error if any is missing."""
+    """Columns ``feature_names`` of ``X`` as a float matrix; a clear error if one is missing."""
     if isinstance(X, pd.DataFrame):
         missing = [f for f in feature_names if f not in X.columns]
         if missing:

@@ -21,6 +21,7 @@ narratives that are kept.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,7 +55,9 @@ def _plan(design: InsightsDesign, feature_names: list[str]) -> _Plan:
     feats = design.features
     columns, starts, supers = [], [], []
     for sf in design.super_features:
-        cols = [position[f] for f in feats["feature"][feats["super_feature"] == sf] if f in position]
+        cols = [
+            position[f] for f in feats["feature"][feats["super_feature"] == sf] if f in position
+        ]
         if cols:
             starts.append(len(columns))
             columns.extend(cols)
@@ -111,7 +114,9 @@ def narrate(
     if not isinstance(top_k, int | np.integer) or top_k < 1:
         raise LumosUserError(f"top_k must be an int >= 1. Got {top_k!r}.", code="bad_argument")
     if not isinstance(X, pd.DataFrame):
-        raise LumosUserError("X must be a DataFrame holding the design's items.", code="bad_argument")
+        raise LumosUserError(
+            "X must be a DataFrame holding the design's items.", code="bad_argument"
+        )
     if len(X) != len(attributions):
         raise LumosUserError(
             f"X has {len(X)} rows but the attributions explain {len(attributions)}; pass the "
@@ -281,4 +286,4 @@ def _join_runs(texts: np.ndarray, group: np.ndarray, separator: str) -> list[str
         return joined
     # some text holds the mark itself: join the slow, safe way
     bounds = np.r_[0, np.flatnonzero(last) + 1]
-    return [separator.join(texts[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    return [separator.join(texts[a:b]) for a, b in itertools.pairwise(bounds)]

@@ -1,0 +1,186 @@
+"""The lumos command: the demo, explain run, suggest-design, and every error path."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost as xgb
+from click.testing import CliRunner
+
+from lumos.cli import main
+from lumos.data.demo import ACCOUNT_FEATURES, accounts, accounts_design_path
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    book = accounts(400, seed=3)
+    clf = xgb.XGBClassifier(n_estimators=30, max_depth=3).fit(
+        book[ACCOUNT_FEATURES], book["upsell"]
+    )
+    clf.save_model(folder / "model.json")
+    book.to_parquet(folder / "accounts.parquet")
+    book.to_csv(folder / "accounts.csv", index=False)
+    return folder
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def explain(files, out, **overrides):
+    opts = {
+        "--model": files / "model.json",
+        "--data": files / "accounts.parquet",
+        "--design": accounts_design_path(),
+        "--id-column": "account_id",
+        "--out": out,
+    }
+    opts.update(overrides)
+    return run("explain", "run", *[x for kv in opts.items() for x in kv])
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet", ".html"])
+def test_explain_run_writes_every_format(files, tmp_path, suffix):
+    out = tmp_path / f"narratives{suffix}"
+    result = explain(files, out)
+    assert result.exit_code == 0, result.output
+    assert "400 rows explained with tree_shap[xgboost]" in result.output
+    if suffix == ".jsonl":
+        records = [json.loads(line) for line in out.read_text().splitlines()]
+        assert records[0]["id"].startswith("A") and 0 <= records[0]["score"] <= 1
+        assert records[0]["narratives"][0]["rank"] == 1
+        assert set(records[0]["summary"]) <= {"Product usage", "Engagement", "Hiring", "Company"}
+    elif suffix == ".csv":
+        assert list(pd.read_csv(out).columns)[:3] == ["id", "score", "rank"]
+    elif suffix == ".parquet":
+        assert pd.read_parquet(out)["rank"].max() <= 5
+    else:
+        page = out.read_text()
+        assert page.startswith("<!DOCTYPE html>") and "http" not in page.split("<body>")[1]
+
+
+def test_explain_run_options(files, tmp_path):
+    out = tmp_path / "neg.csv"
+    result = explain(
+        files,
+        out,
+        **{
+            "--top-k": 2,
+            "--direction": "negative",
+            "--data": files / "accounts.csv",
+            "--method": "lime",
+        },
+    )
+    assert result.exit_code == 0, result.output
+    assert "with lime" in result.output
+    assert pd.read_csv(out).groupby("id").size().max() <= 2
+
+
+def _fails(result, code, *fragments):
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"error [{code}]: "), result.output
+    for fragment in fragments:
+        assert fragment in result.output
+
+
+def test_error_paths_name_the_problem_and_write_nothing(files, tmp_path):
+    out = tmp_path / "out.jsonl"
+    data = pd.read_parquet(files / "accounts.parquet")
+    data.drop(columns="seats").to_parquet(tmp_path / "no_seats.parquet")
+    _fails(
+        explain(files, out, **{"--data": tmp_path / "no_seats.parquet"}),
+        "missing_column",
+        "no_seats.parquet",
+        "'seats'",
+    )
+    (tmp_path / "broken.json").write_text('{"learner": ')
+    _fails(
+        explain(files, out, **{"--model": tmp_path / "broken.json"}),
+        "model_unreadable",
+        "broken.json",
+    )
+    (tmp_path / "model.pkl").write_bytes(b"\x80\x04K\x01.")
+    _fails(
+        explain(files, out, **{"--model": tmp_path / "model.pkl"}), "untrusted_pickle", "--trust"
+    )
+    design = tmp_path / "design"
+    design.mkdir()
+    for name in ("features.csv", "insights.csv", "templates.yaml"):
+        (design / name).write_text((accounts_design_path() / name).read_text())
+    with open(design / "templates.yaml", "a") as fh:
+        fh.write('evil:\n  text: "{value.__globals__}"\n')
+    _fails(
+        explain(files, out, **{"--design": design}),
+        "bad_template",
+        "templates.yaml line",
+        "attribute access",
+    )
+    (design / "templates.yaml").write_text((accounts_design_path() / "templates.yaml").read_text())
+    with open(design / "features.csv", "a") as fh:
+        fh.write("ghost,Ghost feature,Ghosts,Company,\n")
+    _fails(
+        explain(files, out, **{"--design": design}),
+        "bad_design",
+        "features.csv row 21",
+        "'Ghost feature' has no insight type",
+    )
+    _fails(explain(files, out, **{"--id-column": "acct"}), "missing_column", "'acct'")
+    data.assign(account_id="same").to_parquet(tmp_path / "dup.parquet")
+    _fails(explain(files, out, **{"--data": tmp_path / "dup.parquet"}), "duplicate_id", "row 1")
+    _fails(explain(files, out, **{"--data": tmp_path / "nothere.csv"}), "file_not_found")
+    assert not out.exists()
+    assert list(tmp_path.glob(".out.jsonl*")) == []
+    bad_suffix = explain(files, tmp_path / "out.txt")
+    assert bad_suffix.exit_code == 2 and "--out" in bad_suffix.output
+
+
+def test_failure_keeps_an_existing_output(files, tmp_path):
+    out = tmp_path / "keep.jsonl"
+    out.write_text("previous run\n")
+    _fails(explain(files, out, **{"--id-column": "nope"}), "missing_column")
+    assert out.read_text() == "previous run\n"
+
+
+def test_suggest_design_then_explain_with_it(files, tmp_path):
+    design = tmp_path / "suggested"
+    result = run(
+        "explain",
+        "suggest-design",
+        "--model",
+        files / "model.json",
+        "--data",
+        files / "accounts.parquet",
+        "--out",
+        design,
+    )
+    assert result.exit_code == 0, result.output
+    assert (design / "templates.yaml").exists()
+    again = run(
+        "explain",
+        "suggest-design",
+        "--model",
+        files / "model.json",
+        "--data",
+        files / "accounts.parquet",
+        "--out",
+        design,
+    )
+    _fails(again, "exists")
+    out = tmp_path / "n.jsonl"
+    assert explain(files, out, **{"--design": design}).exit_code == 0
+    assert out.read_text().count("\n") == 400
+
+
+def test_demo_runs_end_to_end(tmp_path):
+    out = tmp_path / "demo"
+    result = run("demo", "--out", out, "--accounts", 600)
+    assert result.exit_code == 0, result.output
+    assert "Trained an upsell model on 600 accounts" in result.output
+    lines = (out / "narratives.jsonl").read_text().splitlines()
+    assert len(lines) == 600
+    assert (out / "report.html").stat().st_size > 10_000
+    record = json.loads(lines[0])
+    assert all("nan" not in n["text"] for n in record["narratives"])
+    assert np.isfinite(record["score"])
