@@ -19,6 +19,7 @@ yesno      a 0/1 flag                          ``yes`` ``no``
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -68,29 +69,8 @@ def _pct(v: float, sign: bool) -> str:
     return "0%" if text in ("+0%", "-0%") else text
 
 
-def format_one(value, spec: str = "") -> str:
-    """Format one value by ``spec``.
-
-    Examples
-    --------
-    >>> format_one(1234), format_one(12_500), format_one(0.3512), format_one(7)
-    ('1,234', '12.5K', '0.35', '7')
-    >>> format_one(0.35, "pct"), format_one(0.12, "+pct"), format_one(-0.045, "+pct")
-    ('35%', '+12%', '-4.5%')
-    >>> format_one(3_400_000, "compact"), format_one(0.5, "+.0%"), format_one(1.0, "yesno")
-    ('3.4M', '+50%', 'yes')
-    >>> format_one(pd.Timestamp("2026-11-03"), "date")
-    'Nov 3, 2026'
-    """
-    if spec == "date":
-        ts = pd.Timestamp(value)
-        return f"{ts:%b} {ts.day}, {ts.year}"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, pd.Timestamp | np.datetime64):
-        ts = pd.Timestamp(value)
-        return f"{ts:%b} {ts.day}, {ts.year}"
-    v = float(value)
+def _render(v: float, spec: str) -> str:
+    """Text of one (already quantized) number."""
     if spec == "yesno":
         return "yes" if v else "no"
     if spec in ("pct", "+pct"):
@@ -106,11 +86,84 @@ def format_one(value, spec: str = "") -> str:
     return ("-" if v < 0 else "") + _plain(abs(v))
 
 
+_FIXED = re.compile(r"^[+\- ]?,?\.(\d+)([f%])$")
+
+
+def _round_plain(v: np.ndarray) -> np.ndarray:
+    """Round as ``_plain`` prints: 0 decimals from 100, 1 from 10, 2 from 0.01, else 2 digits."""
+    a = np.abs(v)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = 10.0 ** (np.floor(np.log10(np.where(a > 0, a, 1.0))) - 1)
+        tiny = np.round(v / step) * step
+    return np.select(
+        [a >= 100, a >= 10, a >= 0.01, a > 0],
+        [np.round(v), np.round(v, 1), np.round(v, 2), tiny],
+        v,
+    )
+
+
+def _round_compact(v: np.ndarray) -> np.ndarray:
+    a = np.abs(v)
+    out = _round_plain(v)
+    for unit, _ in reversed(_UNITS):  # smallest unit first, larger units overwrite
+        scaled = a / unit
+        rounded = np.where(scaled < 99.95, np.round(scaled, 1), np.round(scaled))
+        out = np.where(a >= unit * 0.9995, np.sign(v) * rounded * unit, out)
+    return out
+
+
+def _quantize(v: np.ndarray, spec: str) -> np.ndarray:
+    """Round values to what ``spec`` shows, so equal texts share one value.
+
+    Rounding is NumPy's (half to even on the value as stored); the text is then
+    a function of the rounded value only, for every row alike.
+    """
+    if spec == "yesno":
+        return (v != 0).astype(np.float64)
+    if spec in ("pct", "+pct"):
+        whole = (np.abs(v) >= 0.1) | (v == 0)
+        return np.where(whole, np.round(v * 100) / 100, np.round(v * 1000) / 1000)
+    if spec in ("compact", "+compact"):
+        return _round_compact(v)
+    if spec == "":
+        return np.where(
+            np.abs(v) >= 1e4, _round_compact(v), np.where(v == np.floor(v), v, _round_plain(v))
+        )
+    fixed = _FIXED.match(spec)
+    if fixed:
+        digits = int(fixed.group(1)) + (2 if fixed.group(2) == "%" else 0)
+        return np.round(v, digits)
+    return v
+
+
+def format_one(value, spec: str = "") -> str:
+    """Format one value by ``spec``; the same text :func:`format_array` gives it.
+
+    Examples
+    --------
+    >>> format_one(1234), format_one(12_500), format_one(0.3512), format_one(7)
+    ('1,234', '12.5K', '0.35', '7')
+    >>> format_one(0.35, "pct"), format_one(0.12, "+pct"), format_one(-0.045, "+pct")
+    ('35%', '+12%', '-4.5%')
+    >>> format_one(3_400_000, "compact"), format_one(0.5, "+.0%"), format_one(1.0, "yesno")
+    ('3.4M', '+50%', 'yes')
+    >>> format_one(pd.Timestamp("2026-11-03"), "date")
+    'Nov 3, 2026'
+    """
+    if spec == "date" or isinstance(value, pd.Timestamp | np.datetime64):
+        ts = pd.Timestamp(value)
+        return f"{ts:%b} {ts.day}, {ts.year}"
+    if isinstance(value, str):
+        return value
+    return format_array(np.array([float(value)]), spec)[0]
+
+
 def format_array(values: np.ndarray, spec: str = "") -> np.ndarray:
     """Format every value of ``values`` (an object array of strings is returned).
 
-    Each distinct value is formatted once, so columns with repeated values
-    (counts, flags, rounded rates) cost far less than one call per row.
+    Numbers are first rounded to what ``spec`` shows, in one vectorized step;
+    then each distinct rounded value is turned into text once, so a column of
+    100,000 rates costs a few hundred string operations, not 100,000.
 
     Examples
     --------
@@ -120,8 +173,12 @@ def format_array(values: np.ndarray, spec: str = "") -> np.ndarray:
     values = np.asarray(values)
     if len(values) == 0:
         return np.empty(0, dtype=object)
-    if values.dtype.kind in "fiub" or values.dtype.kind == "M":
+    kind = values.dtype.kind
+    if kind == "M" or (spec == "date" and kind != "O"):
         uniq, inverse = np.unique(values, return_inverse=True)
-        items = pd.DatetimeIndex(uniq) if values.dtype.kind == "M" else uniq.tolist()
-        return np.array([format_one(u, spec) for u in items], dtype=object)[inverse]
+        return np.array([format_one(u) for u in pd.DatetimeIndex(uniq)], dtype=object)[inverse]
+    if kind in "fiub":
+        quantized = _quantize(values.astype(np.float64), spec)
+        uniq, inverse = np.unique(quantized, return_inverse=True)
+        return np.array([_render(u, spec) for u in uniq.tolist()], dtype=object)[inverse]
     return np.array([format_one(v, spec) for v in values], dtype=object)

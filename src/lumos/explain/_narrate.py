@@ -30,7 +30,7 @@ import pandas as pd
 from lumos.errors import DataValidationError, LumosUserError
 from lumos.explain._attributions import Attributions
 from lumos.explain._design import InsightsDesign
-from lumos.explain._format import format_array
+from lumos.explain._format import format_array, format_one
 
 DIRECTIONS = ("positive", "negative", "absolute")
 COLUMNS = ["row", "rank", "category", "ultra_feature", "super_feature", "importance", "text"]
@@ -155,29 +155,34 @@ def narrate(
     sup = top_super[row_pos, rank]
 
     text = np.empty(len(row_pos), dtype=object)
-    for s in np.unique(sup):
-        at = np.flatnonzero(sup == s)
-        text[at] = _render(design, plan.supers[s], items[s][0], row_pos[at])
+    by_super = np.argsort(sup, kind="stable")
+    bounds = np.r_[0, np.cumsum(np.bincount(sup, minlength=len(plan.supers)))]
+    for s, (a, b) in enumerate(itertools.pairwise(bounds)):
+        if b > a:
+            at = by_super[a:b]
+            text[at] = _render(design, plan.supers[s], items[s][0], row_pos[at])
 
     consts = [design.constants(sf) for sf in plan.supers]
-    cat = np.array([c["category"] for c in consts], dtype=object)
-    ultra = np.array([c["ultra_feature"] for c in consts], dtype=object)
+    categories = list(dict.fromkeys(c["category"] for c in consts))
+    ultras = list(dict.fromkeys(c["ultra_feature"] for c in consts))
+    cat_code = np.array([categories.index(c["category"]) for c in consts])[sup]
+    ultra_code = np.array([ultras.index(c["ultra_feature"]) for c in consts])[sup]
     out = pd.DataFrame(
         {
             "row": X.index.take(row_pos),
             "rank": (rank + 1).astype(np.int64),
-            "category": cat[sup],
-            "ultra_feature": ultra[sup],
-            "super_feature": np.asarray(plan.supers, dtype=object)[sup],
+            "category": pd.Categorical.from_codes(cat_code, categories),
+            "ultra_feature": pd.Categorical.from_codes(ultra_code, ultras),
+            "super_feature": pd.Categorical.from_codes(sup, plan.supers),
             "importance": top_imp[row_pos, rank],
-            "text": text,
+            "text": pd.Series(text, dtype=object),
         }
     )
     out.attrs["skipped"] = int(skipped.sum())
     out.attrs["skipped_by_super_feature"] = {
         sf: int(c) for sf, c in zip(plan.supers, skipped.sum(0), strict=True) if c
     }
-    out.attrs["categories"] = list(dict.fromkeys(cat.tolist()))
+    out.attrs["categories"] = categories
     out.attrs["direction"] = direction
     return out
 
@@ -222,18 +227,25 @@ def _items(X: pd.DataFrame, design: InsightsDesign, sf: str):
     return arrays, ok
 
 
-def _render(design: InsightsDesign, sf: str, arrays: dict, at: np.ndarray) -> np.ndarray:
-    """The texts of super feature ``sf`` for rows ``at`` (an object array of str)."""
+def _render(design: InsightsDesign, sf: str, arrays: dict, at: np.ndarray) -> list[str]:
+    """The texts of super feature ``sf`` for rows ``at``."""
     template = design.templates[design.insight_type(sf)]
     consts = design.constants(sf)
-    out = np.full(len(at), template.literals[0], dtype=object)
+
+    def escape(text: str) -> str:
+        return text.replace("{", "{{").replace("}", "}}")
+
+    pattern, columns = escape(template.literals[0]), []
     for (name, spec), literal in zip(template.fields, template.literals[1:], strict=True):
-        if name in consts:
-            piece = format_array(np.array([consts[name]], dtype=object), spec)[0] + literal
-            out = out + piece
+        if name in consts:  # the same for every row: part of the pattern
+            pattern += escape(format_one(consts[name], spec))
         else:
-            out = out + format_array(arrays[name][at], spec) + literal
-    return out
+            pattern += "{}"
+            columns.append(format_array(arrays[name][at], spec))
+        pattern += escape(literal)
+    if not columns:
+        return [pattern.format()] * len(at)
+    return list(map(pattern.format, *columns))
 
 
 def summarize(narratives: pd.DataFrame, separator: str = " ") -> pd.DataFrame:
@@ -265,23 +277,24 @@ def summarize(narratives: pd.DataFrame, separator: str = " ") -> pd.DataFrame:
     new_row = np.ones(len(labels), dtype=bool)
     new_row[1:] = labels[1:] != labels[:-1]
     group = np.cumsum(new_row) - 1
-    out = pd.DataFrame(index=pd.Index(labels[new_row], name="row"))
     texts = narratives["text"].to_numpy(dtype=object)
     cats = narratives["category"].to_numpy(dtype=object)
+    columns = {}
     for category in categories:
         at = np.flatnonzero(cats == category)
-        joined = np.full(len(out), "", dtype=object)
-        joined[np.unique(group[at])] = _join_runs(texts[at], group[at], separator)
-        out[category] = joined
-    return out
+        joined = np.full(group[-1] + 1, "", dtype=object)
+        runs = group[at]
+        joined[runs[np.r_[runs[1:] != runs[:-1], True]]] = _join_runs(texts[at], runs, separator)
+        columns[category] = joined
+    return pd.DataFrame(columns, index=pd.Index(labels[new_row], name="row"), dtype=object)
 
 
 def _join_runs(texts: np.ndarray, group: np.ndarray, separator: str) -> list[str]:
     """Join consecutive texts of the same group with ``separator`` (one string per group)."""
     mark = "\x1f"
     last = np.r_[group[1:] != group[:-1], True]
-    seps = np.where(last, mark, separator).astype(object)
-    joined = "".join((texts + seps).tolist()).split(mark)[:-1]
+    seps = np.where(last, mark, separator).tolist()
+    joined = "".join(itertools.chain.from_iterable(zip(texts.tolist(), seps))).split(mark)[:-1]
     if len(joined) == last.sum():
         return joined
     # some text holds the mark itself: join the slow, safe way
