@@ -294,7 +294,8 @@ def _join_runs(texts: np.ndarray, group: np.ndarray, separator: str) -> list[str
     mark = "\x1f"
     last = np.r_[group[1:] != group[:-1], True]
     seps = np.where(last, mark, separator).tolist()
-    joined = "".join(itertools.chain.from_iterable(zip(texts.tolist(), seps))).split(mark)[:-1]
+    pieces = itertools.chain.from_iterable(zip(texts.tolist(), seps, strict=True))
+    joined = "".join(pieces).split(mark)[:-1]
     if len(joined) == last.sum():
         return joined
     # some text holds the mark itself: join the slow, safe way
