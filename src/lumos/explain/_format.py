@@ -178,7 +178,7 @@ def format_array(values: np.ndarray, spec: str = "") -> np.ndarray:
         uniq, inverse = np.unique(values, return_inverse=True)
         return np.array([format_one(u) for u in pd.DatetimeIndex(uniq)], dtype=object)[inverse]
     if kind in "fiub":
-        quantized = _quantize(values.astype(np.float64), spec)
+        quantized = _quantize(values.astype(np.float64), spec) + 0.0  # -0.0 reads as 0
         uniq, inverse = np.unique(quantized, return_inverse=True)
         return np.array([_render(u, spec) for u in uniq.tolist()], dtype=object)[inverse]
     return np.array([format_one(v, spec) for v in values], dtype=object)

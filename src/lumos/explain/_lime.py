@@ -20,6 +20,7 @@ import numbers
 
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
+from threadpoolctl import ThreadpoolController
 
 from lumos.errors import LumosUserError
 
@@ -123,6 +124,7 @@ def lime_attributions(
     ss_tot = np.empty(n)
     step = batch_size or max(1, BATCH_CELLS // (num_samples * max(p, 1)))
     Zs = Z * scale
+    threads = ThreadpoolController()
     for start in range(0, n, step):
         rows = A[start : start + step]
         m = len(rows)
@@ -136,15 +138,15 @@ def lime_attributions(
                 code="bad_model_output",
             )
         y = y.reshape(m, num_samples)
-        rhs[start : start + m] = y @ WZc
-        y_bar[start : start + m] = y @ w_norm
-        ss_tot[start : start + m] = (y - y_bar[start : start + m, None]) ** 2 @ w
+        # One BLAS thread: idle OpenBLAS workers spin and slow the model's own threads.
+        with threads.limit(limits=1, user_api="blas"):
+            rhs[start : start + m] = y @ WZc
+            y_bar[start : start + m] = y @ w_norm
+            ss_tot[start : start + m] = (y - y_bar[start : start + m, None]) ** 2 @ w
 
     missing = np.isnan(A)
     beta = _solve(gram, rhs, missing, alpha)
-    ss_res = (
-        ss_tot - 2 * np.einsum("ij,ij->i", beta, rhs) + np.einsum("ij,jk,ik->i", beta, gram, beta)
-    )
+    ss_res = ss_tot + np.einsum("ij,ij->i", beta @ gram - 2 * rhs, beta)
     with np.errstate(divide="ignore", invalid="ignore"):
         local_r2 = np.where(ss_tot > 0, 1.0 - np.maximum(ss_res, 0.0) / ss_tot, 1.0)
     u = np.where(missing, 0.0, (A - mean) / scale)

@@ -124,14 +124,15 @@ def narrate(
             code="bad_argument",
         )
     plan = _plan(design, attributions.feature_names)
-    values = np.asarray(attributions.values, dtype=np.float64)[:, plan.columns]
+    values = np.asarray(attributions.values, dtype=np.float64)
+    if not np.array_equal(plan.columns, np.arange(values.shape[1])):
+        values = values[:, plan.columns]
     if direction == "negative":
         values = -values
     elif direction == "absolute":
         values = np.abs(values)
-    values = np.where(np.isnan(values), -np.inf, values)
-    importance = np.maximum.reduceat(values, plan.starts, axis=1)
-    eligible = importance > 0
+    importance = np.fmax.reduceat(values, plan.starts, axis=1)  # NaN attributions are ignored
+    eligible = importance > 0  # False where all of a super feature's attributions are NaN
 
     items = [_items(X, design, sf) for sf in plan.supers]
     valid = np.column_stack([ok for _, ok in items])
