@@ -72,6 +72,8 @@ def test_top_k_and_directions(case):
     assert neg[neg["row"] == "r1"]["text"].tolist() == ["Delta: yes."]
     assert neg[neg["row"] == "r1"]["importance"].tolist() == [0.4]
 
+    assert summarize(neg).to_dict("index") == {"r1": {"Usage": "", "Growth": "Delta: yes."}}
+
     absolute = narrate(X, attr, design, direction="absolute")
     assert absolute[absolute["row"] == "r1"]["super_feature"].tolist() == [
         "Alpha",

@@ -180,5 +180,7 @@ def format_array(values: np.ndarray, spec: str = "") -> np.ndarray:
     if kind in "fiub":
         quantized = _quantize(values.astype(np.float64), spec) + 0.0  # -0.0 reads as 0
         uniq, inverse = np.unique(quantized, return_inverse=True)
+        if spec and spec not in NAMED_SPECS:  # a Python spec: skip the per-value dispatch
+            return np.array([format(u, spec) for u in uniq.tolist()], dtype=object)[inverse]
         return np.array([_render(u, spec) for u in uniq.tolist()], dtype=object)[inverse]
     return np.array([format_one(v, spec) for v in values], dtype=object)

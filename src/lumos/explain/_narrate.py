@@ -125,13 +125,16 @@ def narrate(
         )
     plan = _plan(design, attributions.feature_names)
     values = np.asarray(attributions.values, dtype=np.float64)
-    if not np.array_equal(plan.columns, np.arange(values.shape[1])):
-        values = values[:, plan.columns]
-    if direction == "negative":
-        values = -values
-    elif direction == "absolute":
-        values = np.abs(values)
-    importance = np.fmax.reduceat(values, plan.starts, axis=1)  # NaN attributions are ignored
+    bounds = np.r_[plan.starts, len(plan.columns)]
+    importance = np.empty((len(X), len(plan.supers)))
+    for s, (a, b) in enumerate(itertools.pairwise(bounds)):  # NaN attributions are ignored
+        block = values[:, plan.columns[a:b]]
+        if direction == "positive":
+            importance[:, s] = np.fmax.reduce(block, axis=1)
+        elif direction == "negative":
+            importance[:, s] = -np.fmin.reduce(block, axis=1)
+        else:
+            importance[:, s] = np.fmax.reduce(np.abs(block), axis=1)
     eligible = importance > 0  # False where all of a super feature's attributions are NaN
 
     items = [_items(X, design, sf) for sf in plan.supers]
@@ -279,14 +282,17 @@ def summarize(narratives: pd.DataFrame, separator: str = " ") -> pd.DataFrame:
     new_row[1:] = labels[1:] != labels[:-1]
     group = np.cumsum(new_row) - 1
     texts = narratives["text"].to_numpy(dtype=object)
-    cats = narratives["category"].to_numpy(dtype=object)
+    codes, names = pd.factorize(narratives["category"])
     columns = {}
     for category in categories:
-        at = np.flatnonzero(cats == category)
+        found = np.flatnonzero(names == category)
         joined = np.full(group[-1] + 1, "", dtype=object)
+        columns[category] = joined
+        if not len(found):
+            continue
+        at = np.flatnonzero(codes == found[0])
         runs = group[at]
         joined[runs[np.r_[runs[1:] != runs[:-1], True]]] = _join_runs(texts[at], runs, separator)
-        columns[category] = joined
     return pd.DataFrame(columns, index=pd.Index(labels[new_row], name="row"), dtype=object)
 
 

@@ -1,0 +1,83 @@
+"""Helpers shared by the benchmark scripts: progress, machine info, child processes, the JSON line.
+
+See /work/shared/BENCHMARKS.md: progress goes to standard error, the last
+line of standard output is one JSON object, and peak memory comes from the OS
+(the ``getrusage`` record of a child process).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+PACKAGES = ("numpy", "pandas", "xgboost", "shap", "lime", "scikit-learn")
+_START = time.perf_counter()
+
+
+def log(message: str) -> None:
+    """Human-readable progress, on standard error with the elapsed time."""
+    print(f"[{time.perf_counter() - _START:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def machine(packages=PACKAGES) -> dict:
+    """Cores, Python version and the versions of ``packages`` (None when not installed)."""
+    versions = {}
+    for name in packages:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return {"cores": os.cpu_count(), "python": platform.python_version(), "packages": versions}
+
+
+def rounded(value, digits: int = 4):
+    """``value`` with ``digits`` significant digits, recursively through dicts and lists."""
+    if isinstance(value, dict):
+        return {str(k): rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [rounded(v, digits) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str):  # NumPy scalar
+        value = value.item()
+    if isinstance(value, float):
+        if not math.isfinite(value) or value == 0:
+            return value
+        return round(value, max(0, digits - 1 - math.floor(math.log10(abs(value)))))
+    return value
+
+
+def emit(benchmark: str, quick: bool, results: list[dict]) -> None:
+    """Print the one JSON object of the run as the last line of standard output."""
+    out = {"benchmark": benchmark, "quick": quick, "machine": machine(), "results": results}
+    sys.stdout.flush()
+    print(json.dumps(rounded(out), allow_nan=False), flush=True)
+
+
+def self_peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB (from the OS)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def run_child(args: list[str]) -> tuple[dict, float]:
+    """Run ``python *args`` and return (its last stdout line as JSON, its peak RSS in MB).
+
+    The peak RSS is the child's own ``ru_maxrss`` as the kernel reports it to
+    ``wait4`` for that process alone. The child's standard error passes through.
+    """
+    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, text=True)
+    out = proc.stdout.read()
+    proc.stdout.close()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"child {' '.join(args)} exited with {proc.returncode}")
+    lines = out.strip().splitlines()
+    if not lines:
+        raise RuntimeError(f"child {' '.join(args)} printed nothing on standard output")
+    return json.loads(lines[-1]), usage.ru_maxrss / 1024
