@@ -30,7 +30,7 @@ import pandas as pd
 from lumos.errors import DataValidationError, LumosUserError
 from lumos.explain._attributions import Attributions
 from lumos.explain._design import InsightsDesign
-from lumos.explain._format import format_array, format_one
+from lumos.explain._format import format_codes, format_one
 
 DIRECTIONS = ("positive", "negative", "absolute")
 COLUMNS = ["row", "rank", "category", "ultra_feature", "super_feature", "importance", "text"]
@@ -245,11 +245,21 @@ def _render(design: InsightsDesign, sf: str, arrays: dict, at: np.ndarray) -> li
             pattern += escape(format_one(consts[name], spec))
         else:
             pattern += "{}"
-            columns.append(format_array(arrays[name][at], spec))
+            columns.append(format_codes(arrays[name][at], spec))
         pattern += escape(literal)
     if not columns:
         return [pattern.format()] * len(at)
-    return list(map(pattern.format, *columns))
+    # Rows whose fields read the same share one sentence: build each distinct one once.
+    combined = np.zeros(len(at), dtype=np.int64)
+    for texts, codes in columns:
+        combined = combined * len(texts) + codes
+        if len(texts) and combined.max(initial=0) > 2**31:  # keep the mixed radix in int64
+            combined = np.unique(combined, return_inverse=True)[1].reshape(-1)
+    distinct, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    if len(distinct) > 0.8 * len(at):
+        return list(map(pattern.format, *(texts[codes] for texts, codes in columns)))
+    sentences = map(pattern.format, *(texts[codes[first]] for texts, codes in columns))
+    return np.array(list(sentences), dtype=object)[inverse.reshape(-1)]
 
 
 def summarize(narratives: pd.DataFrame, separator: str = " ") -> pd.DataFrame:
