@@ -184,3 +184,32 @@ def test_demo_runs_end_to_end(tmp_path):
     record = json.loads(lines[0])
     assert all("nan" not in n["text"] for n in record["narratives"])
     assert np.isfinite(record["score"])
+
+
+def test_scores_only_table_is_explained_with_klime(files, tmp_path):
+    book = pd.read_parquet(files / "accounts.parquet")
+    table = book[["account_id", *ACCOUNT_FEATURES]].assign(p=book["health"].rank(pct=True))
+    table.to_csv(tmp_path / "scores.csv", index=False)
+    out = tmp_path / "n.jsonl"
+    result = explain(
+        files,
+        out,
+        **{"--model": tmp_path / "scores.csv", "--data": tmp_path / "scores.csv",
+           "--score-column": "p"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "with klime" in result.output
+    first = json.loads(out.read_text().splitlines()[0])
+    assert first["score"] == pytest.approx(table["p"].iloc[0])
+    missing = explain(files, out, **{"--model": tmp_path / "scores.csv"})
+    _fails(missing, "missing_column", "no score column 'score'", "--score-column")
+
+
+def test_bad_options_of_demo_and_suggest_design(files, tmp_path):
+    assert run("demo", "--accounts", 0).exit_code == 2
+    data = pd.read_parquet(files / "accounts.parquet").drop(columns="hires_12m")
+    data.to_parquet(tmp_path / "d.parquet")
+    result = run("explain", "suggest-design", "--model", files / "model.json",
+                 "--data", tmp_path / "d.parquet", "--out", tmp_path / "design")  # fmt: skip
+    _fails(result, "missing_column", "'hires_12m'")
+    assert not (tmp_path / "design").exists()
