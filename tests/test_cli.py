@@ -1,6 +1,7 @@
 """The lumos command: the demo, explain run, suggest-design, and every error path."""
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -59,6 +60,8 @@ def test_explain_run_writes_every_format(files, tmp_path, suffix):
     else:
         page = out.read_text()
         assert page.startswith("<!DOCTYPE html>") and "http" not in page.split("<body>")[1]
+        shown = [float(v) for v in re.findall(r'class="score">([\d.]+)%<', page)]
+        assert len(shown) == 400 and shown == sorted(shown, reverse=True)
 
 
 def test_explain_run_options(files, tmp_path):

@@ -8,7 +8,7 @@ existing file is replaced only once the new one is fully written.
 - CSV and Parquet: the flat narratives table (one row per narrative), with
   ``row`` renamed to ``id`` and the row's ``score`` when given.
 - HTML: a self-contained report, one card per row (id, score, narratives by
-  category); it needs no network to view.
+  category), highest score first; it needs no network to view.
 """
 
 from __future__ import annotations
@@ -155,7 +155,10 @@ def _html(narratives, tmp: Path, scores, title: str) -> None:
             f"<header><h1>{esc(title)}</h1><p>{n_rows:,} rows, "
             f"{len(narratives):,} narratives</p></header><main>"
         )
-        for record in _records(narratives, scores):
+        records = _records(narratives, scores)
+        if scores is not None:  # the most likely first, as a sales book reads
+            records = sorted(records, key=lambda r: np.inf if r["score"] is None else -r["score"])
+        for record in records:
             score = record["score"]
             shown = "" if score is None else format_one(score)
             if score is not None and 0 <= score <= 1:
