@@ -29,6 +29,23 @@ def _friendly(fn):
     return wrapper
 
 
+_MODEL = click.option(
+    "--model",
+    "model_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="XGBoost .json/.ubj, LightGBM .txt, a scores table, or a pickle with --trust.",
+)
+_DATA = click.option(
+    "--data",
+    "data_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="A table holding the model's features (.csv, .parquet, .jsonl).",
+)
+_TRUST = click.option("--trust", is_flag=True, help="Allow loading a pickle/joblib model file.")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lumos")
 def main():
@@ -66,20 +83,8 @@ def explain():
 
 
 @explain.command("run")
-@click.option(
-    "--model",
-    "model_path",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="XGBoost .json/.ubj, LightGBM .txt, a scores table, or a pickle with --trust.",
-)
-@click.option(
-    "--data",
-    "data_path",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Rows to explain (.csv, .parquet, .jsonl).",
-)
+@_MODEL
+@_DATA
 @click.option(
     "--design",
     "design_dir",
@@ -113,7 +118,7 @@ def explain():
     show_default=True,
     help="For a scores table: the column holding the model's score.",
 )
-@click.option("--trust", is_flag=True, help="Allow loading a pickle/joblib model file.")
+@_TRUST
 @click.option("--seed", default=0, show_default=True, type=int)
 @_friendly
 def explain_run(
@@ -166,8 +171,8 @@ def explain_run(
 
 
 @explain.command("suggest-design")
-@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False))
-@click.option("--data", "data_path", required=True, type=click.Path(dir_okay=False))
+@_MODEL
+@_DATA
 @click.option(
     "--out",
     required=True,
@@ -175,7 +180,7 @@ def explain_run(
     help="Folder to write features.csv, insights.csv and templates.yaml to.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace a design already in --out.")
-@click.option("--trust", is_flag=True, help="Allow loading a pickle/joblib model file.")
+@_TRUST
 @_friendly
 def suggest_design_cmd(model_path, data_path, out, overwrite, trust):
     """Write a starting insights design for a model, to edit by hand."""
