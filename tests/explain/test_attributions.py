@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from lumos.errors import LumosUserError
+from lumos.errors import DataValidationError, LumosUserError
 from lumos.explain import attribute, import_model
 
 
@@ -109,3 +109,21 @@ def test_top_features_and_frame(tabular):
     top = attr.top_features(2)
     assert list(top.columns) == ["top_1", "top_2"]
     assert attr.to_frame().shape == X.shape
+
+
+def test_klime_of_a_model_explains_its_chosen_output(tabular):
+    X, y, _ = tabular
+    clf = xgb.XGBClassifier(n_estimators=10).fit(X, y)
+    attr = attribute(clf, X, method="klime", output="probability")
+    assert attr.output == "probability"
+    surrogate = attr.values.sum(1) + attr.base
+    assert np.corrcoef(surrogate, clf.predict_proba(X)[:, 1])[0, 1] > 0.8
+
+
+def test_scores_table_with_a_bad_score(tabular):
+    X = tabular[0].fillna(0)
+    model = import_model(X.assign(score=np.linspace(0, 1, len(X))))
+    rows = X.assign(score=np.linspace(0, 1, len(X))).astype({"score": object})
+    rows.loc[5, "score"] = "n/a"
+    with pytest.raises(DataValidationError, match="row 5: score column 'score' holds 'n/a'"):
+        attribute(model, rows, method="klime")

@@ -128,8 +128,8 @@ def attribute(
         if model.kind == "scores":
             scores, output = scores_of(model, X), model.score_output
         else:
-            scores = _predict(model, X, target, options.pop("output", "margin"))
-            output = "margin"
+            output = options.pop("output", "margin")
+            scores = _predict(model, X, target, output)
         A = select_features(X, model.feature_names)
         values, base, details = klime_attributions(A, scores, seed=seed, **options)
         return Attributions(
@@ -167,7 +167,17 @@ def attribute(
 def scores_of(model: ImportedModel, X) -> np.ndarray:
     """The scores of a scores-only model for rows ``X``: its score column, or the table's own."""
     if isinstance(X, pd.DataFrame) and model.score_column in X.columns:
-        return pd.to_numeric(X[model.score_column], errors="raise").to_numpy(dtype=np.float64)
+        scores = pd.to_numeric(X[model.score_column], errors="coerce").to_numpy(np.float64)
+        bad = np.flatnonzero(np.isnan(scores))
+        if len(bad):
+            raise DataValidationError(
+                f"row {bad[0]}: score column {model.score_column!r} holds "
+                f"{X[model.score_column].iloc[bad[0]]!r}, not a number; fill or drop that row.",
+                code="bad_value",
+                row=int(bad[0]),
+                column=model.score_column,
+            )
+        return scores
     if len(X) == len(model.scores):
         return model.scores[model.score_column].to_numpy(dtype=np.float64)
     raise DataValidationError(
