@@ -1,5 +1,6 @@
-"""Tables: readers and writers, validation with clear errors, demo generators."""
+"""Tables: schemas and validation with clear errors, readers and writers, demo generators."""
 
 from lumos.data._io import atomic_path, read_table
+from lumos.data._schemas import CONTRACT_KINDS, SCHEMAS, validate_table
 
-__all__ = ["atomic_path", "read_table"]
+__all__ = ["CONTRACT_KINDS", "SCHEMAS", "atomic_path", "read_table", "validate_table"]

@@ -10,6 +10,7 @@ them. The insights design that narrates a model of it ships beside it
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -154,3 +155,192 @@ ACCOUNT_FEATURES = [
 def accounts_design_path() -> Path:
     """The folder of the insights design that narrates an upsell model of :func:`accounts`."""
     return Path(str(resources.files("lumos.data") / "demo_design"))
+
+
+# -- a book of SaaS business over time -------------------------------------------------------
+
+PRODUCTS = ("recruiter", "jobs", "learning")
+PRICES = {"recruiter": 9000.0, "jobs": 3000.0, "learning": 400.0}  # per unit and year
+USAGE_METRICS = ("seat_utilization", "searches", "messages_sent", "response_rate", "hires")
+
+#: How each usage metric moves with the hidden health (its sign): what models must find.
+SAAS_DRIVERS = {
+    "seat_utilization": +1,
+    "searches": +1,
+    "messages_sent": +1,
+    "response_rate": +1,
+    "hires": +1,
+    "employees": +1,
+}
+
+
+@dataclass(frozen=True)
+class SaaSBook:
+    """The tables of :func:`saas`, and the hidden health that drove them."""
+
+    accounts: pd.DataFrame
+    contracts: pd.DataFrame
+    usage: pd.DataFrame
+    firmographics: pd.DataFrame
+    health: pd.DataFrame
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+
+def saas(n_accounts: int = 2000, months: int = 36, seed: int = 0, start="2023-01-01") -> SaaSBook:
+    """A book of SaaS business: 12-month contracts, add-ons, renewals, usage and firmographics.
+
+    Every account has a hidden monthly health (an AR(1) process around an
+    account level, raised by headcount growth). Health drives usage (seat
+    utilization, searches, messages sent, response rate, hires delivered), the
+    chance of a mid-cycle add-on, and the renewal: churn of a product, or a
+    larger or smaller renewal, from the health of the cycle's last six months.
+    Products of one account are co-termed on 12-month cycles.
+
+    Parameters
+    ----------
+    n_accounts : int, default=2000
+    months : int, default=36
+        Months of history from ``start``; the data ends at ``start + months``.
+    seed : int, default=0
+    start : date-like, default="2023-01-01"
+
+    Returns
+    -------
+    SaaSBook
+        ``accounts``, ``contracts``, ``usage`` (long: account, product, month,
+        metric, value), ``firmographics`` (employees, hiring), and ``health``.
+
+    Examples
+    --------
+    >>> book = saas(50, months=24, seed=1)
+    >>> sorted(book.contracts["kind"].unique()) <= ["add_on", "new", "renewal"]
+    True
+    >>> book.usage["metric"].nunique()
+    5
+    """
+    if not isinstance(n_accounts, int) or n_accounts < 1:
+        raise LumosUserError(f"n_accounts must be an int >= 1. Got {n_accounts!r}.",
+                             code="bad_argument")  # fmt: skip
+    if not isinstance(months, int) or months < 13:
+        raise LumosUserError(f"months must be an int >= 13 (one renewal). Got {months!r}.",
+                             code="bad_argument")  # fmt: skip
+    rng = np.random.default_rng(seed)
+    first = pd.Timestamp(start).to_period("M")
+    month_dates = pd.period_range(first, periods=months + 1, freq="M").to_timestamp()
+    n, P = n_accounts, len(PRODUCTS)
+    ids = np.array([f"C{i:06d}" for i in range(n)], dtype=object)
+    industry = rng.choice(INDUSTRIES, n)
+    region = rng.choice(REGIONS, n, p=[0.45, 0.3, 0.15, 0.1])
+    employees = np.round(np.exp(rng.normal(6.0, 1.2, n))).clip(20, None)
+    growth = rng.normal(0.004, 0.01, n)  # monthly headcount growth
+    level = rng.normal(0, 0.8, n) + 25 * growth
+    holds = rng.random((n, P)) < np.array([0.9, 0.6, 0.35])
+    holds[~holds.any(1), 0] = True
+    seats = np.maximum(1, np.round(employees[:, None] * rng.uniform(0.004, 0.03, (n, P))))
+    seats = np.where(holds, seats, 0)
+    begin = rng.integers(0, 12, n)  # month each account first signs
+
+    health = np.zeros((n, months))
+    h = level + rng.normal(0, 0.5, n)
+    rows_c, rows_u, rows_f = [], [], []
+    qty = seats.astype(float)  # contracted units per product (base + add-ons)
+    base = qty.copy()
+    alive = np.zeros((n, P), dtype=bool)
+    for t in range(months):
+        g = growth + rng.normal(0, 0.01, n)
+        employees = np.round(employees * np.exp(g))
+        h = 0.85 * h + 0.15 * level + 8 * (g - 0.004) + rng.normal(0, 0.35, n)
+        health[:, t] = h
+        cycle_pos = t - begin
+        starting = cycle_pos == 0
+        renewing = (cycle_pos > 0) & (cycle_pos % 12 == 0)
+        if renewing.any():
+            recent = health[:, max(t - 6, 0) : t].mean(1)
+            churn = rng.random((n, P)) < 1 / (1 + np.exp(2.2 + 1.6 * recent[:, None]))
+            factor = np.exp(0.18 * recent[:, None] + rng.normal(0, 0.08, (n, P)))
+            new_qty = np.where(churn, 0, np.maximum(1, np.round(qty * factor)))
+            new_qty = np.where(renewing[:, None] & alive, new_qty, qty)
+            alive &= ~(renewing[:, None] & (new_qty == 0))
+            qty = np.where(renewing[:, None], new_qty, qty)
+            base = np.where(renewing[:, None], qty, base)
+            a, p = np.nonzero(renewing[:, None] & alive)
+            rows_c.append((a, p, t, qty[a, p], "renewal"))
+        if starting.any():
+            alive |= starting[:, None] & holds
+            a, p = np.nonzero(starting[:, None] & holds)
+            rows_c.append((a, p, t, qty[a, p], "new"))
+        mid = (cycle_pos % 12 >= 2) & (cycle_pos % 12 <= 9) & (cycle_pos > 0)
+        chance = np.clip(0.02 * np.exp(1.2 * h), 0, 0.3)[:, None]
+        add = mid[:, None] & alive & (rng.random((n, P)) < chance)
+        if add.any():
+            extra = np.maximum(1, np.round(base * rng.uniform(0.1, 0.3, (n, P))))
+            a, p = np.nonzero(add)
+            qty[a, p] += extra[a, p]
+            rows_c.append((a, p, t, extra[a, p], "add_on"))
+        active = alive.any(1)
+        hiring = rng.poisson(employees[active] * 0.01 * np.exp(0.4 * h[active]))
+        rows_f.append((np.flatnonzero(active), t, employees[active], hiring))
+        a, p = np.nonzero(alive)
+        if len(a):
+            hs, units = h[a], qty[a, p]
+            noise = rng.normal(0, 0.25, (5, len(a)))
+            values = np.stack([
+                1 / (1 + np.exp(-(0.4 + 1.1 * hs + noise[0]))),
+                np.round(units * np.exp(3.0 + 0.45 * hs + noise[1])),
+                np.round(units * np.exp(2.3 + 0.35 * hs + noise[2])),
+                1 / (1 + np.exp(-(-0.6 + 0.7 * hs + noise[3]))),
+                rng.poisson(units * 0.12 * np.exp(0.6 * hs)).astype(float),
+            ])  # fmt: skip
+            rows_u.append((a, p, t, values))
+
+    contracts = _contract_table(rows_c, ids, begin, month_dates, months)
+    products, metrics = np.asarray(PRODUCTS, dtype=object), np.asarray(USAGE_METRICS, dtype=object)
+    usage = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "account_id": np.tile(ids[a], len(metrics)),
+                    "product": np.tile(products[p], len(metrics)),
+                    "month": month_dates[t],
+                    "metric": np.repeat(metrics, len(a)),
+                    "value": values.ravel(),
+                }
+            )
+            for a, p, t, values in rows_u
+        ],
+        ignore_index=True,
+    )
+    firmographics = pd.concat(
+        [pd.DataFrame({"account_id": ids[a], "month": month_dates[t], "employees": e,
+                       "hiring": hire.astype(float)}) for a, t, e, hire in rows_f],
+        ignore_index=True,
+    )  # fmt: skip
+    accounts = pd.DataFrame({"account_id": ids, "industry": industry, "region": region,
+                             "size": pd.cut(employees, [0, 200, 1000, 5000, np.inf],
+                                            labels=["small", "mid", "large", "enterprise"])
+                             .astype(str)})  # fmt: skip
+    health_table = pd.DataFrame({
+        "account_id": np.repeat(ids, months), "month": np.tile(month_dates[:months], n),
+        "health": health.ravel()})  # fmt: skip
+    return SaaSBook(accounts, contracts, usage, firmographics, health_table,
+                    month_dates[0], month_dates[months])  # fmt: skip
+
+
+def _contract_table(rows, ids, begin, month_dates, months) -> pd.DataFrame:
+    a = np.concatenate([r[0] for r in rows])
+    p = np.concatenate([r[1] for r in rows])
+    t = np.concatenate([np.full(len(r[0]), r[2]) for r in rows])
+    q = np.concatenate([r[3] for r in rows])
+    kind = np.concatenate([np.full(len(r[0]), r[4], dtype=object) for r in rows])
+    cycle_end = begin[a] + ((t - begin[a]) // 12 + 1) * 12
+    all_months = pd.period_range(
+        month_dates[0].to_period("M"), periods=months + 13, freq="M"
+    ).to_timestamp()
+    products = np.asarray(PRODUCTS, dtype=object)[p]
+    frame = pd.DataFrame({
+        "account_id": ids[a], "product": products, "start": all_months[t],
+        "end": all_months[cycle_end], "quantity": q,
+        "amount": q * np.array([PRICES[x] for x in PRODUCTS])[p] * (cycle_end - t) / 12,
+        "kind": kind})  # fmt: skip
+    return frame.sort_values(["account_id", "product", "start", "kind"]).reset_index(drop=True)

@@ -1,0 +1,180 @@
+"""The book-of-business tables: Arrow schemas and validation with clear errors.
+
+=============== ===========================================================
+table           columns (required first; others are kept)
+=============== ===========================================================
+accounts        account_id; industry, region, size, …
+contracts       account_id, product, start, end, quantity, amount, kind
+usage           account_id, product, month, metric, value
+firmographics   account_id, month; employees, hiring, … (numbers)
+=============== ===========================================================
+
+Dates are calendar dates; ``end`` is the first day a contract no longer
+covers (a 12-month contract from 2025-01-01 ends 2026-01-01); ``month`` is the
+first day of its month. ``kind`` is ``new``, ``renewal`` or ``add_on``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from lumos.errors import DataValidationError, LumosUserError
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "accounts": pa.schema([("account_id", pa.string())]),
+    "contracts": pa.schema(
+        [
+            ("account_id", pa.string()),
+            ("product", pa.string()),
+            ("start", pa.date32()),
+            ("end", pa.date32()),
+            ("quantity", pa.float64()),
+            ("amount", pa.float64()),
+            ("kind", pa.string()),
+        ]
+    ),
+    "usage": pa.schema(
+        [
+            ("account_id", pa.string()),
+            ("product", pa.string()),
+            ("month", pa.date32()),
+            ("metric", pa.string()),
+            ("value", pa.float64()),
+        ]
+    ),
+    "firmographics": pa.schema([("account_id", pa.string()), ("month", pa.date32())]),
+}
+CONTRACT_KINDS = ("new", "renewal", "add_on")
+
+
+def _fail(table: str, row: int, column: str, message: str, code: str = "bad_value"):
+    raise DataValidationError(
+        f"{table} row {row}, column {column!r}: {message}",
+        code=code,
+        file=table,
+        row=row,
+        column=column,
+    )
+
+
+def validate_table(name: str, data) -> pd.DataFrame:
+    """Check a table against its schema and return it as a DataFrame of the schema's types.
+
+    Parameters
+    ----------
+    name : {"accounts", "contracts", "usage", "firmographics"}
+    data : DataFrame or pyarrow.Table
+
+    Raises
+    ------
+    DataValidationError
+        Naming the table, the row (0-based position) and the column, the value
+        received and what to do.
+
+    Examples
+    --------
+    >>> t = validate_table("contracts", pd.DataFrame({
+    ...     "account_id": ["a"], "product": ["p"], "start": ["2025-01-01"],
+    ...     "end": ["2026-01-01"], "quantity": [10], "amount": [1200.0], "kind": ["new"]}))
+    >>> t.dtypes["start"], t["quantity"].iloc[0]
+    (dtype('<M8[s]'), np.float64(10.0))
+    """
+    if name not in SCHEMAS:
+        raise LumosUserError(
+            f"Unknown table {name!r}; use one of {', '.join(SCHEMAS)}.", code="bad_argument"
+        )
+    frame = data.to_pandas() if isinstance(data, pa.Table) else data
+    if not isinstance(frame, pd.DataFrame):
+        raise LumosUserError(
+            f"The {name} table must be a pandas DataFrame or an Arrow table; got "
+            f"{type(data).__name__}.",
+            code="bad_argument",
+        )
+    frame = frame.reset_index(drop=True)
+    out = {}
+    for field in SCHEMAS[name]:
+        col = field.name
+        if col not in frame.columns:
+            raise DataValidationError(
+                f"{name} table has no column {col!r} (columns: "
+                f"{', '.join(map(str, frame.columns))}); add it.",
+                code="missing_column",
+                file=name,
+                column=col,
+            )
+        out[col] = _convert(name, frame[col], field.type)
+    result = frame.assign(**out)
+    for col in [c for c in frame.columns if c not in out]:
+        if name == "firmographics" and not pd.api.types.is_numeric_dtype(frame[col]):
+            raise DataValidationError(
+                f"firmographics column {col!r} must hold numbers; got dtype {frame[col].dtype}.",
+                code="bad_value",
+                file=name,
+                column=col,
+            )
+    _check(name, result)
+    return result
+
+
+def _convert(table: str, series: pd.Series, kind: pa.DataType) -> pd.Series:
+    column = str(series.name)
+    if pa.types.is_string(kind):
+        bad = series.isna().to_numpy() | (series.astype(str).str.strip() == "").to_numpy()
+        if bad.any():
+            i = int(bad.argmax())
+            _fail(table, i, column, f"is empty ({series.iloc[i]!r}); every row needs a value.")
+        return series.astype(str)
+    if pa.types.is_date(kind):
+        parsed = pd.to_datetime(series, errors="coerce").astype("datetime64[s]")
+        bad = parsed.isna().to_numpy()
+        if bad.any():
+            i = int(bad.argmax())
+            _fail(table, i, column, f"{series.iloc[i]!r} is not a date; write it as YYYY-MM-DD.")
+        return parsed.dt.normalize()
+    parsed = pd.to_numeric(series, errors="coerce").astype(np.float64)
+    bad = (parsed.isna() & series.notna()).to_numpy()
+    if bad.any():
+        i = int(bad.argmax())
+        _fail(table, i, column, f"{series.iloc[i]!r} is not a number.")
+    return parsed
+
+
+def _check(name: str, t: pd.DataFrame) -> None:
+    if name == "contracts":
+        bad = (t["end"] <= t["start"]).to_numpy()
+        if bad.any():
+            i = int(bad.argmax())
+            _fail(name, i, "end", f"{t['end'].iloc[i]:%Y-%m-%d} is not after start "
+                  f"{t['start'].iloc[i]:%Y-%m-%d}; end is the first day not covered.")  # fmt: skip
+        for col in ("quantity", "amount"):
+            values = t[col].to_numpy()
+            bad = np.isnan(values) | (values < 0)
+            if bad.any():
+                i = int(bad.argmax())
+                _fail(name, i, col, f"{float(values[i])!r} must be a number >= 0.")
+        bad = ~t["kind"].isin(CONTRACT_KINDS).to_numpy()
+        if bad.any():
+            i = int(bad.argmax())
+            _fail(name, i, "kind", f"{t['kind'].iloc[i]!r} is not one of "
+                  f"{', '.join(CONTRACT_KINDS)}.")  # fmt: skip
+    if name in ("usage", "firmographics"):
+        bad = (t["month"].dt.day != 1).to_numpy()
+        if bad.any():
+            i = int(bad.argmax())
+            _fail(name, i, "month", f"{t['month'].iloc[i]:%Y-%m-%d} is not the first day of "
+                  "a month; store monthly values on the 1st.")  # fmt: skip
+        keys = ["account_id", "product", "month", "metric"] if name == "usage" else [
+            "account_id", "month"]  # fmt: skip
+        dup = t.duplicated(keys).to_numpy()
+        if dup.any():
+            i = int(dup.argmax())
+            _fail(name, i, keys[-1], f"repeats the row of {', '.join(keys)} above; keep one.",
+                  code="duplicate_row")  # fmt: skip
+    if name == "accounts":
+        dup = t["account_id"].duplicated().to_numpy()
+        if dup.any():
+            i = int(dup.argmax())
+            _fail(name, i, "account_id", f"{t['account_id'].iloc[i]!r} appears twice.",
+                  code="duplicate_row")  # fmt: skip

@@ -1,0 +1,5 @@
+"""Point-in-time features and labels: renewal-window labels, window aggregates."""
+
+from lumos.features._labels import LABELS, renewal_labels
+
+__all__ = ["LABELS", "renewal_labels"]
