@@ -1,6 +1,15 @@
 """Tables: schemas and validation with clear errors, readers and writers, demo generators."""
 
+from lumos.data._cdnow import cdnow_path, load_cdnow
 from lumos.data._io import atomic_path, read_table
 from lumos.data._schemas import CONTRACT_KINDS, SCHEMAS, validate_table
 
-__all__ = ["CONTRACT_KINDS", "SCHEMAS", "atomic_path", "read_table", "validate_table"]
+__all__ = [
+    "CONTRACT_KINDS",
+    "SCHEMAS",
+    "atomic_path",
+    "cdnow_path",
+    "load_cdnow",
+    "read_table",
+    "validate_table",
+]
