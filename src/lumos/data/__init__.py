@@ -1,6 +1,6 @@
 """Tables: schemas and validation with clear errors, readers and writers, demo generators."""
 
-from lumos.data._cdnow import cdnow_path, load_cdnow
+from lumos.data._cdnow import cdnow_path, cdnow_usage, load_cdnow
 from lumos.data._io import atomic_path, read_table
 from lumos.data._schemas import CONTRACT_KINDS, SCHEMAS, validate_table
 
@@ -9,6 +9,7 @@ __all__ = [
     "SCHEMAS",
     "atomic_path",
     "cdnow_path",
+    "cdnow_usage",
     "load_cdnow",
     "read_table",
     "validate_table",

@@ -81,3 +81,26 @@ def load_cdnow(path=None) -> pd.DataFrame:
             "amount": amount.astype(np.float64),
         }
     )
+
+
+def cdnow_usage(log: pd.DataFrame) -> pd.DataFrame:
+    """The purchase log as a monthly ``usage`` table: purchases, CDs and dollars per month.
+
+    One row per customer, month with a purchase, and metric (``purchases``,
+    ``cds``, ``amount``); months without purchases have no row. ``product`` is
+    ``"music"``.
+    """
+    month = log["date"].dt.to_period("M").dt.to_timestamp()
+    monthly = (
+        log.assign(month=month, purchases=1.0)
+        .groupby(["customer_id", "month"], sort=True)[["purchases", "cds", "amount"]]
+        .sum()
+        .astype(np.float64)
+        .rename_axis(columns="metric")
+        .stack()
+        .rename("value")
+        .reset_index()
+        .rename(columns={"customer_id": "account_id"})
+    )
+    monthly.insert(1, "product", "music")
+    return monthly[["account_id", "product", "month", "metric", "value"]]
