@@ -73,3 +73,13 @@ def test_report_per_group_and_errors():
     assert report.loc["a", "upsell_recall"] == 1 and report.loc["b", "upsell_recall"] == 0
     with pytest.raises(LumosUserError):
         propensity_report([1, 2], [1])
+
+
+def test_binary_objective_predicts_probabilities(training):
+    X, labels = training
+    upsell = (labels["label"] == "upsell").to_numpy(float)
+    model = PropensityModel(objective="binary:logistic", n_estimators=30)
+    proba = model.fit(X, upsell, cutoff=labels["cutoff"]).predict(X)
+    assert ((proba > 0) & (proba < 1)).all()
+    with pytest.raises(LumosUserError, match="'objective' parameter"):
+        PropensityModel(objective="rank:pairwise").fit(X, upsell, cutoff=labels["cutoff"])

@@ -36,6 +36,9 @@ class PropensityModel:
     early_stopping_rounds : int, default=30
     tolerance : float, default=0.0
         Predicted changes within ±tolerance are ``flat``.
+    objective : str, default="reg:squarederror"
+        XGBoost's objective: a regression of the change, or ``binary:logistic``
+        to model the probability of a 0/1 label (``predict`` then returns it).
     random_state : int, default=0
     n_jobs : int, optional
         Threads for XGBoost (all cores by default).
@@ -73,6 +76,7 @@ class PropensityModel:
         validation_cutoffs: int = 3,
         early_stopping_rounds: int = 30,
         tolerance: float = 0.0,
+        objective: str = "reg:squarederror",
         random_state: int = 0,
         n_jobs: int | None = None,
     ):
@@ -84,6 +88,7 @@ class PropensityModel:
         self.validation_cutoffs = validation_cutoffs
         self.early_stopping_rounds = early_stopping_rounds
         self.tolerance = tolerance
+        self.objective = objective
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -111,6 +116,14 @@ class PropensityModel:
                     f"({low}, {high}]. Got {value!r}.",
                     code="bad_argument",
                 )
+        if not isinstance(self.objective, str) or not self.objective.startswith(
+            ("reg:", "binary:", "count:")
+        ):
+            raise LumosUserError(
+                "The 'objective' parameter of PropensityModel must be an XGBoost regression, "
+                f"binary or count objective such as 'binary:logistic'. Got {self.objective!r}.",
+                code="bad_argument",
+            )
         if not isinstance(self.tolerance, numbers.Real) or self.tolerance < 0:
             raise LumosUserError(
                 f"The 'tolerance' parameter of PropensityModel must be a float >= 0. "
@@ -147,7 +160,7 @@ class PropensityModel:
         train = cutoff < split if split is not None else np.ones(len(y), dtype=bool)
         weight = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         params = {
-            "objective": "reg:squarederror",
+            "objective": self.objective,
             "max_depth": self.max_depth,
             "eta": self.learning_rate,
             "subsample": self.subsample,
@@ -201,7 +214,7 @@ class PropensityModel:
             )
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """The predicted change in quantity per row."""
+        """The predicted change per row (a probability for a ``binary:`` objective)."""
         self._check_fitted()
         X = _features(X, list(self.feature_names_in_))
         return self.booster_.inplace_predict(X.to_numpy(np.float64, na_value=np.nan))
