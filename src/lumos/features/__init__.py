@@ -2,5 +2,6 @@
 
 from lumos.features._activity import activity_labels
 from lumos.features._labels import LABELS, renewal_labels
+from lumos.features._windows import WindowFeatures, window_features
 
-__all__ = ["LABELS", "activity_labels", "renewal_labels"]
+__all__ = ["LABELS", "WindowFeatures", "activity_labels", "renewal_labels", "window_features"]
