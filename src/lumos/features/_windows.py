@@ -14,9 +14,13 @@ declaration to one standard SQL query (run by DuckDB here, by Spark SQL later).
   none (no rows means no activity; use ``mean`` for rates). ``mean``, ``last``
   (latest observed month) and ``slope`` (least squares, per month, over the
   observed months) are NaN without data, ``slope`` below two months.
-  ``ratio`` is ``sum`` over the previous window's ``sum``, NaN when that is 0
-  (or within 1e-9 of its months' absolute values, so values that cancel and
-  running-sum rounding cannot fake a denominator).
+  ``ratio`` is ``sum`` over the previous window's ``sum``, NaN when that is 0 —
+  or, when values cancel, below 1e-9 × the sum of its months' absolute values,
+  so rounding in running sums cannot fake a denominator.
+* **Checks.** Missing columns, wrong types, empty keys and dates off the 1st
+  raise :class:`~lumos.errors.DataValidationError` naming the table, row and
+  column; repeated (account, product, month, metric) rows are looked for among
+  the rows a feature reads (the cutoffs' entities, the metrics, the months).
 * **Names.** ``{metric}_{agg}_{w}m`` and, for aggregates in ``prev``,
   ``{metric}_{agg}_prev_{w}m``, which ``suggest_design`` pairs with
   ``{metric}_{agg}_{w}m`` as a ``value_change``. Metrics become identifiers:
@@ -243,7 +247,7 @@ def _compile(spec, metrics, cols, lead, usage, cutoffs, carry) -> str:
   FROM r
 ), l AS (SELECT *{"".join(lags)} FROM f WINDOW w AS (PARTITION BY {kc} ORDER BY t))
 SELECT {", ".join(f"c.{x}" for x in keys)}, c.cutoff{carry.replace(", ", ", c.")},
-  {sep.join(feats)}
+    {sep.join(feats)}
 FROM c CROSS JOIN span JOIN l ON {on("c", "l")} AND l.t = c.e - span.lo
 """
 
