@@ -12,11 +12,11 @@ purchases, a weaker upsell score here, is reported beside).
 
 from __future__ import annotations
 
-import sys
 import warnings
 
 import numpy as np
 import pandas as pd
+from _common import log
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from lumos.data import cdnow_usage, load_cdnow
@@ -26,10 +26,6 @@ from lumos.models import PropensityModel
 TRAIN_CUTOFFS = pd.date_range("1997-04-01", "1997-10-01", freq="MS")
 TEST_CUTOFFS = pd.date_range("1998-01-01", "1998-04-01", freq="MS")
 HORIZON = 3
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def _daily(purchases: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:

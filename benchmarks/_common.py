@@ -1,6 +1,6 @@
 """Helpers shared by the benchmark scripts: progress, machine info, child processes, the JSON line.
 
-See /work/shared/BENCHMARKS.md: progress goes to standard error, the last
+As the benchmark conventions say: progress goes to standard error, the last
 line of standard output is one JSON object, and peak memory comes from the OS
 (the ``getrusage`` record of a child process).
 """

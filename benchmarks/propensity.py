@@ -17,26 +17,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
-from importlib.metadata import version
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 sys.path.insert(0, os.path.dirname(__file__))
+from _common import log, machine, run_child, self_peak_rss_mb
 
 METRICS = [f"metric_{i}" for i in range(10)]
 MONTHS = 36
 CUTOFFS = 24
 SEED = 0
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def usage_table(accounts: int, seed: int = SEED) -> pa.Table:
@@ -122,8 +116,6 @@ def spec():
 
 def child(accounts: int) -> None:
     """Build the inputs, then time labels + features; print the figures as JSON."""
-    import resource
-
     from lumos.features import renewal_labels, window_features
 
     usage, contracts, cutoffs = (
@@ -131,7 +123,7 @@ def child(accounts: int) -> None:
         contracts_table(accounts),
         cutoff_table(accounts),
     )
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    before = self_peak_rss_mb()
     t = time.perf_counter()
     labels = renewal_labels(contracts)
     t_labels = time.perf_counter() - t
@@ -156,26 +148,13 @@ def child(accounts: int) -> None:
     )
 
 
-def run_child(accounts: int) -> dict:
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--child", str(accounts)], stdout=subprocess.PIPE, text=True
-    )
-    out, _ = proc.communicate()
-    if proc.returncode:
-        raise SystemExit(f"the feature child failed with status {proc.returncode}")
-    return json.loads(out.strip().splitlines()[-1])
-
-
 def features_result(accounts: int, subset: int) -> dict:
-    import resource
-
     from _windows_pandas import window_features_pandas
 
     from lumos.features import window_features
 
     log(f"features: Lumos on {accounts:,} accounts in a child process")
-    figures = run_child(accounts)
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    figures, peak = run_child([__file__, "--child", str(accounts)])
     log(
         f"features: Lumos {figures['features_s']:.1f} s (+ labels {figures['labels_s']:.1f} s), "
         f"peak {peak:,.0f} MB, output {figures['output_mb']:,.0f} MB"
@@ -243,25 +222,9 @@ def main() -> None:
         results.extend(cdnow())
     else:
         log("cdnow: lifetimes is not installed; pip install 'lumos[cdnow]' to run it")
-    packages = {
-        p: version(p)
-        for p in ("numpy", "pandas", "duckdb", "xgboost", "lifetimes")
-        if _installed(p)
-    }
-    machine = {"cores": os.cpu_count(), "python": platform.python_version(), "packages": packages}
-    print(
-        json.dumps(
-            {"benchmark": "propensity", "quick": args.quick, "machine": machine, "results": results}
-        )
-    )
-
-
-def _installed(name: str) -> bool:
-    try:
-        version(name)
-    except Exception:
-        return False
-    return True
+    packages = ("numpy", "pandas", "duckdb", "xgboost", "lifetimes")
+    out = {"benchmark": "propensity", "quick": args.quick, "machine": machine(packages)}
+    print(json.dumps({**out, "results": results}), flush=True)
 
 
 if __name__ == "__main__":
