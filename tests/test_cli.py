@@ -197,9 +197,12 @@ def test_scores_only_table_is_explained_with_klime(files, tmp_path):
     result = explain(
         files,
         out,
-        **{"--model": tmp_path / "scores.csv", "--data": tmp_path / "scores.csv",
-           "--score-column": "p"},
-    )  # fmt: skip
+        **{
+            "--model": tmp_path / "scores.csv",
+            "--data": tmp_path / "scores.csv",
+            "--score-column": "p",
+        },
+    )
     assert result.exit_code == 0, result.output
     assert "with klime" in result.output
     first = json.loads(out.read_text().splitlines()[0])
@@ -212,7 +215,38 @@ def test_bad_options_of_demo_and_suggest_design(files, tmp_path):
     assert run("demo", "--accounts", 0).exit_code == 2
     data = pd.read_parquet(files / "accounts.parquet").drop(columns="hires_12m")
     data.to_parquet(tmp_path / "d.parquet")
-    result = run("explain", "suggest-design", "--model", files / "model.json",
-                 "--data", tmp_path / "d.parquet", "--out", tmp_path / "design")  # fmt: skip
+    result = run(
+        "explain",
+        "suggest-design",
+        "--model",
+        files / "model.json",
+        "--data",
+        tmp_path / "d.parquet",
+        "--out",
+        tmp_path / "design",
+    )
     _fails(result, "missing_column", "'hires_12m'")
     assert not (tmp_path / "design").exists()
+
+
+def test_chunking_does_not_change_lime_or_linear_explanations(files):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from lumos.explain import InsightsDesign, explain_table, import_model
+
+    book = pd.read_parquet(files / "accounts.parquet")
+    design = InsightsDesign.load(accounts_design_path())
+    linear = make_pipeline(StandardScaler(), LogisticRegression())
+    linear.fit(book[ACCOUNT_FEATURES].fillna(0), book["upsell"])
+    data = book.fillna(0)
+    for model, method in (
+        (import_model(files / "model.json"), "lime"),
+        (import_model(linear), "linear_shap"),
+    ):
+        whole, _, _ = explain_table(model, data, design, id_column="account_id", method=method)
+        parts, _, _ = explain_table(
+            model, data, design, id_column="account_id", method=method, chunk_size=150
+        )
+        pd.testing.assert_frame_equal(whole, parts)

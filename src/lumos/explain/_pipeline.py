@@ -77,9 +77,11 @@ def explain_table(
     if resolved == "klime":
         chunk_size = len(data)
     parts, scores, used, skipped = [], [], resolved, 0
+    # methods that read a background take the whole table, so chunking changes nothing
+    background = data if resolved in ("lime", "linear_shap") else None
     for start in range(0, len(data), chunk_size):
         chunk = data.iloc[start : start + chunk_size]
-        attr = attribute(model, chunk, method=resolved, seed=seed)
+        attr = attribute(model, chunk, method=resolved, seed=seed, background=background)
         nar = narrate(chunk, attr, design, top_k=top_k, direction=direction)
         skipped += nar.attrs["skipped"]
         parts.append(nar)
