@@ -250,3 +250,23 @@ def test_chunking_does_not_change_lime_or_linear_explanations(files):
             model, data, design, id_column="account_id", method=method, chunk_size=150
         )
         pd.testing.assert_frame_equal(whole, parts)
+
+
+def test_export_refuses_duplicate_score_labels(tmp_path):
+    from lumos.errors import LumosUserError
+    from lumos.explain import export
+
+    narratives = pd.DataFrame(
+        {
+            "row": [0, 1],
+            "rank": [1, 1],
+            "category": ["c", "c"],
+            "ultra_feature": ["u", "u"],
+            "super_feature": ["s", "s"],
+            "importance": [1.0, 1.0],
+            "text": ["a.", "b."],
+        }
+    )
+    with pytest.raises(LumosUserError, match="more than once"):
+        export(narratives, tmp_path / "o.jsonl", scores=pd.Series([0.1, 0.2], index=[1, 1]))
+    assert not (tmp_path / "o.jsonl").exists()

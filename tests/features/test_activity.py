@@ -39,9 +39,32 @@ def test_cdnow_labels_match_a_plain_loop():
 
 
 def test_bad_arguments():
-    usage = pd.DataFrame({"account_id": ["a"], "product": ["p"], "month": ["2025-01-01"],
-                          "metric": ["x"], "value": [1.0]})  # fmt: skip
+    usage = pd.DataFrame(
+        {
+            "account_id": ["a"],
+            "product": ["p"],
+            "month": ["2025-01-01"],
+            "metric": ["x"],
+            "value": [1.0],
+        }
+    )
     with pytest.raises(LumosUserError, match="no metric 'y'"):
         activity_labels(usage, metric="y", cutoffs=["2025-02-01"])
     with pytest.raises(LumosUserError, match="months"):
         activity_labels(usage, metric="x", cutoffs=["2025-02-01"], months=0)
+
+
+def test_one_cutoff_as_a_string_and_none():
+    usage = pd.DataFrame(
+        {
+            "account_id": ["a", "a"],
+            "product": "p",
+            "metric": "x",
+            "month": ["2025-01-01", "2025-03-01"],
+            "value": [1.0, 2.0],
+        }
+    )
+    one = activity_labels(usage, metric="x", cutoffs="2025-02-01", months=1)
+    assert one[["before", "after", "upsell"]].values.tolist() == [[1.0, 0.0, False]]
+    with pytest.raises(LumosUserError, match="cutoffs is empty"):
+        activity_labels(usage, metric="x", cutoffs=[])

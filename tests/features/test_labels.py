@@ -100,3 +100,17 @@ def test_bad_arguments():
     for kwargs in ({"level": "region"}, {"horizon": 0}, {"horizon": "soon"}, {"tolerance": -1}):
         with pytest.raises(LumosUserError):
             renewal_labels(ADD_ON_THEN_SMALLER_RENEWAL, **kwargs)
+
+
+def test_no_cycle_long_enough_gives_no_rows():
+    short = contracts(("a", "jobs", "2025-01-01", "2025-01-31", 3, "new"))
+    assert renewal_labels(short).empty
+    only_add_on = contracts(("a", "jobs", "2025-01-01", "2026-01-01", 3, "add_on"))
+    assert list(renewal_labels(only_add_on).columns)[:2] == ["account_id", "cycle_start"]
+
+
+def test_time_zones_are_dropped_from_dates():
+    zoned = ADD_ON_THEN_SMALLER_RENEWAL.assign(
+        start=pd.to_datetime(ADD_ON_THEN_SMALLER_RENEWAL["start"]).dt.tz_localize("UTC")
+    )
+    assert len(renewal_labels(zoned)) == len(renewal_labels(ADD_ON_THEN_SMALLER_RENEWAL))

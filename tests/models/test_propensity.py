@@ -83,3 +83,12 @@ def test_binary_objective_predicts_probabilities(training):
     assert ((proba > 0) & (proba < 1)).all()
     with pytest.raises(LumosUserError, match="'objective' parameter"):
         PropensityModel(objective="rank:pairwise").fit(X, upsell, cutoff=labels["cutoff"])
+
+
+def test_predict_class_needs_a_regression(training):
+    X, labels = training
+    upsell = (labels["label"] == "upsell").to_numpy(float)
+    model = PropensityModel(objective="binary:logistic", n_estimators=5)
+    model.fit(X, upsell, cutoff=labels["cutoff"])
+    with pytest.raises(LumosUserError, match="Threshold predict"):
+        model.predict_class(X)

@@ -127,7 +127,10 @@ def _convert(table: str, series: pd.Series, kind: pa.DataType) -> pd.Series:
             _fail(table, i, column, f"is empty ({series.iloc[i]!r}); every row needs a value.")
         return series.astype(str)
     if pa.types.is_date(kind):
-        parsed = pd.to_datetime(series, errors="coerce").astype("datetime64[s]")
+        parsed = pd.to_datetime(series, errors="coerce")
+        if isinstance(parsed.dtype, pd.DatetimeTZDtype):  # a calendar date: drop the zone
+            parsed = parsed.dt.tz_localize(None)
+        parsed = parsed.astype("datetime64[s]")
         bad = parsed.isna().to_numpy()
         if bad.any():
             i = int(bad.argmax())

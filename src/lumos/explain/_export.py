@@ -68,6 +68,13 @@ def export(
         )
     if scores is not None and not isinstance(scores, pd.Series):
         raise LumosUserError("scores must be a pandas Series indexed by row.", code="bad_argument")
+    if scores is not None and not scores.index.is_unique:
+        dup = scores.index[scores.index.duplicated()][0]
+        raise LumosUserError(
+            f"scores has row label {dup!r} more than once; rows need unique labels (pass "
+            "id_column= to explain_table, or reset the index).",
+            code="duplicate_id",
+        )
     writer = {"jsonl": _jsonl, "csv": _flat, "parquet": _flat, "html": _html}[kind]
     with atomic_path(path) as tmp:
         if kind in ("csv", "parquet"):

@@ -37,7 +37,8 @@ def activity_labels(usage, *, metric: str, cutoffs, months: int = 3, as_of=None)
     DataFrame
         ``account_id, cutoff, before, after, upsell, churn, closed`` for every
         account with usage before the cutoff: ``upsell`` is after > before,
-        ``churn`` is after == 0.
+        ``churn`` is after == 0. Accounts stay in the population however long
+        they have been quiet (as in BG/NBD), so a dormant account is a churn.
 
     Examples
     --------
@@ -50,6 +51,9 @@ def activity_labels(usage, *, metric: str, cutoffs, months: int = 3, as_of=None)
     """
     if not isinstance(months, int) or months < 1:
         raise LumosUserError(f"months must be an int >= 1. Got {months!r}.", code="bad_argument")
+    cutoffs = [cutoffs] if isinstance(cutoffs, str | pd.Timestamp) else list(cutoffs)
+    if not cutoffs:
+        raise LumosUserError("cutoffs is empty; give at least one month.", code="bad_argument")
     table = validate_table("usage", usage)
     table = table[table["metric"] == metric]
     if table.empty:

@@ -111,6 +111,20 @@ def renewal_labels(
     offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
     cutoff = (first[owner] + offset).astype("datetime64[M]").astype("datetime64[D]")
     key = c_key[owner]
+    if len(key) == 0:  # no cycle spans a month: no cutoffs
+        columns = [
+            *keys,
+            "cycle_start",
+            "renewal",
+            "cutoff",
+            "horizon",
+            "quantity",
+            "quantity_at_horizon",
+            "change",
+            "label",
+            "closed",
+        ]
+        return pd.DataFrame(columns=columns)
     if horizon == "renewal":
         until = c_end[owner]
     else:

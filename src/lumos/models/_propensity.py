@@ -221,6 +221,12 @@ class PropensityModel:
 
     def predict_class(self, X: pd.DataFrame) -> np.ndarray:
         """``upsell``, ``flat`` or ``churn`` per row, by the predicted change and ``tolerance``."""
+        if not self.objective.startswith("reg:"):
+            raise LumosUserError(
+                f"predict_class reads a predicted change; this model's objective is "
+                f"{self.objective!r}. Threshold predict() instead.",
+                code="bad_method",
+            )
         change = self.predict(X)
         return CLASSES[
             np.where(change > self.tolerance, 2, np.where(change < -self.tolerance, 0, 1))
