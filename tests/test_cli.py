@@ -148,28 +148,11 @@ def test_failure_keeps_an_existing_output(files, tmp_path):
 
 def test_suggest_design_then_explain_with_it(files, tmp_path):
     design = tmp_path / "suggested"
-    result = run(
-        "explain",
-        "suggest-design",
-        "--model",
-        files / "model.json",
-        "--data",
-        files / "accounts.parquet",
-        "--out",
-        design,
-    )
+    args = ("--model", files / "model.json", "--data", files / "accounts.parquet", "--out", design)
+    result = run("explain", "suggest-design", *args)
     assert result.exit_code == 0, result.output
     assert (design / "templates.yaml").exists()
-    again = run(
-        "explain",
-        "suggest-design",
-        "--model",
-        files / "model.json",
-        "--data",
-        files / "accounts.parquet",
-        "--out",
-        design,
-    )
+    again = run("explain", "suggest-design", *args)
     _fails(again, "exists")
     out = tmp_path / "n.jsonl"
     assert explain(files, out, **{"--design": design}).exit_code == 0
