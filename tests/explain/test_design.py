@@ -38,6 +38,8 @@ def _error(tmp_path, **files) -> DataValidationError:
         ("{secret}", "unknown name 'secret'"),
         ("{value!r}", "conversion"),
         ("{value:zz}", "invalid format spec"),
+        ("{value:up/down/flat/what}", "invalid format spec"),
+        ("{value:up/}", "invalid format spec"),
         ("{}", "empty field"),
         ("{value", "not a valid template"),
     ],

@@ -28,6 +28,10 @@ from lumos.explain._format import format_array, format_one
         (0.5, "+.0%", "+50%"),
         (1234.5, ",.1f", "1,234.5"),
         ("Retail", "", "Retail"),
+        (-0.56, "rose/fell", "fell"),
+        (0.2, "rose/fell", "rose"),
+        (0.0, "rose/fell", "rose"),
+        (0.0, "rose/fell/held at", "held at"),
     ],
 )
 def test_format_one(value, spec, text):

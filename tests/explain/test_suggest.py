@@ -275,3 +275,21 @@ def test_writes_into_the_current_folder_and_refuses_a_file(design, tmp_path, mon
     with pytest.raises(LumosUserError, match="is a file") as err:
         design.write(tmp_path / "features.csv", overwrite=True)
     assert err.value.code == "exists"
+
+
+def test_window_features_read_as_a_change_over_their_window(tmp_path):
+    from sklearn.linear_model import LinearRegression
+
+    from lumos.explain import InsightsDesign, attribute, narrate
+
+    X = pd.DataFrame({"searches_mean_3m": [18.0, 30.0, 50.0, 20.0],
+                      "searches_mean_prev_3m": [41.0, 30.0, 40.0, 25.0],
+                      "searches_sum_12m": [300.0, 360.0, 500.0, 280.0],
+                      "searches_slope_6m": [-4.0, 0.0, 2.0, -1.0]})  # fmt: skip
+    model = LinearRegression().fit(X, [1.0, 2.0, 4.0, 1.5])
+    design = InsightsDesign.load(suggest_design(model, X).write(tmp_path / "design"))
+    text = narrate(X, attribute(model, X, method="linear_shap", background=X), design,
+                   direction="absolute")  # fmt: skip
+    assert text.loc[text["row"] == 0, "text"].tolist() == [
+        "Searches fell from 41 to 18 (-56%) over the last 3 months, against the period before."
+    ]

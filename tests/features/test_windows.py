@@ -181,10 +181,15 @@ def test_names_and_suggested_narratives():
     usage, cutoffs = _usage(4), _cutoffs("account", 4)
     X = window_features(usage, cutoffs, WindowFeatures(["logins"])).iloc[:, 2:]
     model = LinearRegression().fit(X.fillna(0), np.arange(len(X)))
-    ins = suggest_design(model, X).insights.set_index(["insight_type", "item"])["feature"]
-    assert ins["value_change", "prev_value"] == "logins_mean_prev_3m"
-    assert ins["value_change", "current_value"] == "logins_mean_3m"
-    assert {"logins_sum_3m", "logins_sum_12m"} <= set(ins["trend"])
+    design = suggest_design(model, X)
+    assert set(design.features["super_feature"]) == {"Logins"}  # one per metric
+    ins = design.insights.set_index(["insight_type", "item"])["feature"]
+    assert ins["change_3_months", "prev_value"] == "logins_mean_prev_3m"
+    assert ins["change_3_months", "current_value"] == "logins_mean_3m"
+    text = design.templates["change_3_months"]["text"]
+    assert text == ("{super_feature} {percent_change:rose/fell} from {prev_value} to "
+                    "{current_value} ({percent_change:+pct}) over the last 3 months, against "
+                    "the period before.")  # fmt: skip
 
 
 def test_arrow_tables_and_dates():

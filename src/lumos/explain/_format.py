@@ -13,6 +13,8 @@ pct        a fraction as a percentage          ``35%`` ``4.5%``
 +pct       the same with a sign                ``+12%`` ``-3.5%``
 date       a calendar date                     ``Nov 3, 2026``
 yesno      a 0/1 flag                          ``yes`` ``no``
+a/b[/c]    a word by sign: a for positive, b   ``{change:rose/fell}``
+           for negative, c (or a) for zero
 ========== =================================== =========================
 """
 
@@ -32,7 +34,16 @@ def check_spec(spec: str) -> None:
     """Raise ``ValueError`` if ``spec`` is neither a named spec nor a valid Python spec."""
     if spec in NAMED_SPECS or spec == "":
         return
+    if "/" in spec:
+        if not 2 <= len(_words(spec)) <= 3 or not all(w.strip() for w in _words(spec)):
+            raise ValueError("a word choice is two or three words split by '/': rose/fell")
+        return
     format(1.5, spec)
+
+
+def _words(spec: str) -> list[str]:
+    """The words of a sign-choice spec, positive first; zero takes the third or the first."""
+    return spec.split("/")
 
 
 def _trim(text: str) -> str:
@@ -73,6 +84,9 @@ def _render(v: float, spec: str) -> str:
     """Text of one (already quantized) number."""
     if spec == "yesno":
         return "yes" if v else "no"
+    if "/" in spec:
+        words = _words(spec)
+        return words[1] if v < 0 else words[2 % len(words)] if v == 0 else words[0]
     if spec in ("pct", "+pct"):
         return _pct(v, spec == "+pct")
     if spec in ("compact", "+compact"):
@@ -120,6 +134,8 @@ def _quantize(v: np.ndarray, spec: str) -> np.ndarray:
     """
     if spec == "yesno":
         return (v != 0).astype(np.float64)
+    if "/" in spec:
+        return np.sign(v)
     if spec in ("pct", "+pct"):
         whole = (np.abs(v) >= 0.1) | (v == 0)
         return np.where(whole, np.round(v * 100) / 100, np.round(v * 1000) / 1000)
@@ -147,6 +163,8 @@ def format_one(value, spec: str = "") -> str:
     ('35%', '+12%', '-4.5%')
     >>> format_one(3_400_000, "compact"), format_one(0.5, "+.0%"), format_one(1.0, "yesno")
     ('3.4M', '+50%', 'yes')
+    >>> format_one(-0.2, "rose/fell"), format_one(0.0, "rose/fell/held at")
+    ('fell', 'held at')
     >>> format_one(pd.Timestamp("2026-11-03"), "date")
     'Nov 3, 2026'
     """
@@ -174,7 +192,7 @@ def format_codes(values: np.ndarray, spec: str = "") -> tuple[np.ndarray, np.nda
     elif kind in "fiub":
         quantized = _quantize(values.astype(np.float64), spec) + 0.0  # -0.0 reads as 0
         uniq, codes = np.unique(quantized, return_inverse=True)
-        if spec and spec not in NAMED_SPECS:  # a Python spec: skip the per-value dispatch
+        if spec and spec not in NAMED_SPECS and "/" not in spec:  # a Python spec: no dispatch
             texts = [format(u, spec) for u in uniq.tolist()]
         else:
             texts = [_render(u, spec) for u in uniq.tolist()]

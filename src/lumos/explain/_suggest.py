@@ -9,6 +9,13 @@
   ``_30d``, ``_4w``, ``_3m``, ``_12mo``, ``_1q``, ``_1y``, ``_3_months``,
   ``_last_3m``, ``_last_month``. Features sharing a stem form one super
   feature; a name with no suffix is its own stem.
+* **Window aggregates.** An aggregate between stem and window (``_sum``,
+  ``_mean``, ``_avg``, ``_last``, ``_slope``, ``_ratio``, ``_min``, ``_max``:
+  ``searches_mean_3m``, ``searches_mean_prev_3m``, the names of
+  :class:`~lumos.features.WindowFeatures`) joins the stem's super feature; a
+  previous window pairs with the current window of the same aggregate and
+  length (the shortest such pair) as a ``change_3_months`` insight: "Searches
+  fell from 41 to 18 (-56%) over the last 3 months, against the period before."
 * **Insight type**, tried in order: ``value_change`` when a previous-period
   feature has a current partner (the window of the same length, ``x_1m`` for
   ``x_prev_1m``; else ``x_current``; else the bare ``x``); ``trend`` when two
@@ -63,6 +70,7 @@ _PATTERNS = (
     ("current", re.compile(r"(?P<stem>.+?)_(?:current|curr|cur)", re.IGNORECASE)),
     ("window", re.compile(rf"(?P<stem>.+?)_{_WINDOW}", re.IGNORECASE)),
 )
+_AGG = re.compile(r"(?P<stem>.+?)_(?P<agg>sum|mean|avg|last|slope|ratio|min|max)", re.IGNORECASE)
 _UNITS = {"d": ("day", 1), "w": ("week", 7), "m": ("month", 30), "q": ("quarter", 91),
           "y": ("year", 365)}  # fmt: skip
 _WORDS = {
@@ -94,6 +102,7 @@ class _Part(NamedTuple):
     role: str  # prev, current, window or plain
     days: int | None
     period: str
+    agg: str = ""  # a window aggregate between stem and window: searches_mean_3m
 
 
 @dataclass(frozen=True, repr=False)
@@ -256,6 +265,14 @@ def suggest_design(
     columns = ["feature", "super_feature", "ultra_feature", "category", "description"]
     used = set(insights["insight_type"])
     templates = {k: copy.deepcopy(v) for k, v in _TEMPLATES.items() if k in used}
+    for kind in sorted(k for k in used if k.startswith("change_")):
+        templates[kind] = {
+            "text": "{super_feature} {percent_change:rose/fell} from {prev_value} to "
+            "{current_value} ({percent_change:+pct}) over the last "
+            + kind[7:].replace("_", " ")
+            + ", against the period before.",
+            "derive": {"percent_change": "(current_value - prev_value) / prev_value"},
+        }
     design = SuggestedDesign(pd.DataFrame(records, columns=columns), insights, templates)
     if out is not None:
         design.write(out, overwrite=overwrite)
@@ -274,20 +291,32 @@ def _parse(name: str) -> _Part:
         n, (word, days) = int(m["n"] or 1), _UNITS[unit[0].lower()]
         span = f"{n} {word}s" if n != 1 else word
         period = f"{'previous' if role == 'prev' else 'last'} {span}"
-        return _Part(name, m["stem"], role, n * days, period)
+        agg = _AGG.fullmatch(m["stem"])
+        stem, agg = (agg["stem"], agg["agg"].lower()) if agg else (m["stem"], "")
+        return _Part(name, stem, role, n * days, period, agg)
     return _Part(name, name, "plain", None, "")
 
 
 def _insight(parts: list[_Part], is_flag) -> tuple[str, list[tuple[str, str]]]:
     """The insight type of one stem's features and its (item, feature) pairs."""
     others = [p for p in parts if p.role != "prev"]
-    for prev in (p for p in parts if p.role == "prev"):
-        same = [o for o in others if o.role == "window" and prev.days and o.days == prev.days]
+    for prev in sorted((p for p in parts if p.role == "prev"), key=lambda p: p.days or 0):
+        same = [o for o in others if o.role == "window" and prev.days and o.days == prev.days
+                and o.agg == prev.agg]  # fmt: skip
+        if prev.agg and same:  # window aggregates: the change names its window
+            kind = "change_" + prev.period.split(" ", 1)[1].replace(" ", "_")
+            return kind, [("prev_value", prev.name), ("current_value", same[0].name)]
         current = same + [o for o in others if o.role == "current"]
         current += [o for o in others if o.role == "plain"]
         if current:
             return "value_change", [("prev_value", prev.name), ("current_value", current[0].name)]
     windows = [o for o in others if o.role == "window"]
+    for agg in ("mean", "avg", "last", "sum", "min", "max"):  # comparable windows of one kind
+        if len({w.days for w in windows if w.agg == agg}) >= 2:
+            windows = [w for w in windows if w.agg == agg]
+            break
+    else:
+        windows = [w for w in windows if not w.agg] or windows
     if len({w.days for w in windows}) >= 2:
         recent = min(windows, key=lambda w: w.days)
         baseline = max(windows, key=lambda w: w.days)
