@@ -194,8 +194,10 @@ def saas(n_accounts: int = 2000, months: int = 36, seed: int = 0, start="2023-01
     account level, raised by headcount growth). Health drives usage (seat
     utilization, searches, messages sent, response rate, hires delivered), the
     chance of a mid-cycle add-on, and the renewal: churn of a product, or a
-    larger or smaller renewal, from the health of the cycle's last six months.
-    Products of one account are co-termed on 12-month cycles.
+    larger or smaller renewal, from the health of the cycle's last six months;
+    a healthy account may also sign an all-in deal at renewal, adding every
+    product it never held. Products of one account are co-termed on 12-month
+    cycles.
 
     Parameters
     ----------
@@ -237,8 +239,8 @@ def saas(n_accounts: int = 2000, months: int = 36, seed: int = 0, start="2023-01
     level = rng.normal(0, 0.8, n) + 25 * growth
     holds = rng.random((n, P)) < np.array([0.9, 0.6, 0.35])
     holds[~holds.any(1), 0] = True
-    seats = np.maximum(1, np.round(employees[:, None] * rng.uniform(0.004, 0.03, (n, P))))
-    seats = np.where(holds, seats, 0)
+    potential = np.maximum(1, np.round(employees[:, None] * rng.uniform(0.004, 0.03, (n, P))))
+    seats = np.where(holds, potential, 0)
     begin = rng.integers(0, 12, n)  # month each account first signs
 
     health = np.zeros((n, months))
@@ -266,6 +268,15 @@ def saas(n_accounts: int = 2000, months: int = 36, seed: int = 0, start="2023-01
             base = np.where(renewing[:, None], qty, base)
             a, p = np.nonzero(renewing[:, None] & alive)
             rows_c.append((a, p, t, qty[a, p], "renewal"))
+            # an all-in deal: a healthy account adds every product it never held
+            missing = ~holds & alive.any(1, keepdims=True)
+            deal = (
+                renewing & missing.any(1) & (rng.random(n) < 1 / (1 + np.exp(3.2 - 1.5 * recent)))
+            )
+            a, p = np.nonzero(deal[:, None] & missing)
+            qty[a, p] = base[a, p] = potential[a, p]
+            holds[a, p] = alive[a, p] = True
+            rows_c.append((a, p, t, qty[a, p], "new"))
         if starting.any():
             alive |= starting[:, None] & holds
             a, p = np.nonzero(starting[:, None] & holds)

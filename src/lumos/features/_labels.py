@@ -173,3 +173,46 @@ def _quantity_at(key_codes, start, end, quantity, key, when) -> np.ndarray:
     base = np.r_[0.0, level][first]
     result = np.where(valid, level[np.maximum(i, 0)] - base[np.maximum(i, 0)], 0.0)
     return np.round(result, 9)
+
+
+def quantity_at(contracts, rows, *, level: str = "product") -> np.ndarray:
+    """The contracted quantity of each row's account (or product) on the row's ``date``.
+
+    Parameters
+    ----------
+    contracts : DataFrame or pyarrow.Table
+        The ``contracts`` table.
+    rows : DataFrame
+        ``account_id`` (and ``product`` at product level) and ``date``.
+    level : {"account", "product"}, default="product"
+
+    Returns
+    -------
+    ndarray of float
+        The sum of the quantities of the contracts covering the date
+        (``start <= date < end``); 0 for keys without contracts.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"account_id": ["a"], "product": ["p"], "start": ["2025-01-01"],
+    ...     "end": ["2026-01-01"], "quantity": [10], "amount": [0.0], "kind": ["new"]})
+    >>> q = pd.DataFrame({"account_id": ["a", "a", "b"], "product": ["p", "p", "p"],
+    ...                   "date": pd.to_datetime(["2025-06-01", "2026-01-01", "2025-06-01"])})
+    >>> quantity_at(c, q).tolist()
+    [10.0, 0.0, 0.0]
+    """
+    if level not in ("account", "product"):
+        raise LumosUserError(
+            f"level must be 'account' or 'product'. Got {level!r}.", code="bad_argument"
+        )
+    table = validate_table("contracts", contracts)
+    keys = ["account_id"] if level == "account" else ["account_id", "product"]
+    known = pd.MultiIndex.from_frame(table[keys])
+    key_codes, key_values = known.factorize()
+    key = key_values.get_indexer(pd.MultiIndex.from_frame(rows[keys]))
+    when = np.asarray(pd.to_datetime(rows["date"]), dtype="datetime64[D]")
+    if len(table) == 0 or len(rows) == 0:
+        return np.zeros(len(rows))
+    start = table["start"].to_numpy("datetime64[D]")
+    end = table["end"].to_numpy("datetime64[D]")
+    return _quantity_at(key_codes, start, end, table["quantity"].to_numpy(), key, when)

@@ -1,0 +1,605 @@
+"""Account Prioritizer: who will add or drop units by renewal, per account and product, and why.
+
+The whole monthly job over the book-of-business tables:
+
+1. **Labels.** :func:`~lumos.features.renewal_labels` at every monthly cutoff
+   inside each renewal cycle, for accounts and for each product; only rows
+   whose renewal has passed (``closed``) train.
+2. **Features** at each cutoff, strictly from data before ``cutoff −
+   lead_months``: window features of usage (per product for product rows,
+   summed over products for account rows) and of firmographics, and the
+   contract as it stands at the cutoff (units, months into the cycle and to
+   renewal, products held).
+3. **Models.** A :class:`~lumos.models.PropensityModel` regressor of the change
+   in units for accounts and one for each product, and a classifier of an
+   all-in deal — an account that lacks a product holding every product at
+   renewal — all with a time-based split.
+4. **Scoring** at an as-of date: one row per account and per product it
+   holds, with the predicted change, a score (the change relative to the
+   units held), a class (upsell | flat | churn) and the top narratives of the
+   prediction by category, from exact TreeSHAP and an insights design
+   drafted from the feature names (:func:`~lumos.explain.suggest_design`),
+   which :meth:`AccountPrioritizer.save` writes out for editing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+import yaml
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from lumos.data import validate_table
+from lumos.errors import DataValidationError, LumosUserError
+from lumos.evaluate import propensity_report
+from lumos.explain import (
+    InsightsDesign,
+    SuggestedDesign,
+    import_model,
+    suggest_design,
+    summarize,
+)
+from lumos.explain._pipeline import explain_table
+from lumos.features import WindowFeatures, quantity_at, renewal_labels, window_features
+from lumos.models import PropensityModel
+
+#: Narrative categories, by where a feature comes from.
+CATEGORIES = {"usage": "Usage", "firmographics": "Company", "contract": "Contract"}
+_CONTRACT = ("units_under_contract", "months_into_cycle", "months_to_renewal", "products_held")
+_FORMAT = 1  # version of the saved folder's layout
+
+
+def _default_usage() -> WindowFeatures:
+    return WindowFeatures(windows=(3, 6, 12), aggregates=("sum", "mean", "slope", "ratio"))
+
+
+def _default_firmographics() -> WindowFeatures:
+    return WindowFeatures(windows=(3, 12), aggregates=("mean", "ratio"), prev=("mean",))
+
+
+class AccountPrioritizer:
+    """Upsell and churn by renewal for every account and product, explained.
+
+    Parameters
+    ----------
+    usage_features : WindowFeatures, optional
+        Window features of the usage table (its ``level`` is set per model).
+        Default: every metric × 3, 6, 12 months × sum, mean, slope, ratio, and
+        the previous window's mean.
+    firmographic_features : WindowFeatures, optional
+        Window features of the firmographics columns (as metrics). Default:
+        3 and 12 months × mean and ratio, and the previous window's mean.
+    lead_months : int, default=1
+        Months before each cutoff that no feature reads.
+    tolerance : float, default=0.5
+        Changes within ±tolerance units are ``flat`` (labels and predictions).
+    n_estimators, max_depth, learning_rate, validation_cutoffs : see PropensityModel
+    top_k : int, default=3
+        Narratives per scored row.
+    random_state : int, default=0
+    n_jobs : int, optional
+
+    Attributes
+    ----------
+    models_ : dict of str to PropensityModel
+        ``"account"``, ``"product:{name}"`` per product, ``"all_in"``.
+    designs_ : dict of str to InsightsDesign
+        The insights design narrating each model (``"all_in"`` shares the account's).
+    report_ : DataFrame
+        Validation figures per model (later cutoffs than trained on).
+    skipped_ : dict of str to str
+        Models not trained, and why (a product with too little history).
+    as_of_ : Timestamp
+    """
+
+    def __init__(
+        self,
+        *,
+        usage_features: WindowFeatures | None = None,
+        firmographic_features: WindowFeatures | None = None,
+        lead_months: int = 1,
+        tolerance: float = 0.5,
+        n_estimators: int = 300,
+        max_depth: int = 5,
+        learning_rate: float = 0.05,
+        validation_cutoffs: int = 3,
+        top_k: int = 3,
+        random_state: int = 0,
+        n_jobs: int | None = None,
+    ):
+        self.usage_features = usage_features
+        self.firmographic_features = firmographic_features
+        self.lead_months = lead_months
+        self.tolerance = tolerance
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.learning_rate = learning_rate
+        self.validation_cutoffs = validation_cutoffs
+        self.top_k = top_k
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    # -- training ------------------------------------------------------------------------------
+
+    def fit(self, contracts, usage, *, firmographics=None, as_of=None) -> AccountPrioritizer:
+        """Label, featurize and train every model on the rows whose renewal has passed.
+
+        ``as_of`` is the first day the tables do not cover (default: the day
+        after the latest contract start): a row trains only if its renewal came
+        before it, so its outcome is in the contracts.
+        """
+        self._check()
+        tables = _Tables(contracts, usage, firmographics)
+        latest = tables.contracts["start"].max() + pd.Timedelta(days=1)
+        self.as_of_ = pd.Timestamp(as_of if as_of is not None else latest)
+        known = self.as_of_ - pd.Timedelta(days=1)  # renewals before as_of are in the data
+        self.products_ = sorted(tables.contracts["product"].unique())
+        self.models_, self.designs_, self.skipped_, self.feature_names_ = {}, {}, {}, {}
+        self._drafts, reports = {}, {}
+        for level in ("account", "product"):
+            labels = renewal_labels(
+                tables.contracts, level=level, as_of=known, tolerance=self.tolerance
+            )
+            labels = labels[labels["closed"]].reset_index(drop=True)
+            if level == "account" and labels.empty:
+                raise DataValidationError(
+                    f"contracts has no renewal before {self.as_of_.date()}, so nothing can be "
+                    "learned; give at least one full cycle of history (and its renewal).",
+                    code="too_little_history",
+                    file="contracts",
+                )
+            X = self._features(tables, labels, level)
+            groups = (
+                {"account": labels.index}
+                if level == "account"
+                else {f"product:{p}": labels.index[labels["product"] == p] for p in self.products_}
+            )
+            for name, idx in groups.items():
+                if labels.loc[idx, "cutoff"].nunique() <= self.validation_cutoffs or len(idx) < 50:
+                    self.skipped_[name] = f"{len(idx)} labelled rows at too few cutoffs"
+                    continue
+                model = self._model("reg:squarederror").fit(
+                    X.loc[idx], labels.loc[idx, "change"], cutoff=labels.loc[idx, "cutoff"]
+                )
+                self._keep(name, model, X.loc[idx], level)
+                v = model.validation_
+                reports[name] = propensity_report(
+                    labels.loc[v["index"], "change"], v["prediction"], tolerance=self.tolerance
+                ).loc["all"]
+            if level == "account":
+                self._fit_all_in(tables, labels, X, reports)
+        self.report_ = pd.DataFrame(reports).T
+        return self
+
+    def _fit_all_in(self, tables, labels, X, reports) -> None:
+        held_now, held_later = self._holdings(tables, labels)
+        lacking = held_now < len(self.products_)
+        if len(self.products_) < 2 or lacking.sum() < 50:
+            self.skipped_["all_in"] = "every account holds every product (or one product only)"
+            return
+        y = (held_later[lacking] == len(self.products_)).astype(np.float64)
+        idx = labels.index[lacking]
+        if y.sum() == 0:
+            self.skipped_["all_in"] = "no account ever bought every product"
+            return
+        model = self._model("binary:logistic").fit(X.loc[idx], y, cutoff=labels.loc[idx, "cutoff"])
+        self.models_["all_in"] = model
+        self.feature_names_["all_in"] = list(X.columns)
+        v = model.validation_
+        truth = y[np.isin(idx, v["index"])]
+        both = 0 < truth.sum() < len(truth)
+        reports["all_in"] = pd.Series(
+            {
+                "rows": v["rows"],
+                "all_in_rate": truth.mean(),
+                "all_in_roc_auc": roc_auc_score(truth, v["prediction"]) if both else np.nan,
+                "all_in_pr_auc": average_precision_score(truth, v["prediction"])
+                if both
+                else np.nan,
+            }
+        )
+
+    def _model(self, objective: str) -> PropensityModel:
+        return PropensityModel(
+            n_estimators=self.n_estimators,
+            max_depth=self.max_depth,
+            learning_rate=self.learning_rate,
+            validation_cutoffs=self.validation_cutoffs,
+            tolerance=self.tolerance,
+            objective=objective,
+            random_state=self.random_state,
+            n_jobs=self.n_jobs,
+        )
+
+    def _keep(self, name: str, model: PropensityModel, X: pd.DataFrame, level: str) -> None:
+        self.models_[name] = model
+        self.feature_names_[name] = list(X.columns)
+        design = suggest_design(import_model(model.booster_), X)
+        source = {f: self._source(f, level) for f in design.features["feature"]}
+        design.features["category"] = design.features["feature"].map(source)
+        self._drafts[name] = design
+        self.designs_[name] = _load(design)
+
+    def _source(self, feature: str, level: str) -> str:
+        if feature in _CONTRACT:
+            return CATEGORIES["contract"]
+        return CATEGORIES["firmographics" if feature in self._firmo_names else "usage"]
+
+    # -- features ------------------------------------------------------------------------------
+
+    def _specs(self, level: str, tables) -> tuple[WindowFeatures, WindowFeatures | None]:
+        usage = dataclasses.replace(self.usage_features or _default_usage(), level=level)
+        firmo = None
+        if tables.firmographics is not None:
+            firmo = dataclasses.replace(
+                self.firmographic_features or _default_firmographics(), level="account"
+            )
+        return usage, firmo
+
+    def _features(self, tables, rows: pd.DataFrame, level: str) -> pd.DataFrame:
+        """The features of label-like ``rows`` (keys, cutoff, cycle_start, renewal, quantity)."""
+        usage_spec, firmo_spec = self._specs(level, tables)
+        keys = usage_spec.keys
+        parts = [
+            window_features(
+                tables.usage, rows[[*keys, "cutoff"]], usage_spec, lead_months=self.lead_months
+            ).iloc[:, len(keys) + 1 :]
+        ]
+        self._firmo_names = set()
+        if firmo_spec is not None:
+            firmo = window_features(
+                tables.firmographics,
+                rows[["account_id", "cutoff"]],
+                firmo_spec,
+                lead_months=self.lead_months,
+            ).iloc[:, 2:]
+            self._firmo_names = set(firmo.columns)
+            parts.append(firmo)
+        months = lambda d: d.dt.year * 12 + d.dt.month  # noqa: E731
+        now = months(rows["cutoff"])
+        contract = pd.DataFrame(
+            {
+                "units_under_contract": rows["quantity"],
+                "months_into_cycle": now - months(rows["cycle_start"]),
+                "months_to_renewal": months(rows["renewal"]) - now,
+            },
+            index=rows.index,
+            dtype=np.float64,
+        )
+        if level == "account":
+            contract["products_held"] = self._holdings(tables, rows)[0].astype(np.float64)
+        for part in parts:
+            part.index = rows.index
+        return pd.concat([*parts, contract], axis=1)
+
+    def _holdings(self, tables, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Products each account row holds at its cutoff and at its horizon."""
+        P = len(self.products_)
+        ask = pd.DataFrame(
+            {
+                "account_id": np.repeat(rows["account_id"].to_numpy(), P),
+                "product": np.tile(self.products_, len(rows)),
+            }
+        )
+        counts = []
+        for column in ("cutoff", "horizon"):
+            if column not in rows:
+                counts.append(None)
+                continue
+            q = quantity_at(
+                tables.contracts, ask.assign(date=np.repeat(rows[column].to_numpy(), P))
+            )
+            counts.append((q.reshape(-1, P) > 0).sum(1))
+        return counts[0], counts[1]
+
+    # -- scoring -------------------------------------------------------------------------------
+
+    def score(
+        self, contracts, usage, *, firmographics=None, as_of, top_k=None, narratives: bool = False
+    ):
+        """Score every account and product under contract on ``as_of`` (the 1st of a month).
+
+        Returns
+        -------
+        DataFrame
+            One row per account (``product`` empty) and per product it holds:
+            ``account_id, product, as_of, renewal, units, predicted_change,
+            score`` (predicted change ÷ units), ``class`` (upsell | flat |
+            churn), ``all_in_probability`` (account rows lacking a product) and
+            a ``why_{category}`` text column per narrative category
+            (``why_usage``, ``why_company``, ``why_contract``).
+        DataFrame, when ``narratives=True``
+            Also the narratives one per row (:func:`~lumos.explain.narrate`'s
+            columns), ``row`` labelled ``account_id`` or ``account_id · product``.
+        """
+        when = self._when(as_of)
+        tables = _Tables(contracts, usage, firmographics, until=when)
+        top_k = self.top_k if top_k is None else top_k
+        out, long = [], []
+        for level in ("account", "product"):
+            rows, X = self._at(tables, when, level)
+            if rows.empty:
+                continue
+            names = ["account"] if level == "account" else [f"product:{p}" for p in self.products_]
+            for name in names:
+                idx = (
+                    rows.index
+                    if level == "account"
+                    else rows.index[rows["product"] == name.split(":", 1)[1]]
+                )
+                if name not in self.models_ or len(idx) == 0:
+                    continue
+                frame, text = self._score(name, rows.loc[idx], X.loc[idx], top_k)
+                out.append(frame)
+                long += text
+                if level == "account" and "all_in" in self.models_:
+                    held = self._holdings(tables, rows.loc[idx])[0]
+                    p = self.models_["all_in"].predict(X.loc[idx])
+                    out[-1]["all_in_probability"] = np.where(held < len(self.products_), p, np.nan)
+        if not out:
+            raise DataValidationError(
+                f"No account is under contract on {when.date()} (strictly inside a renewal "
+                "cycle); check the as-of date against the contracts' start and end dates.",
+                code="nothing_to_score",
+                file="contracts",
+            )
+        table = pd.concat(out, ignore_index=True)
+        why = [c for c in table.columns if c.startswith("why_")]
+        table[why] = table[why].fillna("")
+        first = [
+            "account_id",
+            "product",
+            "as_of",
+            "renewal",
+            "units",
+            "predicted_change",
+            "score",
+            "class",
+            "all_in_probability",
+        ]
+        table = table.reindex(columns=[*first, *why])
+        table = table.sort_values(["account_id", "product"], na_position="first", ignore_index=True)
+        if not narratives:
+            return table
+        return table, pd.concat(long, ignore_index=True)
+
+    def features(self, contracts, usage, *, firmographics=None, as_of, level="account"):
+        """The rows :meth:`score` scores on ``as_of`` at ``level``, and their model features.
+
+        Returns
+        -------
+        DataFrame
+            ``account_id`` (and ``product``), ``cutoff``, ``renewal``,
+            ``quantity``, then every feature column.
+        """
+        self._check_fitted()
+        if level not in ("account", "product"):
+            raise LumosUserError(f"level must be 'account' or 'product'. Got {level!r}.",
+                                 code="bad_argument")  # fmt: skip
+        when = self._when(as_of)
+        rows, X = self._at(_Tables(contracts, usage, firmographics, until=when), when, level)
+        keys = ["account_id", "product"] if level == "product" else ["account_id"]
+        return pd.concat([rows[[*keys, "cutoff", "renewal", "quantity"]], X], axis=1)
+
+    def _when(self, as_of) -> pd.Timestamp:
+        self._check_fitted()
+        when = pd.Timestamp(as_of)
+        if when != when.to_period("M").to_timestamp():
+            raise LumosUserError(
+                f"as_of must be the first day of a month. Got {as_of!r}.", code="bad_argument"
+            )
+        return when
+
+    def _at(self, tables, when: pd.Timestamp, level: str):
+        """The rows under contract on ``when`` (as renewal labels would have them) and features."""
+        rows = renewal_labels(tables.contracts, level=level, as_of=when)
+        rows = rows[rows["cutoff"] == when].reset_index(drop=True)
+        return rows, self._features(tables, rows, level) if len(rows) else pd.DataFrame()
+
+    def _score(self, name: str, rows: pd.DataFrame, X: pd.DataFrame, top_k: int) -> pd.DataFrame:
+        model = self.models_[name]
+        X = X[self.feature_names_[name]].reset_index(drop=True)
+        change = model.predict(X)
+        units = rows["quantity"].to_numpy(np.float64)
+        frame = pd.DataFrame(
+            {
+                "account_id": rows["account_id"].to_numpy(),
+                "product": rows["product"].to_numpy() if "product" in rows else None,
+                "as_of": rows["cutoff"].to_numpy(),
+                "renewal": rows["renewal"].to_numpy(),
+                "units": units,
+                "predicted_change": change,
+                "score": change / np.maximum(units, 1.0),
+                "class": model.predict_class(X),
+            }
+        )
+        imported, design = import_model(model.booster_), self.designs_[name]
+        label = frame["account_id"].astype(str).to_numpy(dtype=object)
+        if "product" in rows:
+            label = label + " · " + frame["product"].astype(str).to_numpy(dtype=object)
+        long = []
+        for direction, mask in (("positive", change >= 0), ("negative", change < 0)):
+            if not mask.any():
+                continue
+            text, _, _ = explain_table(
+                imported,
+                X[mask],
+                design,
+                method="tree_shap",
+                top_k=top_k,
+                direction=direction,
+                seed=self.random_state,
+            )
+            cards = summarize(text, separator=" ")
+            long.append(text.assign(row=label[text["row"].to_numpy(np.int64)]))  # X's rows
+            for category in cards.columns:
+                column = "why_" + category.lower().replace(" ", "_")
+                if column not in frame:
+                    frame[column] = ""
+                frame.loc[cards.index, column] = cards[category].to_numpy()
+        return frame, long
+
+    # -- persistence ---------------------------------------------------------------------------
+
+    def save(self, folder: str | os.PathLike, *, overwrite: bool = False) -> Path:
+        """Write the models (XGBoost JSON), designs and settings into ``folder``, atomically."""
+        self._check_fitted()
+        folder = Path(folder)
+        if folder.exists() and any(folder.iterdir()) and not overwrite:
+            raise LumosUserError(
+                f"{folder} is not empty; pass overwrite=True to replace it.", code="exists"
+            )
+        tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            (tmp / "models").mkdir(parents=True)
+            for name, model in self.models_.items():
+                model.booster_.save_model(tmp / "models" / f"{_file(name)}.json")
+            for name, design in self._drafts.items():
+                design.write(tmp / "designs" / _file(name))
+            self.report_.to_csv(tmp / "report.csv")
+            settings = {
+                "format": _FORMAT,
+                "as_of": str(self.as_of_.date()),
+                "products": self.products_,
+                "params": {k: v for k, v in self.get_params().items() if "features" not in k},
+                "usage_features": _spec_json(self.usage_features or _default_usage()),
+                "firmographic_features": _spec_json(
+                    self.firmographic_features or _default_firmographics()
+                ),
+                "models": {
+                    n: {"features": self.feature_names_[n], "objective": m.objective}
+                    for n, m in self.models_.items()
+                },
+                "firmographic_names": sorted(self._firmo_names),
+                "skipped": self.skipped_,
+            }
+            (tmp / "prioritizer.json").write_text(json.dumps(settings, indent=1))
+            if folder.exists():
+                shutil.rmtree(folder)
+            os.replace(tmp, folder)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> AccountPrioritizer:
+        """Read a folder written by :meth:`save` (the designs may have been edited since)."""
+        folder = Path(folder)
+        path = folder / "prioritizer.json"
+        try:
+            settings = json.loads(path.read_text())
+            if settings.get("format") != _FORMAT:
+                raise ValueError(f"format {settings.get('format')!r}, expected {_FORMAT}")
+        except (OSError, ValueError) as exc:
+            raise DataValidationError(
+                f"{path} is not a saved AccountPrioritizer ({exc}); train one with "
+                "`lumos propensity train`.",
+                code="bad_model",
+                file=str(path),
+            ) from None
+        self = cls(
+            usage_features=WindowFeatures(**settings["usage_features"]),
+            firmographic_features=WindowFeatures(**settings["firmographic_features"]),
+            **settings["params"],
+        )
+        self.as_of_ = pd.Timestamp(settings["as_of"])
+        self.products_ = settings["products"]
+        self.skipped_ = settings["skipped"]
+        self._firmo_names = set(settings["firmographic_names"])
+        self.models_, self.designs_, self.feature_names_, self._drafts = {}, {}, {}, {}
+        for name, info in settings["models"].items():
+            model = PropensityModel(objective=info["objective"], tolerance=self.tolerance)
+            model.booster_ = xgb.Booster(model_file=str(folder / "models" / f"{_file(name)}.json"))
+            model.feature_names_in_ = np.asarray(info["features"], dtype=object)
+            self.models_[name], self.feature_names_[name] = model, info["features"]
+            if name != "all_in":
+                where = folder / "designs" / _file(name)
+                self.designs_[name] = InsightsDesign.load(where)
+                self._drafts[name] = SuggestedDesign(
+                    pd.read_csv(where / "features.csv", keep_default_na=False),
+                    pd.read_csv(where / "insights.csv", keep_default_na=False),
+                    yaml.safe_load((where / "templates.yaml").read_text()),
+                )
+        self.report_ = pd.read_csv(folder / "report.csv", index_col=0)
+        return self
+
+    def get_params(self) -> dict:
+        """The constructor's arguments, as scikit-learn estimators give them."""
+        names = (
+            "usage_features",
+            "firmographic_features",
+            "lead_months",
+            "tolerance",
+            "n_estimators",
+            "max_depth",
+            "learning_rate",
+            "validation_cutoffs",
+            "top_k",
+            "random_state",
+            "n_jobs",
+        )
+        return {name: getattr(self, name) for name in names}
+
+    def _check(self) -> None:
+        for name in ("usage_features", "firmographic_features"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, WindowFeatures):
+                raise LumosUserError(
+                    f"The {name!r} parameter of AccountPrioritizer must be a "
+                    f"WindowFeatures or None. Got {value!r}.",
+                    code="bad_argument",
+                )
+        if not isinstance(self.top_k, int) or self.top_k < 1:
+            raise LumosUserError(
+                f"The 'top_k' parameter of AccountPrioritizer must be an int "
+                f">= 1. Got {self.top_k!r}.",
+                code="bad_argument",
+            )
+        self._model("reg:squarederror")._check_params()
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "models_"):
+            raise LumosUserError(
+                "This AccountPrioritizer is not fitted; call fit first.", code="not_fitted"
+            )
+
+
+class _Tables:
+    """The validated input tables; firmographics in the long shape of usage."""
+
+    def __init__(self, contracts, usage, firmographics, until=None):
+        self.contracts = validate_table("contracts", contracts)
+        self.usage = validate_table("usage", usage)
+        self.firmographics = None
+        if until is not None:  # what was known on the as-of date
+            self.contracts = self.contracts[self.contracts["start"] <= until]
+        if firmographics is not None:
+            firmo = validate_table("firmographics", firmographics)
+            values = [c for c in firmo.columns if c not in ("account_id", "month")]
+            long = firmo.melt(["account_id", "month"], values, "metric", "value")
+            self.firmographics = long.assign(product="").dropna(subset=["value"])
+
+
+def _load(design) -> InsightsDesign:
+    """An InsightsDesign from a SuggestedDesign, through a temporary folder."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return InsightsDesign.load(design.write(Path(tmp) / "design"))
+
+
+def _file(name: str) -> str:
+    return name.replace(":", "-")
+
+
+def _spec_json(spec: WindowFeatures) -> dict:
+    out = dataclasses.asdict(spec)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}

@@ -1,0 +1,142 @@
+"""AccountPrioritizer on the demo book: models per level, planted drivers, scoring, errors."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import spearmanr
+
+from lumos.data.demo import saas
+from lumos.errors import DataValidationError, LumosUserError
+from lumos.explain import attribute
+from lumos.recommend import AccountPrioritizer
+
+AS_OF = pd.Timestamp("2025-07-01")
+
+
+@pytest.fixture(scope="module")
+def book():
+    book = saas(500, months=30, seed=3)
+    rng = np.random.default_rng(0)
+    noise = book.usage[book.usage["metric"] == "searches"].assign(
+        metric="noise", value=lambda d: rng.normal(size=len(d))
+    )  # a metric the hidden health does not drive
+    usage = pd.concat([book.usage, noise], ignore_index=True)
+    return book, usage
+
+
+@pytest.fixture(scope="module")
+def fitted(book):
+    book, usage = book
+    model = AccountPrioritizer(n_estimators=80, learning_rate=0.15, max_depth=4, n_jobs=2)
+    return model.fit(book.contracts, usage, firmographics=book.firmographics, as_of=book.end)
+
+
+def test_one_model_per_level_with_a_time_split(fitted):
+    assert set(fitted.models_) == {
+        "account", "product:jobs", "product:learning", "product:recruiter", "all_in"
+    }  # fmt: skip
+    for model in fitted.models_.values():
+        assert model.train_cutoffs_.max() < model.validation_cutoffs_.min()
+    report = fitted.report_
+    assert report.loc["account", "upsell_roc_auc"] > 0.75
+    assert report.loc["account", "churn_roc_auc"] > 0.75
+    assert report.loc["all_in", "all_in_roc_auc"] > 0.7
+
+
+def test_model_finds_the_planted_drivers(book, fitted):
+    book, usage = book
+    scores = fitted.score(book.contracts, usage, firmographics=book.firmographics, as_of=AS_OF)
+    accounts = scores[scores["product"].isna()]
+    health = book.health[book.health["month"] == AS_OF - pd.DateOffset(months=2)]
+    truth = accounts["account_id"].map(health.set_index("account_id")["health"])
+    assert spearmanr(accounts["score"], truth).statistic > 0.4
+    # the noise metric matters far less than seat utilization, which pushes the change up
+    model = fitted.models_["account"]
+    rows = fitted.features(book.contracts, usage, firmographics=book.firmographics, as_of=AS_OF)
+    attr = attribute(model.booster_, rows[fitted.feature_names_["account"]], method="tree_shap")
+    size = pd.Series(np.abs(attr.values).mean(0), index=attr.feature_names)
+    metric = size.groupby(lambda f: f.split("_")[0]).sum()
+    assert metric["seat"] > 5 * metric["noise"]
+    j = attr.feature_names.index("seat_utilization_mean_3m")
+    x = rows["seat_utilization_mean_3m"].to_numpy()
+    assert np.corrcoef(x, attr.values[:, j])[0, 1] > 0.3
+
+
+def test_scores_one_row_per_account_and_product_with_reasons(book, fitted):
+    book, usage = book
+    table, text = fitted.score(
+        book.contracts, usage, firmographics=book.firmographics, as_of=AS_OF, narratives=True
+    )
+    held = book.contracts[(book.contracts["start"] <= AS_OF) & (book.contracts["end"] > AS_OF)]
+    products = table[table["product"].notna()]
+    assert set(zip(products["account_id"], products["product"], strict=True)) <= set(
+        zip(held["account_id"], held["product"], strict=True)
+    )
+    assert table["account_id"].nunique() == (table["product"].isna()).sum()
+    assert not table.duplicated(["account_id", "product"]).any()
+    change = table["predicted_change"]
+    expected = np.where(change > 0.5, "upsell", np.where(change < -0.5, "churn", "flat"))
+    assert (table["class"] == expected).all()
+    assert np.allclose(table["score"], change / table["units"].clip(lower=1))
+    assert (table[["why_usage", "why_company", "why_contract"]] != "").any(axis=1).all()
+    assert table["all_in_probability"].between(0, 1).sum() > 0
+    assert table.loc[table["product"].notna(), "all_in_probability"].isna().all()
+    assert " over the last 3 months, against the period before." in " ".join(text["text"])
+    first = table.iloc[0]
+    mine = text[text["row"] == first["account_id"]]
+    for category, column in (("Usage", "why_usage"), ("Company", "why_company")):
+        assert " ".join(mine.loc[mine["category"] == category, "text"]) == first[column]
+
+
+def test_scores_read_nothing_after_the_as_of_date(book, fitted):
+    book, usage = book
+    before = fitted.score(book.contracts, usage, firmographics=book.firmographics, as_of=AS_OF)
+    later = usage["month"] >= AS_OF - pd.DateOffset(months=fitted.lead_months)
+    usage = usage.assign(value=usage["value"].where(~later, 1e6))
+    contracts = book.contracts.copy()
+    contracts.loc[contracts["start"] > AS_OF, "quantity"] = 999
+    firmo = book.firmographics.copy()
+    firmo.loc[firmo["month"] >= AS_OF, ["employees", "hiring"]] = 0.0
+    after = fitted.score(contracts, usage, firmographics=firmo, as_of=AS_OF)
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_save_and_load_score_the_same(book, fitted, tmp_path):
+    book, usage = book
+    folder = fitted.save(tmp_path / "model")
+    assert (folder / "designs" / "account" / "templates.yaml").exists()
+    again = AccountPrioritizer.load(folder)
+    args = (book.contracts, usage)
+    pd.testing.assert_frame_equal(
+        fitted.score(*args, firmographics=book.firmographics, as_of=AS_OF),
+        again.score(*args, firmographics=book.firmographics, as_of=AS_OF),
+    )
+    with pytest.raises(LumosUserError, match="not empty") as err:
+        fitted.save(folder)
+    assert err.value.code == "exists"
+    (folder / "prioritizer.json").write_text("{not json")
+    with pytest.raises(DataValidationError, match="not a saved AccountPrioritizer"):
+        AccountPrioritizer.load(folder)
+    assert (folder / "models" / "account.json").exists()  # a failed load changes nothing
+
+
+def test_errors(book, fitted):
+    book, usage = book
+    with pytest.raises(LumosUserError, match="not fitted"):
+        AccountPrioritizer().score(book.contracts, usage, as_of=AS_OF)
+    with pytest.raises(LumosUserError, match="first day of a month"):
+        fitted.score(book.contracts, usage, firmographics=book.firmographics, as_of="2025-07-15")
+    with pytest.raises(DataValidationError, match="No account is under contract"):
+        fitted.score(book.contracts, usage, firmographics=book.firmographics, as_of="2010-01-01")
+    bad = book.contracts.copy()
+    bad.loc[3, "end"] = bad.loc[3, "start"] - pd.Timedelta(days=31)
+    with pytest.raises(DataValidationError, match="contracts row 3") as err:
+        AccountPrioritizer().fit(bad, usage)
+    assert err.value.column == "end"
+    with pytest.raises(DataValidationError, match="usage table has no column 'metric'"):
+        AccountPrioritizer().fit(book.contracts, usage.drop(columns="metric"))
+    with pytest.raises(LumosUserError, match="'top_k' parameter"):
+        AccountPrioritizer(top_k=0).fit(book.contracts, usage)
+    young = book.contracts[book.contracts["start"] < "2023-06-01"]
+    with pytest.raises(DataValidationError, match="no renewal before"):
+        AccountPrioritizer().fit(young, usage, as_of="2023-06-01")
