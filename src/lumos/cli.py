@@ -197,5 +197,176 @@ def suggest_design_cmd(model_path, data_path, out, overwrite, trust):
     )
 
 
+@main.group()
+def propensity():
+    """Account propensity: upsell and churn by renewal, per account and product."""
+
+
+def _tables(contracts, usage, firmographics) -> dict:
+    from lumos.data import read_table
+
+    paths = {"contracts": contracts, "usage": usage, "firmographics": firmographics}
+    return {k: read_table(v, what=k) if v else None for k, v in paths.items()}
+
+
+def _run(paths: dict, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)``, naming the file of a table whose validation fails."""
+    from lumos.errors import DataValidationError
+
+    try:
+        return fn(*args, **kwargs)
+    except DataValidationError as exc:
+        path = paths.get(exc.file) if exc.file else None
+        if path is None:
+            raise
+        raise DataValidationError(
+            f"file {path!r}: {exc.message}",
+            code=exc.code,
+            file=path,
+            row=exc.row,
+            column=exc.column,
+        ) from None
+
+
+_CONTRACTS = click.option(
+    "--contracts",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The contracts table (.parquet, .csv, .jsonl).",
+)
+_USAGE = click.option(
+    "--usage",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Monthly usage: account_id, product, month, metric, value.",
+)
+_FIRMO = click.option(
+    "--firmographics",
+    type=click.Path(dir_okay=False),
+    help="Optional monthly firmographics: account_id, month, numbers.",
+)
+
+
+@propensity.command("train")
+@_CONTRACTS
+@_USAGE
+@_FIRMO
+@click.option(
+    "--as-of", help="First day the tables do not cover (default: after the latest contract start)."
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the models, insights designs and validation report.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace a model already in --out.")
+@click.option("--lead-months", default=1, show_default=True, type=click.IntRange(0))
+@click.option("--n-estimators", default=300, show_default=True, type=click.IntRange(1))
+@click.option("--seed", default=0, show_default=True, type=int)
+@_friendly
+def propensity_train(
+    contracts, usage, firmographics, as_of, out, overwrite, lead_months, n_estimators, seed
+):
+    """Train account and per-product models of the change in units by renewal."""
+    from lumos.recommend import AccountPrioritizer
+
+    if Path(out).exists() and any(Path(out).iterdir()) and not overwrite:
+        raise click.BadParameter(f"{out} is not empty; pass --overwrite", param_hint="--out")
+    tables = _tables(contracts, usage, firmographics)
+    paths = {"contracts": contracts, "usage": usage, "firmographics": firmographics}
+    model = AccountPrioritizer(
+        lead_months=lead_months, n_estimators=n_estimators, random_state=seed
+    )
+    _run(
+        paths,
+        model.fit,
+        tables["contracts"],
+        tables["usage"],
+        firmographics=tables["firmographics"],
+        as_of=_date(as_of, "--as-of"),
+    )
+    model.save(out, overwrite=overwrite)
+    report = model.report_
+    click.echo(f"Trained {len(model.models_)} models on data before {model.as_of_.date()} → {out}")
+    for name, row in report.iterrows():
+        figures = ", ".join(
+            f"{k} {row[k]:.3f}"
+            for k in ("upsell_roc_auc", "churn_roc_auc", "all_in_roc_auc")
+            if k in row and row[k] == row[k]
+        )
+        click.echo(f"  {name:<20} validation rows {int(row['rows']):>6,}: {figures}")
+    for name, why in model.skipped_.items():
+        click.echo(f"  {name:<20} not trained: {why}")
+
+
+@propensity.command("score")
+@click.option(
+    "--model",
+    "model_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="A folder written by `lumos propensity train`.",
+)
+@_CONTRACTS
+@_USAGE
+@_FIRMO
+@click.option("--as-of", required=True, help="The scoring date, the 1st of a month.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Output table: .parquet, .csv or .jsonl.",
+)
+@click.option("--top-k", default=None, type=click.IntRange(1), help="Narratives per row.")
+@_friendly
+def propensity_score(model_dir, contracts, usage, firmographics, as_of, out, top_k):
+    """Score every account and product under contract on --as-of, with reasons."""
+    from lumos.data import atomic_path
+    from lumos.recommend import AccountPrioritizer
+
+    suffix = Path(out).suffix.lower()
+    if suffix not in (".parquet", ".csv", ".jsonl"):
+        raise click.BadParameter("use a .parquet, .csv or .jsonl file name", param_hint="--out")
+    when = _date(as_of, "--as-of")
+    model = AccountPrioritizer.load(model_dir)
+    tables = _tables(contracts, usage, firmographics)
+    paths = {"contracts": contracts, "usage": usage, "firmographics": firmographics}
+    table = _run(
+        paths,
+        model.score,
+        tables["contracts"],
+        tables["usage"],
+        firmographics=tables["firmographics"],
+        as_of=when,
+        top_k=top_k,
+    )
+    with atomic_path(out) as tmp:
+        if suffix == ".parquet":
+            table.to_parquet(tmp, index=False)
+        elif suffix == ".csv":
+            table.to_csv(tmp, index=False)
+        else:
+            table.to_json(tmp, orient="records", lines=True, date_format="iso")
+    classes = table["class"].value_counts()
+    counts = ", ".join(f"{classes.get(c, 0):,} {c}" for c in ("upsell", "flat", "churn"))
+    click.echo(f"{len(table):,} rows scored on {when.date()} ({counts}) → {out}")
+
+
+def _date(text, hint):
+    import datetime
+
+    import pandas as pd
+
+    if text is None:
+        return None
+    try:
+        return pd.Timestamp(datetime.date.fromisoformat(text))
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not a date; use YYYY-MM-DD", param_hint=hint
+        ) from None
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
