@@ -3,7 +3,6 @@
 import json
 import re
 
-import numpy as np
 import pandas as pd
 import pytest
 import xgboost as xgb
@@ -161,15 +160,34 @@ def test_suggest_design_then_explain_with_it(files, tmp_path):
 
 def test_demo_runs_end_to_end(tmp_path):
     out = tmp_path / "demo"
-    result = run("demo", "--out", out, "--accounts", 600)
+    result = run("demo", "--out", out, "--accounts", 300, "--months", 26)
     assert result.exit_code == 0, result.output
-    assert "Trained an upsell model on 600 accounts" in result.output
+    assert "Trained 5 models on renewals before 2025-03-01" in result.output
+    assert "Scored " in result.output and "Top churn risk" in result.output
+    scores = pd.read_parquet(out / "scores.parquet")
+    accounts = scores[scores["product"].isna()]
     lines = (out / "narratives.jsonl").read_text().splitlines()
-    assert len(lines) == 600
+    assert len(lines) == len(accounts) > 200
     assert (out / "report.html").stat().st_size > 10_000
     record = json.loads(lines[0])
     assert all("nan" not in n["text"] for n in record["narratives"])
-    assert np.isfinite(record["score"])
+    change = accounts.set_index("account_id")["predicted_change"]
+    assert record["score"] == pytest.approx(change[record["id"]])
+    # the files it wrote rerun through the other commands
+    again = run("propensity", "score", "--model", out / "model", "--contracts",
+                out / "tables" / "contracts.parquet", "--usage", out / "tables" / "usage.parquet",
+                "--firmographics", out / "tables" / "firmographics.parquet",
+                "--as-of", "2025-02-01", "--out", tmp_path / "s.csv")  # fmt: skip
+    assert again.exit_code == 0, again.output
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "s.csv").drop(columns=["as_of", "renewal"]),
+        pd.read_csv(out / "scores.csv").drop(columns=["as_of", "renewal"]),
+    )
+    model = out / "model"
+    narrated = run("explain", "run", "--model", model / "models" / "account.json", "--data",
+                   out / "features.parquet", "--design", model / "designs" / "account",
+                   "--id-column", "account_id", "--out", tmp_path / "n.jsonl")  # fmt: skip
+    assert narrated.exit_code == 0, narrated.output
 
 
 def test_scores_only_table_is_explained_with_klime(files, tmp_path):

@@ -63,18 +63,25 @@ def main():
 @click.option(
     "--accounts",
     "n_accounts",
-    default=5000,
+    default=2000,
     show_default=True,
-    type=click.IntRange(1),
+    type=click.IntRange(50),
     help="Number of generated customer accounts.",
+)
+@click.option(
+    "--months",
+    default=36,
+    show_default=True,
+    type=click.IntRange(18),
+    help="Months of generated history.",
 )
 @click.option("--seed", default=0, show_default=True, type=int)
 @_friendly
-def demo(out, n_accounts, seed):
-    """Run the main job on generated data: train, explain every account, write narratives."""
+def demo(out, n_accounts, months, seed):
+    """Run the main job on generated data: train, score and explain every account."""
     from lumos.demo import run_demo
 
-    run_demo(Path(out), n_accounts=n_accounts, seed=seed, echo=click.echo)
+    run_demo(Path(out), n_accounts=n_accounts, months=months, seed=seed, echo=click.echo)
 
 
 @main.group()

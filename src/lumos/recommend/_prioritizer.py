@@ -6,8 +6,9 @@ The whole monthly job over the book-of-business tables:
    inside each renewal cycle, for accounts and for each product; only rows
    whose renewal has passed (``closed``) train.
 2. **Features** at each cutoff, strictly from data before ``cutoff −
-   lead_months``: window features of usage (per product for product rows,
-   summed over products for account rows) and of firmographics, and the
+   lead_months``: window features of usage (per product for product rows;
+   for account rows, rates averaged over products and counts added up) and
+   of firmographics, and the
    contract as it stands at the cutoff (units, months into the cycle and to
    renewal, products held).
 3. **Models.** A :class:`~lumos.models.PropensityModel` regressor of the change
@@ -50,6 +51,7 @@ from lumos.explain import (
 from lumos.explain._pipeline import explain_table
 from lumos.features import WindowFeatures, quantity_at, renewal_labels, window_features
 from lumos.models import PropensityModel
+from lumos.models._propensity import CLASSES
 
 #: Narrative categories, by where a feature comes from.
 CATEGORIES = {"usage": "Usage", "firmographics": "Company", "contract": "Contract"}
@@ -92,7 +94,10 @@ class AccountPrioritizer:
     models_ : dict of str to PropensityModel
         ``"account"``, ``"product:{name}"`` per product, ``"all_in"``.
     designs_ : dict of str to InsightsDesign
-        The insights design narrating each model (``"all_in"`` shares the account's).
+        The insights design narrating each regression model.
+    rate_metrics_ : list of str
+        Usage metrics whose values all lie in [0, 1]: rates, averaged over an
+        account's products (other metrics are added up).
     report_ : DataFrame
         Validation figures per model (later cutoffs than trained on).
     skipped_ : dict of str to str
@@ -142,6 +147,11 @@ class AccountPrioritizer:
         self.as_of_ = pd.Timestamp(as_of if as_of is not None else latest)
         known = self.as_of_ - pd.Timedelta(days=1)  # renewals before as_of are in the data
         self.products_ = sorted(tables.contracts["product"].unique())
+        values = tables.usage["value"]
+        inside = values.isna() | values.between(0, 1)
+        self.rate_metrics_ = sorted(
+            set(tables.usage["metric"]) - set(tables.usage.loc[~inside, "metric"])
+        )
         self.models_, self.designs_, self.skipped_, self.feature_names_ = {}, {}, {}, {}
         self._drafts, reports = {}, {}
         for level in ("account", "product"):
@@ -248,9 +258,10 @@ class AccountPrioritizer:
         """The features of label-like ``rows`` (keys, cutoff, cycle_start, renewal, quantity)."""
         usage_spec, firmo_spec = self._specs(level, tables)
         keys = usage_spec.keys
+        usage = tables.usage if level == "product" else tables.account_usage(self.rate_metrics_)
         parts = [
             window_features(
-                tables.usage, rows[[*keys, "cutoff"]], usage_spec, lead_months=self.lead_months
+                usage, rows[[*keys, "cutoff"]], usage_spec, lead_months=self.lead_months
             ).iloc[:, len(keys) + 1 :]
         ]
         self._firmo_names = set()
@@ -407,8 +418,8 @@ class AccountPrioritizer:
     def _score(self, name: str, rows: pd.DataFrame, X: pd.DataFrame, top_k: int) -> pd.DataFrame:
         model = self.models_[name]
         X = X[self.feature_names_[name]].reset_index(drop=True)
-        change = model.predict(X)
         units = rows["quantity"].to_numpy(np.float64)
+        change, tol = np.maximum(model.predict(X), -units), self.tolerance  # cannot drop below 0
         frame = pd.DataFrame(
             {
                 "account_id": rows["account_id"].to_numpy(),
@@ -418,7 +429,7 @@ class AccountPrioritizer:
                 "units": units,
                 "predicted_change": change,
                 "score": change / np.maximum(units, 1.0),
-                "class": model.predict_class(X),
+                "class": CLASSES[np.where(change > tol, 2, np.where(change < -tol, 0, 1))],
             }
         )
         imported, design = import_model(model.booster_), self.designs_[name]
@@ -479,6 +490,7 @@ class AccountPrioritizer:
                     for n, m in self.models_.items()
                 },
                 "firmographic_names": sorted(self._firmo_names),
+                "rate_metrics": self.rate_metrics_,
                 "skipped": self.skipped_,
             }
             (tmp / "prioritizer.json").write_text(json.dumps(settings, indent=1))
@@ -514,6 +526,7 @@ class AccountPrioritizer:
         self.products_ = settings["products"]
         self.skipped_ = settings["skipped"]
         self._firmo_names = set(settings["firmographic_names"])
+        self.rate_metrics_ = settings["rate_metrics"]
         self.models_, self.designs_, self.feature_names_, self._drafts = {}, {}, {}, {}
         for name, info in settings["models"].items():
             model = PropensityModel(objective=info["objective"], tolerance=self.tolerance)
@@ -581,11 +594,22 @@ class _Tables:
         self.firmographics = None
         if until is not None:  # what was known on the as-of date
             self.contracts = self.contracts[self.contracts["start"] <= until]
+        self._account_usage = None
         if firmographics is not None:
             firmo = validate_table("firmographics", firmographics)
             values = [c for c in firmo.columns if c not in ("account_id", "month")]
             long = firmo.melt(["account_id", "month"], values, "metric", "value")
             self.firmographics = long.assign(product="").dropna(subset=["value"])
+
+    def account_usage(self, rates) -> pd.DataFrame:
+        """Usage per account and month: rates averaged over products, other metrics added."""
+        if self._account_usage is None:
+            u, keys = self.usage, ["account_id", "month", "metric"]
+            rate = u["metric"].isin(rates).to_numpy()
+            added = u[~rate].groupby(keys, sort=False)["value"].sum(min_count=1)
+            mean = u[rate].groupby(keys, sort=False)["value"].mean()
+            self._account_usage = pd.concat([added, mean]).reset_index().assign(product="")
+        return self._account_usage
 
 
 def _load(design) -> InsightsDesign:
