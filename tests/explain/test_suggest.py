@@ -291,5 +291,5 @@ def test_window_features_read_as_a_change_over_their_window(tmp_path):
     text = narrate(X, attribute(model, X, method="linear_shap", background=X), design,
                    direction="absolute")  # fmt: skip
     assert text.loc[text["row"] == 0, "text"].tolist() == [
-        "Searches fell from 41 to 18 (-56%) over the last 3 months, against the period before."
+        "Searches fell from 41 to 18 (-56%) in the last 3 months against the 3 before."
     ]

@@ -188,8 +188,8 @@ def test_names_and_suggested_narratives():
     assert ins["change_3_months", "current_value"] == "logins_mean_3m"
     text = design.templates["change_3_months"]["text"]
     assert text == ("{super_feature} {percent_change:rose/fell} from {prev_value} to "
-                    "{current_value} ({percent_change:+pct}) over the last 3 months, against "
-                    "the period before.")  # fmt: skip
+                    "{current_value} ({percent_change:+pct}) in the last 3 months against the 3 "
+                    "before.")  # fmt: skip
 
 
 def test_arrow_tables_and_dates():

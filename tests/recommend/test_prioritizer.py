@@ -81,7 +81,7 @@ def test_scores_one_row_per_account_and_product_with_reasons(book, fitted):
     assert (table[["why_usage", "why_company", "why_contract"]] != "").any(axis=1).all()
     assert table["all_in_probability"].between(0, 1).sum() > 0
     assert table.loc[table["product"].notna(), "all_in_probability"].isna().all()
-    assert " over the last 3 months, against the period before." in " ".join(text["text"])
+    assert " in the last 3 months against the 3 before." in " ".join(text["text"])
     first = table.iloc[0]
     mine = text[text["row"] == first["account_id"]]
     for category, column in (("Usage", "why_usage"), ("Company", "why_company")):

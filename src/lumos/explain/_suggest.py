@@ -15,7 +15,7 @@
   :class:`~lumos.features.WindowFeatures`) joins the stem's super feature; a
   previous window pairs with the current window of the same aggregate and
   length (the shortest such pair) as a ``change_3_months`` insight: "Searches
-  fell from 41 to 18 (-56%) over the last 3 months, against the period before."
+  fell from 41 to 18 (-56%) in the last 3 months against the 3 before."
 * **Insight type**, tried in order: ``value_change`` when a previous-period
   feature has a current partner (the window of the same length, ``x_1m`` for
   ``x_prev_1m``; else ``x_current``; else the bare ``x``); ``trend`` when two
@@ -266,11 +266,12 @@ def suggest_design(
     used = set(insights["insight_type"])
     templates = {k: copy.deepcopy(v) for k, v in _TEMPLATES.items() if k in used}
     for kind in sorted(k for k in used if k.startswith("change_")):
+        span = kind[7:].replace("_", " ")  # "3 months", "month"
+        count = span.split()[0] if span[0].isdigit() else "one"
         templates[kind] = {
             "text": "{super_feature} {percent_change:rose/fell} from {prev_value} to "
-            "{current_value} ({percent_change:+pct}) over the last "
-            + kind[7:].replace("_", " ")
-            + ", against the period before.",
+            f"{{current_value}} ({{percent_change:+pct}}) in the last {span} against the "
+            f"{count} before.",
             "derive": {"percent_change": "(current_value - prev_value) / prev_value"},
         }
     design = SuggestedDesign(pd.DataFrame(records, columns=columns), insights, templates)
