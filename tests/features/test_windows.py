@@ -202,6 +202,25 @@ def test_arrow_tables_and_dates():
     assert window_features(usage, cutoffs.iloc[:0], spec).shape == (0, 3 + 3 * 6)
 
 
+@pytest.mark.parametrize("level", ["account", "product"])
+def test_dictionary_encoded_usage(level):
+    usage, cutoffs = _usage(7), _cutoffs(level, 7)
+    spec = WindowFeatures(level=level, prev=ALL_PREV)
+    want = window_features(usage, cutoffs, spec)
+    cat = dict.fromkeys(["account_id", "product", "metric"], "category")
+    table = pa.concat_tables([pa.Table.from_pandas(part.astype(cat), preserve_index=False)
+                              for part in (usage[:300], usage[300:])])  # fmt: skip
+    assert pa.types.is_dictionary(table["metric"].type) and table["metric"].num_chunks == 2
+    for engine in ("numpy", "sql"):  # each chunk has its own dictionaries
+        got = window_features(table, cutoffs, spec, engine=engine)
+        pd.testing.assert_frame_equal(got, want, check_exact=engine == "numpy", rtol=1e-9)
+    ids = pa.DictionaryArray.from_arrays(pa.array(np.arange(len(usage)) == 5, pa.int8()).cast(
+        pa.int32()), pa.array(["a0", None]))  # fmt: skip
+    with pytest.raises(DataValidationError) as e:  # a null in the dictionary is an empty id
+        window_features(table.set_column(0, "account_id", ids), cutoffs, spec)
+    assert (e.value.code, e.value.row, e.value.column) == ("bad_value", 5, "account_id")
+
+
 @pytest.mark.parametrize(
     ("kwargs", "word"),
     [({"windows": (3, 0)}, "windows"), ({"windows": (3, 3)}, "windows"),

@@ -25,9 +25,10 @@ declaration to one standard SQL query (run by DuckDB here, by Spark SQL later).
   ``{metric}_{agg}_prev_{w}m``, which ``suggest_design`` pairs with
   ``{metric}_{agg}_{w}m`` as a ``value_change``. Metrics become identifiers:
   lower case, non-alphanumerics → ``_``, ``m_`` before a leading digit.
-* **Engines.** ``"numpy"`` (default): DuckDB matches and codes the usage rows,
-  NumPy keeps running sums per entity and metric and reads each window as the
-  difference of two of them, O(1) per cutoff, on all cores. ``"sql"`` runs
+* **Engines.** ``"numpy"`` (default): Arrow matches and codes the usage rows
+  (dictionary-encoded strings by their dictionaries), NumPy keeps running sums
+  per entity and metric and reads each window as the difference of two of
+  them, O(1) per cutoff, on all cores. ``"sql"`` runs
   :meth:`WindowFeatures.sql` in DuckDB (running sums as window functions,
   lookups by ``LAG``), the query Spark runs; DuckDB's window functions make it
   about 15× slower at scale. The two agree to 1e-9.
@@ -49,7 +50,7 @@ import pyarrow.compute as pc
 from lumos.errors import DataValidationError, LumosUserError
 
 AGGREGATES = ("sum", "mean", "last", "slope", "ratio")
-_BLOCK = 1 << 18  # cutoff rows per step of the NumPy engine
+_BLOCK = 1 << 16  # cutoff rows per step of the NumPy engine
 
 
 def metric_identifier(metric: str) -> str:
@@ -293,13 +294,12 @@ def window_features(usage, cutoffs, spec: WindowFeatures, *, lead_months: int = 
     if engine not in ("numpy", "sql"):
         raise _argument("engine", engine, 'must be "numpy" or "sql"', owner="{}")
     lead, keys = _lead(lead_months), spec.keys
-    u = _table(usage, "usage", ["account_id", "product", "month", "metric", "value"])
+    u = _table(usage, "usage", ["account_id", "product", "month", "metric", "value"], False)
     c = _table(cutoffs, "cutoffs", [*keys, "cutoff"])
     con = duckdb.connect()
     try:
         con.register("usage", u)
-        pairs = con.sql("SELECT DISTINCT metric, product FROM usage").fetchall()
-        present, products = sorted({p[0] for p in pairs}), sorted({p[1] for p in pairs})
+        present, products = (sorted(_distinct(u[k])) for k in ("metric", "product"))
         metrics = spec.metrics or present
         _distinct_identifiers(metrics, lambda hint: DataValidationError(
             f"usage column 'metric' {hint}; rename one.", code="bad_value", file="usage",
@@ -315,10 +315,10 @@ def window_features(usage, cutoffs, spec: WindowFeatures, *, lead_months: int = 
         out = np.empty((len(cols), len(c))).T  # column-major: each feature contiguous
         if len(c):
             e = pc.year(c["cutoff"]).to_numpy() * 12 + pc.month(c["cutoff"]).to_numpy() - 2 - lead
-            ents, ent = _entities(c, keys)
+            entities = _entities(c, keys)
             lo, hi = int(e.min()) - spec.lookback + 1, int(e.max())
-            con.register("ents", ents)
-            x, o = _dense(con, u, spec, metrics, products, len(ents), lo, hi)
+            x, o = _dense(u, spec, metrics, products, entities, lo, hi)
+            ent = entities[2]
             if engine == "numpy":
                 _numpy(x, o, ent, e - lo, cols, out)
             else:
@@ -337,8 +337,12 @@ def window_features(usage, cutoffs, spec: WindowFeatures, *, lead_months: int = 
     return result
 
 
-def _table(data, name: str, required: list[str]) -> pa.Table:
-    """The required columns as an Arrow table, checked: strings, dates on the 1st, numbers."""
+def _table(data, name: str, required: list[str], decode: bool = True) -> pa.Table:
+    """The required columns as an Arrow table, checked: strings, dates on the 1st, numbers.
+
+    Dictionary-encoded strings stay encoded unless ``decode``: they are matched by their
+    dictionaries, and decoding a large table costs more than the rest of the work.
+    """
     if not isinstance(data, pd.DataFrame | pa.Table):
         raise _argument(name, type(data).__name__, "must be a pandas DataFrame or an Arrow "
                         "table", owner="{}")  # fmt: skip
@@ -349,7 +353,12 @@ def _table(data, name: str, required: list[str]) -> pa.Table:
                                   file=name, column=col)  # fmt: skip
     if isinstance(data, pd.DataFrame):
         data = pa.Table.from_pandas(data[required], preserve_index=False)
-    return pa.table([_column(name, col, data[col]) for col in required], names=required)
+    return pa.table([_column(name, col, data[col], decode) for col in required], names=required)
+
+
+def _distinct(a: pa.ChunkedArray) -> list[str]:
+    found = pc.unique(a)
+    return (found.dictionary_decode() if pa.types.is_dictionary(found.type) else found).to_pylist()
 
 
 def _fail(name, row, col, msg, code="bad_value"):
@@ -357,15 +366,16 @@ def _fail(name, row, col, msg, code="bad_value"):
                               row=int(row), column=col)  # fmt: skip
 
 
-def _column(name: str, col: str, a: pa.ChunkedArray) -> pa.ChunkedArray:
+def _column(name: str, col: str, a: pa.ChunkedArray, decode: bool) -> pa.ChunkedArray:
     kind, types = a.type, pa.types
+    keep = types.is_dictionary(kind) and not decode and col not in ("month", "cutoff", "value")
     if types.is_dictionary(kind):
-        a, kind = a.cast(kind.value_type), kind.value_type
+        a, kind = (a, kind.value_type) if keep else (a.cast(kind.value_type), kind.value_type)
     if col == "value":
         if not (types.is_floating(kind) or types.is_integer(kind) or types.is_null(kind)):
             _fail(name, 0, col, f"must hold numbers; got type {kind}. Convert it to float.")
         return a.cast(pa.float64())
-    if a.null_count:
+    if a.null_count or (keep and pc.any(pc.is_null(a)).as_py()):  # nulls in a dictionary too
         _fail(name, pc.index(pc.is_null(a), True).as_py(), col, "is empty; every row needs one "
               "(an unknown value is NaN in column 'value').")  # fmt: skip
     if col not in ("month", "cutoff"):
@@ -386,34 +396,60 @@ def _column(name: str, col: str, a: pa.ChunkedArray) -> pa.ChunkedArray:
     return a
 
 
-def _entities(c: pa.Table, keys: list[str]) -> tuple[pa.Table, np.ndarray]:
-    """The distinct entities of the cutoffs (``keys`` and an index ``i``) and each row's index."""
-    code = np.zeros(len(c), dtype=np.int64)
+def _entities(c: pa.Table, keys: list[str]) -> tuple[list[pa.Array], np.ndarray, np.ndarray]:
+    """The cutoffs' values of each key, their entities' codes (distinct, sorted) and each row's."""
+    code, values = np.zeros(len(c), dtype=np.int64), []
     for k in keys:
         codes, uniques = pd.factorize(c[k].to_numpy(zero_copy_only=False))
         code = code * len(uniques) + codes
-    first, ent = np.unique(code, return_index=True, return_inverse=True)[1:]
-    ents = c.select(keys).take(pa.array(first)).combine_chunks()
-    return ents.append_column("i", pa.array(np.arange(len(first)))), ent
+        values.append(pa.array(uniques, pa.string()))
+    codes, ent = np.unique(code, return_inverse=True)
+    return values, codes, ent
 
 
-def _dense(con, u, spec, metrics, products, n_ent, lo, hi):
+def _codes(a: pa.ChunkedArray, values: pa.Array) -> np.ndarray:
+    """Each row's position in the distinct ``values``, -1 for a value not among them."""
+    if not pa.types.is_dictionary(a.type):
+        found = pc.index_in(a, value_set=values.cast(a.type))
+        return found.fill_null(-1).to_numpy().astype(np.int64, copy=False)
+    codes, seen, at = [np.zeros(0, dtype=np.int64)], None, None
+    for d in a.chunks:  # chunks often share a dictionary: look it up once
+        if seen is None or not d.dictionary.equals(seen):
+            seen, at = d.dictionary, _codes(pa.chunked_array([d.dictionary]), values)
+        codes.append(at[d.indices.to_numpy()])
+    return np.concatenate(codes)
+
+
+def _dense(u, spec, metrics, products, entities, lo, hi):
     """Monthly sums ``x`` and observed flags ``o``, metric × entity × month ``lo … hi``."""
-    m, e, t = len(metrics), n_ent, hi - lo + 1
-    size, shared = m * e * t, spec.level == "account" and len(products) > 1
-    con.register("mets", pa.table({"metric": list(metrics), "j": np.arange(m)}))
-    con.register("prods", pa.table({"product": pa.array(products, pa.string()),
-                                    "k": np.arange(len(products))}))  # fmt: skip
-    month = _month("u.month")
-    got = con.sql(f"""
-        SELECT CAST((mets.j * {e} + n.i) * {t} + {month} - {lo} AS
-          {"INTEGER" if size < 2**31 else "BIGINT"}) AS cell, u.value AS v{", prods.k" * shared}
-        FROM usage AS u JOIN ents AS n ON {" AND ".join(f"u.{k} = n.{k}" for k in spec.keys)}
-        JOIN mets ON u.metric = mets.metric {"JOIN prods ON u.product = prods.product" * shared}
-        WHERE {month} BETWEEN {lo} AND {hi}""").to_arrow_table()
-    cell, v = got["cell"].to_numpy(), got["v"].to_numpy(zero_copy_only=False)
-    key = cell.astype(np.int64) * len(products) + got["k"].to_numpy() if shared else None
-    del got
+    (values, codes, _), m, t = entities, len(metrics), hi - lo + 1
+    e, shared = len(codes), spec.level == "account" and len(products) > 1
+    size = m * e * t
+    starts = np.arange(lo - 1970 * 12, hi + 2 - 1970 * 12).astype("datetime64[M]")
+    starts, parts = starts.astype("datetime64[D]"), [(np.zeros(0, dtype=np.int64), [], [])]
+    for start in range(0, len(u), 1 << 22):  # a bounded working set
+        part = u.slice(start, 1 << 22)
+        found, code = np.ones(len(part), dtype=bool), np.zeros(len(part), dtype=np.int64)
+        for k, v in zip(spec.keys, values, strict=True):  # the entity of each row, as _entities
+            ck = _codes(part[k], v)
+            found &= ck >= 0
+            code = code * len(v) + ck
+        if codes[-1] != e - 1:  # not every code is an entity (two keys)
+            at = np.searchsorted(codes, code).clip(max=e - 1)
+            found &= codes[at] == code
+            code = at
+        cell = _codes(part["metric"], pa.array(metrics, pa.string()))
+        found &= cell >= 0
+        days = part["month"].to_numpy().astype("datetime64[D]")  # the 1st of a month (checked)
+        month = np.searchsorted(starts, days, side="right") - 1
+        found &= (month >= 0) & (month < t)
+        cell = ((cell * e + code) * t + month)[found]
+        product = _codes(part["product"], pa.array(products))[found] if shared else []
+        parts.append((cell, part["value"].to_numpy(zero_copy_only=False)[found], product))
+    cell, v, product = (np.concatenate(p) for p in zip(*parts, strict=True))
+    cell = cell.astype(np.int32 if size < 2**31 else np.int64)
+    key = product + cell * np.int64(len(products)) if shared else None  # (cell, product)
+    del parts
     rows = np.arange(len(cell), dtype=cell.dtype)
     owner = np.full(size, -1, dtype=cell.dtype)
     owner[cell] = rows  # one row of each cell wins; the others share a cell with it
@@ -427,11 +463,11 @@ def _dense(con, u, spec, metrics, products, n_ent, lo, hi):
     if len(lost):
         c = int(cell[lost[0]])
         _repeat(u, metrics[c // (e * t)], c % t + lo)
-    x = np.take(v, owner) if len(v) else np.zeros(size)  # the winner's value; NaN is unknown
+    x = np.take(v, owner, mode="clip") if len(v) else np.zeros(size)  # the winner's value
     o = owner >= 0
     del owner
-    o &= ~np.isnan(x)
-    x[~o] = 0.0
+    o &= ~np.isnan(x)  # NaN is unknown
+    np.copyto(x, 0.0, where=~o)
     more = summed[~np.isnan(v[summed])]
     np.add.at(x, cell[more], v[more])  # the other products' values
     o[cell[more]] = True
@@ -456,13 +492,19 @@ def _numpy(x, o, ent, ep, cols, out):
     tt, workers = np.arange(t, dtype=np.float64), max(1, min(m, os.cpu_count() or 1))
 
     def worker(first):  # metrics first, first + workers, …, reusing buffers
-        buffers, tmp, last = {}, np.empty((e, t)), np.empty((e, t))
-        for i in range(first, m, workers):
-            metric(i, [(j, col) for j, col in enumerate(cols) if col[0] == i], buffers, tmp, last)
+        buffers = {}
+        with np.errstate(divide="ignore", invalid="ignore"):  # masked or 0 / 0 = NaN below
+            for i in range(first, m, workers):
+                metric(i, [(j, col) for j, col in enumerate(cols) if col[0] == i], buffers)
 
-    def metric(i, mine, buffers, tmp, last):
+    def buffer(buffers, name, shape):
+        if name not in buffers:
+            buffers[name] = np.zeros(shape)
+        return buffers[name]
+
+    def metric(i, mine, buffers):
         xi, oi, done = x[i], o[i], set()
-        neg = bool((xi < 0).any())
+        neg, tmp = bool((xi < 0).any()), buffer(buffers, "tmp", (e, t))
         parts = {"s": lambda: xi, "n": lambda: np.multiply(oi, 1.0, out=tmp),
                  "a": lambda: np.multiply(oi, tt, out=tmp),
                  "b": lambda: np.multiply(oi, tt * tt, out=tmp),
@@ -470,44 +512,52 @@ def _numpy(x, o, ent, ep, cols, out):
                  "z": lambda: np.abs(xi, out=tmp)}  # fmt: skip
 
         def run(q):  # running sums with a leading 0, flat: run[i * (t + 1) + k] = sum over < k
-            if q not in buffers:
-                buffers[q] = np.zeros((e, t + 1))
             if q not in done:
-                np.cumsum(parts[q](), axis=1, out=buffers[q][:, 1:])
+                np.cumsum(parts[q](), axis=1, out=buffer(buffers, q, (e, t + 1))[:, 1:])
                 done.add(q)
             return buffers[q].ravel()
 
-        np.maximum.accumulate(np.multiply(oi, tt + 1, out=last), axis=1, out=last)  # last + 1
+        if any(col[1] == "last" for _, col in mine):  # month + 1 of the latest observed, its value
+            last = buffer(buffers, "last", (e, t))
+            np.maximum.accumulate(np.multiply(oi, tt + 1, out=last), axis=1, out=last)
+            at = np.add(last, np.arange(-1, e * t - 1, t)[:, None], out=tmp).astype(np.intp)
+            value = np.take(xi, at, out=buffer(buffers, "value", (e, t)), mode="clip")
         for start in range(0, len(ent), _BLOCK):
             b = slice(start, start + _BLOCK)
-            here, row, got = ep[b], ent[b] * t, {}
-            base = row + ent[b] + here + 1
+            here, cell = ep[b], ent[b] * t + ep[b]
+            base, at, got, wins = cell + ent[b] + 1, {}, {}, {}
 
-            def win(q, k, w, base=base, got=got):  # the sum of q over the w months ending e - k
-                for kk in (k, k + w):
-                    if (q, kk) not in got:
-                        got[q, kk] = np.take(run(q), base - kk)
-                return got[q, k] - got[q, k + w]
+            def win(q, k, w, base=base, at=at, got=got, wins=wins):  # sum of q, w months to e - k
+                if (q, k, w) not in wins:
+                    for kk in (k, k + w):
+                        if kk not in at:
+                            at[kk] = base - kk
+                        if (q, kk) not in got:
+                            got[q, kk] = np.take(run(q), at[kk])
+                    wins[q, k, w] = got[q, k] - got[q, k + w]
+                return wins[q, k, w]
 
             for j, (_, agg, w, prev, _) in mine:
                 k, dst = (w if prev else 0), out[b, j]
-                dst[:] = np.nan
                 if agg == "sum":
                     np.copyto(dst, win("s", k, w))
-                elif agg == "mean":
-                    n = win("n", k, w)
-                    np.divide(win("s", k, w), n, out=dst, where=n > 0)
+                elif agg == "mean":  # no observed month: a sum of exact zeros, 0 / 0
+                    np.divide(win("s", k, w), win("n", k, w), out=dst)
                 elif agg == "ratio":
                     prior = win("s", w, w)  # 0 up to rounding when values cancel: NaN
-                    ok = np.abs(prior) > 1e-9 * win("z", w, w) if neg else prior != 0
-                    np.divide(win("s", 0, w), prior, out=dst, where=ok)
+                    bad = np.abs(prior) <= 1e-9 * win("z", w, w) if neg else prior == 0
+                    np.divide(win("s", 0, w), prior, out=dst)
+                    np.copyto(dst, np.nan, where=bad)
                 elif agg == "slope":
                     n, s, a, bb, c = (win(q, k, w) for q in "nsabc")
-                    np.divide(n * c - a * s, n * bb - a * a, out=dst, where=n >= 2)
+                    num, den = n * c, n * bb
+                    num -= a * s
+                    den -= a * a
+                    np.divide(num, den, out=dst)
+                    np.copyto(dst, np.nan, where=n < 2)
                 else:
-                    lt = np.take(last, row + here - k).astype(np.int64) - 1
-                    ok = lt > here - k - w
-                    dst[ok] = np.take(xi, (row + lt)[ok])
+                    np.take(value, cell - k, out=dst, mode="clip")
+                    np.copyto(dst, np.nan, where=np.take(last, cell - k) <= here - (k + w - 1))
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(worker, range(workers)))
