@@ -7,11 +7,20 @@ accounts        account_id; industry, region, size, …
 contracts       account_id, product, start, end, quantity, amount, kind
 usage           account_id, product, month, metric, value
 firmographics   account_id, month; employees, hiring, … (numbers)
+members         member_id, title, industry, company, region; seniority, …
+member_skills   member_id, skill_id, score (profile skills, score in [0, 1])
+courses         course_id, title, description, category, author,
+                difficulty, duration (seconds), release_date
+course_skills   course_id, skill_id (the skill taxonomy's tags)
+skills          skill_id, name, category
+interactions    member_id, course_id, channel, type, seconds, timestamp
 =============== ===========================================================
 
 Dates are calendar dates; ``end`` is the first day a contract no longer
 covers (a 12-month contract from 2025-01-01 ends 2026-01-01); ``month`` is the
 first day of its month. ``kind`` is ``new``, ``renewal`` or ``add_on``.
+An interaction's ``type`` is ``impression``, ``click``, ``watch`` (with the
+``seconds`` watched), ``bookmark`` or ``dismiss``; ``timestamp`` is a time.
 """
 
 from __future__ import annotations
@@ -45,8 +54,25 @@ SCHEMAS: dict[str, pa.Schema] = {
         ]
     ),
     "firmographics": pa.schema([("account_id", pa.string()), ("month", pa.date32())]),
-}
+    "members": pa.schema([(c, pa.string()) for c in
+                          ("member_id", "title", "industry", "company", "region")]),
+    "member_skills": pa.schema([("member_id", pa.string()), ("skill_id", pa.string()),
+                                ("score", pa.float64())]),
+    "courses": pa.schema([*[(c, pa.string()) for c in ("course_id", "title", "description",
+                                                        "category", "author", "difficulty")],
+                          ("duration", pa.float64()), ("release_date", pa.date32())]),
+    "course_skills": pa.schema([("course_id", pa.string()), ("skill_id", pa.string())]),
+    "skills": pa.schema([("skill_id", pa.string()), ("name", pa.string()),
+                         ("category", pa.string())]),
+    "interactions": pa.schema([("member_id", pa.string()), ("course_id", pa.string()),
+                               ("channel", pa.string()), ("type", pa.string()),
+                               ("seconds", pa.float64()), ("timestamp", pa.timestamp("s"))]),
+}  # fmt: skip
 CONTRACT_KINDS = ("new", "renewal", "add_on")
+INTERACTION_TYPES = ("impression", "click", "watch", "bookmark", "dismiss")
+_OPTIONAL = {("members", "company"), ("courses", "description"), ("courses", "author")}
+_IDS = {"accounts": "account_id", "members": "member_id", "courses": "course_id",
+        "skills": "skill_id"}  # fmt: skip
 
 
 def _fail(table: str, row: int, column: str, message: str, code: str = "bad_value"):
@@ -64,7 +90,10 @@ def validate_table(name: str, data) -> pd.DataFrame:
 
     Parameters
     ----------
-    name : {"accounts", "contracts", "usage", "firmographics"}
+    name : str
+        A table of :data:`SCHEMAS`: ``accounts``, ``contracts``, ``usage``,
+        ``firmographics``, ``members``, ``member_skills``, ``courses``,
+        ``course_skills``, ``skills`` or ``interactions``.
     data : DataFrame or pyarrow.Table
 
     Raises
@@ -121,13 +150,16 @@ def validate_table(name: str, data) -> pd.DataFrame:
 def _convert(table: str, series: pd.Series, kind: pa.DataType) -> pd.Series:
     column = str(series.name)
     if pa.types.is_string(kind):
+        if (table, column) in _OPTIONAL:  # text that may be empty
+            return series.fillna("").astype(str)
         bad = series.isna().to_numpy() | (series.astype(str).str.strip() == "").to_numpy()
         if bad.any():
             i = int(bad.argmax())
             _fail(table, i, column, f"is empty ({series.iloc[i]!r}); every row needs a value.")
         return series.astype(str)
-    if pa.types.is_date(kind):
-        parsed = pd.to_datetime(series, errors="coerce")
+    if pa.types.is_date(kind) or pa.types.is_timestamp(kind):
+        text = series.dtype == object or pd.api.types.is_string_dtype(series.dtype)
+        parsed = pd.to_datetime(series, errors="coerce", format="ISO8601" if text else None)
         if isinstance(parsed.dtype, pd.DatetimeTZDtype):  # a calendar date: drop the zone
             parsed = parsed.dt.tz_localize(None)
         parsed = parsed.astype("datetime64[s]")
@@ -135,7 +167,7 @@ def _convert(table: str, series: pd.Series, kind: pa.DataType) -> pd.Series:
         if bad.any():
             i = int(bad.argmax())
             _fail(table, i, column, f"{series.iloc[i]!r} is not a date; write it as YYYY-MM-DD.")
-        return parsed.dt.normalize()
+        return parsed if pa.types.is_timestamp(kind) else parsed.dt.normalize()
     parsed = pd.to_numeric(series, errors="coerce").astype(np.float64)
     bad = (parsed.isna() & series.notna()).to_numpy()
     if bad.any():
@@ -175,9 +207,25 @@ def _check(name: str, t: pd.DataFrame) -> None:
             i = int(dup.argmax())
             _fail(name, i, keys[-1], f"repeats the row of {', '.join(keys)} above; keep one.",
                   code="duplicate_row")  # fmt: skip
-    if name == "accounts":
-        dup = t["account_id"].duplicated().to_numpy()
+    if name in _IDS:
+        key = _IDS[name]
+        dup = t[key].duplicated().to_numpy()
         if dup.any():
             i = int(dup.argmax())
-            _fail(name, i, "account_id", f"{t['account_id'].iloc[i]!r} appears twice.",
-                  code="duplicate_row")  # fmt: skip
+            _fail(name, i, key, f"{t[key].iloc[i]!r} appears twice.", code="duplicate_row")
+    checks = {("member_skills", "score"): (0, 1), ("courses", "duration"): (1e-9, np.inf),
+              ("interactions", "seconds"): (0, np.inf)}  # fmt: skip
+    for (table, col), (low, high) in checks.items():
+        if table == name:
+            values = t[col].to_numpy()
+            bad = np.isnan(values) | (values < low) | (values > high)
+            if bad.any():
+                i = int(bad.argmax())
+                what = "in [0, 1]" if high == 1 else ">= 0" if low == 0 else "> 0"
+                _fail(name, i, col, f"{float(values[i])!r} must be a number {what}.")
+    if name == "interactions":
+        bad = ~t["type"].isin(INTERACTION_TYPES).to_numpy()
+        if bad.any():
+            i = int(bad.argmax())
+            _fail(name, i, "type", f"{t['type'].iloc[i]!r} is not one of "
+                  f"{', '.join(INTERACTION_TYPES)}.")  # fmt: skip

@@ -1,4 +1,4 @@
-"""Generated demo data with known answers.
+"""Generated demo data with known answers: a book of accounts, a SaaS book, a learning platform.
 
 ``accounts`` makes a book of business: one row per customer account with
 usage, engagement and firmographic features over 3/6/12-month windows and
@@ -17,7 +17,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lumos.data._learning import LearningBook, learning
 from lumos.errors import LumosUserError
+
+__all__ = [
+    "ACCOUNT_DRIVERS",
+    "ACCOUNT_FEATURES",
+    "SAAS_DRIVERS",
+    "LearningBook",
+    "SaaSBook",
+    "accounts",
+    "accounts_design_path",
+    "learning",
+    "saas",
+]
 
 INDUSTRIES = ("Software", "Finance", "Healthcare", "Retail", "Manufacturing", "Education")
 REGIONS = ("NA", "EMEA", "APAC", "LATAM")
