@@ -15,18 +15,23 @@ from lumos.explain._export import export
 from lumos.explain._model import ImportedModel, import_model
 from lumos.explain._narrate import narrate, summarize
 from lumos.explain._pipeline import explain_table
+from lumos.explain._reasons import REASONS, CourseReasons, carousels, inverted_rank
 from lumos.explain._suggest import SuggestedDesign, suggest_design
 
 __all__ = [
+    "REASONS",
     "Attributions",
+    "CourseReasons",
     "ImportedModel",
     "InsightsDesign",
     "SuggestedDesign",
     "Template",
     "attribute",
+    "carousels",
     "explain_table",
     "export",
     "import_model",
+    "inverted_rank",
     "narrate",
     "suggest_design",
     "summarize",
