@@ -1,5 +1,8 @@
-"""Batch scoring with reasons: the Account Prioritizer (more to come: course recommendations)."""
+"""Batch scoring with reasons: the Account Prioritizer and course recommendations."""
 
+from lumos.recommend._candidates import candidate_pools
+from lumos.recommend._courses import CourseRecommender
 from lumos.recommend._prioritizer import AccountPrioritizer
+from lumos.recommend._scoring import top_k
 
-__all__ = ["AccountPrioritizer"]
+__all__ = ["AccountPrioritizer", "CourseRecommender", "candidate_pools", "top_k"]

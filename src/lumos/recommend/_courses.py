@@ -1,0 +1,134 @@
+"""Course recommendations with a reason each: candidates → batch scores → top K → reasons.
+
+:class:`CourseRecommender` wires the pieces over the learning platform's
+tables: the skill tagger and affinities (cold start, :mod:`lumos.models`), the
+candidate pools, batch scoring by dot products, and the reasons of
+:class:`~lumos.explain.CourseReasons`. The score comes from the cold-start
+affinity, or from any model that writes its score of a (member, course) pair
+as a dot product ``U[m] · V[c]`` (``scorer.factors(members, courses)``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from lumos.data import validate_table
+from lumos.errors import LumosUserError
+from lumos.explain import CourseReasons
+from lumos.models._skills import SkillAffinity, SkillTagger
+from lumos.recommend._candidates import candidate_pools
+from lumos.recommend._scoring import top_k
+
+
+class CourseRecommender:
+    """Top-K courses per member, each with its reason.
+
+    Parameters
+    ----------
+    as_of : date-like
+        Recommend as of this day: only interactions before it are read.
+    k : int, default=50
+    scorer : object, optional
+        A fitted model with ``factors(members, courses) -> (U, V)``; default:
+        the cold-start skill affinity (taxonomy widened by the tagger, profile
+        and title/industry skills).
+    pool_sizes : dict, optional
+        See :func:`candidate_pools`.
+    reasons : list of str, optional
+        See :class:`~lumos.explain.CourseReasons`.
+    seed : int, default=0
+
+    Examples
+    --------
+    >>> from lumos.data.demo import learning
+    >>> book = learning(100, 60, days=14, seed=0)
+    >>> rec = CourseRecommender(as_of=book.end, k=5).fit(book.members, book.member_skills,
+    ...     book.courses, book.course_skills, book.skills, book.interactions)
+    >>> top = rec.recommend(["M000001"])
+    >>> list(top.columns), len(top)
+    (['member_id', 'rank', 'course_id', 'score', 'reason', 'reason_text'], 5)
+    """
+
+    def __init__(
+        self, *, as_of, k: int = 50, scorer=None, pool_sizes=None, reasons=None, seed: int = 0
+    ):
+        self.as_of = as_of
+        self.k = k
+        self.scorer = scorer
+        self.pool_sizes = pool_sizes
+        self.reasons = reasons
+        self.seed = seed
+
+    def fit(self, members, member_skills, courses, course_skills, skills, interactions):
+        """Tag courses, map members to skills and prepare the reasons (no click is learned)."""
+        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
+            raise LumosUserError(
+                f"The 'k' parameter of CourseRecommender must be an int >= 1. Got {self.k!r}.",
+                code="bad_argument",
+            )
+        self.members_ = validate_table("members", members)
+        self.courses_ = validate_table("courses", courses)
+        tables = (members, member_skills, courses, course_skills, skills)
+        self.tagger_ = SkillTagger().fit(courses, course_skills)
+        self.precise_ = SkillAffinity(cohort_weight=0.5).fit(*tables)
+        self.wide_ = SkillAffinity(cohort_weight=0.5, tagger=self.tagger_).fit(*tables)
+        tagged = self.tagger_.predict(courses)
+        self.reasons_ = CourseReasons(as_of=self.as_of, reasons=self.reasons).fit(
+            members, member_skills, courses, course_skills, skills, interactions, tagged=tagged
+        )
+        return self
+
+    def candidates(self, member_index: np.ndarray):
+        """The candidate matrix (rows: ``member_index``) and the pools' report."""
+        r = self.reasons_
+        trend = r.trends_["trending"][2][0]
+        popular = trend + r.popular_ / max(r.popular_.max(), 1) * 1e-3  # trends, then popular
+        return candidate_pools(
+            len(member_index),
+            precise=(self.precise_.member_vectors_[member_index], self.precise_.course_vectors_),
+            wide=(self.wide_.member_vectors_[member_index], self.wide_.course_vectors_),
+            engaged=r.engaged_[member_index],
+            similar=r.similar_,
+            popular=popular,
+            sizes=self.pool_sizes,
+            seed=self.seed,
+        )
+
+    def recommend(self, member_ids=None) -> pd.DataFrame:
+        """``member_id, rank, course_id, score, reason, reason_text`` for the members (all)."""
+        if not hasattr(self, "reasons_"):
+            raise LumosUserError(
+                "This CourseRecommender is not fitted; call fit first.", code="not_fitted"
+            )
+        ids = self.members_["member_id"].to_numpy(dtype=object)
+        index = np.arange(len(ids)) if member_ids is None else _positions(member_ids, ids)
+        cand, self.candidates_report_ = self.candidates(index)
+        if self.scorer is None:
+            U, V = self.wide_.member_vectors_[index], self.wide_.course_vectors_
+        else:
+            U, V = self.scorer.factors(self.members_.iloc[index], self.courses_)
+        best, score = top_k(U, V, self.k, candidates=cand)
+        rows, rank = np.nonzero(best >= 0)
+        out = pd.DataFrame(
+            {
+                "member_id": ids[index][rows],
+                "rank": rank + 1,
+                "course_id": self.courses_["course_id"].to_numpy(dtype=object)[best[rows, rank]],
+                "score": score[rows, rank].astype(np.float64),
+            }
+        )
+        why = self.reasons_.annotate(out[["member_id", "course_id"]])
+        return out.assign(
+            reason=why["reason"].to_numpy(), reason_text=why["reason_text"].to_numpy()
+        )
+
+
+def _positions(member_ids, ids: np.ndarray) -> np.ndarray:
+    at = pd.Index(ids).get_indexer(np.asarray(member_ids, dtype=object))
+    if (at < 0).any():
+        bad = np.asarray(member_ids, dtype=object)[np.argmax(at < 0)]
+        raise LumosUserError(
+            f"member {bad!r} is not in the members table; check the id.", code="unknown_id"
+        )
+    return at
