@@ -329,12 +329,9 @@ def propensity_train(
 @_friendly
 def propensity_score(model_dir, contracts, usage, firmographics, as_of, out, top_k):
     """Score every account and product under contract on --as-of, with reasons."""
-    from lumos.data import atomic_path
     from lumos.recommend import AccountPrioritizer
 
-    suffix = Path(out).suffix.lower()
-    if suffix not in (".parquet", ".csv", ".jsonl"):
-        raise click.BadParameter("use a .parquet, .csv or .jsonl file name", param_hint="--out")
+    _check_out(out)
     when = _date(as_of, "--as-of")
     model = AccountPrioritizer.load(model_dir)
     tables = _tables(contracts, usage, firmographics)
@@ -348,6 +345,71 @@ def propensity_score(model_dir, contracts, usage, firmographics, as_of, out, top
         as_of=when,
         top_k=top_k,
     )
+    _write(table, out)
+    classes = table["class"].value_counts()
+    counts = ", ".join(f"{classes.get(c, 0):,} {c}" for c in ("upsell", "flat", "churn"))
+    click.echo(f"{len(table):,} rows scored on {when.date()} ({counts}) → {out}")
+
+
+@main.group()
+def recommend():
+    """Recommendations with reasons: courses for members."""
+
+
+_LEARNING = ("members", "member_skills", "courses", "course_skills", "skills", "interactions")
+
+
+@recommend.command("courses")
+@click.option(
+    "--tables",
+    "folder",
+    required=True,
+    type=click.Path(file_okay=False),
+    help=f"Folder of the tables {', '.join(_LEARNING)} (.parquet, .csv or .jsonl).",
+)
+@click.option("--as-of", required=True, help="Recommend as of this day (YYYY-MM-DD).")
+@click.option(
+    "--k", default=50, show_default=True, type=click.IntRange(1), help="Courses per member."
+)
+@click.option("--member", "members", multiple=True, help="Only these members (repeatable).")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Output table: .parquet, .csv or .jsonl.",
+)
+@click.option("--seed", default=0, show_default=True, type=int)
+@_friendly
+def recommend_courses(folder, as_of, k, members, out, seed):
+    """Top courses per member, each with its reason (cold start: skill affinity)."""
+    from lumos.data._io import read_tables
+    from lumos.recommend import CourseRecommender
+
+    _check_out(out)
+    when = _date(as_of, "--as-of")
+    t = read_tables(folder, _LEARNING)
+    model = CourseRecommender(as_of=when, k=k, seed=seed)
+    model.fit(*(t[name] for name in _LEARNING))
+    table = model.recommend(list(members) or None)
+    _write(table, out)
+    reasons = table["reason"].value_counts()
+    top = ", ".join(f"{n:,} {r}" for r, n in reasons.head(4).items())
+    click.echo(
+        f"{len(table):,} recommendations for {table['member_id'].nunique():,} members "
+        f"({top}, …) → {out}"
+    )
+
+
+def _check_out(out) -> None:
+    if Path(out).suffix.lower() not in (".parquet", ".csv", ".jsonl"):
+        raise click.BadParameter("use a .parquet, .csv or .jsonl file name", param_hint="--out")
+
+
+def _write(table, out) -> None:
+    """Write a table atomically in the format its file name says."""
+    from lumos.data import atomic_path
+
+    suffix = Path(out).suffix.lower()
     with atomic_path(out) as tmp:
         if suffix == ".parquet":
             table.to_parquet(tmp, index=False)
@@ -355,9 +417,6 @@ def propensity_score(model_dir, contracts, usage, firmographics, as_of, out, top
             table.to_csv(tmp, index=False)
         else:
             table.to_json(tmp, orient="records", lines=True, date_format="iso")
-    classes = table["class"].value_counts()
-    counts = ", ".join(f"{classes.get(c, 0):,} {c}" for c in ("upsell", "flat", "churn"))
-    click.echo(f"{len(table):,} rows scored on {when.date()} ({counts}) → {out}")
 
 
 def _date(text, hint):

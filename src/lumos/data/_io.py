@@ -60,6 +60,43 @@ def read_table(path: str | os.PathLike, *, what: str = "data") -> pd.DataFrame:
         ) from exc
 
 
+def read_tables(folder: str | os.PathLike, names, *, optional=()) -> dict[str, pd.DataFrame]:
+    """Read the tables ``names`` from ``folder``, one file each: ``{name}.parquet`` or .csv.
+
+    Any suffix :func:`read_table` reads will do. A missing table raises an
+    error naming the folder and the file to add; a name in ``optional`` that
+    has no file is left out.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataValidationError(
+            f"tables folder {str(folder)!r} does not exist; check the path.",
+            code="file_not_found",
+            file=str(folder),
+        )
+    out = {}
+    for name in names:
+        found = [folder / f"{name}{suffix}" for suffix in TABLE_SUFFIXES]
+        found = [p for p in found if p.is_file()]
+        if len(found) > 1:
+            raise DataValidationError(
+                f"tables folder {str(folder)!r} holds {len(found)} files for table {name!r} "
+                f"({', '.join(p.name for p in found)}); keep one.",
+                code="ambiguous_table",
+                file=str(folder),
+            )
+        if found:
+            out[name] = read_table(found[0], what=f"{name} table")
+        elif name not in optional:
+            raise DataValidationError(
+                f"tables folder {str(folder)!r} has no {name} table; add {name}.parquet "
+                f"(or .csv, .jsonl).",
+                code="missing_table",
+                file=str(folder),
+            )
+    return out
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place only on success.
