@@ -183,6 +183,25 @@ def test_demo_runs_end_to_end(tmp_path):
         pd.read_csv(tmp_path / "s.csv").drop(columns=["as_of", "renewal"]),
         pd.read_csv(out / "scores.csv").drop(columns=["as_of", "renewal"]),
     )
+    courses = pd.read_parquet(out / "course_recommendations.parquet")
+    assert "Courses: " in result.output and (courses["reason_text"] != "").all()
+    rerun = run(
+        "recommend",
+        "courses",
+        "--tables",
+        out / "learning",
+        "--as-of",
+        "2025-03-02",
+        "--k",
+        20,
+        "--member",
+        courses["member_id"].iloc[0],
+        "--out",
+        tmp_path / "c.csv",
+    )
+    assert rerun.exit_code == 0, rerun.output
+    mine = courses[courses["member_id"] == courses["member_id"].iloc[0]]
+    assert pd.read_csv(tmp_path / "c.csv")["course_id"].tolist() == mine["course_id"].tolist()
     model = out / "model"
     narrated = run("explain", "run", "--model", model / "models" / "account.json", "--data",
                    out / "features.parquet", "--design", model / "designs" / "account",

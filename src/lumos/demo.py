@@ -1,10 +1,12 @@
-"""The main job, ``lumos demo``: account propensity explained in sentences, end to end.
+"""The main job, ``lumos demo``: account propensity and course recommendations, with reasons.
 
 It generates a book of SaaS business (contracts, monthly usage, firmographics),
 trains the Account Prioritizer on renewal-window labels and window features,
-scores every account and product in the last month of data with its reasons,
-and writes everything a user needs to look at it or rerun it with
-``lumos propensity train | score`` and ``lumos explain run``.
+scores every account and product in the last month of data with its reasons;
+then generates a learning platform and recommends courses to every member,
+each with its reason. It writes everything a user needs to look at it or rerun
+it with ``lumos propensity train | score``, ``lumos explain run`` and
+``lumos recommend courses``.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from pathlib import Path
 import pandas as pd
 
 from lumos.data import atomic_path
-from lumos.data.demo import saas
-from lumos.explain import export
-from lumos.recommend import AccountPrioritizer
+from lumos.data.demo import learning, saas
+from lumos.explain import carousels, export
+from lumos.recommend import AccountPrioritizer, CourseRecommender
 
 
 def run_demo(
@@ -34,8 +36,7 @@ def run_demo(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     book = saas(n_accounts, months=months, seed=seed)
-    tables = {"contracts": book.contracts, "usage": book.usage,
-              "firmographics": book.firmographics}  # fmt: skip
+    tables = {"contracts": book.contracts, "usage": book.usage, "firmographics": book.firmographics}
     paths = {name: out / "tables" / f"{name}.parquet" for name in tables}
     for name, table in tables.items():
         paths[name].parent.mkdir(exist_ok=True)
@@ -46,13 +47,19 @@ def run_demo(
     model.fit(book.contracts, book.usage, firmographics=book.firmographics, as_of=book.end)
     as_of = book.end - pd.DateOffset(months=1)  # the last month of data
     args = (book.contracts, book.usage)
-    scores, text = model.score(*args, firmographics=book.firmographics, as_of=as_of,
-                               narratives=True)  # fmt: skip
+    scores, text = model.score(
+        *args, firmographics=book.firmographics, as_of=as_of, narratives=True
+    )
     features = model.features(*args, firmographics=book.firmographics, as_of=as_of)
 
-    paths |= {"model": out / "model", "scores": out / "scores.parquet",
-              "scores_csv": out / "scores.csv", "features": out / "features.parquet",
-              "narratives": out / "narratives.jsonl", "report": out / "report.html"}  # fmt: skip
+    paths |= {
+        "model": out / "model",
+        "scores": out / "scores.parquet",
+        "scores_csv": out / "scores.csv",
+        "features": out / "features.parquet",
+        "narratives": out / "narratives.jsonl",
+        "report": out / "report.html",
+    }
     model.save(paths["model"], overwrite=True)
     with atomic_path(paths["scores"]) as tmp:
         scores.to_parquet(tmp, index=False)
@@ -64,34 +71,81 @@ def run_demo(
     mine = text[text["row"].isin(accounts.index)]
     change = accounts["predicted_change"]  # the report lists the biggest upsell first
     export(mine, paths["narratives"], scores=change)
-    export(mine, paths["report"], scores=change,
-           title=f"Lumos demo: account propensity on {as_of:%b %-d, %Y}")  # fmt: skip
-    elapsed = time.perf_counter() - started
-
+    export(
+        mine,
+        paths["report"],
+        scores=change,
+        title=f"Lumos demo: account propensity on {as_of:%b %-d, %Y}",
+    )
     report = model.report_
-    echo(f"Book: {n_accounts:,} accounts, {len(book.contracts):,} contracts, "
-         f"{len(book.usage):,} usage rows over {months} months.")  # fmt: skip
-    echo(f"Trained {len(model.models_)} models on renewals before {model.as_of_:%Y-%m-%d}; "
-         "validated on later cutoffs:")  # fmt: skip
+    echo(
+        f"Book: {n_accounts:,} accounts, {len(book.contracts):,} contracts, "
+        f"{len(book.usage):,} usage rows over {months} months."
+    )
+    echo(
+        f"Trained {len(model.models_)} models on renewals before {model.as_of_:%Y-%m-%d}; "
+        "validated on later cutoffs:"
+    )
     for name, row in report.iterrows():
         if name == "all_in":
             echo(f"  {name:<18} all-in deal ROC-AUC {row['all_in_roc_auc']:.3f}")
         else:
-            echo(f"  {name:<18} upsell ROC-AUC {row['upsell_roc_auc']:.3f}, "
-                 f"churn ROC-AUC {row['churn_roc_auc']:.3f}")  # fmt: skip
+            echo(
+                f"  {name:<18} upsell ROC-AUC {row['upsell_roc_auc']:.3f}, "
+                f"churn ROC-AUC {row['churn_roc_auc']:.3f}"
+            )
     counts = accounts["class"].value_counts()
-    echo(f"\nScored {len(scores):,} accounts and products on {as_of:%Y-%m-%d}: "
-         + ", ".join(f"{counts.get(c, 0):,} {c}" for c in ("upsell", "flat", "churn"))
-         + " (accounts).")  # fmt: skip
-    for title, rows in (("Top upsell", accounts.nlargest(2, "predicted_change")),
-                        ("Top churn risk", accounts.nsmallest(2, "predicted_change"))):  # fmt: skip
+    echo(
+        f"\nScored {len(scores):,} accounts and products on {as_of:%Y-%m-%d}: "
+        + ", ".join(f"{counts.get(c, 0):,} {c}" for c in ("upsell", "flat", "churn"))
+        + " (accounts)."
+    )
+    for title, rows in (
+        ("Top upsell", accounts.nlargest(2, "predicted_change")),
+        ("Top churn risk", accounts.nsmallest(2, "predicted_change")),
+    ):
         for account, row in rows.iterrows():
-            echo(f"\n{title}: {account}, {row['units']:.0f} units, predicted "
-                 f"{row['predicted_change']:+.1f} by {row['renewal']:%b %Y}")  # fmt: skip
+            echo(
+                f"\n{title}: {account}, {row['units']:.0f} units, predicted "
+                f"{row['predicted_change']:+.1f} by {row['renewal']:%b %Y}"
+            )
             for line in text.loc[text["row"] == account, "text"]:
                 echo(f"  • {line}")
+    paths |= _courses(out, seed=seed, echo=echo)
+    elapsed = time.perf_counter() - started
     echo("")
     for name, path in paths.items():
-        echo(f"{name:>13}: {path}")
+        echo(f"{name:>15}: {path}")
     echo(f"\nDone in {elapsed:.1f} s. Open {paths['report']} in a browser.")
     return {"seconds": elapsed, "paths": paths, "report": report, "scores": scores}
+
+
+def _courses(out: Path, *, seed: int, echo) -> dict:
+    """Course recommendations with reasons on a generated learning platform."""
+    book = learning(3000, 600, days=60, seed=seed)
+    folder = out / "learning"
+    folder.mkdir(exist_ok=True)
+    names = ("members", "member_skills", "courses", "course_skills", "skills", "interactions")
+    for name in names:
+        with atomic_path(folder / f"{name}.parquet") as tmp:
+            getattr(book, name).to_parquet(tmp, index=False)
+    model = CourseRecommender(as_of=book.end, k=20, seed=seed)
+    model.fit(*(getattr(book, name) for name in names))
+    recs = model.recommend()
+    path = out / "course_recommendations.parquet"
+    with atomic_path(path) as tmp:
+        recs.to_parquet(tmp, index=False)
+    member = recs["member_id"].iloc[0]
+    who = book.members.set_index("member_id").loc[member]
+    echo(
+        f"\nCourses: {len(recs):,} recommendations for {recs['member_id'].nunique():,} "
+        f"members of a learning platform, each with a reason. For {member} "
+        f"({who['title']}, {who['industry']}):"
+    )
+    mine = carousels(recs[recs["member_id"] == member], per_carousel=2)
+    titles = book.courses.set_index("course_id")["title"]
+    for text, rows in mine.groupby("carousel", sort=True):
+        echo(f"  {rows['reason_text'].iloc[0]}: " + "; ".join(titles[rows["course_id"]]))
+        if text >= 4:
+            break
+    return {"learning_tables": folder, "courses": path}

@@ -275,9 +275,9 @@ def learning(
     courses = pd.DataFrame(
         {
             "course_id": course_ids,
-            "title": [
-                f"{names[first[j]]} {_SUFFIXES[j % len(_SUFFIXES)]}" for j in range(n_courses)
-            ],
+            "title": _unique(
+                [f"{names[first[j]]} {_SUFFIXES[j % len(_SUFFIXES)]}" for j in range(n_courses)]
+            ),
             "description": text,
             "category": np.array(cats, dtype=object)[cat],
             "author": [f"Author {i:02d}" for i in rng.integers(0, 60, n_courses)],
@@ -346,6 +346,13 @@ def learning(
         begin + pd.Timedelta(days=days),
         truth,
     )
+
+
+def _unique(titles: list[str]) -> np.ndarray:
+    """Titles made unique: a repeat gets a volume number ("Python Foundations 2")."""
+    t = pd.Series(titles)
+    n = t.groupby(t).cumcount()
+    return np.where(n > 0, t + " " + (n + 1).astype(str), t).astype(object)
 
 
 def _weights(rng, n):
@@ -427,7 +434,9 @@ def _interactions(
         c = np.flatnonzero(click)
         later = ts[c] + pd.to_timedelta(rng.integers(5, 120, len(c)), "s")
         rows.append(rows[-1].iloc[c].assign(type="click", timestamp=later))
-        frac = 1 / (1 + np.exp(-(0.8 * affinity[who[c], what[c]] + rng.normal(0, 1.0, len(c)))))
+        a = affinity[who[c], what[c]]  # the share of the course watched follows affinity
+        mu, sd = (a.mean(), a.std() + 1e-9) if len(a) else (0.0, 1.0)
+        frac = 1 / (1 + np.exp(-(0.8 * (a - mu) / sd + rng.normal(0, 1.0, len(c)))))
         duration = courses["duration"].to_numpy()[what[c]]
         rows.append(
             rows[-2]
