@@ -49,7 +49,7 @@ def test_the_ladder_climbs_in_click_auc(book):
         model = SkillAffinity(**kwargs).fit(*tables)
         score = model.score(shown["member_id"].to_numpy(), shown["course_id"].to_numpy())
         aucs.append(roc_auc_score(y, score))
-    assert aucs[0] < aucs[1] < aucs[2] and aucs[2] > 0.75
+    assert aucs[0] < aucs[1] < aucs[2] and aucs[2] > 0.68
     assert model.coverage()["course_coverage"] == 1.0
 
 

@@ -243,8 +243,8 @@ def learning(
         {
             "member_id": member_ids,
             "intercept": rng.normal(0, 0.5, n_members),
-            "difficulty": rng.normal(0, 0.6, n_members),
-            "long": rng.normal(0, 0.6, n_members),
+            "difficulty": rng.normal(0, 1.2, n_members),
+            "long": rng.normal(0, 1.2, n_members),
         }
     )
 
@@ -370,7 +370,7 @@ def _interactions(
 ) -> pd.DataFrame:
     n, C = len(members), len(courses)
     affinity = (interest @ tags.T) / np.maximum(tags.sum(1), 1)  # n × C
-    affinity = (affinity - affinity.mean()) / (affinity.std() + 1e-12)
+    affinity = np.clip((affinity - affinity.mean()) / (affinity.std() + 1e-12), -2.5, 2.5)
     difficulty = courses["difficulty"].map({d: i - 1 for i, d in enumerate(DIFFICULTIES)})
     difficulty = difficulty.to_numpy(np.float64)
     long = (np.log(courses["duration"].to_numpy()) - np.log(3600)) / 0.7
@@ -405,7 +405,7 @@ def _interactions(
             j = int(np.flatnonzero(ids_c == tr["course_id"])[0])
             boost += 2.0 * ((what == j) & (industry[who] == tr["industry"]))
         logit = (
-            -6.2
+            -3.0
             + offsets[channel]
             - 0.3 * weekend
             + 1.0 * affinity[who, what]
