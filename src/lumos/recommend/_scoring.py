@@ -78,8 +78,10 @@ def top_k(
             cols, values = None, block
         else:
             cols = _padded(candidates, start, stop)  # batch × width, -1 padding
-            values = np.take_along_axis(block, np.maximum(cols, 0), axis=1)
-            values[cols < 0] = -np.inf
+            padded = cols.size and cols.min() < 0
+            values = np.take_along_axis(block, np.maximum(cols, 0) if padded else cols, axis=1)
+            if padded:
+                values[cols < 0] = -np.inf
         kk = min(k, values.shape[1])
         part = np.argpartition(values, values.shape[1] - kk, axis=1)[:, -kk:]
         best = np.take_along_axis(values, part, axis=1)
@@ -96,6 +98,8 @@ def _padded(m: sparse.csr_matrix, start: int, stop: int) -> np.ndarray:
     lo, hi = m.indptr[start], m.indptr[stop]
     counts = np.diff(m.indptr[start : stop + 1])
     width = max(int(counts.max(initial=0)), 1)
+    if (counts == width).all():  # every row has as many candidates: a reshape
+        return m.indices[lo:hi].reshape(stop - start, width).astype(np.int64, copy=False)
     row = np.repeat(np.arange(stop - start), counts)
     slot = np.arange(hi - lo) - np.repeat(m.indptr[start:stop] - lo, counts)
     cols = np.full((stop - start, width), -1, dtype=np.int64)

@@ -1,0 +1,79 @@
+"""The supervised course model: GLMix on the demo's clicks, and its score as dot products."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lumos.data.demo import learning
+from lumos.errors import LumosUserError
+from lumos.models._skills import SkillAffinity, SkillTagger
+from lumos.recommend import CourseRecommender
+from lumos.recommend._supervised import (
+    GLMixScorer,
+    fit_course_glmix,
+    glmix_factors,
+    training_rows,
+)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    book = learning(2000, 400, days=60, seed=1)
+    tagger = SkillTagger().fit(book.courses, book.course_skills)
+    tables = (book.members, book.member_skills, book.courses, book.course_skills, book.skills)
+    affinity = SkillAffinity(tagger=tagger).fit(*tables)
+    rows = training_rows(book.interactions, book.members, book.courses, affinity)
+    return book, affinity, rows, fit_course_glmix(rows)
+
+
+def test_per_member_coefficients_match_the_planted_ones(fitted):
+    book, _, _, model = fitted
+    mine = model.random_effect_frame("member_id")
+    truth = book.truth["member_coef"].set_index("member_id").reindex(mine.index)
+    many = mine["rows"] >= 50
+    assert many.sum() > 500
+    for feature, planted in (("difficulty_level", "difficulty"), ("log_duration", "long")):
+        assert np.corrcoef(mine.loc[many, feature], truth.loc[many, planted])[0, 1] >= 0.9
+
+
+def test_factors_reproduce_the_glmix_score(fitted):
+    book, affinity, rows, model = fitted
+    U, V = GLMixScorer(model, affinity).factors(book.members, book.courses)
+    pairs = rows.sample(3000, random_state=0).assign(
+        channel_email=0.0, channel_mobile=0.0, weekend=0.0
+    )
+    m = pd.Index(book.members["member_id"]).get_indexer(pairs["member_id"])
+    c = pd.Index(book.courses["course_id"]).get_indexer(pairs["course_id"])
+    got = np.einsum("ij,ij->i", U[m], V[c])
+    np.testing.assert_allclose(got, model.decision_function(pairs), atol=1e-9)
+    placed = "random effect 'member_id' is neither 'user' nor 'course_id'"
+    with pytest.raises(LumosUserError, match=placed):
+        glmix_factors(
+            model, pd.DataFrame({"user": []}), pd.DataFrame({"course_id": []}), member_id="user"
+        )
+
+
+def test_recommender_with_the_glmix_scorer_beats_affinity_on_later_clicks(fitted):
+    book, affinity, rows, _ = fitted
+    cut = book.start + pd.Timedelta(days=45)
+    model = fit_course_glmix(rows[rows["timestamp"] < cut])
+    later = rows[rows["timestamp"] >= cut]
+    U, V = GLMixScorer(model, affinity).factors(book.members, book.courses)
+    m = pd.Index(book.members["member_id"]).get_indexer(later["member_id"])
+    c = pd.Index(book.courses["course_id"]).get_indexer(later["course_id"])
+    from sklearn.metrics import roc_auc_score
+
+    glmix = roc_auc_score(later["label"], np.einsum("ij,ij->i", U[m], V[c]))
+    cold = roc_auc_score(later["label"], later["affinity"])
+    assert glmix > cold + 0.03
+    rec = CourseRecommender(as_of=cut, k=5, scorer=GLMixScorer(model, affinity))
+    rec.fit(
+        book.members,
+        book.member_skills,
+        book.courses,
+        book.course_skills,
+        book.skills,
+        book.interactions,
+    )
+    top = rec.recommend(book.members["member_id"].iloc[:3])
+    assert len(top) == 15 and (top.groupby("member_id")["score"].diff().dropna() <= 0).all()
