@@ -54,6 +54,8 @@ def test_recommend_courses_writes_reasons(folder, tmp_path, suffix):
         "2025-01-22",
         "--member",
         "M000003",
+        "--scorer",
+        "affinity",
         "--out",
         tmp_path / "one.csv",
     )

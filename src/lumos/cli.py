@@ -373,6 +373,13 @@ _LEARNING = ("members", "member_skills", "courses", "course_skills", "skills", "
 )
 @click.option("--member", "members", multiple=True, help="Only these members (repeatable).")
 @click.option(
+    "--scorer",
+    default="glmix",
+    show_default=True,
+    type=click.Choice(["glmix", "affinity"]),
+    help="glmix: trained on the clicks before --as-of; affinity: cold start, no clicks needed.",
+)
+@click.option(
     "--out",
     required=True,
     type=click.Path(dir_okay=False),
@@ -380,15 +387,15 @@ _LEARNING = ("members", "member_skills", "courses", "course_skills", "skills", "
 )
 @click.option("--seed", default=0, show_default=True, type=int)
 @_friendly
-def recommend_courses(folder, as_of, k, members, out, seed):
-    """Top courses per member, each with its reason (cold start: skill affinity)."""
+def recommend_courses(folder, as_of, k, members, scorer, out, seed):
+    """Top courses per member, each with its reason."""
     from lumos.data._io import read_tables
     from lumos.recommend import CourseRecommender
 
     _check_out(out)
     when = _date(as_of, "--as-of")
     t = read_tables(folder, _LEARNING)
-    model = CourseRecommender(as_of=when, k=k, seed=seed)
+    model = CourseRecommender(as_of=when, k=k, scorer=scorer, seed=seed)
     model.fit(*(t[name] for name in _LEARNING))
     table = model.recommend(list(members) or None)
     _write(table, out)

@@ -129,7 +129,7 @@ def _courses(out: Path, *, seed: int, echo) -> dict:
     for name in names:
         with atomic_path(folder / f"{name}.parquet") as tmp:
             getattr(book, name).to_parquet(tmp, index=False)
-    model = CourseRecommender(as_of=book.end, k=20, seed=seed)
+    model = CourseRecommender(as_of=book.end, k=20, scorer="glmix", seed=seed)
     model.fit(*(getattr(book, name) for name in names))
     recs = model.recommend()
     path = out / "course_recommendations.parquet"
@@ -137,10 +137,12 @@ def _courses(out: Path, *, seed: int, echo) -> dict:
         recs.to_parquet(tmp, index=False)
     member = recs["member_id"].iloc[0]
     who = book.members.set_index("member_id").loc[member]
+    glmix = model.glmix_
     echo(
-        f"\nCourses: {len(recs):,} recommendations for {recs['member_id'].nunique():,} "
-        f"members of a learning platform, each with a reason. For {member} "
-        f"({who['title']}, {who['industry']}):"
+        f"\nCourses: a GLMix (global + {len(glmix.entity_ids_['member_id']):,} per-member + "
+        f"{len(glmix.entity_ids_['course_id']):,} per-course models) trained on the clicks, then "
+        f"{len(recs):,} recommendations for {recs['member_id'].nunique():,} members, each with "
+        f"a reason. For {member} ({who['title']}, {who['industry']}):"
     )
     mine = carousels(recs[recs["member_id"] == member], per_carousel=2)
     titles = book.courses.set_index("course_id")["title"]

@@ -99,6 +99,15 @@ def test_recommendations_have_ranks_scores_and_reasons(book):
     assert any(f"'{n}'" in skill["reason_text"] for n in mine)
     with pytest.raises(LumosUserError, match="'nobody' is not in the members table"):
         rec.recommend(["nobody"])
+    with pytest.raises(LumosUserError, match="'scorer' parameter"):
+        CourseRecommender(as_of=book.end, scorer="magic").fit(
+            book.members,
+            book.member_skills,
+            book.courses,
+            book.course_skills,
+            book.skills,
+            book.interactions,
+        )
     with pytest.raises(LumosUserError, match="'k' parameter"):
         CourseRecommender(as_of=book.end, k=0).fit(
             book.members,

@@ -19,6 +19,7 @@ from lumos.explain import CourseReasons
 from lumos.models._skills import SkillAffinity, SkillTagger
 from lumos.recommend._candidates import candidate_pools
 from lumos.recommend._scoring import top_k
+from lumos.recommend._supervised import GLMixScorer, fit_course_glmix, training_rows
 
 
 class CourseRecommender:
@@ -29,10 +30,14 @@ class CourseRecommender:
     as_of : date-like
         Recommend as of this day: only interactions before it are read.
     k : int, default=50
-    scorer : object, optional
-        A fitted model with ``factors(members, courses) -> (U, V)``; default:
-        the cold-start skill affinity (taxonomy widened by the tagger, profile
-        and title/industry skills).
+    scorer : {"affinity", "glmix"} or object, default="affinity"
+        ``"affinity"``: the cold-start skill affinity (taxonomy widened by the
+        tagger, profile and title/industry skills). ``"glmix"``: a GLMix
+        trained by :meth:`fit` on the clicks before ``as_of``
+        (:mod:`lumos.recommend._supervised`). Or any fitted model with
+        ``factors(members, courses) -> (U, V)``.
+    glmix_params : dict, optional
+        Parameters of the GLMix (``scorer="glmix"``).
     pool_sizes : dict, optional
         See :func:`candidate_pools`.
     reasons : list of str, optional
@@ -51,11 +56,20 @@ class CourseRecommender:
     """
 
     def __init__(
-        self, *, as_of, k: int = 50, scorer=None, pool_sizes=None, reasons=None, seed: int = 0
+        self,
+        *,
+        as_of,
+        k: int = 50,
+        scorer="affinity",
+        glmix_params=None,
+        pool_sizes=None,
+        reasons=None,
+        seed: int = 0,
     ):
         self.as_of = as_of
         self.k = k
         self.scorer = scorer
+        self.glmix_params = glmix_params
         self.pool_sizes = pool_sizes
         self.reasons = reasons
         self.seed = seed
@@ -73,6 +87,19 @@ class CourseRecommender:
         self.tagger_ = SkillTagger().fit(courses, course_skills)
         self.precise_ = SkillAffinity(cohort_weight=0.5).fit(*tables)
         self.wide_ = SkillAffinity(cohort_weight=0.5, tagger=self.tagger_).fit(*tables)
+        if isinstance(self.scorer, str) and self.scorer not in ("affinity", "glmix"):
+            raise LumosUserError(
+                f"The 'scorer' parameter of CourseRecommender must be "
+                f"'affinity', 'glmix' or a model with factors(). Got "
+                f"{self.scorer!r}.",
+                code="bad_argument",
+            )
+        if isinstance(self.scorer, str) and self.scorer == "glmix":
+            rows = training_rows(interactions, members, courses, self.wide_, as_of=self.as_of)
+            self.glmix_ = fit_course_glmix(rows, **(self.glmix_params or {}))
+            self.scorer_ = GLMixScorer(self.glmix_, self.wide_)
+        else:
+            self.scorer_ = None if isinstance(self.scorer, str) else self.scorer
         tagged = self.tagger_.predict(courses)
         self.reasons_ = CourseReasons(as_of=self.as_of, reasons=self.reasons).fit(
             members, member_skills, courses, course_skills, skills, interactions, tagged=tagged
@@ -104,10 +131,10 @@ class CourseRecommender:
         ids = self.members_["member_id"].to_numpy(dtype=object)
         index = np.arange(len(ids)) if member_ids is None else _positions(member_ids, ids)
         cand, self.candidates_report_ = self.candidates(index)
-        if self.scorer is None:
+        if self.scorer_ is None:
             U, V = self.wide_.member_vectors_[index], self.wide_.course_vectors_
         else:
-            U, V = self.scorer.factors(self.members_.iloc[index], self.courses_)
+            U, V = self.scorer_.factors(self.members_.iloc[index], self.courses_)
         best, score = top_k(U, V, self.k, candidates=cand)
         rows, rank = np.nonzero(best >= 0)
         out = pd.DataFrame(
