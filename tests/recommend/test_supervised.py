@@ -77,3 +77,35 @@ def test_recommender_with_the_glmix_scorer_beats_affinity_on_later_clicks(fitted
     )
     top = rec.recommend(book.members["member_id"].iloc[:3])
     assert len(top) == 15 and (top.groupby("member_id")["score"].diff().dropna() <= 0).all()
+
+
+def test_rows_from_dated_snapshots(tmp_path):
+    from lumos.features import FeatureRepository
+    from lumos.recommend._supervised import write_snapshot
+
+    book = learning(300, 80, days=14, seed=2)
+    tables = (book.members, book.member_skills, book.courses, book.course_skills, book.skills)
+    affinity = SkillAffinity().fit(*tables)
+    repo = FeatureRepository(tmp_path)
+    write_snapshot(repo, book.start, book.members, book.courses, affinity)
+    cols = ["seniority", "difficulty_level", "log_duration", "affinity"]
+    keys = ["member_id", "course_id", "channel", "timestamp"]
+    direct = training_rows(book.interactions, book.members, book.courses, affinity)
+    dated = training_rows(book.interactions, book.members, book.courses, repository=repo)
+    pd.testing.assert_frame_equal(
+        direct.sort_values(keys)[cols].reset_index(drop=True),
+        dated.sort_values(keys)[cols].reset_index(drop=True),
+    )
+    # a promotion recorded on day 7 reaches the rows from day 7 on, and no earlier row
+    day7 = book.start + pd.Timedelta(days=7)
+    write_snapshot(
+        repo,
+        day7,
+        book.members.assign(seniority=book.members["seniority"] + 10),
+        book.courses,
+        affinity,
+    )
+    later = training_rows(book.interactions, book.members, book.courses, repository=repo)
+    after = later["timestamp"] >= day7
+    assert (later.loc[after, "seniority"] > 10).all()
+    assert (later.loc[~after, "seniority"] <= 5).all() and (~after).any()

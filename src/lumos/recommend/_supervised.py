@@ -23,7 +23,7 @@ import pandas as pd
 
 from lumos.data import validate_table
 from lumos.errors import LumosUserError
-from lumos.features import click_labels
+from lumos.features import FeatureRepository, Featurizer, click_labels
 from lumos.models import GLMix
 from lumos.models._skills import SkillAffinity
 
@@ -58,14 +58,67 @@ def course_features(courses) -> pd.DataFrame:
     )
 
 
-def training_rows(interactions, members, courses, affinity: SkillAffinity, *, as_of=None):
-    """Impressions before ``as_of`` labelled by clicks, with every feature GLMix reads."""
+def write_snapshot(
+    repository: FeatureRepository, date, members, courses, affinity: SkillAffinity
+) -> None:
+    """Write the member and course features of ``date`` (with skill vectors) to a repository."""
+    mf = member_features(members)
+    cf = course_features(courses)
+    m = affinity.members_.get_indexer(mf["member_id"])
+    c = affinity.courses_.get_indexer(cf["course_id"])
+    if (m < 0).any() or (c < 0).any():
+        raise LumosUserError(
+            "members and courses must be among those the affinity was fitted on.", code="unknown_id"
+        )
+    repository.write("member", date, mf.assign(skills=list(affinity.member_vectors_[m])))
+    repository.write("course", date, cf.assign(skills=list(affinity.course_vectors_[c])))
+
+
+def featurizer(repository: FeatureRepository) -> Featurizer:
+    """The features GLMix reads, by name, as of each row's date (affinity: skills · skills)."""
+    return Featurizer(
+        repository,
+        member_features=MEMBER_FEATURES,
+        course_features=COURSE_FEATURES,
+        transforms=[("dot", "member_skills", "course_skills", "affinity")],
+    )
+
+
+def training_rows(
+    interactions,
+    members,
+    courses,
+    affinity: SkillAffinity | None = None,
+    *,
+    as_of=None,
+    repository: FeatureRepository | None = None,
+) -> pd.DataFrame:
+    """Impressions before ``as_of`` labelled by clicks, with every feature GLMix reads.
+
+    The features come from the tables and ``affinity`` as they are now, or —
+    given a ``repository`` (:func:`write_snapshot`) — from the snapshot as of
+    each impression's own date; impressions with no snapshot yet are dropped.
+    """
     rows = click_labels(interactions)
     if as_of is not None:
         rows = rows[rows["timestamp"] < pd.Timestamp(as_of)]
-    rows = rows.merge(member_features(members), on="member_id", how="inner")
-    rows = rows.merge(course_features(courses), on="course_id", how="inner")
-    rows["affinity"] = affinity.score(rows["member_id"].to_numpy(), rows["course_id"].to_numpy())
+    if repository is not None:
+        got = featurizer(repository).transform(rows[["member_id", "course_id", "date"]])
+        rename = {f"member_{f}": f for f in MEMBER_FEATURES}
+        rename |= {f"course_{f}": f for f in COURSE_FEATURES}
+        got = got.rename(columns=rename)[[*MEMBER_FEATURES, *COURSE_FEATURES, *PAIR_FEATURES]]
+        rows = pd.concat([rows.reset_index(drop=True), got.reset_index(drop=True)], axis=1)
+        rows = rows.dropna(subset=[*MEMBER_FEATURES, *COURSE_FEATURES, *PAIR_FEATURES])
+    else:
+        if affinity is None:
+            raise LumosUserError(
+                "training_rows needs an affinity or a repository.", code="bad_argument"
+            )
+        rows = rows.merge(member_features(members), on="member_id", how="inner")
+        rows = rows.merge(course_features(courses), on="course_id", how="inner")
+        rows["affinity"] = affinity.score(
+            rows["member_id"].to_numpy(), rows["course_id"].to_numpy()
+        )
     for channel in ("email", "mobile"):
         rows[f"channel_{channel}"] = (rows["channel"] == channel).astype(float)
     rows["weekend"] = (rows["day_of_week"] >= 5).astype(float)
