@@ -109,3 +109,19 @@ def test_rows_from_dated_snapshots(tmp_path):
     after = later["timestamp"] >= day7
     assert (later.loc[after, "seniority"] > 10).all()
     assert (later.loc[~after, "seniority"] <= 5).all() and (~after).any()
+
+
+def test_a_model_per_channel(fitted):
+    book, affinity, rows, _ = fitted
+    email = training_rows(book.interactions, book.members, book.courses, affinity, channel="email")
+    assert set(email["channel"]) == {"email"} and len(email) == (rows["channel"] == "email").sum()
+    rec = CourseRecommender(as_of=book.end, k=3, scorer="glmix", channel="email")
+    rec.fit(
+        book.members,
+        book.member_skills,
+        book.courses,
+        book.course_skills,
+        book.skills,
+        book.interactions,
+    )
+    assert rec.glmix_.entity_rows_["member_id"].sum() <= len(email)

@@ -38,6 +38,9 @@ class CourseRecommender:
         ``factors(members, courses) -> (U, V)``.
     glmix_params : dict, optional
         Parameters of the GLMix (``scorer="glmix"``).
+    channel : str or list of str, optional
+        Train the GLMix on these channels' impressions only: a model per
+        channel (``"email"``, ``"homepage"``, …).
     pool_sizes : dict, optional
         See :func:`candidate_pools`.
     reasons : list of str, optional
@@ -62,6 +65,7 @@ class CourseRecommender:
         k: int = 50,
         scorer="affinity",
         glmix_params=None,
+        channel=None,
         pool_sizes=None,
         reasons=None,
         seed: int = 0,
@@ -70,6 +74,7 @@ class CourseRecommender:
         self.k = k
         self.scorer = scorer
         self.glmix_params = glmix_params
+        self.channel = channel
         self.pool_sizes = pool_sizes
         self.reasons = reasons
         self.seed = seed
@@ -95,7 +100,9 @@ class CourseRecommender:
                 code="bad_argument",
             )
         if isinstance(self.scorer, str) and self.scorer == "glmix":
-            rows = training_rows(interactions, members, courses, self.wide_, as_of=self.as_of)
+            rows = training_rows(
+                interactions, members, courses, self.wide_, as_of=self.as_of, channel=self.channel
+            )
             self.glmix_ = fit_course_glmix(rows, **(self.glmix_params or {}))
             self.scorer_ = GLMixScorer(self.glmix_, self.wide_)
         else:

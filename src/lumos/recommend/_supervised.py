@@ -92,14 +92,18 @@ def training_rows(
     *,
     as_of=None,
     repository: FeatureRepository | None = None,
+    channel=None,
 ) -> pd.DataFrame:
     """Impressions before ``as_of`` labelled by clicks, with every feature GLMix reads.
+
+    ``channel`` (a name or a list) keeps those channels' impressions, to train
+    a model per channel.
 
     The features come from the tables and ``affinity`` as they are now, or —
     given a ``repository`` (:func:`write_snapshot`) — from the snapshot as of
     each impression's own date; impressions with no snapshot yet are dropped.
     """
-    rows = click_labels(interactions)
+    rows = click_labels(interactions, channel=channel)
     if as_of is not None:
         rows = rows[rows["timestamp"] < pd.Timestamp(as_of)]
     if repository is not None:
