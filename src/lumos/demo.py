@@ -130,7 +130,7 @@ def _courses(out: Path, *, seed: int, echo) -> dict:
         with atomic_path(folder / f"{name}.parquet") as tmp:
             getattr(book, name).to_parquet(tmp, index=False)
     model = CourseRecommender(as_of=book.end, k=20, scorer="glmix", seed=seed)
-    model.fit(*(getattr(book, name) for name in names))
+    model.fit(*book.tables)
     recs = model.recommend()
     path = out / "course_recommendations.parquet"
     with atomic_path(path) as tmp:

@@ -59,14 +59,7 @@ def book():
 
 def test_recommendations_have_ranks_scores_and_reasons(book):
     rec = CourseRecommender(as_of=book.end, k=8)
-    rec.fit(
-        book.members,
-        book.member_skills,
-        book.courses,
-        book.course_skills,
-        book.skills,
-        book.interactions,
-    )
+    rec.fit(*book.tables)
     top = rec.recommend()
     assert (
         top.groupby("member_id")["rank"]
@@ -100,23 +93,9 @@ def test_recommendations_have_ranks_scores_and_reasons(book):
     with pytest.raises(LumosUserError, match="'nobody' is not in the members table"):
         rec.recommend(["nobody"])
     with pytest.raises(LumosUserError, match="'scorer' parameter"):
-        CourseRecommender(as_of=book.end, scorer="magic").fit(
-            book.members,
-            book.member_skills,
-            book.courses,
-            book.course_skills,
-            book.skills,
-            book.interactions,
-        )
+        CourseRecommender(as_of=book.end, scorer="magic").fit(*book.tables)
     with pytest.raises(LumosUserError, match="'k' parameter"):
-        CourseRecommender(as_of=book.end, k=0).fit(
-            book.members,
-            book.member_skills,
-            book.courses,
-            book.course_skills,
-            book.skills,
-            book.interactions,
-        )
+        CourseRecommender(as_of=book.end, k=0).fit(*book.tables)
 
 
 def test_a_scorer_with_factors_replaces_the_affinity(book):
@@ -126,14 +105,7 @@ def test_a_scorer_with_factors_replaces_the_affinity(book):
             return np.ones((len(members), 1)), days.to_numpy(np.float64)[:, None]
 
     rec = CourseRecommender(as_of=book.end, k=3, scorer=Newest())
-    rec.fit(
-        book.members,
-        book.member_skills,
-        book.courses,
-        book.course_skills,
-        book.skills,
-        book.interactions,
-    )
+    rec.fit(*book.tables)
     top = rec.recommend(["M000001"])
     dates = book.courses.set_index("course_id").loc[top["course_id"], "release_date"]
     assert dates.is_monotonic_decreasing

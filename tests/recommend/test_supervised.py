@@ -67,14 +67,7 @@ def test_recommender_with_the_glmix_scorer_beats_affinity_on_later_clicks(fitted
     cold = roc_auc_score(later["label"], later["affinity"])
     assert glmix > cold + 0.03
     rec = CourseRecommender(as_of=cut, k=5, scorer=GLMixScorer(model, affinity))
-    rec.fit(
-        book.members,
-        book.member_skills,
-        book.courses,
-        book.course_skills,
-        book.skills,
-        book.interactions,
-    )
+    rec.fit(*book.tables)
     top = rec.recommend(book.members["member_id"].iloc[:3])
     assert len(top) == 15 and (top.groupby("member_id")["score"].diff().dropna() <= 0).all()
 
@@ -116,12 +109,5 @@ def test_a_model_per_channel(fitted):
     email = training_rows(book.interactions, book.members, book.courses, affinity, channel="email")
     assert set(email["channel"]) == {"email"} and len(email) == (rows["channel"] == "email").sum()
     rec = CourseRecommender(as_of=book.end, k=3, scorer="glmix", channel="email")
-    rec.fit(
-        book.members,
-        book.member_skills,
-        book.courses,
-        book.course_skills,
-        book.skills,
-        book.interactions,
-    )
+    rec.fit(*book.tables)
     assert rec.glmix_.entity_rows_["member_id"].sum() <= len(email)

@@ -129,6 +129,19 @@ class LearningBook:
     end: pd.Timestamp
     truth: dict = field(repr=False)
 
+    @property
+    def tables(self) -> tuple[pd.DataFrame, ...]:
+        """``members, member_skills, courses, course_skills, skills, interactions``: the
+        arguments of :meth:`lumos.recommend.CourseRecommender.fit`, in order."""
+        return (
+            self.members,
+            self.member_skills,
+            self.courses,
+            self.course_skills,
+            self.skills,
+            self.interactions,
+        )
+
 
 def learning(
     n_members: int = 3000,

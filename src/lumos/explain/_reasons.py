@@ -72,8 +72,7 @@ class CourseReasons:
     --------
     >>> from lumos.data.demo import learning
     >>> book = learning(200, 60, days=21, seed=0)
-    >>> why = CourseReasons(as_of=book.end).fit(book.members, book.member_skills, book.courses,
-    ...     book.course_skills, book.skills, book.interactions)
+    >>> why = CourseReasons(as_of=book.end).fit(*book.tables)
     >>> pairs = pd.DataFrame({"member_id": ["M000001"] * 3, "course_id": ["C00001", "C00002",
     ...                                                                    "C00003"]})
     >>> list(why.annotate(pairs).columns)

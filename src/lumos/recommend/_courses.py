@@ -51,8 +51,7 @@ class CourseRecommender:
     --------
     >>> from lumos.data.demo import learning
     >>> book = learning(100, 60, days=14, seed=0)
-    >>> rec = CourseRecommender(as_of=book.end, k=5).fit(book.members, book.member_skills,
-    ...     book.courses, book.course_skills, book.skills, book.interactions)
+    >>> rec = CourseRecommender(as_of=book.end, k=5).fit(*book.tables)
     >>> top = rec.recommend(["M000001"])
     >>> list(top.columns), len(top)
     (['member_id', 'rank', 'course_id', 'score', 'reason', 'reason_text'], 5)
