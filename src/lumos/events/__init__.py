@@ -1,0 +1,16 @@
+"""Funnel tracking: the unified event, durable sinks (disk, Redis Streams), legacy shapes."""
+
+from lumos.events._event import FIELDS, TYPES, new_id, validate_event
+from lumos.events._legacy import by_type, to_interactions
+from lumos.events._log import EventLog, RedisEventLog
+
+__all__ = [
+    "FIELDS",
+    "TYPES",
+    "EventLog",
+    "RedisEventLog",
+    "by_type",
+    "new_id",
+    "to_interactions",
+    "validate_event",
+]

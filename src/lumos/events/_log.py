@@ -1,0 +1,203 @@
+"""Durable event sinks: an append-only log on disk (embedded) and Redis Streams (at scale).
+
+Both take a batch, validate every event before writing any (a bad event
+rejects the batch and writes nothing), drop events whose ``event_id`` was
+seen before (idempotent: a client may resend a batch it got no answer for),
+and return only once the batch is durable — the disk log after ``fsync``, the
+Redis sink after the server applied the batch in one script.
+
+The disk log is a folder of segments, ``segment-00000001.jsonl``, … — one
+JSON object per line, a new segment past ``segment_bytes``. One process writes
+(a lock file says so); a crash can leave at most a torn last line, which the
+next open cuts off: it was never acknowledged.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from lumos.errors import LumosUserError
+from lumos.events._event import FIELDS, validate_event
+
+_SEGMENT = "segment-{:08d}.jsonl"
+
+
+def _batch(events) -> list[dict]:
+    if not isinstance(events, list | tuple):
+        raise LumosUserError(
+            f"events must be a list of event objects; got {type(events).__name__}.",
+            code="bad_argument",
+        )
+    return [validate_event(e, row=i, where="events") for i, e in enumerate(events)]
+
+
+class EventLog:
+    """The embedded durable event log: a folder of JSON-lines segments, fsync per batch.
+
+    Parameters
+    ----------
+    folder : path-like
+    segment_bytes : int, default=64 MiB
+    fsync : bool, default=True
+        Sync each batch to disk before :meth:`append` returns. Off only for tests
+        of throughput without durability.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> log = EventLog(tempfile.mkdtemp())
+    >>> e = {"event_id": "e1", "tracking_id": "t1", "type": "impression", "member_id": "m",
+    ...      "item_id": "c", "ts": 1735787045}
+    >>> log.append([e]), log.append([e]), len(log)
+    (1, 0, 1)
+    >>> log.close()
+    """
+
+    def __init__(self, folder, *, segment_bytes: int = 64 << 20, fsync: bool = True):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.segment_bytes = segment_bytes
+        self.fsync = fsync
+        self._lock = open(self.folder / "writer.lock", "a")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            raise LumosUserError(
+                f"event log {str(self.folder)!r} is open for writing in another "
+                "process; one writer at a time.",
+                code="locked",
+            ) from None
+        self._seen: set[str] = set()
+        self._count = 0
+        segments = self._segments()
+        for path in segments:
+            self._scan(path, repair=path == segments[-1])
+        self._number = int(segments[-1].stem.split("-")[1]) if segments else 1
+        self._file = open(self.folder / _SEGMENT.format(self._number), "ab")
+
+    def _segments(self) -> list[Path]:
+        return sorted(self.folder.glob("segment-*.jsonl"))
+
+    def _scan(self, path: Path, *, repair: bool) -> None:
+        data = path.read_bytes()
+        end = data.rfind(b"\n") + 1  # a torn last line was never acknowledged
+        if end < len(data):
+            if not repair:
+                raise LumosUserError(
+                    f"event log segment {str(path)!r} ends mid-line; it is not "
+                    "the last segment, so it was damaged outside Lumos.",
+                    code="corrupt_log",
+                )
+            with open(path, "r+b") as f:
+                f.truncate(end)
+                os.fsync(f.fileno())
+        for line in data[:end].splitlines():
+            self._seen.add(json.loads(line)["event_id"])
+            self._count += 1
+
+    def append(self, events) -> int:
+        """Validate, de-duplicate and durably append a batch; the number of new events."""
+        batch, lines, ids = _batch(events), [], set()
+        for event in batch:
+            if event["event_id"] in self._seen or event["event_id"] in ids:
+                continue
+            ids.add(event["event_id"])
+            lines.append(json.dumps(event, separators=(",", ":")))
+        if not lines:
+            return 0
+        if self._file.tell() > self.segment_bytes:
+            self._file.close()
+            self._number += 1
+            self._file = open(self.folder / _SEGMENT.format(self._number), "ab")
+        self._file.write(("\n".join(lines) + "\n").encode())
+        self._file.flush()
+        if self.fsync:
+            os.fsync(self._file.fileno())
+        self._seen |= ids  # only once durable: a failed write can be retried
+        self._count += len(lines)
+        return len(lines)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def read(self) -> pd.DataFrame:
+        """Every event in the log, in the order written (one column per field)."""
+        rows = [
+            json.loads(line) for path in self._segments() for line in path.read_bytes().splitlines()
+        ]
+        return pd.DataFrame(rows, columns=list(FIELDS))
+
+    def close(self) -> None:
+        """Close the segment and release the writer lock."""
+        if not self._file.closed:
+            self._file.close()
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+_APPEND = """
+local n = 0
+for i, id in ipairs(ARGV) do
+  if i % 2 == 1 then
+    if redis.call('SADD', KEYS[2], id) == 1 then
+      redis.call('XADD', KEYS[1], '*', 'e', ARGV[i + 1])
+      n = n + 1
+    end
+  end
+end
+return n
+"""
+
+
+class RedisEventLog:
+    """Funnel events on a Redis Stream, idempotent by ``event_id`` (a set of seen ids).
+
+    Each batch is one server-side script: every new event is added to the
+    stream and its id to the set together, so a resent batch adds nothing.
+
+    Parameters
+    ----------
+    url : str
+        ``redis://host:port/db``.
+    stream : str, default="lumos:events"
+    """
+
+    def __init__(self, url: str, *, stream: str = "lumos:events"):
+        import redis
+
+        self.stream = stream
+        self._client = redis.Redis.from_url(url)
+        self._append = self._client.register_script(_APPEND)
+
+    def append(self, events) -> int:
+        """Validate, de-duplicate and append a batch; the number of new events."""
+        batch = _batch(events)
+        args = []
+        for event in batch:
+            args += [event["event_id"], json.dumps(event, separators=(",", ":"))]
+        if not args:
+            return 0
+        return int(self._append(keys=[self.stream, self.stream + ":ids"], args=args))
+
+    def __len__(self) -> int:
+        return int(self._client.xlen(self.stream))
+
+    def read(self) -> pd.DataFrame:
+        """Every event on the stream, in order."""
+        rows = [json.loads(fields[b"e"]) for _, fields in self._client.xrange(self.stream)]
+        return pd.DataFrame(rows, columns=list(FIELDS))
+
+    def close(self) -> None:
+        self._client.close()
