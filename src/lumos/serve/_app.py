@@ -1,0 +1,285 @@
+"""The HTTP API: recommendations and account insights read from the store, events written.
+
+``create_app`` wires the parts, so the same app serves an LMDB store and a
+disk event log on a laptop, or Redis for both at scale:
+
+* ``store`` — anything with ``get(member_id) -> record | None`` where a record
+  is the compact record of DESIGN.md: ``{"items": [...], "models": {model:
+  [indices]}, "scores": {model: [...]}, "reasons": {model: [...]}, "version":
+  ...}``;
+* ``treatment`` — ``member_id -> (treatment, model_id)``, the experiment
+  variant a member is in and the model it serves;
+* ``events`` — a sink with ``append(events) -> int`` (:class:`~lumos.events.EventLog`);
+* ``insights`` — a DataFrame of account scores indexed by ``account_id``
+  (``lumos propensity score`` writes it).
+
+A recommendation response mints a tracking id per item and records a
+``served`` event for it; items the member dismissed (``dismiss`` actions, read
+from the event log at start and from every accepted batch) are left out; a
+member without a list for their treatment's model gets the ``cold_start``
+record's list, flagged ``cold_start``.
+
+Every error is JSON ``{"code", "message", "field"}`` with its status; a
+request that fails validation changes nothing. Write endpoints need an API key
+(``X-API-Key``) whose SHA-256 is among ``api_key_hashes``; reads too when
+``read_keys=True``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable
+
+import pandas as pd
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from lumos.errors import LumosError
+from lumos.events import new_id
+
+COLD_START = "cold_start"
+
+
+class ApiError(Exception):
+    """An error the API returns as ``{code, message, field}`` with ``status``."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+
+class Item(BaseModel):
+    item_id: str
+    score: float
+    reason: str
+    tracking_id: str
+    position: int
+
+
+class Recommendations(BaseModel):
+    member_id: str
+    treatment: str
+    model_id: str
+    cold_start: bool
+    start: int
+    count: int
+    total: int
+    items: list[Item]
+
+
+class EventBatch(BaseModel):
+    events: list[dict] = Field(min_length=1, max_length=1000)
+
+
+class Accepted(BaseModel):
+    accepted: int
+    duplicates: int
+
+
+def hash_key(key: str) -> str:
+    """The SHA-256 hex digest the server config stores for an API key."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_app(
+    *,
+    store,
+    treatment: Callable[[str], tuple[str, str]],
+    events=None,
+    insights: pd.DataFrame | None = None,
+    api_key_hashes=(),
+    read_keys: bool = False,
+    max_count: int = 100,
+) -> FastAPI:
+    """The Lumos API over a store, an experiment assignment, an event sink and insights."""
+    app = FastAPI(title="Lumos", version="1", description=__doc__.split("\n\n")[0])
+    keys = frozenset(api_key_hashes)
+    dismissed: dict[str, set[str]] = {}  # member → items dismissed, from the event log
+
+    def remember(batch) -> None:
+        for e in batch:
+            if e.get("type") == "action" and e.get("action") == "dismiss":
+                dismissed.setdefault(e["member_id"], set()).add(e["item_id"])
+
+    if events is not None and hasattr(events, "read"):
+        remember(events.read().to_dict("records"))
+    registry = CollectorRegistry()
+    requests = Counter(
+        "lumos_requests", "Requests by route and status", ["route", "status"], registry=registry
+    )
+    latency = Histogram(
+        "lumos_request_seconds",
+        "Request latency",
+        ["route"],
+        registry=registry,
+        buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+    )
+    accepted = Counter("lumos_events_accepted", "Events accepted", registry=registry)
+    version = Gauge("lumos_store_version", "The store's live version", registry=registry)
+
+    def error(status, code, message, field=None):
+        return JSONResponse({"code": code, "message": message, "field": field}, status_code=status)
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request, exc: ApiError):
+        return error(exc.status, exc.code, exc.message, exc.field)
+
+    @app.exception_handler(LumosError)
+    async def _lumos_error(request, exc: LumosError):
+        return error(400, exc.code, exc.message, getattr(exc, "column", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request, exc: RequestValidationError):
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
+        return error(422, "invalid_request", first.get("msg", "invalid request"), field)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request, exc: StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error(exc.status_code, code, str(exc.detail))
+
+    @app.middleware("http")
+    async def _measure(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        latency.labels(path).observe(time.perf_counter() - started)
+        requests.labels(path, str(response.status_code)).inc()
+        return response
+
+    def authorize(request: Request, write: bool) -> None:
+        if not (write or read_keys):
+            return
+        key = request.headers.get("x-api-key")
+        if key is None or hash_key(key) not in keys:
+            raise ApiError(401, "unauthorized", "a valid X-API-Key header is required", "X-API-Key")
+
+    @app.get("/healthz")
+    def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz():
+        live = getattr(store, "version", None)
+        live = live() if callable(live) else live
+        if live is None:
+            return error(503, "not_ready", "the store has no published version yet")
+        version.set(float(live) if isinstance(live, int | float) else 0)
+        return {"status": "ready", "version": live}
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def metrics() -> str:
+        return generate_latest(registry).decode()
+
+    @app.get("/v1/members/{member_id}/recommendations", response_model=Recommendations)
+    def recommendations(
+        request: Request,
+        member_id: str,
+        channel: str | None = Query(None, max_length=64),
+        count: int = Query(10, ge=1, le=max_count),
+        start: int = Query(0, ge=0, le=10_000),
+    ):
+        authorize(request, write=False)
+        record = store.get(member_id)
+        arm, model = treatment(member_id)
+        cold = record is None or model not in record.get("models", {})
+        if cold:
+            record, model = store.get(COLD_START), COLD_START
+            if record is None or model not in record.get("models", {}):
+                raise ApiError(
+                    404,
+                    "no_recommendations",
+                    f"no recommendations for member {member_id!r}",
+                    "member_id",
+                )
+        index, gone = record["models"][model], dismissed.get(member_id, ())
+        keep = [i for i, j in enumerate(index) if record["items"][j] not in gone]
+        page = keep[start : start + count]
+        items = [
+            Item(
+                item_id=record["items"][index[i]],
+                score=_finite(record["scores"][model][i]),
+                reason=record["reasons"][model][i],
+                tracking_id=new_id(),
+                position=p,
+            )
+            for p, i in enumerate(page, start)
+        ]
+        if events is not None and items:
+            now = time.time()
+            events.append(
+                [
+                    {
+                        "event_id": new_id(),
+                        "tracking_id": it.tracking_id,
+                        "type": "served",
+                        "member_id": member_id,
+                        "item_id": it.item_id,
+                        "position": it.position,
+                        "model_id": model,
+                        "treatment": arm,
+                        "channel": channel,
+                        "ts": now,
+                    }
+                    for it in items
+                ]
+            )
+        return Recommendations(
+            member_id=member_id,
+            treatment=arm,
+            model_id=model,
+            cold_start=cold,
+            start=start,
+            count=len(items),
+            total=len(keep),
+            items=items,
+        )
+
+    @app.get("/v1/accounts/{account_id}/insights")
+    def account_insights(request: Request, account_id: str) -> dict:
+        authorize(request, write=False)
+        if insights is None or account_id not in insights.index:
+            raise ApiError(
+                404, "not_found", f"no insights for account {account_id!r}", "account_id"
+            )
+        rows = insights.loc[[account_id]]
+        out = []
+        for _, row in rows.iterrows():  # an account's few rows (itself and its products)
+            why = {c[4:]: row[c] for c in rows.columns if c.startswith("why_") and row[c]}
+            out.append(
+                {
+                    "product": None if pd.isna(row.get("product")) else row.get("product"),
+                    "score": _finite(row.get("score")),
+                    "class": row.get("class"),
+                    "predicted_change": _finite(row.get("predicted_change")),
+                    "narratives": why,
+                }
+            )
+        return {"account_id": account_id, "rows": out}
+
+    @app.post("/v1/events", response_model=Accepted)
+    def post_events(request: Request, batch: EventBatch):
+        authorize(request, write=True)
+        if events is None:
+            raise ApiError(503, "no_event_sink", "this server has no event sink configured")
+        n = events.append(batch.events)
+        remember(batch.events)
+        accepted.inc(n)
+        return Accepted(accepted=n, duplicates=len(batch.events) - n)
+
+    return app
+
+
+def _finite(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None

@@ -1,0 +1,135 @@
+"""The HTTP API: recommendations with tracking, events, insights, auth, errors and a fuzz run."""
+
+import pandas as pd
+import pytest
+import schemathesis
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, settings
+
+from lumos.events import EventLog
+from lumos.serve import COLD_START, create_app, hash_key
+
+KEY = "secret-key"
+
+
+class Records:
+    """The smallest store: compact records in a dict (the real backends have their own tests)."""
+
+    def __init__(self, records):
+        self.records, self.version = records, 7
+
+    def get(self, member_id):
+        return self.records.get(member_id)
+
+
+def record(items, models):
+    return {
+        "items": items,
+        "version": 7,
+        "models": {m: list(range(len(items)))[::step] for m, step in models.items()},
+        "scores": {
+            m: [1.0 - 0.1 * i for i in range(len(items))][::step] for m, step in models.items()
+        },
+        "reasons": {m: [f"because {x}" for x in items][::step] for m, step in models.items()},
+    }
+
+
+@pytest.fixture
+def app(tmp_path):
+    store = Records(
+        {
+            "m1": record(["c1", "c2", "c3", "c4", "c5"], {"glmix": 1, "affinity": 2}),
+            COLD_START: record(["p1", "p2"], {COLD_START: 1}),
+        }
+    )
+    log = EventLog(tmp_path / "events")
+    insights = pd.DataFrame(
+        {
+            "account_id": ["A1", "A1"],
+            "product": [None, "jobs"],
+            "score": [0.2, -0.1],
+            "class": ["upsell", "churn"],
+            "predicted_change": [3.0, -1.0],
+            "why_usage": ["Searches rose.", ""],
+        }
+    )
+    app = create_app(
+        store=store,
+        treatment=lambda m: ("B", "glmix"),
+        events=log,
+        insights=insights.set_index("account_id"),
+        api_key_hashes=[hash_key(KEY)],
+    )
+    yield app, log
+    log.close()
+
+
+def test_recommendations_page_track_and_record_served(app):
+    app, log = app
+    client = TestClient(app)
+    first = client.get("/v1/members/m1/recommendations?count=2&channel=email").json()
+    assert [i["item_id"] for i in first["items"]] == ["c1", "c2"]
+    assert first["total"] == 5 and not first["cold_start"] and first["treatment"] == "B"
+    nxt = client.get("/v1/members/m1/recommendations?count=2&start=2").json()
+    assert [i["item_id"] for i in nxt["items"]] == ["c3", "c4"]
+    served = log.read()
+    assert (served["type"] == "served").all() and len(served) == 4
+    assert set(served["tracking_id"]) == {i["tracking_id"] for i in first["items"] + nxt["items"]}
+    cold = client.get("/v1/members/stranger/recommendations").json()
+    assert cold["cold_start"] and [i["item_id"] for i in cold["items"]] == ["p1", "p2"]
+
+
+def test_events_need_a_key_are_idempotent_and_dismissals_filter(app):
+    app, log = app
+    client = TestClient(app)
+    item = client.get("/v1/members/m1/recommendations?count=1").json()["items"][0]
+    dismiss = {
+        "event_id": "d1",
+        "tracking_id": item["tracking_id"],
+        "type": "action",
+        "action": "dismiss",
+        "member_id": "m1",
+        "item_id": item["item_id"],
+        "ts": 1735787045,
+    }
+    assert client.post("/v1/events", json={"events": [dismiss]}).status_code == 401
+    headers = {"X-API-Key": KEY}
+    ok = client.post("/v1/events", json={"events": [dismiss]}, headers=headers).json()
+    again = client.post("/v1/events", json={"events": [dismiss]}, headers=headers).json()
+    assert ok == {"accepted": 1, "duplicates": 0} and again == {"accepted": 0, "duplicates": 1}
+    after = client.get("/v1/members/m1/recommendations").json()
+    assert item["item_id"] not in [i["item_id"] for i in after["items"]] and after["total"] == 4
+    bad = client.post(
+        "/v1/events", json={"events": [{**dismiss, "event_id": "d2", "type": "x"}]}, headers=headers
+    )
+    assert bad.status_code == 400 and bad.json()["field"] == "type"
+    assert len(log) == 6  # five served, one dismiss: the bad batch changed nothing
+
+
+def test_insights_health_metrics_and_errors(app):
+    app, _ = app
+    client = TestClient(app)
+    got = client.get("/v1/accounts/A1/insights").json()
+    assert got["rows"][0]["narratives"] == {"usage": "Searches rose."}
+    assert client.get("/v1/accounts/nope/insights").json()["code"] == "not_found"
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json()["version"] == 7
+    wrong = client.get("/v1/members/m1/recommendations?count=0")
+    assert wrong.status_code == 422 and wrong.json()["field"] == "count"
+    text = client.get("/metrics").text
+    assert "lumos_requests_total" in text and "lumos_request_seconds_bucket" in text
+
+
+@pytest.fixture
+def api_schema(app):
+    return schemathesis.openapi.from_asgi("/openapi.json", app[0])
+
+
+fuzz = schemathesis.pytest.from_fixture("api_schema")
+
+
+@fuzz.parametrize()
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_input_makes_a_server_error(case):
+    response = case.call(headers={"X-API-Key": KEY})
+    assert response.status_code < 500, response.text
