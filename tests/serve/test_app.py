@@ -8,40 +8,30 @@ from hypothesis import HealthCheck, settings
 
 from lumos.events import EventLog
 from lumos.serve import COLD_START, create_app, hash_key
+from lumos.store import LMDBStore, build_records
 
 KEY = "secret-key"
 
 
-class Records:
-    """The smallest store: compact records in a dict (the real backends have their own tests)."""
-
-    def __init__(self, records):
-        self.records, self.version = records, 7
-
-    def get(self, member_id):
-        return self.records.get(member_id)
-
-
-def record(items, models):
-    return {
-        "items": items,
-        "version": 7,
-        "models": {m: list(range(len(items)))[::step] for m, step in models.items()},
-        "scores": {
-            m: [1.0 - 0.1 * i for i in range(len(items))][::step] for m, step in models.items()
-        },
-        "reasons": {m: [f"because {x}" for x in items][::step] for m, step in models.items()},
-    }
+def recs(items, step=1):
+    rows = pd.DataFrame({"course_id": items}).iloc[::step]
+    return rows.assign(
+        score=[1.0 - 0.1 * i for i in range(len(rows))],
+        reason="skill",
+        reason_text=[f"Because of {x}" for x in rows["course_id"]],
+    )
 
 
 @pytest.fixture
 def app(tmp_path):
-    store = Records(
-        {
-            "m1": record(["c1", "c2", "c3", "c4", "c5"], {"glmix": 1, "affinity": 2}),
-            COLD_START: record(["p1", "p2"], {COLD_START: 1}),
-        }
-    )
+    items = ["c1", "c2", "c3", "c4", "c5"]
+    tables = {
+        "glmix": recs(items).assign(member_id="m1"),
+        "affinity": recs(items, 2).assign(member_id="m1"),
+        COLD_START: recs(["p1", "p2"]).assign(member_id=COLD_START),
+    }
+    store = LMDBStore(tmp_path / "store")
+    store.publish(build_records(tables, version="v7"))
     log = EventLog(tmp_path / "events")
     insights = pd.DataFrame(
         {
@@ -62,6 +52,7 @@ def app(tmp_path):
     )
     yield app, log
     log.close()
+    store.close()
 
 
 def test_recommendations_page_track_and_record_served(app):
@@ -113,7 +104,7 @@ def test_insights_health_metrics_and_errors(app):
     assert got["rows"][0]["narratives"] == {"usage": "Searches rose."}
     assert client.get("/v1/accounts/nope/insights").json()["code"] == "not_found"
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert client.get("/readyz").json()["version"] == 7
+    assert client.get("/readyz").json()["version"] == "v7"
     wrong = client.get("/v1/members/m1/recommendations?count=0")
     assert wrong.status_code == 422 and wrong.json()["field"] == "count"
     text = client.get("/metrics").text

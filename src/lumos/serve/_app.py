@@ -3,10 +3,8 @@
 ``create_app`` wires the parts, so the same app serves an LMDB store and a
 disk event log on a laptop, or Redis for both at scale:
 
-* ``store`` — anything with ``get(member_id) -> record | None`` where a record
-  is the compact record of DESIGN.md: ``{"items": [...], "models": {model:
-  [indices]}, "scores": {model: [...]}, "reasons": {model: [...]}, "version":
-  ...}``;
+* ``store`` — a :mod:`lumos.store` backend (``get(member_id)`` returns the
+  member's compact record, or None; ``version`` the live version);
 * ``treatment`` — ``member_id -> (treatment, model_id)``, the experiment
   variant a member is in and the model it serves;
 * ``events`` — a sink with ``append(events) -> int`` (:class:`~lumos.events.EventLog`);
@@ -42,6 +40,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lumos.errors import LumosError
 from lumos.events import new_id
+from lumos.store import ranked
 
 COLD_START = "cold_start"
 
@@ -56,8 +55,9 @@ class ApiError(Exception):
 
 class Item(BaseModel):
     item_id: str
-    score: float
+    score: float | None
     reason: str
+    reason_text: str
     tracking_id: str
     position: int
 
@@ -121,7 +121,9 @@ def create_app(
         buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
     )
     accepted = Counter("lumos_events_accepted", "Events accepted", registry=registry)
-    version = Gauge("lumos_store_version", "The store's live version", registry=registry)
+    live_version = Gauge(
+        "lumos_store_version", "1 for the store's live version", ["version"], registry=registry
+    )
 
     def error(status, code, message, field=None):
         return JSONResponse({"code": code, "message": message, "field": field}, status_code=status)
@@ -168,11 +170,11 @@ def create_app(
 
     @app.get("/readyz")
     def readyz():
-        live = getattr(store, "version", None)
-        live = live() if callable(live) else live
+        live = store.version
         if live is None:
             return error(503, "not_ready", "the store has no published version yet")
-        version.set(float(live) if isinstance(live, int | float) else 0)
+        live_version.clear()
+        live_version.labels(str(live)).set(1)
         return {"status": "ready", "version": live}
 
     @app.get("/metrics", response_class=PlainTextResponse)
@@ -190,28 +192,30 @@ def create_app(
         authorize(request, write=False)
         record = store.get(member_id)
         arm, model = treatment(member_id)
-        cold = record is None or model not in record.get("models", {})
+        rows = ranked(record, model) if record is not None else []
+        cold = not rows
         if cold:
-            record, model = store.get(COLD_START), COLD_START
-            if record is None or model not in record.get("models", {}):
+            model, record = COLD_START, store.get(COLD_START)
+            rows = ranked(record, model) if record is not None else []
+            if not rows:
                 raise ApiError(
                     404,
                     "no_recommendations",
                     f"no recommendations for member {member_id!r}",
                     "member_id",
                 )
-        index, gone = record["models"][model], dismissed.get(member_id, ())
-        keep = [i for i, j in enumerate(index) if record["items"][j] not in gone]
-        page = keep[start : start + count]
+        gone = dismissed.get(member_id, ())
+        keep = [r for r in rows if r["item_id"] not in gone]
         items = [
             Item(
-                item_id=record["items"][index[i]],
-                score=_finite(record["scores"][model][i]),
-                reason=record["reasons"][model][i],
+                item_id=r["item_id"],
+                score=_finite(r["score"]),
+                reason=r["reason"],
+                reason_text=r["reason_text"],
                 tracking_id=new_id(),
                 position=p,
             )
-            for p, i in enumerate(page, start)
+            for p, r in enumerate(keep[start : start + count], start)
         ]
         if events is not None and items:
             now = time.time()
