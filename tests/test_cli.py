@@ -160,7 +160,7 @@ def test_suggest_design_then_explain_with_it(files, tmp_path):
 
 def test_demo_runs_end_to_end(tmp_path):
     out = tmp_path / "demo"
-    result = run("demo", "--out", out, "--accounts", 300, "--months", 26)
+    result = run("demo", "--out", out, "--accounts", 300, "--months", 26, "--no-serve")
     assert result.exit_code == 0, result.output
     assert "Trained 5 models on renewals before 2025-03-01" in result.output
     assert "Scored " in result.output and "Top churn risk" in result.output
@@ -174,10 +174,22 @@ def test_demo_runs_end_to_end(tmp_path):
     change = accounts.set_index("account_id")["predicted_change"]
     assert record["score"] == pytest.approx(change[record["id"]])
     # the files it wrote rerun through the other commands
-    again = run("propensity", "score", "--model", out / "model", "--contracts",
-                out / "tables" / "contracts.parquet", "--usage", out / "tables" / "usage.parquet",
-                "--firmographics", out / "tables" / "firmographics.parquet",
-                "--as-of", "2025-02-01", "--out", tmp_path / "s.csv")  # fmt: skip
+    again = run(
+        "propensity",
+        "score",
+        "--model",
+        out / "model",
+        "--contracts",
+        out / "tables" / "contracts.parquet",
+        "--usage",
+        out / "tables" / "usage.parquet",
+        "--firmographics",
+        out / "tables" / "firmographics.parquet",
+        "--as-of",
+        "2025-02-01",
+        "--out",
+        tmp_path / "s.csv",
+    )
     assert again.exit_code == 0, again.output
     pd.testing.assert_frame_equal(
         pd.read_csv(tmp_path / "s.csv").drop(columns=["as_of", "renewal"]),
@@ -202,10 +214,35 @@ def test_demo_runs_end_to_end(tmp_path):
     assert rerun.exit_code == 0, rerun.output
     mine = courses[courses["member_id"] == courses["member_id"].iloc[0]]
     assert pd.read_csv(tmp_path / "c.csv")["course_id"].tolist() == mine["course_id"].tolist()
+    # what `lumos demo` serves when it ends: the store, the experiment, the account scores
+    from fastapi.testclient import TestClient
+
+    from lumos.cli import _app
+
+    served = _app(str(out / "store"), str(out / "experiments.yaml"), "course_ranker", "glmix",
+                  str(tmp_path / "events"), str(out / "scores.parquet"), [])  # fmt: skip
+    with TestClient(served) as app:  # leaving it closes the store and the event log
+        member = courses["member_id"].iloc[0]
+        got = app.get(f"/v1/members/{member}/recommendations?count=3").json()
+        assert len(got["items"]) == 3 and got["model_id"] in ("glmix", "affinity")
+        account = scores["account_id"].iloc[0]
+        rows = app.get(f"/v1/accounts/{account}/insights").json()["rows"]
+        assert rows[0]["class"] in ("upsell", "flat", "churn")
     model = out / "model"
-    narrated = run("explain", "run", "--model", model / "models" / "account.json", "--data",
-                   out / "features.parquet", "--design", model / "designs" / "account",
-                   "--id-column", "account_id", "--out", tmp_path / "n.jsonl")  # fmt: skip
+    narrated = run(
+        "explain",
+        "run",
+        "--model",
+        model / "models" / "account.json",
+        "--data",
+        out / "features.parquet",
+        "--design",
+        model / "designs" / "account",
+        "--id-column",
+        "account_id",
+        "--out",
+        tmp_path / "n.jsonl",
+    )
     assert narrated.exit_code == 0, narrated.output
 
 

@@ -76,12 +76,34 @@ def main():
     help="Months of generated history.",
 )
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Stop after writing (for scripts and CI).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @_friendly
-def demo(out, n_accounts, months, seed):
-    """Run the main job on generated data: train, score and explain every account."""
+def demo(out, n_accounts, months, seed, no_serve, port):
+    """Run the main job on generated data, then serve what it computed."""
     from lumos.demo import run_demo
 
-    run_demo(Path(out), n_accounts=n_accounts, months=months, seed=seed, echo=click.echo)
+    done = run_demo(Path(out), n_accounts=n_accounts, months=months, seed=seed, echo=click.echo)
+    if no_serve:
+        return
+    import uvicorn
+
+    p = done["paths"]
+    app = _app(
+        str(p["store"]),
+        str(p["experiments"]),
+        "course_ranker",
+        "glmix",
+        str(Path(out) / "events"),
+        str(p["scores"]),
+        [],
+    )
+    member = done["scores"]["account_id"].iloc[0]
+    click.echo(
+        f"\nServing on http://127.0.0.1:{port} — try /v1/members/M000001/recommendations,"
+        f" /v1/accounts/{member}/insights, /docs. Ctrl-C stops."
+    )
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
 @main.group()
@@ -404,6 +426,140 @@ def recommend_courses(folder, as_of, k, members, scorer, out, seed):
     click.echo(
         f"{len(table):,} recommendations for {table['member_id'].nunique():,} members "
         f"({top}, …) → {out}"
+    )
+
+
+@recommend.command("publish")
+@click.option(
+    "--tables",
+    "folder",
+    required=True,
+    type=click.Path(file_okay=False),
+    help=f"Folder of the tables {', '.join(_LEARNING)}.",
+)
+@click.option("--as-of", required=True, help="Recommend as of this day (YYYY-MM-DD).")
+@click.option("--store", "target", required=True, help="An LMDB folder, or redis://host:port/db.")
+@click.option(
+    "--models",
+    default="glmix,affinity",
+    show_default=True,
+    help="Comma-separated scorers to publish (glmix, affinity).",
+)
+@click.option(
+    "--experiments",
+    "config",
+    type=click.Path(dir_okay=False),
+    help="Experiments YAML; with --experiment, publish each member's treatment only.",
+)
+@click.option("--experiment", help="The experiment whose variants' payloads name the models.")
+@click.option("--k", default=50, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--keep",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Versions kept for rollback.",
+)
+@_friendly
+def recommend_publish(folder, as_of, target, models, config, experiment, k, keep):
+    """Score every member with each model and publish the lists into the store, versioned."""
+    from lumos.data._io import read_tables
+    from lumos.recommend import course_lists, publish_lists
+    from lumos.store import open_store
+
+    router = _router(config, experiment, models.split(",")[0])
+    t = read_tables(folder, _LEARNING)
+    lists = course_lists(
+        tuple(t[n] for n in _LEARNING), as_of=_date(as_of, "--as-of"), models=models.split(","), k=k
+    )
+    with open_store(target, keep=keep) as store:
+        version = publish_lists(store, lists, router=router)
+        kept = store.versions()
+    members = sum(t["member_id"].nunique() for m, t in lists.items() if m != "cold_start")
+    click.echo(
+        f"Published version {version} to {target} ({members:,} member lists over "
+        f"{len(lists) - 1} models, plus the cold-start list); versions kept: "
+        f"{', '.join(kept)}"
+    )
+
+
+def _router(config, experiment, default):
+    from lumos.experiments import Experiments, ModelRouter
+
+    if (config is None) != (experiment is None):
+        raise click.BadParameter(
+            "give --experiments and --experiment together", param_hint="--experiment"
+        )
+    return ModelRouter(Experiments.load(config) if config else None, experiment, default)
+
+
+@main.command()
+@click.option("--store", "target", required=True, help="An LMDB folder, or redis://host:port/db.")
+@click.option(
+    "--experiments",
+    "config",
+    type=click.Path(dir_okay=False),
+    help="Experiments YAML choosing each member's model (with --experiment).",
+)
+@click.option("--experiment", help="The experiment whose variants' payloads name the models.")
+@click.option(
+    "--default-model",
+    default="glmix",
+    show_default=True,
+    help="The model of members outside the experiment.",
+)
+@click.option("--events", "sink", help="An event log folder, or redis://host:port/db.")
+@click.option(
+    "--insights",
+    type=click.Path(dir_okay=False),
+    help="Account scores from `lumos propensity score` (.parquet, .csv, .jsonl).",
+)
+@click.option(
+    "--api-key-hash",
+    "key_hashes",
+    multiple=True,
+    help="SHA-256 of an API key allowed to write (repeatable; also "
+    "LUMOS_API_KEY_HASHES, comma-separated).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@_friendly
+def serve(target, config, experiment, default_model, sink, insights, key_hashes, host, port):
+    """Serve recommendations, account insights and events over HTTP."""
+    import os
+
+    import uvicorn
+
+    app = _app(
+        target,
+        config,
+        experiment,
+        default_model,
+        sink,
+        insights,
+        [*key_hashes, *filter(None, os.environ.get("LUMOS_API_KEY_HASHES", "").split(","))],
+    )
+    click.echo(f"Serving on http://{host}:{port} (OpenAPI at /docs); Ctrl-C stops.")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _app(target, config, experiment, default_model, sink, insights, key_hashes):
+    from lumos.data import read_table
+    from lumos.events import EventLog, RedisEventLog
+    from lumos.serve import create_app
+    from lumos.store import open_store
+
+    router = _router(config, experiment, default_model)
+    events = None
+    if sink:
+        events = RedisEventLog(sink) if sink.startswith("redis") else EventLog(sink)
+    table = None
+    if insights:
+        table = read_table(insights, what="insights").set_index("account_id")
+    redis = target.startswith(("redis://", "rediss://", "unix://"))
+    store = open_store(target) if redis else open_store(target, readonly=True)
+    return create_app(
+        store=store, treatment=router, events=events, insights=table, api_key_hashes=key_hashes
     )
 
 

@@ -19,8 +19,10 @@ import pandas as pd
 
 from lumos.data import atomic_path
 from lumos.data.demo import learning, saas
+from lumos.experiments import Experiments, ModelRouter
 from lumos.explain import carousels, export
-from lumos.recommend import AccountPrioritizer, CourseRecommender
+from lumos.recommend import AccountPrioritizer, CourseRecommender, course_lists, publish_lists
+from lumos.store import LMDBStore
 
 
 def run_demo(
@@ -150,4 +152,32 @@ def _courses(out: Path, *, seed: int, echo) -> dict:
         echo(f"  {rows['reason_text'].iloc[0]}: " + "; ".join(titles[rows["course_id"]]))
         if text >= 4:
             break
-    return {"learning_tables": folder, "courses": path}
+    # publish both models' lists (half the members on each) and the cold-start list
+    experiments = out / "experiments.yaml"
+    with atomic_path(experiments) as tmp:
+        tmp.write_text(_EXPERIMENTS)
+    lists = {
+        "glmix": recs,
+        **course_lists(book.tables, as_of=book.end, models=["affinity"], k=20, seed=seed),
+    }
+    router = ModelRouter(Experiments.load(experiments), "course_ranker", default="glmix")
+    store = out / "store"
+    with LMDBStore(store) as s:
+        version = publish_lists(s, lists, router=router)
+    echo(
+        f"Published store version {version}: each member's list from the model of their "
+        "experiment variant (glmix or affinity), and a cold-start list."
+    )
+    return {"learning_tables": folder, "courses": path, "experiments": experiments, "store": store}
+
+
+_EXPERIMENTS = """\
+# The demo's experiment: half the members see GLMix's list, half the cold-start affinity's.
+experiments:
+  course_ranker:
+    unit: member_id
+    coverage: 100
+    variants:
+      glmix: {weight: 1, payload: {models: [glmix]}}
+      affinity: {weight: 1, payload: {models: [affinity]}}
+"""

@@ -29,6 +29,7 @@ Examples
 from lumos.experiments._config import UNITS, Experiment, Layer, Variant
 from lumos.experiments._experiments import EXAMPLE_CONFIG, Experiments
 from lumos.experiments._hash import BUCKETS, buckets, buckets_many, unit_text, unit_texts
+from lumos.experiments._routing import ModelRouter
 from lumos.experiments._rules import Rule, RuleError
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "Experiment",
     "Experiments",
     "Layer",
+    "ModelRouter",
     "Rule",
     "RuleError",
     "Variant",

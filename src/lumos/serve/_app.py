@@ -25,6 +25,7 @@ request that fails validation changes nothing. Write endpoints need an API key
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import time
@@ -40,9 +41,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lumos.errors import LumosError
 from lumos.events import new_id
-from lumos.store import ranked
-
-COLD_START = "cold_start"
+from lumos.store import COLD_START, ranked
 
 
 class ApiError(Exception):
@@ -98,7 +97,17 @@ def create_app(
     max_count: int = 100,
 ) -> FastAPI:
     """The Lumos API over a store, an experiment assignment, an event sink and insights."""
-    app = FastAPI(title="Lumos", version="1", description=__doc__.split("\n\n")[0])
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        for part in (events, store):  # the server owns them: close them when it stops
+            if hasattr(part, "close"):
+                part.close()
+
+    app = FastAPI(
+        title="Lumos", version="1", description=__doc__.split("\n\n")[0], lifespan=lifespan
+    )
     keys = frozenset(api_key_hashes)
     dismissed: dict[str, set[str]] = {}  # member → items dismissed, from the event log
 

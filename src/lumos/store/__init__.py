@@ -17,7 +17,7 @@ Examples
 ['c2', 'c1']
 """
 
-from lumos.store._base import Store
+from lumos.store._base import COLD_START, Store, open_store
 from lumos.store._build import Records, build_records, new_version
 from lumos.store._codec import decode_record, ranked
 from lumos.store._lmdb import LMDBStore
@@ -25,6 +25,7 @@ from lumos.store._redis import RedisStore
 from lumos.store._sizes import record_sizes
 
 __all__ = [
+    "COLD_START",
     "LMDBStore",
     "Records",
     "RedisStore",
@@ -32,6 +33,7 @@ __all__ = [
     "build_records",
     "decode_record",
     "new_version",
+    "open_store",
     "ranked",
     "record_sizes",
 ]

@@ -8,6 +8,19 @@ from lumos.errors import LumosUserError
 from lumos.store._build import Records, check_version
 from lumos.store._codec import decode_record
 
+COLD_START = "cold_start"  # the member id (and model id) of the list for members without one
+
+
+def open_store(target: str, **kwargs) -> Store:
+    """A Redis store for a ``redis://`` URL, else the LMDB store in the folder ``target``."""
+    if str(target).startswith(("redis://", "rediss://", "unix://")):
+        from lumos.store._redis import RedisStore
+
+        return RedisStore(str(target), **kwargs)
+    from lumos.store._lmdb import LMDBStore
+
+    return LMDBStore(target, **kwargs)
+
 
 class Store:
     """The interface of a store: ``get``, ``get_many``, ``publish``, ``versions``, ``rollback``.

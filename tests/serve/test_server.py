@@ -1,0 +1,107 @@
+"""`lumos serve` as a real process: HTTP reads, and no acknowledged event lost to SIGKILL."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pandas as pd
+import pytest
+
+from lumos.events import EventLog
+from lumos.serve import hash_key
+from lumos.store import COLD_START, LMDBStore, build_records
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(args, port):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lumos.cli", "serve", *map(str, args), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+    )
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    pytest.fail("lumos serve did not start")
+
+
+def _post(port, body, key):
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/events",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "X-API-Key": key},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture
+def store(tmp_path):
+    table = pd.DataFrame(
+        {
+            "member_id": ["m1", "m1", COLD_START],
+            "course_id": ["c1", "c2", "p"],
+            "score": [0.9, 0.5, 1.0],
+            "reason": "skill",
+            "reason_text": "Because of your skill 'Python'",
+        }
+    )
+    with LMDBStore(tmp_path / "store") as s:
+        s.publish(
+            build_records(
+                {
+                    "glmix": table[table["member_id"] == "m1"],
+                    COLD_START: table[table["member_id"] == COLD_START],
+                }
+            )
+        )
+    return tmp_path / "store"
+
+
+def test_every_acknowledged_event_survives_a_killed_server(store, tmp_path):
+    port, key = _free_port(), "k-123"
+    args = ["--store", store, "--events", tmp_path / "events", "--api-key-hash", hash_key(key)]
+    server = _start(args, port)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/members/m1/recommendations") as r:
+        page = json.loads(r.read())
+    assert [i["item_id"] for i in page["items"]] == ["c1", "c2"]
+    acked = []
+    for b in range(30):
+        batch = [
+            {
+                "event_id": f"{b}-{i}",
+                "tracking_id": page["items"][0]["tracking_id"],
+                "type": "impression",
+                "member_id": "m1",
+                "item_id": "c1",
+                "ts": 1735787045,
+            }
+            for i in range(20)
+        ]
+        assert _post(port, {"events": batch}, key)["accepted"] == 20
+        acked += [e["event_id"] for e in batch]
+    os.kill(server.pid, signal.SIGKILL)
+    server.wait()
+    with EventLog(tmp_path / "events") as log:
+        logged = set(log.read()["event_id"])
+    assert set(acked) <= logged and len(logged) == len(acked) + 2  # and the two served events
+    again = _start(args, port)  # restarts on the same log; a resent batch is a duplicate
+    try:
+        assert _post(port, {"events": batch}, key) == {"accepted": 0, "duplicates": 20}
+    finally:
+        again.terminate()
+        again.wait(timeout=10)
