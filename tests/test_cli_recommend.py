@@ -97,3 +97,42 @@ def test_bad_input(folder, tmp_path):
         tmp_path / "r.xlsx",
     )
     assert result.exit_code == 2 and ".parquet, .csv or .jsonl" in result.output
+
+
+def test_publish_then_bad_publish_and_serve_options(folder, tmp_path):
+    from lumos.store import LMDBStore
+
+    config = tmp_path / "experiments.yaml"
+    config.write_text(
+        "experiments:\n  course_ranker:\n    unit: member_id\n    variants:\n"
+        "      a: {weight: 1, payload: {models: [affinity]}}\n"
+        "      g: {weight: 1, payload: {models: [glmix]}}\n"
+    )
+    store = tmp_path / "store"
+    args = [
+        "recommend",
+        "publish",
+        "--tables",
+        folder,
+        "--as-of",
+        "2025-01-22",
+        "--store",
+        store,
+        "--k",
+        5,
+        "--experiments",
+        config,
+        "--experiment",
+        "course_ranker",
+    ]
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    assert "200 members, each with the list of their treatment's model" in result.output
+    with LMDBStore(store, readonly=True) as s:
+        assert s.get("M000001") is not None and len(s.versions()) == 1
+    unknown = run(*args[:-1], "nope")
+    assert unknown.exit_code == 2 and "experiment 'nope' is not in the config" in unknown.output
+    half = run(*args[:-2])
+    assert half.exit_code == 2 and "--experiments and --experiment together" in half.output
+    missing = run("serve", "--store", tmp_path / "nowhere")
+    assert missing.exit_code == 2 and "Cannot open the LMDB store" in missing.output

@@ -475,11 +475,12 @@ def recommend_publish(folder, as_of, target, models, config, experiment, k, keep
     with open_store(target, keep=keep) as store:
         version = publish_lists(store, lists, router=router)
         kept = store.versions()
-    members = sum(t["member_id"].nunique() for m, t in lists.items() if m != "cold_start")
+    models = [m for m in lists if m != "cold_start"]
+    members = len(set().union(*(set(lists[m]["member_id"]) for m in models)))
     click.echo(
-        f"Published version {version} to {target} ({members:,} member lists over "
-        f"{len(lists) - 1} models, plus the cold-start list); versions kept: "
-        f"{', '.join(kept)}"
+        f"Published version {version} to {target}: {members:,} members, each with the list of "
+        f"their treatment's model (of {', '.join(models)}), and the cold-start list; versions "
+        f"kept: {', '.join(kept)}"
     )
 
 
