@@ -1,48 +1,18 @@
-"""Shared fixtures: a small hand-built insights design and models on generated data."""
+"""Shared fixtures: an insights design, models on generated data, a redis-server on loopback."""
 
 from __future__ import annotations
 
-import textwrap
+import shutil
+import socket
+import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-FEATURES = """\
-feature,super_feature,ultra_feature,category
-a_prev,Alpha,U1,Usage
-a,Alpha,U1,Usage
-b,Beta,U1,Usage
-c,Gamma,U2,Growth
-d,Delta,U3,Growth
-"""
-INSIGHTS = """\
-super_feature,insight_type,item,feature
-Alpha,value_change,prev_value,a_prev
-Alpha,value_change,current_value,a
-Beta,current_value,value,b
-Gamma,current_value,value,c
-Delta,flag,value,d
-"""
-TEMPLATES = """\
-value_change:
-  text: "{super_feature} changed from {prev_value} to {current_value} ({pct:+pct})."
-  derive:
-    pct: (current_value - prev_value) / prev_value
-current_value:
-  text: "{super_feature} is {value}."
-flag:
-  text: "{super_feature}: {value:yesno}."
-"""
-
-
-def write_design(folder: Path, features=FEATURES, insights=INSIGHTS, templates=TEMPLATES) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "features.csv").write_text(textwrap.dedent(features))
-    (folder / "insights.csv").write_text(textwrap.dedent(insights))
-    (folder / "templates.yaml").write_text(textwrap.dedent(templates))
-    return folder
+from design_helpers import write_design
 
 
 @pytest.fixture
@@ -59,3 +29,43 @@ def tabular():
     margin = 1.5 * X["x0"] - X["x1"] + 0.5 * X["x2"].fillna(0) * X["x3"]
     y = (margin + rng.normal(0, 0.5, 600) > 0).astype(int)
     return X, y, margin
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A real redis-server on a free loopback port for the session (skips without one)."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not on PATH; apt-get install redis-server")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    folder = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [
+            server,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            break
+        except OSError:
+            time.sleep(0.02)
+    else:
+        proc.kill()
+        pytest.fail("redis-server did not start")
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(timeout=10)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import FEATURES, INSIGHTS, TEMPLATES, write_design
+from design_helpers import FEATURES, INSIGHTS, TEMPLATES, write_design
 from lumos.errors import DataValidationError
 from lumos.explain import InsightsDesign
 

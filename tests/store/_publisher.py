@@ -6,7 +6,8 @@ by content as well as by the version field.
 
 import sys
 
-from conftest import model_tables  # the directory is on PYTHONPATH
+from store_helpers import model_tables  # the directory is on PYTHONPATH
+
 from lumos.store import LMDBStore, RedisStore, build_records
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from store_helpers import model_tables
 
-from conftest import model_tables
 from lumos.errors import DataValidationError, LumosUserError
 from lumos.store import Records, build_records, decode_record, ranked, record_sizes
 
