@@ -43,7 +43,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lumos.errors import LumosError
-from lumos.events import new_id
+from lumos.events import EventLog, new_id
 from lumos.store import COLD_START, ranked
 
 
@@ -124,7 +124,9 @@ def create_app(
             if e.get("type") == "action" and e.get("action") == "dismiss":
                 dismissed.setdefault(e["member_id"], set()).add(e["item_id"])
 
-    if events is not None and hasattr(events, "read"):
+    if isinstance(events, EventLog):  # only the dismissals: a filter before parsing
+        remember(events.read(contains=b'"action":"dismiss"').to_dict("records"))
+    elif events is not None:
         remember(events.read().to_dict("records"))
     registry = CollectorRegistry()
     requests = Counter(
