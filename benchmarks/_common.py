@@ -13,6 +13,8 @@ import math
 import os
 import platform
 import resource
+import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -81,3 +83,41 @@ def run_child(args: list[str]) -> tuple[dict, float]:
     if not lines:
         raise RuntimeError(f"child {' '.join(args)} printed nothing on standard output")
     return json.loads(lines[-1]), usage.ru_maxrss / 1024
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_redis(folder) -> tuple[subprocess.Popen | None, str | None]:
+    """A redis-server on a free loopback port, persisting nothing: (process, URL), or Nones."""
+    server = shutil.which("redis-server")
+    if server is None:
+        return None, None
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            server,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            break
+        except OSError:
+            time.sleep(0.02)
+    return proc, f"redis://127.0.0.1:{port}/0"

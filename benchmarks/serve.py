@@ -23,7 +23,6 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,19 +35,13 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import emit, log
+from _common import emit, free_port, log, start_redis
 
 from lumos.serve import hash_key
 from lumos.store import COLD_START, LMDBStore, RedisStore, build_records
 
 HERE = Path(__file__).parent
 KEY = "bench-key"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def tables(members: int, k: int = 50, seed: int = 0) -> dict:
@@ -151,35 +144,6 @@ def events_rate(port: int, seconds: float, threads: int = 4) -> float:
     return sum(done) / (time.perf_counter() - started)
 
 
-def redis_server(folder: Path):
-    if shutil.which("redis-server") is None:
-        return None, None
-    port = _port()
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(folder),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            break
-        except OSError:
-            time.sleep(0.02)
-    return proc, f"redis://127.0.0.1:{port}/0"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs, a smoke test")
@@ -209,7 +173,7 @@ def main() -> None:
         "glmix",
     ]
     results = []
-    port = _port()
+    port = free_port()
     server = start(serve, port)
     try:
         lmdb = load(port, paths_file, 1000, fixed, server.pid)
@@ -227,7 +191,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
-    port = _port()
+    port = free_port()
     bare = start([str(HERE / "_bare.py"), str(work / "store")], port)
     try:
         bare_r = load(port, paths_file, 1000, fixed, bare.pid)
@@ -235,13 +199,13 @@ def main() -> None:
     finally:
         bare.terminate()
         bare.wait(timeout=10)
-    redis_proc, url = redis_server(work)
+    redis_proc, url = start_redis(work)
     redis_r = None
     if url is not None:
         try:
             with RedisStore(url) as store:
                 store.publish(records)
-            port = _port()
+            port = free_port()
             server = start([*serve[:3], "--store", url, *serve[5:]], port)
             try:
                 redis_r = load(port, paths_file, 1000, fixed, server.pid)

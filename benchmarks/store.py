@@ -11,14 +11,12 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
-from _common import emit, log
+from _common import emit, log, start_redis
 
 from lumos.data.demo import learning
 from lumos.recommend import CourseRecommender
@@ -75,24 +73,6 @@ def latencies(store, ids, n, rng):
     return np.percentile(out, [50, 99]) * 1e6
 
 
-def start_redis(folder):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1",
-         "--save", "", "--appendonly", "no", "--dir", folder],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            break
-        except OSError:
-            time.sleep(0.02)
-    return proc, f"redis://127.0.0.1:{port}/0"
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
@@ -132,7 +112,7 @@ def main():
         },
     ]
     work = tempfile.mkdtemp()
-    redis_proc, url = start_redis(work) if shutil.which("redis-server") else (None, None)
+    redis_proc, url = start_redis(work)
     rng = np.random.default_rng(0)
     try:
         backends = [("lmdb", 50_000)] + ([("redis", 20_000)] if url else [])
