@@ -136,3 +136,6 @@ def test_publish_then_bad_publish_and_serve_options(folder, tmp_path):
     assert half.exit_code == 2 and "--experiments and --experiment together" in half.output
     missing = run("serve", "--store", tmp_path / "nowhere")
     assert missing.exit_code == 2 and "Cannot open the LMDB store" in missing.output
+    pd.DataFrame({"account": ["A1"]}).to_csv(tmp_path / "scores.csv", index=False)
+    bad = run("serve", "--store", store, "--insights", tmp_path / "scores.csv")
+    assert bad.exit_code == 2 and "has no column 'account_id'" in bad.output

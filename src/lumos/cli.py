@@ -546,6 +546,7 @@ def serve(target, config, experiment, default_model, sink, insights, key_hashes,
 
 def _app(target, config, experiment, default_model, sink, insights, key_hashes):
     from lumos.data import read_table
+    from lumos.errors import DataValidationError
     from lumos.events import EventLog, RedisEventLog
     from lumos.serve import create_app
     from lumos.store import open_store
@@ -556,7 +557,16 @@ def _app(target, config, experiment, default_model, sink, insights, key_hashes):
         events = RedisEventLog(sink) if sink.startswith("redis") else EventLog(sink)
     table = None
     if insights:
-        table = read_table(insights, what="insights").set_index("account_id")
+        table = read_table(insights, what="insights")
+        if "account_id" not in table.columns:
+            raise DataValidationError(
+                f"insights file {insights!r} has no column 'account_id'; give the table "
+                "`lumos propensity score` writes.",
+                code="missing_column",
+                file=insights,
+                column="account_id",
+            )
+        table = table.set_index("account_id")
     redis = target.startswith(("redis://", "rediss://", "unix://"))
     store = open_store(target) if redis else open_store(target, readonly=True)
     return create_app(
