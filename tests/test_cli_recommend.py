@@ -139,3 +139,6 @@ def test_publish_then_bad_publish_and_serve_options(folder, tmp_path):
     pd.DataFrame({"account": ["A1"]}).to_csv(tmp_path / "scores.csv", index=False)
     bad = run("serve", "--store", store, "--insights", tmp_path / "scores.csv")
     assert bad.exit_code == 2 and "has no column 'account_id'" in bad.output
+    pd.DataFrame({"course_id": ["C1"]}).to_csv(tmp_path / "cs.csv", index=False)
+    bad = run("serve", "--store", store, "--course-skills", tmp_path / "cs.csv")
+    assert bad.exit_code == 2 and "has no column 'skill'" in bad.output

@@ -516,6 +516,11 @@ def _router(config, experiment, default):
     help="Account scores from `lumos propensity score` (.parquet, .csv, .jsonl).",
 )
 @click.option(
+    "--course-skills",
+    type=click.Path(dir_okay=False),
+    help="A course_id, skill table: courses of skills a member just followed come first.",
+)
+@click.option(
     "--api-key-hash",
     "key_hashes",
     multiple=True,
@@ -525,26 +530,21 @@ def _router(config, experiment, default):
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @_friendly
-def serve(target, config, experiment, default_model, sink, insights, key_hashes, host, port):
+def serve(
+    target, config, experiment, default_model, sink, insights, course_skills, key_hashes, host, port
+):
     """Serve recommendations, account insights and events over HTTP."""
     import os
 
     import uvicorn
 
-    app = _app(
-        target,
-        config,
-        experiment,
-        default_model,
-        sink,
-        insights,
-        [*key_hashes, *filter(None, os.environ.get("LUMOS_API_KEY_HASHES", "").split(","))],
-    )
+    keys = [*key_hashes, *filter(None, os.environ.get("LUMOS_API_KEY_HASHES", "").split(","))]
+    app = _app(target, config, experiment, default_model, sink, insights, keys, course_skills)
     click.echo(f"Serving on http://{host}:{port} (OpenAPI at /docs); Ctrl-C stops.")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
-def _app(target, config, experiment, default_model, sink, insights, key_hashes):
+def _app(target, config, experiment, default_model, sink, insights, key_hashes, course_skills=None):
     from lumos.data import read_table
     from lumos.errors import DataValidationError
     from lumos.events import EventLog, RedisEventLog
@@ -567,10 +567,28 @@ def _app(target, config, experiment, default_model, sink, insights, key_hashes):
                 column="account_id",
             )
         table = table.set_index("account_id")
+    skills = None
+    if course_skills:
+        skills = read_table(course_skills, what="course skills")
+        for column in ("course_id", "skill"):
+            if column not in skills.columns:
+                raise DataValidationError(
+                    f"course skills file {course_skills!r} has no column {column!r}; give "
+                    "course_id and skill (a name members follow).",
+                    code="missing_column",
+                    file=course_skills,
+                    column=column,
+                )
+        skills = skills.astype({"course_id": str, "skill": str})
     redis = target.startswith(("redis://", "rediss://", "unix://"))
     store = open_store(target) if redis else open_store(target, readonly=True)
     return create_app(
-        store=store, treatment=router, events=events, insights=table, api_key_hashes=key_hashes
+        store=store,
+        treatment=router,
+        events=events,
+        insights=table,
+        api_key_hashes=key_hashes,
+        course_skills=skills,
     )
 
 

@@ -49,6 +49,9 @@ def app(tmp_path):
         events=log,
         insights=insights.set_index("account_id"),
         api_key_hashes=[hash_key(KEY)],
+        course_skills=pd.DataFrame(
+            {"course_id": ["c4", "c9", "c5"], "skill": ["Python", "SQL", "Python"]}
+        ),
     )
     yield app, log
     log.close()
@@ -98,6 +101,35 @@ def test_events_need_a_key_are_idempotent_and_dismissals_filter(app):
     assert bad.status_code == 400 and bad.json()["field"] == "type"
     client.close()
     assert (log.read()["type"] == "action").sum() == 1  # the bad batch changed nothing
+
+
+def test_followed_skills_blend_their_courses_first(app):
+    app, _ = app
+    with TestClient(app) as client:
+        _followed(client)
+
+
+def _followed(client):
+    follow = {
+        "event_id": "f1",
+        "tracking_id": "t",
+        "type": "action",
+        "action": "follow",
+        "member_id": "m1",
+        "item_id": "Python",
+        "item_type": "skill",
+        "ts": 1735787045,
+    }
+    plain = client.get("/v1/members/m1/recommendations?count=3").json()["items"]
+    assert [i["item_id"] for i in plain] == ["c1", "c2", "c3"]
+    client.post("/v1/events", json={"events": [follow]}, headers={"X-API-Key": KEY})
+    got = client.get("/v1/members/m1/recommendations?count=3").json()
+    assert [i["item_id"] for i in got["items"]] == ["c4", "c5", "c1"]
+    assert got["items"][0]["reason_text"] == "Because you follow 'Python'"
+    assert got["total"] == 5  # blended, not added twice
+    onboarding = client.get("/v1/members/newcomer/recommendations?skills=sql").json()
+    assert onboarding["cold_start"] and onboarding["items"][0]["item_id"] == "c9"
+    assert onboarding["items"][0]["score"] is None  # not in the served list: no model score
 
 
 def test_insights_health_metrics_and_errors(app):

@@ -157,6 +157,11 @@ class EventLog:
         ]
         return pd.DataFrame(rows, columns=list(FIELDS))
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._file.closed
+
     def close(self) -> None:
         """Close the segment and release the writer lock."""
         if not self._file.closed:

@@ -14,7 +14,10 @@ disk event log on a laptop, or Redis for both at scale:
 A recommendation response mints a tracking id per item and records a
 ``served`` event for it (group-committed every ``flush_ms`` by one thread);
 items the member dismissed (``dismiss`` actions, read from the event log at
-start and from every accepted batch) are left out; a member without a list
+start and from every accepted batch) are left out; up to two courses of each
+skill the member just followed (``follow`` actions on an ``item_type`` of
+``skill``, or the ``skills`` query parameter at onboarding; given
+``course_skills``) come first; a member without a list
 for their treatment's model gets the ``cold_start`` record's list, flagged
 ``cold_start``.
 
@@ -95,6 +98,7 @@ def create_app(
     treatment: Callable[[str], tuple[str, str]],
     events=None,
     insights: pd.DataFrame | None = None,
+    course_skills: pd.DataFrame | None = None,
     api_key_hashes=(),
     read_keys: bool = False,
     max_count: int = 100,
@@ -118,14 +122,25 @@ def create_app(
     )
     keys = frozenset(api_key_hashes)
     dismissed: dict[str, set[str]] = {}  # member → items dismissed, from the event log
+    follows: dict[str, list[str]] = {}  # member → skills followed, latest last
+    by_skill: dict[str, list[str]] = {}  # skill (lower case) → its courses, in table order
+    if course_skills is not None:
+        for skill, rows in course_skills.groupby(course_skills["skill"].str.lower(), sort=False):
+            by_skill[skill] = list(dict.fromkeys(rows["course_id"]))
 
     def remember(batch) -> None:
         for e in batch:
-            if e.get("type") == "action" and e.get("action") == "dismiss":
+            if e.get("type") != "action":
+                continue
+            if e.get("action") == "dismiss":
                 dismissed.setdefault(e["member_id"], set()).add(e["item_id"])
+            elif e.get("action") == "follow" and e.get("item_type") == "skill":
+                mine = follows.setdefault(e["member_id"], [])
+                mine[:] = [*[s for s in mine if s != e["item_id"]][-9:], e["item_id"]]
 
-    if isinstance(events, EventLog):  # only the dismissals: a filter before parsing
-        remember(events.read(contains=b'"action":"dismiss"').to_dict("records"))
+    if isinstance(events, EventLog):  # only dismissals and follows: a filter before parsing
+        for action in (b'"action":"dismiss"', b'"action":"follow"'):
+            remember(events.read(contains=action).to_dict("records"))
     elif events is not None:
         remember(events.read().to_dict("records"))
     registry = CollectorRegistry()
@@ -199,6 +214,9 @@ def create_app(
         channel: str | None = Query(None, max_length=64),
         count: int = Query(10, ge=1, le=max_count),
         start: int = Query(0, ge=0, le=10_000),
+        skills: str | None = Query(
+            None, max_length=512, description="Skills just followed (onboarding), comma-separated"
+        ),
     ):
         authorize(request, write=False)
         record = store.get(member_id)
@@ -217,6 +235,12 @@ def create_app(
                 )
         gone = dismissed.get(member_id, ())
         keep = [r for r in rows if r["item_id"] not in gone]
+        followed = [
+            *(s.strip() for s in (skills or "").split(",") if s.strip()),
+            *reversed(follows.get(member_id, ())),
+        ][:3]
+        if followed and by_skill:
+            keep = _blend(keep, followed, by_skill, gone)
         items = [  # the shape of Item, built as dicts: the response skips re-validation
             {
                 "item_id": r["item_id"],
@@ -349,12 +373,36 @@ class _GroupCommit:
 
     def _run(self) -> None:
         while not self.stopped.wait(self.wait):
-            self.flush()
+            try:
+                self.flush()
+            except ValueError:  # the sink was closed under a server that was never stopped
+                if getattr(self.sink, "closed", False):
+                    return
+                raise
 
     def close(self) -> None:
         self.stopped.set()
         self.thread.join()
         self.flush()
+
+
+def _blend(rows: list[dict], followed: list[str], by_skill: dict, gone) -> list[dict]:
+    """Put up to 2 courses of each followed skill first ("Because you follow 'Python'")."""
+    scores = {r["item_id"]: r["score"] for r in rows}
+    first, taken = [], set()
+    for skill in followed:
+        for course in [c for c in by_skill.get(skill.lower(), ()) if c not in gone][:2]:
+            if course not in taken:
+                taken.add(course)
+                first.append(
+                    {
+                        "item_id": course,
+                        "score": scores.get(course),
+                        "reason": "followed_skill",
+                        "reason_text": f"Because you follow '{skill}'",
+                    }
+                )
+    return first + [r for r in rows if r["item_id"] not in taken]
 
 
 def _finite(value) -> float | None:
