@@ -64,7 +64,7 @@ def tables(members: int, k: int = 50, seed: int = 0) -> dict:
 
 
 def _wait(port: int, proc) -> None:
-    for _ in range(400):
+    for _ in range(1200):  # a large event log takes a moment to open
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
             return
@@ -77,7 +77,11 @@ def _wait(port: int, proc) -> None:
 
 def start(args: list[str], port: int):
     proc = subprocess.Popen([sys.executable, *args, "--port", str(port)], stdout=subprocess.DEVNULL)
-    _wait(port, proc)
+    try:
+        _wait(port, proc)
+    except RuntimeError:
+        proc.kill()  # never leave a server behind
+        raise
     return proc
 
 
