@@ -49,19 +49,7 @@ FIELDS = (
     "value",
     "ts",
 )
-_TEXT = (
-    "event_id",
-    "tracking_id",
-    "type",
-    "action",
-    "member_id",
-    "item_id",
-    "item_type",
-    "cohort",
-    "channel",
-    "model_id",
-    "treatment",
-)
+_TEXT = tuple(f for f in FIELDS if f not in ("position", "propensity", "value", "ts"))
 _REQUIRED = ("event_id", "tracking_id", "type", "member_id", "item_id", "ts")
 
 

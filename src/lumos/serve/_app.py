@@ -46,7 +46,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lumos.errors import LumosError
-from lumos.events import EventLog, new_id
+from lumos.events import FIELDS, EventLog, new_id
 from lumos.store import COLD_START, ranked
 
 
@@ -256,21 +256,17 @@ def create_app(
             now = time.time()
             served.add(
                 [
-                    {
+                    dict.fromkeys(FIELDS)  # the shape validate_event gives, built directly
+                    | {
                         "event_id": new_id(),
                         "tracking_id": it["tracking_id"],
                         "type": "served",
-                        "action": None,
                         "member_id": member_id,
                         "item_id": it["item_id"],
-                        "item_type": None,
-                        "cohort": None,
                         "position": it["position"],
                         "channel": channel,
                         "model_id": model,
                         "treatment": arm,
-                        "propensity": None,
-                        "value": None,
                         "ts": now,
                     }
                     for it in items
