@@ -541,7 +541,7 @@ def serve(
     keys = [*key_hashes, *filter(None, os.environ.get("LUMOS_API_KEY_HASHES", "").split(","))]
     app = _app(target, config, experiment, default_model, sink, insights, keys, course_skills)
     click.echo(f"Serving on http://{host}:{port} (OpenAPI at /docs); Ctrl-C stops.")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=False, server_header=False)
 
 
 def _app(target, config, experiment, default_model, sink, insights, key_hashes, course_skills=None):

@@ -1,5 +1,6 @@
 """Funnel events: validation, the durable disk log (SIGKILL-safe), Redis Streams, legacy shapes."""
 
+import json
 import os
 import signal
 import subprocess
@@ -10,7 +11,17 @@ import pytest
 
 from lumos.data import validate_table
 from lumos.errors import DataValidationError, LumosUserError
-from lumos.events import EventLog, RedisEventLog, by_type, new_id, to_interactions, validate_event
+from lumos.events import (
+    FIELDS,
+    EventLog,
+    RedisEventLog,
+    by_type,
+    new_id,
+    new_ids,
+    served_lines,
+    to_interactions,
+    validate_event,
+)
 
 
 def event(i=0, **fields):
@@ -118,6 +129,48 @@ def test_redis_stream_is_idempotent(redis_url):
         log.append([event(9, type="bad")])
     assert len(log) == 3 and log.read()["event_id"].tolist() == ["e0", "e1", "e2"]
     log.close()
+
+
+def test_served_lines_are_the_logs_own_json():
+    ids = new_ids(4)
+    assert len(set(ids)) == 4 and all(len(i) == 32 for i in ids)
+    items = [(ids[0], ids[1], 'C"1%s\u00e9', 0), (ids[2], ids[3], "C2", 7)]
+    lines = served_lines(
+        "m%d", items, channel=None, model_id="glmix", treatment="B", ts=1735787045.5
+    )
+    for line, (e, t, item, position) in zip(lines, items, strict=True):
+        want = dict.fromkeys(FIELDS) | {
+            "event_id": e,
+            "tracking_id": t,
+            "type": "served",
+            "member_id": "m%d",
+            "item_id": item,
+            "position": position,
+            "model_id": "glmix",
+            "treatment": "B",
+            "ts": 1735787045.5,
+        }
+        assert line == json.dumps(want, separators=(",", ":"))
+        assert validate_event(json.loads(line)) == want
+
+
+def test_served_events_are_never_deduplicated_nor_remembered(tmp_path, redis_url):
+    lines = served_lines("m1", [("s1", "t1", "c1", 0), ("s2", "t1", "c2", 1)], ts=1735787045)
+    with EventLog(tmp_path) as log:
+        assert log.append_served(lines) == 2 and log.append_served([]) == 0
+        assert log.append([event(0)]) == 1
+        assert log.append([event(9, event_id="s1", type="served")]) == 1  # minted ids: no check
+        assert len(log) == 4
+    with EventLog(tmp_path) as log:
+        assert log._seen == {"e0"}  # only what clients send is remembered
+        assert log.append([event(0)]) == 0 and log.append_served(lines) == 2
+        assert log.read()["type"].tolist() == ["served"] * 2 + ["impression"] + ["served"] * 3
+    stream = RedisEventLog(redis_url, stream=f"test:{new_id()}")
+    assert stream.append_served(lines) == 2 and stream.append_served(lines) == 2
+    assert stream.append([event(0), event(9, event_id="s1", type="served")]) == 2
+    assert stream.append([event(0)]) == 0 and len(stream) == 6
+    assert stream.read()["item_id"].tolist()[:2] == ["c1", "c2"]
+    stream.close()
 
 
 def test_events_become_interactions_and_legacy_tables():

@@ -132,6 +132,63 @@ def _followed(client):
     assert onboarding["items"][0]["score"] is None  # not in the served list: no model score
 
 
+def test_every_well_formed_read_answers_as_the_schema_says(app, tmp_path):
+    """Plain requests are answered before FastAPI; odd ones by FastAPI: the same answers."""
+    app, _ = app
+
+    def same(a, b):
+        strip = lambda body: {  # noqa: E731
+            **body,
+            "items": [{k: v for k, v in i.items() if k != "tracking_id"} for i in body["items"]],
+        }
+        assert strip(a) == strip(b)
+
+    with TestClient(app) as client:
+        get = lambda q: client.get(f"/v1/members/m1/recommendations{q}")  # noqa: E731
+        same(get("?count=3&count=2").json(), get("?count=2").json())  # repeated: FastAPI's
+        same(get("?count=2&start=1&unknown=1").json(), get("?start=1&count=2").json())
+        same(get("?skills=SQL&skills=Python&count=3").json(), get("?skills=Python&count=3").json())
+        for query, field in [
+            ("?count=x", "count"),
+            ("?start=-1", "start"),
+            ("?count=101", "count"),
+        ]:
+            wrong = get(query)
+            assert wrong.status_code == 422 and wrong.json()["field"] == field, query
+        assert get("?channel=" + "x" * 65).json()["field"] == "channel"
+        text = client.get("/metrics").text
+        assert 'route="/v1/members/{member_id}/recommendations",status="200"} 6.0' in text
+    keyed = create_app(
+        store=LMDBStore(tmp_path / "store", readonly=True),
+        treatment=lambda m: ("A", "affinity"),
+        api_key_hashes=[hash_key(KEY)],
+        read_keys=True,
+    )
+    with TestClient(keyed) as client:
+        url = "/v1/members/m1/recommendations"
+        assert client.get(url).json()["field"] == "X-API-Key"
+        assert client.get(url, headers={"X-API-Key": "guess"}).status_code == 401
+        got = client.get(url, headers={"X-API-Key": KEY}).json()
+        assert [i["item_id"] for i in got["items"]] == ["c1", "c3", "c5"]
+
+
+def test_clients_cannot_send_served_events(app):
+    app, log = app
+    with TestClient(app) as client:
+        served = {
+            "event_id": "s1",
+            "tracking_id": "t1",
+            "type": "served",
+            "member_id": "m1",
+            "item_id": "c1",
+            "ts": 1735787045,
+        }
+        got = client.post("/v1/events", json={"events": [served]}, headers={"X-API-Key": KEY})
+        assert got.status_code == 400 and got.json()["field"] == "type"
+        assert "recorded by the server" in got.json()["message"]
+    assert len(log) == 0
+
+
 def test_insights_health_metrics_and_errors(app):
     app, _ = app
     client = TestClient(app)

@@ -16,7 +16,7 @@ import pytest
 from store_helpers import model_tables
 
 from lumos.errors import DataValidationError, LumosUserError
-from lumos.store import Records, build_records, decode_record, ranked, record_sizes
+from lumos.store import Records, build_records, decode_record, list_length, ranked, record_sizes
 
 
 def test_round_trip(store):
@@ -190,3 +190,26 @@ def test_models_keep_their_names_whatever_the_order_of_the_tables():
     got = {m: decode_record(v)["models"] for m, v in zip(records.member_ids, records.values,
                                                           strict=True)}  # fmt: skip
     assert got == {"m1": {"first": [0]}, "m2": {"second": [0]}}
+
+
+def test_ranked_reads_one_model_or_a_page_from_the_stored_bytes(store):
+    tables = model_tables()
+    store.publish(build_records(tables, version="v1"))
+    for member in ("M0000", "M0003", "M0007"):
+        raw, record = store.get(member, decode=False), store.get(member)
+        for model in (*tables, "not-a-model"):
+            whole = ranked(record, model)
+            assert ranked(raw, model) == whole
+            assert list_length(raw, model) == list_length(record, model) == len(whole)
+            for stop in (0, 1, 3, 1000):
+                assert ranked(raw, model, stop=stop) == whole[:stop]
+    with pytest.raises(DataValidationError, match="not a Lumos record"):
+        ranked(b"JSON{}", "m1")
+
+
+def test_get_many_reads_past_one_batch_from_one_version(store):
+    store.publish(build_records(model_tables(), version="v1"))
+    ids = ["M0001", *(f"nobody{i}" for i in range(2500)), "M0002"]
+    got = store.get_many(ids)
+    assert len(got) == len(ids) and got[0]["version"] == got[-1]["version"] == "v1"
+    assert all(g is None for g in got[1:-1])

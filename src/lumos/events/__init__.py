@@ -1,6 +1,6 @@
 """Funnel tracking: the unified event, durable sinks (disk, Redis Streams), legacy shapes."""
 
-from lumos.events._event import FIELDS, TYPES, new_id, validate_event
+from lumos.events._event import FIELDS, TYPES, new_id, new_ids, served_lines, validate_event
 from lumos.events._legacy import by_type, to_interactions
 from lumos.events._log import EventLog, RedisEventLog
 
@@ -11,6 +11,8 @@ __all__ = [
     "RedisEventLog",
     "by_type",
     "new_id",
+    "new_ids",
+    "served_lines",
     "to_interactions",
     "validate_event",
 ]

@@ -4,7 +4,11 @@ Both take a batch, validate every event before writing any (a bad event
 rejects the batch and writes nothing), drop events whose ``event_id`` was
 seen before (idempotent: a client may resend a batch it got no answer for),
 and return only once the batch is durable — the disk log after ``fsync``, the
-Redis sink after the server applied the batch in one script.
+Redis sink after the server applied the batch in one script. ``served``
+events are the exception to de-duplication: the server mints their ids
+(:meth:`EventLog.append_served` takes them as ready JSON lines), so their
+ids are never remembered — the memory of seen ids grows with what clients
+send, not with what the server shows.
 
 The disk log is a folder of segments, ``segment-00000001.jsonl``, … — one
 JSON object per line, a new segment past ``segment_bytes``. One process writes
@@ -26,6 +30,7 @@ from lumos.errors import LumosUserError
 from lumos.events._event import FIELDS, validate_event
 
 _SEGMENT = "segment-{:08d}.jsonl"
+_SERVED = b'"type":"served"'  # only a key and its value: quotes inside strings are escaped
 
 
 def _batch(events) -> list[dict]:
@@ -103,10 +108,12 @@ class EventLog:
         for line in data[:end].splitlines():  # our lines start with the id: no JSON parse
             stop = line.find(b'"', len(head)) if line.startswith(head) else -1
             stop = stop if stop > 0 and line[stop - 1 : stop] != b"\\" else -1
+            self._count += 1
+            if _SERVED in line:
+                continue
             self._seen.add(
                 line[len(head) : stop].decode() if stop > 0 else json.loads(line)["event_id"]
             )
-            self._count += 1
 
     def append(self, events, *, validate: bool = True) -> int:
         """Validate, de-duplicate and durably append a batch; the number of new events.
@@ -119,15 +126,32 @@ class EventLog:
         with self._mutex:
             return self._write(batch)
 
+    def append_served(self, lines: list[str]) -> int:
+        """Durably append ``served`` events as :func:`~lumos.events.served_lines` made them.
+
+        The server minted their ids: no validation, no de-duplication. Safe to
+        call from several threads; returns the number of events.
+        """
+        if lines:
+            with self._mutex:
+                self._put(lines)
+        return len(lines)
+
     def _write(self, batch) -> int:
         lines, ids = [], set()
         for event in batch:
-            if event["event_id"] in self._seen or event["event_id"] in ids:
-                continue
-            ids.add(event["event_id"])
+            if event["type"] != "served":
+                if event["event_id"] in self._seen or event["event_id"] in ids:
+                    continue
+                ids.add(event["event_id"])
             lines.append(json.dumps(event, separators=(",", ":")))
         if not lines:
             return 0
+        self._put(lines)
+        self._seen |= ids  # only once durable: a failed write can be retried
+        return len(lines)
+
+    def _put(self, lines: list[str]) -> None:
         if self._file.tell() > self.segment_bytes:
             self._file.close()
             self._number += 1
@@ -136,9 +160,7 @@ class EventLog:
         self._file.flush()
         if self.fsync:
             os.fsync(self._file.fileno())
-        self._seen |= ids  # only once durable: a failed write can be retried
         self._count += len(lines)
-        return len(lines)
 
     def __len__(self) -> int:
         return self._count
@@ -180,7 +202,7 @@ _APPEND = """
 local n = 0
 for i, id in ipairs(ARGV) do
   if i % 2 == 1 then
-    if redis.call('SADD', KEYS[2], id) == 1 then
+    if id == '' or redis.call('SADD', KEYS[2], id) == 1 then
       redis.call('XADD', KEYS[1], '*', 'e', ARGV[i + 1])
       n = n + 1
     end
@@ -214,11 +236,21 @@ class RedisEventLog:
         """Validate, de-duplicate and append a batch; the number of new events."""
         batch = _batch(events) if validate else list(events)
         args = []
-        for event in batch:
-            args += [event["event_id"], json.dumps(event, separators=(",", ":"))]
+        for event in batch:  # an empty id: a served event, never de-duplicated
+            seen_as = event["event_id"] if event["type"] != "served" else ""
+            args += [seen_as, json.dumps(event, separators=(",", ":"))]
         if not args:
             return 0
         return int(self._append(keys=[self.stream, self.stream + ":ids"], args=args))
+
+    def append_served(self, lines: list[str]) -> int:
+        """Append ``served`` events as :func:`~lumos.events.served_lines` made them, in one trip."""
+        if lines:
+            with self._client.pipeline(transaction=False) as pipe:
+                for line in lines:
+                    pipe.xadd(self.stream, {"e": line})
+                pipe.execute()
+        return len(lines)
 
     def __len__(self) -> int:
         return int(self._client.xlen(self.stream))

@@ -19,7 +19,7 @@ Examples
 
 from lumos.store._base import COLD_START, Store, open_store
 from lumos.store._build import Records, build_records, new_version
-from lumos.store._codec import decode_record, ranked
+from lumos.store._codec import decode_record, list_length, ranked
 from lumos.store._lmdb import LMDBStore
 from lumos.store._redis import RedisStore
 from lumos.store._sizes import record_sizes
@@ -32,6 +32,7 @@ __all__ = [
     "Store",
     "build_records",
     "decode_record",
+    "list_length",
     "new_version",
     "open_store",
     "ranked",

@@ -12,6 +12,15 @@ from lumos.store._build import Records
 
 BATCH = 5_000  # fields per HSET
 SENTINEL = b""  # the field written last, in the switch: a version's hash is complete with it
+READ_BATCH = 1_000  # member ids per read script
+# One round trip, atomic: the live version and its members' records. The hash
+# key is built in the script, so this store needs one Redis (not a cluster).
+_GET = """
+local live = redis.call('GET', KEYS[1])
+if not live then return {false} end
+if #ARGV == 0 then return {live} end
+return {live, redis.call('HMGET', KEYS[2] .. live, unpack(ARGV))}
+"""
 
 
 class RedisStore(Store):
@@ -19,9 +28,10 @@ class RedisStore(Store):
 
     A publish fills the new version's hash in pipelined ``HSET`` batches, then
     in one ``MULTI``/``EXEC`` marks it complete, points ``{prefix}:live`` at
-    it, and deletes versions beyond ``keep`` (``UNLINK``). A read gets the live
-    version, then ``HMGET``\\s its members with the completeness mark in the
-    same command; should the version vanish in between, it reads again.
+    it, and deletes versions beyond ``keep`` (``UNLINK``). A read is one
+    script, one round trip: the live version and ``HMGET`` of its members,
+    atomic, so it never sees a version half gone. The script builds the hash
+    key, so the store lives on one Redis server (or a replica), not a cluster.
 
     Parameters
     ----------
@@ -50,6 +60,7 @@ class RedisStore(Store):
                 code="store_unavailable",
             ) from exc
         self._k_live, self._k_versions = f"{prefix}:live", f"{prefix}:versions"
+        self._get = self._r.register_script(_GET)
 
     def _hash(self, version: str) -> str:
         return f"{self.prefix}:v:{version}"
@@ -67,16 +78,18 @@ class RedisStore(Store):
         return self._order()[::-1]
 
     def _read(self, ids):
-        for _ in range(10):
-            live = self._live()
-            if live is None:
+        live, values = None, []
+        for start in range(0, max(len(ids), 1), READ_BATCH):  # Lua's unpack has a limit
+            got = self._get(
+                keys=[self._k_live, self._hash("")], args=ids[start : start + READ_BATCH]
+            )
+            if got[0] is None:
                 return None, [None] * len(ids)
-            values = self._r.hmget(self._hash(live), [SENTINEL, *ids])
-            if values[0] is not None:
-                return live, values[1:]
-        raise LumosUserError(  # pragma: no cover - ten publishes during one read
-            "The live version changed during ten reads in a row; try again.", code="busy"
-        )
+            if live is not None and got[0].decode() != live:  # a publish between batches
+                return self._read(ids)
+            live = got[0].decode()
+            values += got[1] if len(got) > 1 else []
+        return live, values
 
     def _publish(self, records: Records):
         r, order = self._r, self._order()
