@@ -142,3 +142,46 @@ def test_publish_then_bad_publish_and_serve_options(folder, tmp_path):
     pd.DataFrame({"course_id": ["C1"]}).to_csv(tmp_path / "cs.csv", index=False)
     bad = run("serve", "--store", store, "--course-skills", tmp_path / "cs.csv")
     assert bad.exit_code == 2 and "has no column 'skill'" in bad.output
+    no_key = run("serve", "--store", store, "--read-keys")
+    assert no_key.exit_code == 2 and "no key is configured" in no_key.output
+    slow = run("serve", "--store", store, "--flush-ms", 0)
+    assert slow.exit_code == 2 and "--flush-ms" in slow.output
+
+
+def test_events_convert_writes_legacy_tables_beside_a_writer(tmp_path):
+    from lumos.events import EventLog, served_lines
+
+    def action(i, name, **more):
+        return {
+            "event_id": f"a{i}",
+            "tracking_id": "t1",
+            "type": "action",
+            "action": name,
+            "member_id": "M1",
+            "item_id": f"C{i}",
+            "item_type": "course",
+            "ts": 1735787045 + i,
+            **more,
+        }
+
+    with EventLog(tmp_path / "log") as log:  # a server holds the writer's lock all along
+        log.append_served(served_lines("M1", [("s1", "t1", "C1", 0)], ts=1735787040))
+        log.append([action(1, "click"), action(2, "watch", value=120.0), action(3, "follow")])
+        with open(log.folder / "segment-00000001.jsonl", "ab") as f:
+            f.write(b'{"event_id":"half')  # a line being written: not read yet
+        out = tmp_path / "legacy"
+        result = run("events", "convert", "--events", log.folder, "--out", out, "--format", "csv")
+        assert result.exit_code == 0, result.output
+        assert "4 events" in result.output
+    names = sorted(p.name for p in out.iterdir())
+    kinds = ("click", "follow", "impression", "interactions", "served", "watch")
+    assert names == [f"{n}.csv" for n in kinds]
+    interactions = pd.read_csv(out / "interactions.csv")
+    assert interactions["type"].tolist() == ["click", "watch"]
+    assert interactions["seconds"].tolist() == [0.0, 120.0]
+    assert pd.read_csv(out / "served.csv")["item_id"].tolist() == ["C1"]
+    missing = run("events", "convert", "--events", tmp_path / "nowhere", "--out", out)
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+    assert not (tmp_path / "nowhere").exists()
+    fmt = run("events", "convert", "--events", tmp_path / "log", "--out", out, "--format", "xls")
+    assert fmt.exit_code == 2 and "'xls' is not one of" in fmt.output

@@ -86,7 +86,6 @@ def demo(out, n_accounts, months, seed, no_serve, port):
     done = run_demo(Path(out), n_accounts=n_accounts, months=months, seed=seed, echo=click.echo)
     if no_serve:
         return
-    import uvicorn
 
     p = done["paths"]
     app = _app(
@@ -103,7 +102,7 @@ def demo(out, n_accounts, months, seed, no_serve, port):
         f"\nServing on http://127.0.0.1:{port} — try /v1/members/M000001/recommendations,"
         f" /v1/accounts/{member}/insights, /docs. Ctrl-C stops."
     )
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    _run_server(app, "127.0.0.1", port)
 
 
 @main.group()
@@ -527,24 +526,85 @@ def _router(config, experiment, default):
     help="SHA-256 of an API key allowed to write (repeatable; also "
     "LUMOS_API_KEY_HASHES, comma-separated).",
 )
+@click.option(
+    "--read-keys", is_flag=True, help="Reads need an API key too (X-API-Key), not only writes."
+)
+@click.option(
+    "--flush-ms",
+    default=20.0,
+    show_default=True,
+    type=click.FloatRange(0.1, 1000),
+    help="Served events are written and synced together this often.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @_friendly
 def serve(
-    target, config, experiment, default_model, sink, insights, course_skills, key_hashes, host, port
+    target,
+    config,
+    experiment,
+    default_model,
+    sink,
+    insights,
+    course_skills,
+    key_hashes,
+    read_keys,
+    flush_ms,
+    host,
+    port,
 ):
     """Serve recommendations, account insights and events over HTTP."""
     import os
 
+    keys = [*key_hashes, *filter(None, os.environ.get("LUMOS_API_KEY_HASHES", "").split(","))]
+    if read_keys and not keys:
+        raise click.BadParameter(
+            "reads need a key but no key is configured; give --api-key-hash or "
+            "LUMOS_API_KEY_HASHES",
+            param_hint="--read-keys",
+        )
+    app = _app(
+        target,
+        config,
+        experiment,
+        default_model,
+        sink,
+        insights,
+        keys,
+        course_skills,
+        read_keys=read_keys,
+        flush_ms=flush_ms,
+    )
+    click.echo(f"Serving on http://{host}:{port} (OpenAPI at /docs); Ctrl-C stops.")
+    _run_server(app, host, port)
+
+
+def _run_server(app, host: str, port: int) -> None:
+    """uvicorn without what serving behind no proxy does not need (a few % of CPU)."""
     import uvicorn
 
-    keys = [*key_hashes, *filter(None, os.environ.get("LUMOS_API_KEY_HASHES", "").split(","))]
-    app = _app(target, config, experiment, default_model, sink, insights, keys, course_skills)
-    click.echo(f"Serving on http://{host}:{port} (OpenAPI at /docs); Ctrl-C stops.")
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=False, server_header=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+    )
 
 
-def _app(target, config, experiment, default_model, sink, insights, key_hashes, course_skills=None):
+def _app(
+    target,
+    config,
+    experiment,
+    default_model,
+    sink,
+    insights,
+    key_hashes,
+    course_skills=None,
+    **options,
+):
     from lumos.data import read_table
     from lumos.errors import DataValidationError
     from lumos.events import EventLog, RedisEventLog
@@ -589,7 +649,54 @@ def _app(target, config, experiment, default_model, sink, insights, key_hashes, 
         insights=table,
         api_key_hashes=key_hashes,
         course_skills=skills,
+        **options,
     )
+
+
+@main.group()
+def events():
+    """Funnel events: convert them for older consumers."""
+
+
+@events.command("convert")
+@click.option(
+    "--events", "sink", required=True, help="An event log folder, or redis://host:port/db."
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="A folder: one table per legacy type (served, impression, click, …) and interactions.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["parquet", "csv", "jsonl"]),
+    default="parquet",
+    show_default=True,
+)
+@click.option(
+    "--item-type",
+    default="course",
+    show_default=True,
+    help="The items the interactions table keeps ('all' for every type).",
+)
+@_friendly
+def events_convert(sink, out, fmt, item_type):
+    """Turn unified events into the per-type tables and the interactions table."""
+    from lumos.events import EventLog, RedisEventLog, by_type, to_interactions
+
+    source = RedisEventLog(sink) if sink.startswith("redis") else EventLog(sink, readonly=True)
+    frame = source.read()
+    tables = by_type(frame)
+    tables["interactions"] = to_interactions(
+        frame, item_type=None if item_type == "all" else item_type
+    )
+    Path(out).mkdir(parents=True, exist_ok=True)
+    for name, table in tables.items():  # each file whole or not at all
+        _write(table, Path(out) / f"{name}.{fmt}")
+    counts = ", ".join(f"{name} {len(t):,}" for name, t in tables.items())
+    click.echo(f"{len(frame):,} events → {out}: {counts}")
 
 
 def _check_out(out) -> None:

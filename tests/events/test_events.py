@@ -165,6 +165,10 @@ def test_served_events_are_never_deduplicated_nor_remembered(tmp_path, redis_url
         assert log._seen == {"e0"}  # only what clients send is remembered
         assert log.append([event(0)]) == 0 and log.append_served(lines) == 2
         assert log.read()["type"].tolist() == ["served"] * 2 + ["impression"] + ["served"] * 3
+        with EventLog(tmp_path, readonly=True) as reader:  # beside the writer, no lock
+            assert len(reader) == 6 and reader.read()["event_id"].iloc[2] == "e0"
+            with pytest.raises(LumosUserError, match="opened read-only"):
+                reader.append_served(lines)
     stream = RedisEventLog(redis_url, stream=f"test:{new_id()}")
     assert stream.append_served(lines) == 2 and stream.append_served(lines) == 2
     assert stream.append([event(0), event(9, event_id="s1", type="served")]) == 2

@@ -52,6 +52,9 @@ class EventLog:
     fsync : bool, default=True
         Sync each batch to disk before :meth:`append` returns. Off only for tests
         of throughput without durability.
+    readonly : bool, default=False
+        Open to read only, beside the process writing (no lock taken; a line
+        being written is not read until it is whole).
 
     Examples
     --------
@@ -64,11 +67,25 @@ class EventLog:
     >>> log.close()
     """
 
-    def __init__(self, folder, *, segment_bytes: int = 64 << 20, fsync: bool = True):
+    def __init__(
+        self, folder, *, segment_bytes: int = 64 << 20, fsync: bool = True, readonly: bool = False
+    ):
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
         self.segment_bytes = segment_bytes
         self.fsync = fsync
+        self.readonly = readonly
+        self._seen: set[str] = set()
+        self._mutex = threading.Lock()
+        self._count = 0
+        if readonly:
+            if not self.folder.is_dir():
+                raise LumosUserError(
+                    f"event log {str(self.folder)!r} does not exist; give the folder a "
+                    "server writes (lumos serve --events).",
+                    code="not_found",
+                )
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
         self._lock = open(self.folder / "writer.lock", "a")
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -79,9 +96,6 @@ class EventLog:
                 "process; one writer at a time.",
                 code="locked",
             ) from None
-        self._seen: set[str] = set()
-        self._mutex = threading.Lock()
-        self._count = 0
         segments = self._segments()
         for path in segments:
             self._scan(path, repair=path == segments[-1])
@@ -115,6 +129,14 @@ class EventLog:
                 line[len(head) : stop].decode() if stop > 0 else json.loads(line)["event_id"]
             )
 
+    def _writable(self) -> None:
+        if self.readonly:
+            raise LumosUserError(
+                f"event log {str(self.folder)!r} was opened read-only; open it without "
+                "readonly=True to append.",
+                code="read_only",
+            )
+
     def append(self, events, *, validate: bool = True) -> int:
         """Validate, de-duplicate and durably append a batch; the number of new events.
 
@@ -122,6 +144,7 @@ class EventLog:
         already normalized (:func:`~lumos.events.validate_event`'s output shape).
         Safe to call from several threads.
         """
+        self._writable()
         batch = _batch(events) if validate else list(events)
         with self._mutex:
             return self._write(batch)
@@ -132,6 +155,7 @@ class EventLog:
         The server minted their ids: no validation, no de-duplication. Safe to
         call from several threads; returns the number of events.
         """
+        self._writable()
         if lines:
             with self._mutex:
                 self._put(lines)
@@ -163,7 +187,14 @@ class EventLog:
         self._count += len(lines)
 
     def __len__(self) -> int:
+        if self.readonly:
+            return sum(self._lines(path).count(b"\n") for path in self._segments())
         return self._count
+
+    @staticmethod
+    def _lines(path: Path) -> bytes:
+        data = path.read_bytes()
+        return data[: data.rfind(b"\n") + 1]  # whole lines: one may be half written
 
     def read(self, *, contains: bytes | None = None) -> pd.DataFrame:
         """Every event in the log, in the order written (one column per field).
@@ -174,7 +205,7 @@ class EventLog:
         rows = [
             json.loads(line)
             for path in self._segments()
-            for line in path.read_bytes().splitlines()
+            for line in self._lines(path).splitlines()
             if contains is None or contains in line
         ]
         return pd.DataFrame(rows, columns=list(FIELDS))
@@ -182,11 +213,11 @@ class EventLog:
     @property
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
-        return self._file.closed
+        return not self.readonly and self._file.closed
 
     def close(self) -> None:
         """Close the segment and release the writer lock."""
-        if not self._file.closed:
+        if not self.readonly and not self._file.closed:
             self._file.close()
             fcntl.flock(self._lock, fcntl.LOCK_UN)
             self._lock.close()
@@ -231,6 +262,14 @@ class RedisEventLog:
         self.stream = stream
         self._client = redis.Redis.from_url(url)
         self._append = self._client.register_script(_APPEND)
+
+    def _writable(self) -> None:
+        if self.readonly:
+            raise LumosUserError(
+                f"event log {str(self.folder)!r} was opened read-only; open it without "
+                "readonly=True to append.",
+                code="read_only",
+            )
 
     def append(self, events, *, validate: bool = True) -> int:
         """Validate, de-duplicate and append a batch; the number of new events."""
