@@ -22,11 +22,19 @@ def healthz() -> dict:
 
 
 @app.get("/v1/members/{member_id}/recommendations")
-def raw(member_id: str) -> Response:
+async def raw(member_id: str) -> Response:  # async: no thread hop, as lumos serve
     return Response(
         store.get(member_id, decode=False) or b"", media_type="application/octet-stream"
     )
 
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[3]), log_level="warning")
+    uvicorn.run(  # the settings lumos serve runs with
+        app,
+        host="127.0.0.1",
+        port=int(sys.argv[3]),
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+    )
