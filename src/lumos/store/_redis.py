@@ -60,6 +60,7 @@ class RedisStore(Store):
                 code="store_unavailable",
             ) from exc
         self._k_live, self._k_versions = f"{prefix}:live", f"{prefix}:versions"
+        self._k_writing = f"{prefix}:writing"  # hashes being written, to clean if killed
         self._get = self._r.register_script(_GET)
 
     def _hash(self, version: str) -> str:
@@ -94,10 +95,12 @@ class RedisStore(Store):
     def _publish(self, records: Records):
         r, order = self._r, self._order()
         known = {self._hash(v).encode() for v in order}
-        orphans = [k for k in r.scan_iter(match=f"{self.prefix}:v:*") if k not in known]
-        if orphans:
-            r.unlink(*orphans)  # left by a killed publish
+        orphans = [k for k in r.smembers(self._k_writing) if k not in known]
+        if orphans:  # left by a killed publish
+            r.unlink(*orphans)
+            r.srem(self._k_writing, *orphans)
         key = self._hash(records.version)
+        r.sadd(self._k_writing, key)  # no SCAN of the keyspace to find it again
         pipe = r.pipeline(transaction=False)
         ids, values = records.member_ids, records.values
         for start in range(0, len(ids), BATCH):
@@ -113,6 +116,7 @@ class RedisStore(Store):
             tx.hset(key, SENTINEL, records.version)
             tx.set(self._k_versions, json.dumps(kept))
             tx.set(self._k_live, records.version)
+            tx.srem(self._k_writing, key)
             if gone:
                 tx.unlink(*[self._hash(v) for v in gone])
             tx.execute()
