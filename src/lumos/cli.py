@@ -527,6 +527,12 @@ def _router(config, experiment, default):
     "LUMOS_API_KEY_HASHES, comma-separated).",
 )
 @click.option(
+    "--cohorts",
+    "cohorts_config",
+    type=click.Path(dir_okay=False),
+    help="A cohorts YAML: first-pass rankers and how cohorts rank (/v1/members/{id}/cohorts).",
+)
+@click.option(
     "--read-keys", is_flag=True, help="Reads need an API key too (X-API-Key), not only writes."
 )
 @click.option(
@@ -548,12 +554,13 @@ def serve(
     insights,
     course_skills,
     key_hashes,
+    cohorts_config,
     read_keys,
     flush_ms,
     host,
     port,
 ):
-    """Serve recommendations, account insights and events over HTTP."""
+    """Serve recommendations, cohorts, account insights and events over HTTP."""
     import os
 
     keys = [*key_hashes, *filter(None, os.environ.get("LUMOS_API_KEY_HASHES", "").split(","))]
@@ -574,6 +581,7 @@ def serve(
         course_skills,
         read_keys=read_keys,
         flush_ms=flush_ms,
+        cohorts_config=cohorts_config,
     )
     click.echo(f"Serving on http://{host}:{port} (OpenAPI at /docs); Ctrl-C stops.")
     _run_server(app, host, port)
@@ -603,6 +611,7 @@ def _app(
     insights,
     key_hashes,
     course_skills=None,
+    cohorts_config=None,
     **options,
 ):
     from lumos.data import read_table
@@ -642,7 +651,15 @@ def _app(
         skills = skills.astype({"course_id": str, "skill": str})
     redis = target.startswith(("redis://", "rediss://", "unix://"))
     store = open_store(target) if redis else open_store(target, readonly=True)
+    cohorts = None
+    if cohorts_config:
+        from lumos.serve.cohorts import CohortService, load_config
+
+        cohorts = CohortService(
+            load_config(cohorts_config), experiments=router.experiments, store=store
+        )
     return create_app(
+        cohorts=cohorts,
         store=store,
         treatment=router,
         events=events,
@@ -731,6 +748,118 @@ def _date(text, hint):
         raise click.BadParameter(
             f"{text!r} is not a date; use YYYY-MM-DD", param_hint=hint
         ) from None
+
+
+@main.group()
+def cohorts():
+    """Discovery cohorts: run a first-pass ranker as a service, fit the relevance ranker."""
+
+
+@cohorts.command("fpr-service")
+@click.option("--config", required=True, type=click.Path(dir_okay=False), help="Cohorts YAML.")
+@click.option("--cohort", "cohort_id", required=True, help="The cohort whose ranker to serve.")
+@click.option(
+    "--delay-ms",
+    default="0",
+    show_default=True,
+    help="A random wait per request, LOW-HIGH milliseconds (a downstream's own latency).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8101, show_default=True, type=click.IntRange(1, 65535))
+@_friendly
+def cohorts_fpr_service(config, cohort_id, delay_ms, host, port):
+    """Serve one cohort's first-pass ranker over HTTP (what the `rest` plugin fetches)."""
+    from lumos.serve.cohorts import CohortService, fpr_service_app, load_config
+
+    try:
+        low, _, high = delay_ms.partition("-")
+        delay = (float(low), float(high or low))
+        if not 0 <= delay[0] <= delay[1] <= 60_000:
+            raise ValueError
+    except ValueError:
+        raise click.BadParameter(
+            f"{delay_ms!r} is not LOW-HIGH milliseconds (e.g. 20-40)", param_hint="--delay-ms"
+        ) from None
+    parsed = load_config(config)
+    if cohort_id not in parsed.cohorts:
+        raise click.BadParameter(
+            f"{cohort_id!r} is not a cohort of {config} ({', '.join(parsed.cohorts)})",
+            param_hint="--cohort",
+        )
+    parsed.cohorts = {cohort_id: parsed.cohorts[cohort_id]}
+    parsed.ranking.order = []
+    service = CohortService(parsed)
+    click.echo(f"Ranker {cohort_id!r} on http://{host}:{port}/v1/recommendations")
+    _run_server(fpr_service_app(service, cohort_id, delay_ms=delay), host, port)
+
+
+@cohorts.command("fit-ranker")
+@click.option("--events", "sink", required=True, help="An event log folder, or redis://…")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    help="Cohorts YAML: member features from its data (connections, …).",
+)
+@click.option("--out", required=True, help="The weights file (.json) ranking.relevance names.")
+@_friendly
+def cohorts_fit_ranker(sink, config, out):
+    """Fit the relevance second-pass ranker from served, impression and action events."""
+    from lumos.data import atomic_path
+    from lumos.events import EventLog, RedisEventLog
+    from lumos.serve.cohorts import CohortService, RelevanceRanker, load_config
+
+    source = RedisEventLog(sink) if sink.startswith("redis") else EventLog(sink, readonly=True)
+    events = source.read()
+    members = None
+    if config:
+        parsed = load_config(config)
+        parsed.ranking.relevance = None
+        parsed.ranking.experiment = None
+        service = CohortService(parsed)
+        frame = _member_table(service.members)
+        members = frame if len(frame.columns) > 1 else None
+    model = RelevanceRanker.fit(events, members)
+    with atomic_path(out) as tmp:
+        model.save(tmp)
+    click.echo(
+        f"relevance ranker over {len(model.cohorts)} cohorts, "
+        f"{len(model.member_features)} member features → {out}"
+    )
+
+
+def _member_table(members: dict):
+    """The numeric member attributes a cohort service holds, as a table."""
+    import pandas as pd
+
+    frame = pd.DataFrame.from_dict(members, orient="index")
+    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+    return frame[numeric].rename_axis("member_id").reset_index()
+
+
+@main.group()
+def report():
+    """Reports read from the event log."""
+
+
+@report.command("funnel")
+@click.option("--events", "sink", required=True, help="An event log folder, or redis://…")
+@click.option(
+    "--by",
+    default="cohort",
+    show_default=True,
+    type=click.Choice(["cohort", "item_type", "channel"]),
+)
+@_friendly
+def report_funnel(sink, by):
+    """Served → impression → action rates per cohort (or item type, channel)."""
+    from lumos.events import EventLog, RedisEventLog, funnel
+
+    source = RedisEventLog(sink) if sink.startswith("redis") else EventLog(sink, readonly=True)
+    table = funnel(source.read(), by=by)
+    if table.empty:
+        click.echo("no served events with a " + by)
+        return
+    click.echo(table.to_string(float_format=lambda x: f"{x:.3f}"))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,11 +16,32 @@ skills          skill_id, name, category
 interactions    member_id, course_id, channel, type, seconds, timestamp
 =============== ===========================================================
 
+The professional social network (:func:`lumos.data.demo.social`) names its
+tables ``social_`` + the table:
+
+====================== ====================================================
+table                  columns
+====================== ====================================================
+social_members         member_id, name, title, company, school, region,
+                       image_url, joined (a time)
+social_connections     member_id, other_id, since (one row per direction)
+social_groups          group_id, name, topic
+social_group_members   group_id, member_id
+social_events          event_id, name, topic, region, starts (a time)
+social_event_attendees event_id, member_id
+social_newsletters     newsletter_id, name, topic, author_id (a member)
+social_hashtags        hashtag (lower-case, no '#'), topic
+social_follows         member_id, entity_type, entity_id
+====================== ====================================================
+
 Dates are calendar dates; ``end`` is the first day a contract no longer
 covers (a 12-month contract from 2025-01-01 ends 2026-01-01); ``month`` is the
 first day of its month. ``kind`` is ``new``, ``renewal`` or ``add_on``.
 An interaction's ``type`` is ``impression``, ``click``, ``watch`` (with the
 ``seconds`` watched), ``bookmark`` or ``dismiss``; ``timestamp`` is a time.
+A follow's ``entity_type`` is ``newsletter`` (``entity_id`` a newsletter_id)
+or ``hashtag`` (``entity_id`` the hashtag); a connection joins two different
+members once per direction.
 """
 
 from __future__ import annotations
@@ -67,12 +88,36 @@ SCHEMAS: dict[str, pa.Schema] = {
     "interactions": pa.schema([("member_id", pa.string()), ("course_id", pa.string()),
                                ("channel", pa.string()), ("type", pa.string()),
                                ("seconds", pa.float64()), ("timestamp", pa.timestamp("s"))]),
+    "social_members": pa.schema([*[(c, pa.string()) for c in ("member_id", "name", "title",
+                                                               "company", "school", "region",
+                                                               "image_url")],
+                                 ("joined", pa.timestamp("s"))]),
+    "social_connections": pa.schema([("member_id", pa.string()), ("other_id", pa.string()),
+                                     ("since", pa.timestamp("s"))]),
+    "social_groups": pa.schema([(c, pa.string()) for c in ("group_id", "name", "topic")]),
+    "social_group_members": pa.schema([("group_id", pa.string()), ("member_id", pa.string())]),
+    "social_events": pa.schema([*[(c, pa.string()) for c in ("event_id", "name", "topic",
+                                                              "region")],
+                                ("starts", pa.timestamp("s"))]),
+    "social_event_attendees": pa.schema([("event_id", pa.string()), ("member_id", pa.string())]),
+    "social_newsletters": pa.schema([(c, pa.string()) for c in
+                                     ("newsletter_id", "name", "topic", "author_id")]),
+    "social_hashtags": pa.schema([("hashtag", pa.string()), ("topic", pa.string())]),
+    "social_follows": pa.schema([(c, pa.string()) for c in
+                                 ("member_id", "entity_type", "entity_id")]),
 }  # fmt: skip
 CONTRACT_KINDS = ("new", "renewal", "add_on")
 INTERACTION_TYPES = ("impression", "click", "watch", "bookmark", "dismiss")
+FOLLOW_ENTITY_TYPES = ("newsletter", "hashtag")
 _OPTIONAL = {("members", "company"), ("courses", "description"), ("courses", "author")}
 _IDS = {"accounts": "account_id", "members": "member_id", "courses": "course_id",
-        "skills": "skill_id"}  # fmt: skip
+        "skills": "skill_id", "social_members": "member_id", "social_groups": "group_id",
+        "social_events": "event_id", "social_newsletters": "newsletter_id",
+        "social_hashtags": "hashtag"}  # fmt: skip
+_PAIRS = {"social_connections": ["member_id", "other_id"],
+          "social_group_members": ["group_id", "member_id"],
+          "social_event_attendees": ["event_id", "member_id"],
+          "social_follows": ["member_id", "entity_type", "entity_id"]}  # fmt: skip
 
 
 def _fail(table: str, row: int, column: str, message: str, code: str = "bad_value"):
@@ -93,7 +138,8 @@ def validate_table(name: str, data) -> pd.DataFrame:
     name : str
         A table of :data:`SCHEMAS`: ``accounts``, ``contracts``, ``usage``,
         ``firmographics``, ``members``, ``member_skills``, ``courses``,
-        ``course_skills``, ``skills`` or ``interactions``.
+        ``course_skills``, ``skills``, ``interactions``, or a table of the
+        social network: ``social_members``, ``social_connections``, … .
     data : DataFrame or pyarrow.Table
 
     Raises
@@ -223,6 +269,25 @@ def _check(name: str, t: pd.DataFrame) -> None:
                 i = int(bad.argmax())
                 what = "in [0, 1]" if high == 1 else ">= 0" if low == 0 else "> 0"
                 _fail(name, i, col, f"{float(values[i])!r} must be a number {what}.")
+    if name == "social_connections":
+        bad = (t["member_id"] == t["other_id"]).to_numpy()
+        if bad.any():
+            i = int(bad.argmax())
+            _fail(name, i, "other_id", f"{t['other_id'].iloc[i]!r} is the member itself; a "
+                  "connection joins two different members.")  # fmt: skip
+    if name in _PAIRS:
+        keys = _PAIRS[name]
+        dup = t.duplicated(keys).to_numpy()
+        if dup.any():
+            i = int(dup.argmax())
+            _fail(name, i, keys[-1], f"repeats the row of {', '.join(keys)} above; keep one.",
+                  code="duplicate_row")  # fmt: skip
+    if name == "social_follows":
+        bad = ~t["entity_type"].isin(FOLLOW_ENTITY_TYPES).to_numpy()
+        if bad.any():
+            i = int(bad.argmax())
+            _fail(name, i, "entity_type", f"{t['entity_type'].iloc[i]!r} is not one of "
+                  f"{', '.join(FOLLOW_ENTITY_TYPES)}.")  # fmt: skip
     if name == "interactions":
         bad = ~t["type"].isin(INTERACTION_TYPES).to_numpy()
         if bad.any():

@@ -1,4 +1,4 @@
-"""Generated demo data with known answers: a book of accounts, a SaaS book, a learning platform.
+"""Generated demo data with known answers: accounts, a SaaS book, learning, a social network.
 
 ``accounts`` makes a book of business: one row per customer account with
 usage, engagement and firmographic features over 3/6/12-month windows and
@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from lumos.data._learning import LearningBook, learning
+from lumos.data._social import SocialBook, social
 from lumos.errors import LumosUserError
 
 __all__ = [
@@ -26,10 +27,12 @@ __all__ = [
     "SAAS_DRIVERS",
     "LearningBook",
     "SaaSBook",
+    "SocialBook",
     "accounts",
     "accounts_design_path",
     "learning",
     "saas",
+    "social",
 ]
 
 INDUSTRIES = ("Software", "Finance", "Healthcare", "Retail", "Manufacturing", "Education")

@@ -1,7 +1,7 @@
 """Funnel tracking: the unified event, durable sinks (disk, Redis Streams), legacy shapes."""
 
 from lumos.events._event import FIELDS, TYPES, new_id, new_ids, served_lines, validate_event
-from lumos.events._legacy import by_type, to_interactions
+from lumos.events._legacy import by_type, funnel, to_interactions
 from lumos.events._log import EventLog, RedisEventLog
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "EventLog",
     "RedisEventLog",
     "by_type",
+    "funnel",
     "new_id",
     "new_ids",
     "served_lines",

@@ -83,7 +83,15 @@ _PER_ITEM = ("event_id", "tracking_id", "item_id", "position")
 
 
 def served_lines(
-    member_id: str, items, *, channel=None, model_id=None, treatment=None, ts: float
+    member_id: str,
+    items,
+    *,
+    channel=None,
+    model_id=None,
+    treatment=None,
+    ts: float,
+    cohort=None,
+    item_type=None,
 ) -> list[str]:
     """``served`` events as JSON lines, the log's own bytes, built from one template.
 
@@ -107,6 +115,8 @@ def served_lines(
         "channel": "null" if channel is None else text(channel),
         "model_id": "null" if model_id is None else text(model_id),
         "treatment": "null" if treatment is None else text(treatment),
+        "cohort": "null" if cohort is None else text(cohort),
+        "item_type": "null" if item_type is None else text(item_type),
         "ts": json.dumps(float(ts)),
     }
     template = "{%s}" % ",".join(  # noqa: UP031 — the line is itself a %-template

@@ -85,3 +85,45 @@ def by_type(events) -> dict[str, pd.DataFrame]:
     for name, part in actions.groupby("action", sort=True):
         out[str(name)] = part[_LEGACY["action"]].reset_index(drop=True)
     return out
+
+
+def funnel(events, *, by: str = "cohort") -> pd.DataFrame:
+    """Served → impression → action counts and rates per ``by`` (cohort, item type, channel).
+
+    Served items are those the API returned (served events of the ``midtier``
+    channel record the layer below and are not counted); impressions and
+    actions count the distinct served items (tracking ids) they reached,
+    whatever fields the client filled.
+
+    Examples
+    --------
+    >>> def e(i, t, **f):
+    ...     return {"event_id": str(i), "tracking_id": f.pop("tr"), "type": t, "member_id": "m",
+    ...             "item_id": "x", "ts": 1735787045, **f}
+    >>> events = [e(1, "served", tr="a", cohort="groups"), e(2, "served", tr="b", cohort="groups"),
+    ...           e(3, "served", tr="a", cohort="groups", channel="midtier"),
+    ...           e(4, "impression", tr="a"), e(5, "impression", tr="b"),
+    ...           e(6, "action", tr="a", action="click")]
+    >>> funnel(events)[["served", "actions", "action_rate"]]  # doctest: +NORMALIZE_WHITESPACE
+            served  actions  action_rate
+    cohort
+    groups       2        1          0.5
+    """
+    e = _frame(events)
+    served = e[(e["type"] == "served") & e["channel"].ne("midtier") & e[by].notna()]
+    served = served.drop_duplicates("tracking_id")
+    group = served.set_index("tracking_id")[by]
+    seen = e.loc[e["type"] == "impression", "tracking_id"].drop_duplicates()
+    acted = e.loc[e["type"] == "action", "tracking_id"].drop_duplicates()
+    out = pd.DataFrame(
+        {
+            "served": group.value_counts(),
+            "impressions": group.reindex(seen).dropna().value_counts(),
+            "actions": group.reindex(acted).dropna().value_counts(),
+        }
+    )
+    out = out.fillna(0).astype(int).rename_axis(by).sort_index()
+    out["impression_rate"] = out["impressions"] / out["served"]
+    out["action_rate"] = (out["actions"] / out["impressions"]).where(out["impressions"] > 0, 0.0)
+    out["actions_per_served"] = out["actions"] / out["served"]
+    return out

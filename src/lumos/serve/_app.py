@@ -49,6 +49,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lumos.errors import LumosError
 from lumos.events import EventLog, new_ids, served_lines
+from lumos.serve.cohorts import PageError
 from lumos.store import COLD_START, list_length, ranked
 
 _RECOMMENDATIONS = "/v1/members/{member_id}/recommendations"
@@ -108,6 +109,7 @@ def create_app(
     read_keys: bool = False,
     max_count: int = 100,
     flush_ms: float = 20.0,
+    cohorts=None,
 ) -> FastAPI:
     """The Lumos API over a store, an experiment assignment, an event sink and insights."""
 
@@ -117,6 +119,8 @@ def create_app(
     async def lifespan(app):
         gc.freeze()  # what was loaded stays: collections scan only what requests make
         yield
+        if cohorts is not None:
+            await cohorts.aclose()
         if served is not None:
             served.close()
         for part in (events, store):  # the server owns them: close them when it stops
@@ -147,8 +151,14 @@ def create_app(
     if isinstance(events, EventLog):  # only dismissals and follows: a filter before parsing
         for action in (b'"action":"dismiss"', b'"action":"follow"'):
             remember(events.read(contains=action).to_dict("records"))
+        if cohorts is not None:  # served cohort items, then actions on them, in that order
+            for part in (b'"cohort":"', b'"type":"action"'):
+                cohorts.engagement.observe(events.read(contains=part).to_dict("records"))
     elif events is not None:
-        remember(events.read().to_dict("records"))
+        everything = events.read().to_dict("records")
+        remember(everything)
+        if cohorts is not None:
+            cohorts.engagement.observe(everything)
     registry = CollectorRegistry()
     requests = Counter(
         "lumos_requests", "Requests by route and status", ["route", "status"], registry=registry
@@ -161,6 +171,22 @@ def create_app(
         buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
     )
     accepted = Counter("lumos_events_accepted", "Events accepted", registry=registry)
+    if cohorts is not None:
+        cohorts.failed = Counter(
+            "lumos_fpr_failures",
+            "First-pass rankers left out of a page, by cohort and reason",
+            ["cohort", "reason"],
+            registry=registry,
+        )
+        cohorts.fpr_seconds = Histogram(
+            "lumos_fpr_seconds",
+            "First-pass ranker fetch time",
+            ["cohort"],
+            registry=registry,
+            buckets=(0.005, 0.01, 0.02, 0.04, 0.08, 0.15, 0.3, 1.0),
+        )
+        if served is not None:
+            cohorts.record = served.add
     live_version = Gauge(
         "lumos_store_version", "1 for the store's live version", ["version"], registry=registry
     )
@@ -302,6 +328,52 @@ def create_app(
     )
     app.add_middleware(_Measure, requests=requests, latency=latency)  # outermost: sees all
 
+    def need_cohorts():
+        if cohorts is None:
+            raise ApiError(
+                404, "no_cohorts", "this server has no cohorts configured (lumos serve --cohorts)"
+            )
+        return cohorts
+
+    @app.get("/v1/members/{member_id}/cohorts")
+    async def member_cohorts(
+        request: Request,
+        member_id: str,
+        max_items: int = Query(5, ge=1, le=50, description="Items shown per cohort"),
+        locale: str | None = Query(None, max_length=16, description="e.g. en, fr-FR"),
+        channel: str | None = Query(None, max_length=64),
+    ):
+        """The member's cohorts, ordered by the second-pass ranker, each with a see-all link."""
+        authorize(request, write=False)
+        return await need_cohorts().page(
+            member_id, max_items=max_items, locale=locale, channel=channel
+        )
+
+    @app.get("/v1/members/{member_id}/cohorts/{cohort_id}")
+    async def one_cohort(
+        request: Request,
+        member_id: str,
+        cohort_id: str,
+        page_token: str | None = Query(None, max_length=512),
+        count: int = Query(10, ge=1, le=100),
+        locale: str | None = Query(None, max_length=16),
+        channel: str | None = Query(None, max_length=64),
+    ):
+        """One cohort, a page at a time (``next_page_token``); no item is on two pages."""
+        authorize(request, write=False)
+        service = need_cohorts()
+        try:
+            return await service.cohort(
+                member_id,
+                cohort_id,
+                page_token=page_token,
+                count=count,
+                locale=locale,
+                channel=channel,
+            )
+        except PageError as exc:
+            raise ApiError(exc.status, exc.code, exc.message, exc.field) from None
+
     @app.get("/v1/accounts/{account_id}/insights")
     def account_insights(request: Request, account_id: str) -> dict:
         authorize(request, write=False)
@@ -340,6 +412,8 @@ def create_app(
                 )
         n = events.append(batch.events)
         remember(batch.events)
+        if cohorts is not None:
+            cohorts.engagement.observe(batch.events)
         accepted.inc(n)
         return Accepted(accepted=n, duplicates=len(batch.events) - n)
 

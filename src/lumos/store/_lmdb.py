@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import threading
 
 import lmdb
 
@@ -13,6 +14,8 @@ from lumos.store._base import Store
 from lumos.store._build import Records
 
 BATCH = 50_000  # records per write transaction while a version is written
+_OPEN: dict[str, list] = {}  # real path → [env, meta db, data db, readonly, stores using it]
+_OPEN_LOCK = threading.Lock()
 
 
 class LMDBStore(Store):
@@ -55,16 +58,32 @@ class LMDBStore(Store):
         self.path = os.fspath(path)
         if not readonly:
             os.makedirs(self.path, exist_ok=True)
-        try:
-            self._env = lmdb.open(
-                self.path, map_size=map_size, max_dbs=2, readonly=readonly, readahead=False
-            )
-            self._meta = self._env.open_db(b"meta", create=not readonly)
-            self._data = self._env.open_db(b"data", create=not readonly)
-        except lmdb.Error as exc:
-            raise LumosUserError(
-                f"Cannot open the LMDB store at {self.path!r}: {exc}", code="store_unavailable"
-            ) from exc
+        key = os.path.realpath(self.path)
+        with _OPEN_LOCK:  # LMDB allows one environment per file and process: share it
+            shared = _OPEN.get(key)
+            if shared is not None and shared[3] and not readonly:
+                raise LumosUserError(
+                    f"the LMDB store at {self.path!r} is open read-only in this process; "
+                    "open it for writing first, or close the reader.",
+                    code="store_unavailable",
+                )
+            if shared is None:
+                try:
+                    env = lmdb.open(
+                        self.path, map_size=map_size, max_dbs=2, readonly=readonly, readahead=False
+                    )
+                    meta = env.open_db(b"meta", create=not readonly)
+                    data = env.open_db(b"data", create=not readonly)
+                except lmdb.Error as exc:
+                    raise LumosUserError(
+                        f"Cannot open the LMDB store at {self.path!r}: {exc}",
+                        code="store_unavailable",
+                    ) from exc
+                shared = _OPEN[key] = [env, meta, data, readonly, 0]
+            shared[4] += 1
+        self._key = key
+        self._env, self._meta, self._data = shared[0], shared[1], shared[2]
+        self._closed = False
 
     # meta: b"live" -> version, b"versions" -> JSON [[version, seq], ...] oldest first
     def _state(self, txn) -> tuple[str | None, list]:
@@ -130,5 +149,13 @@ class LMDBStore(Store):
             txn.put(b"live", version.encode(), db=self._meta)
 
     def close(self):
-        """Close the environment; the store cannot be used after."""
-        self._env.close()
+        """Close the store (the environment when no other store of this process shares it)."""
+        with _OPEN_LOCK:
+            if self._closed:
+                return
+            self._closed = True
+            shared = _OPEN[self._key]
+            shared[4] -= 1
+            if shared[4] == 0:
+                del _OPEN[self._key]
+                self._env.close()

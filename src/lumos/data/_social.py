@@ -1,0 +1,463 @@
+"""A generated professional social network with known structure, for discovery cohorts.
+
+Members work at a company, studied at a school and live in a region; each has
+a primary topic (from the company's line of work) that sets their title, and
+hidden interests over the topics. Connections are planted: every edge is drawn
+from one context — the same company, school or region, or anyone — with a
+partner chosen in proportion to a heavy-tailed activity, so the network has
+strong homophily and a few hubs. Members join groups, attend events in their
+region and follow newsletters and hashtags of the topics they care about, and
+join groups their connections are in. Everything hidden is returned in
+``truth``, so tests can check that "People You May Know" and cohort features
+find it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+
+from lumos.data._learning import _unique
+from lumos.errors import LumosUserError
+
+TOPICS = (
+    "Software",
+    "Data science",
+    "Design",
+    "Marketing",
+    "Sales",
+    "Finance",
+    "Leadership",
+    "Healthcare",
+)
+REGIONS = {  # region: share of members
+    "Bay Area": 0.2,
+    "New York City Area": 0.18,
+    "Greater London": 0.15,
+    "Paris Region": 0.1,
+    "Berlin Metropolitan Area": 0.09,
+    "Greater Seattle Area": 0.1,
+    "Greater Toronto Area": 0.1,
+    "Singapore": 0.08,
+}
+TITLES = {  # title: (primary topic, secondary topic or None)
+    "Software Engineer": ("Software", None),
+    "Senior Software Engineer": ("Software", None),
+    "Engineering Manager": ("Software", "Leadership"),
+    "Product Manager": ("Software", "Design"),
+    "Data Scientist": ("Data science", None),
+    "Machine Learning Engineer": ("Data science", "Software"),
+    "Data Analyst": ("Data science", "Finance"),
+    "Product Designer": ("Design", None),
+    "UX Researcher": ("Design", "Data science"),
+    "Head of Design": ("Design", "Leadership"),
+    "Marketing Manager": ("Marketing", None),
+    "Content Strategist": ("Marketing", "Design"),
+    "Growth Marketer": ("Marketing", "Data science"),
+    "Account Executive": ("Sales", None),
+    "Sales Director": ("Sales", "Leadership"),
+    "Customer Success Manager": ("Sales", "Marketing"),
+    "Financial Analyst": ("Finance", None),
+    "Accountant": ("Finance", None),
+    "Chief Financial Officer": ("Finance", "Leadership"),
+    "Chief Executive Officer": ("Leadership", None),
+    "Chief Operating Officer": ("Leadership", "Finance"),
+    "HR Business Partner": ("Leadership", None),
+    "Registered Nurse": ("Healthcare", None),
+    "Physician": ("Healthcare", None),
+    "Healthcare Administrator": ("Healthcare", "Leadership"),
+}
+HASHTAGS = {
+    "Software": ("python", "javascript", "cloud", "devops", "opensource"),
+    "Data science": ("datascience", "machinelearning", "ai", "analytics", "bigdata"),
+    "Design": ("ux", "uidesign", "productdesign", "typography", "designthinking"),
+    "Marketing": ("seo", "contentmarketing", "branding", "growthmarketing", "socialmedia"),
+    "Sales": ("sales", "b2b", "saas", "prospecting", "negotiation"),
+    "Finance": ("fintech", "investing", "accounting", "venturecapital", "personalfinance"),
+    "Leadership": ("leadership", "management", "careers", "futureofwork", "mentoring"),
+    "Healthcare": ("healthcare", "digitalhealth", "nursing", "medtech", "publichealth"),
+}
+SCHOOLS = (
+    "Northgate University", "Lakeshore Institute of Technology", "St. Alder College",
+    "Riverbend University", "Westfield School of Business", "Eastbrook University",
+    "Harborview College", "Pinecrest University", "Summit Polytechnic", "Greystone University",
+    "Maple Ridge College", "Oakhaven Institute", "Silverlake University",
+    "Kingsbridge School of Economics", "Brightwater University", "Cedar Valley College",
+    "Ironwood Institute of Design", "Meadowlark University", "Stonegate Medical School",
+    "Fairhaven University",
+)  # fmt: skip
+#: How a planted edge picks its partner: from the same company, school, region, or anyone.
+MIXING = {"company": 0.4, "school": 0.2, "region": 0.25, "random": 0.15}
+
+_FIRST = (
+    "Aisha", "Alejandro", "Amara", "Ana", "Arjun", "Ben", "Carlos", "Chen", "Chloe", "Daniel",
+    "David", "Elena", "Emma", "Fatima", "Felix", "Grace", "Hannah", "Hiroshi", "Ines", "Isaac",
+    "Jamal", "Julia", "Kai", "Kofi", "Laura", "Leila", "Liam", "Lucas", "Maya", "Mei", "Mohammed",
+    "Nadia", "Noah", "Olivia", "Omar", "Priya", "Rafael", "Ravi", "Rosa", "Sam", "Sara", "Sofia",
+    "Tariq", "Thomas", "Valentina", "Wei", "Yara", "Yuki", "Zainab", "Zoe",
+)  # fmt: skip
+_LAST = (
+    "Adeyemi", "Andersen", "Bauer", "Bianchi", "Chen", "Costa", "Dubois", "Fernandez", "Fischer",
+    "Garcia", "Gupta", "Haddad", "Hansen", "Ivanova", "Jensen", "Johnson", "Kim", "Kowalski",
+    "Laurent", "Lee", "Lopez", "Martin", "Mensah", "Meyer", "Moreau", "Murphy", "Nakamura",
+    "Nguyen", "Novak", "Okafor", "Park", "Patel", "Petrov", "Rossi", "Santos", "Schmidt", "Silva",
+    "Singh", "Smith", "Tanaka", "Taylor", "Walker", "Wang", "Williams", "Wong", "Yilmaz", "Zhang",
+)  # fmt: skip
+_PREFIXES = (
+    "Northwind", "Bluepeak", "Brightline", "Cedar", "Copperleaf", "Evergreen", "Falcon",
+    "Granite", "Harbor", "Ironclad", "Juniper", "Keystone", "Lighthouse", "Meridian", "Nimbus",
+    "Oakridge", "Pinnacle", "Quarry", "Redwood", "Silverline", "Tidewater", "Vantage",
+    "Westbrook", "Zenith", "Aurora", "Beacon", "Cobalt", "Driftwood", "Ember", "Fjord",
+    "Glacier", "Horizon", "Indigo", "Lumen", "Orchard", "Prairie", "Sequoia", "Willow",
+)  # fmt: skip
+_SUFFIXES = {
+    "Software": ("Software", "Labs", "Systems"),
+    "Data science": ("Analytics", "AI", "Data"),
+    "Design": ("Studio", "Design Co.", "Creative"),
+    "Marketing": ("Media", "Brands", "Marketing"),
+    "Sales": ("Commerce", "Trading", "Solutions"),
+    "Finance": ("Capital", "Bank", "Financial"),
+    "Leadership": ("Consulting", "Partners", "Group"),
+    "Healthcare": ("Health", "Medical", "Clinics"),
+}
+_GROUP_FORMS = ("{t} Professionals", "{r} {t} Community", "Women in {t}", "{t} Leaders Network",
+                "Future of {t}", "{t} Careers", "{t} Practitioners Forum")  # fmt: skip
+_EVENT_FORMS = ("{r} {t} Meetup", "{t} Summit {r}", "{r} {t} Breakfast", "{t} Workshop: {r}",
+                "{r} {t} Conference")  # fmt: skip
+_NEWSLETTER_FORMS = ("{last} on {t}", "The {t} Brief", "{t} Weekly", "{first}'s {t} Notes",
+                     "Inside {t}")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SocialBook:
+    """The tables of :func:`social`, and the hidden truth that drove them.
+
+    ``truth`` holds ``topics`` (the column order of ``interests``),
+    ``interests`` (members × topics, each row sums to 1), ``activity`` (per
+    member: the heavy-tailed weight behind degree and engagement),
+    ``communities`` (per member: ``member_id``, ``company``, ``school``,
+    ``region`` and the hidden primary ``topic``), ``edge_context`` (per
+    undirected edge, ``member_id`` < ``other_id``: the ``context`` it was
+    planted in, one of :data:`MIXING`) and ``mixing`` (:data:`MIXING`).
+    """
+
+    members: pd.DataFrame
+    connections: pd.DataFrame
+    groups: pd.DataFrame
+    group_members: pd.DataFrame
+    events: pd.DataFrame
+    event_attendees: pd.DataFrame
+    newsletters: pd.DataFrame
+    hashtags: pd.DataFrame
+    follows: pd.DataFrame
+    truth: dict = field(repr=False)
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table by name, in order; table ``x`` validates as ``social_x``."""
+        names = ("members", "connections", "groups", "group_members", "events",
+                 "event_attendees", "newsletters", "hashtags", "follows")  # fmt: skip
+        return {name: getattr(self, name) for name in names}
+
+
+def social(n_members: int = 2000, *, seed: int = 0, start="2025-01-01") -> SocialBook:
+    """A professional social network: members, connections, groups, events, newsletters, hashtags.
+
+    Parameters
+    ----------
+    n_members : int, default=2000
+        At least 2. There are ``max(5, n_members // 40)`` companies, 20 schools,
+        8 regions and 8 topics.
+    seed : int, default=0
+        The data depend on ``seed`` and the arguments only.
+    start : date-like, default="2025-01-01"
+        Members joined and connected before ``start``; events start in the 90
+        days after it.
+
+    Returns
+    -------
+    SocialBook
+        Every member has at least one connection; ``connections`` holds both
+        directions of every edge, with no self-edges and no duplicates.
+
+    Examples
+    --------
+    >>> book = social(300, seed=1)
+    >>> list(book.tables)[:4]
+    ['members', 'connections', 'groups', 'group_members']
+    >>> book.members.iloc[0][["member_id", "image_url"]].tolist()
+    ['U000001', 'https://img.example/u/U000001.png']
+    >>> e = book.connections
+    >>> bool((e["member_id"] != e["other_id"]).all())  # no self-edges
+    True
+    >>> bool(book.members["member_id"].isin(e["member_id"]).all())  # nobody alone
+    True
+    >>> sorted(book.follows["entity_type"].unique())
+    ['hashtag', 'newsletter']
+    """
+    if not isinstance(n_members, Integral) or isinstance(n_members, bool) or n_members < 2:
+        raise LumosUserError(f"n_members must be an int >= 2 (a network needs two members). "
+                             f"Got {n_members!r}.", code="bad_argument")  # fmt: skip
+    if not isinstance(seed, Integral) or isinstance(seed, bool) or seed < 0:
+        raise LumosUserError(f"seed must be an int >= 0. Got {seed!r}.", code="bad_argument")
+    try:
+        begin = pd.Timestamp(start)
+    except (TypeError, ValueError):
+        begin = pd.NaT
+    if begin is pd.NaT:
+        raise LumosUserError(f"start must be a date such as '2025-01-01'. Got {start!r}.",
+                             code="bad_argument")  # fmt: skip
+    rng = np.random.default_rng(int(seed))
+    n, T = int(n_members), len(TOPICS)
+    t0 = np.datetime64(begin.tz_localize(None) if begin.tz else begin, "s")
+
+    # members: company (heavy-tailed sizes) → primary topic → title; region; school
+    n_comp = max(5, n // 40)
+    comp_topic = rng.permutation(np.arange(n_comp) % T)
+    comp_region = rng.choice(len(REGIONS), n_comp, p=_norm(list(REGIONS.values())))
+    company = rng.choice(n_comp, n, p=_norm(rng.lognormal(0, 1.0, n_comp)))
+    topic = np.where(rng.random(n) < 0.7, comp_topic[company], rng.integers(0, T, n))
+    titles = list(TITLES)
+    title_topic = np.array([TOPICS.index(p) for p, _ in TITLES.values()])
+    title = _pick(rng, title_topic, np.ones(len(titles)), topic, T)
+    region = np.where(rng.random(n) < 0.75, comp_region[company],
+                      rng.choice(len(REGIONS), n, p=_norm(list(REGIONS.values()))))  # fmt: skip
+    school_region = np.arange(len(SCHOOLS)) % len(REGIONS)
+    school_pop = rng.lognormal(0, 0.6, len(SCHOOLS))
+    school = np.where(rng.random(n) < 0.6,
+                      _pick(rng, school_region, school_pop, region, len(REGIONS)),
+                      rng.choice(len(SCHOOLS), n, p=_norm(school_pop)))  # fmt: skip
+    activity = 1 + rng.pareto(1.8, n)  # heavy tail: degree and engagement follow it
+    engage = np.sqrt(np.clip(activity / activity.mean(), 0.2, 9))
+
+    secondary = np.array([-1 if s is None else TOPICS.index(s) for _, s in TITLES.values()])
+    interests = rng.gamma(0.3, 1.0, (n, T))
+    interests[np.arange(n), topic] += rng.gamma(6.0, 0.5, n)
+    has2 = secondary[title] >= 0
+    interests[np.flatnonzero(has2), secondary[title][has2]] += rng.gamma(3.0, 0.4, has2.sum())
+    interests /= interests.sum(1, keepdims=True)
+
+    ids = _ids("U", 6, n)
+    regions, companies = np.array(list(REGIONS), dtype=object), _companies(rng, comp_topic)
+    joined_age = np.minimum(rng.exponential(4 * 365 * 86400, n), 15 * 365 * 86400) + 86400
+    joined = t0 - joined_age.astype("timedelta64[s]")
+    first_names = np.asarray(_FIRST, dtype=object)[rng.integers(0, len(_FIRST), n)]
+    last_names = np.asarray(_LAST, dtype=object)[rng.integers(0, len(_LAST), n)]
+    members = pd.DataFrame({
+        "member_id": ids,
+        "name": first_names + " " + last_names,
+        "title": np.asarray(titles, dtype=object)[title],
+        "company": companies[company],
+        "school": np.asarray(SCHOOLS, dtype=object)[school],
+        "region": regions[region],
+        "image_url": "https://img.example/u/" + ids + ".png",
+        "joined": joined,
+    })  # fmt: skip
+
+    a, b, context = _edges(rng, activity, {"company": (company, n_comp),
+                                           "school": (school, len(SCHOOLS)),
+                                           "region": (region, len(REGIONS))})  # fmt: skip
+    lo = np.maximum(joined[a], joined[b]).astype(np.int64)
+    since = (lo + rng.random(len(a)) * (t0.astype(np.int64) - lo)).astype("datetime64[s]")
+    src, dst = np.concatenate([a, b]), np.concatenate([b, a])
+    order = np.lexsort((dst, src))
+    connections = pd.DataFrame({"member_id": ids[src[order]], "other_id": ids[dst[order]],
+                                "since": np.concatenate([since, since])[order]})  # fmt: skip
+    adjacency = (np.bincount(src, minlength=n), dst[order])  # degree, neighbours by member
+
+    # groups: by interest, and groups a connection is in
+    n_groups = max(2 * T, n // 100)
+    group_topic = rng.permutation(np.arange(n_groups) % T)
+    group_pop = rng.lognormal(0, 1.0, n_groups)
+    group_region = rng.choice(len(REGIONS), n_groups)
+    who = np.repeat(np.arange(n), rng.poisson(1.2 * engage))
+    joined_groups = _pick(rng, group_topic, group_pop, _draw(rng, interests[who]), T)
+    asker = np.flatnonzero(rng.random(n) < 0.4)  # joins a group of a random connection
+    their = _neighbour(rng, _csr(who, joined_groups, n), _neighbour(rng, adjacency, asker))
+    ok = their >= 0
+    gm_member = np.concatenate([who, asker[ok]])
+    gm_group = np.concatenate([joined_groups, their[ok]])
+    gm_group, gm_member = _unique_pairs(gm_group, gm_member, n)
+    group_ids = _ids("G", 4, n_groups)
+    groups = pd.DataFrame({
+        "group_id": group_ids,
+        "name": _names(rng, _GROUP_FORMS, group_topic, r=regions[group_region]),
+        "topic": np.asarray(TOPICS, dtype=object)[group_topic],
+    })  # fmt: skip
+    group_members = pd.DataFrame({"group_id": group_ids[gm_group], "member_id": ids[gm_member]})
+
+    # events: in the 90 days after start, attended in one's region on topics of interest
+    n_events = max(2 * T, n // 200)
+    event_topic = rng.permutation(np.arange(n_events) % T)
+    event_region = rng.choice(len(REGIONS), n_events, p=_norm(list(REGIONS.values())))
+    event_pop = rng.lognormal(0, 0.7, n_events)
+    who = np.repeat(np.arange(n), rng.poisson(0.5 * engage))
+    want = _draw(rng, interests[who])
+    went = _pick(rng, event_region * T + event_topic, event_pop, region[who] * T + want,
+                 len(REGIONS) * T)  # fmt: skip
+    away = rng.random(len(who)) < 0.1  # travels to one anywhere; else none nearby: stays home
+    went = np.where(away, _pick(rng, event_topic, event_pop, want, T), went)
+    went, who = _unique_pairs(went[went >= 0], who[went >= 0], n)
+    starts = t0 + (rng.integers(0, 90, n_events) * 86400
+                   + rng.integers(9, 19, n_events) * 3600).astype("timedelta64[s]")  # fmt: skip
+    event_ids = _ids("E", 4, n_events)
+    events = pd.DataFrame({
+        "event_id": event_ids,
+        "name": _names(rng, _EVENT_FORMS, event_topic, r=regions[event_region]),
+        "topic": np.asarray(TOPICS, dtype=object)[event_topic],
+        "region": regions[event_region],
+        "starts": starts,
+    })  # fmt: skip
+    event_attendees = pd.DataFrame({"event_id": event_ids[went], "member_id": ids[who]})
+
+    # newsletters, written by active members of their topic; hashtags
+    n_news = max(T, n // 250)
+    news_topic = rng.permutation(np.arange(n_news) % T)
+    author = _pick(rng, topic, activity**2, news_topic, T)
+    author = np.where(author < 0, rng.integers(0, n, n_news), author)
+    first, last = first_names[author], last_names[author]
+    news_ids = _ids("N", 4, n_news)
+    newsletters = pd.DataFrame({
+        "newsletter_id": news_ids,
+        "name": _names(rng, _NEWSLETTER_FORMS, news_topic, first=first, last=last),
+        "topic": np.asarray(TOPICS, dtype=object)[news_topic],
+        "author_id": ids[author],
+    })  # fmt: skip
+    tag_names = np.array([h for t in TOPICS for h in HASHTAGS[t]], dtype=object)
+    tag_topic = np.repeat(np.arange(T), [len(HASHTAGS[t]) for t in TOPICS])
+    hashtags = pd.DataFrame({"hashtag": tag_names,
+                             "topic": np.asarray(TOPICS, dtype=object)[tag_topic]})  # fmt: skip
+
+    follows = []
+    for kind, names, of_topic, rate in (("newsletter", news_ids, news_topic, 0.8),
+                                        ("hashtag", tag_names, tag_topic, 2.0)):  # fmt: skip
+        who = np.repeat(np.arange(n), rng.poisson(rate * engage))
+        pop = rng.lognormal(0, 0.8, len(names))
+        what = _pick(rng, of_topic, pop, _draw(rng, interests[who]), T)
+        if kind == "newsletter":  # authors do not follow their own newsletter
+            keep = author[what] != who
+            who, what = who[keep], what[keep]
+        what, who = _unique_pairs(what, who, n)
+        follows.append(pd.DataFrame({"member_id": ids[who], "entity_type": kind,
+                                     "entity_id": names[what]}))  # fmt: skip
+    follows = pd.concat(follows, ignore_index=True)
+    follows = follows.sort_values(["member_id", "entity_type", "entity_id"], ignore_index=True)
+
+    truth = {
+        "topics": TOPICS,
+        "interests": interests,
+        "activity": activity,
+        "communities": pd.DataFrame({
+            "member_id": ids, "company": members["company"], "school": members["school"],
+            "region": members["region"], "topic": np.asarray(TOPICS, dtype=object)[topic]}),
+        "edge_context": pd.DataFrame({"member_id": ids[a], "other_id": ids[b],
+                                      "context": context}),
+        "mixing": dict(MIXING),
+    }  # fmt: skip
+    return SocialBook(members, connections, groups, group_members, events, event_attendees,
+                      newsletters, hashtags, follows, truth)  # fmt: skip
+
+
+def _norm(w) -> np.ndarray:
+    w = np.asarray(w, dtype=np.float64)
+    return w / w.sum()
+
+
+def _ids(prefix: str, width: int, count: int) -> np.ndarray:
+    """``prefix`` and 1-based numbers padded to ``width`` digits: U000001, U000002, …"""
+    return np.array([f"{prefix}{i:0{width}d}" for i in range(1, count + 1)], dtype=object)
+
+
+def _pick(rng, key: np.ndarray, weights: np.ndarray, want: np.ndarray, n_keys: int) -> np.ndarray:
+    """For each key in ``want``, an index ``i`` with ``key[i]`` equal to it, drawn in
+    proportion to ``weights``; -1 where no index has that key. Vectorized: one
+    ``searchsorted`` into the cumulative weights of the indices sorted by key."""
+    order = np.argsort(key, kind="stable")
+    cum = np.concatenate([[0.0], np.cumsum(weights[order])])
+    counts = np.bincount(key, minlength=n_keys)
+    ends = np.cumsum(counts)
+    s, e = (ends - counts)[want], ends[want]
+    u = cum[s] + rng.random(len(want)) * (cum[e] - cum[s])
+    pos = np.clip(np.searchsorted(cum, u, side="right") - 1, s, np.maximum(e - 1, s))
+    return np.where(e > s, order[np.minimum(pos, len(order) - 1)], -1)
+
+
+def _draw(rng, p: np.ndarray) -> np.ndarray:
+    """One column index per row of ``p`` (rows sum to 1), vectorized."""
+    return (p.cumsum(1) < rng.random((len(p), 1))).sum(1).clip(max=p.shape[1] - 1)
+
+
+def _csr(rows: np.ndarray, values: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` grouped by ``rows`` (0 … n-1): the count per row and the values in row order."""
+    return np.bincount(rows, minlength=n), values[np.argsort(rows, kind="stable")]
+
+
+def _neighbour(rng, csr: tuple[np.ndarray, np.ndarray], rows: np.ndarray) -> np.ndarray:
+    """A random value of each row of ``csr`` in ``rows``; -1 for a row with none."""
+    count, values = csr
+    if len(values) == 0:
+        return np.full(len(rows), -1)
+    offset = np.concatenate([[0], np.cumsum(count)])
+    k = count[rows]
+    pos = offset[rows] + (rng.random(len(rows)) * k).astype(np.int64)
+    return np.where(k > 0, values[np.minimum(pos, len(values) - 1)], -1)
+
+
+def _unique_pairs(x: np.ndarray, member: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``(x, member)`` pairs, sorted by ``x`` then ``member``."""
+    code = np.unique(x.astype(np.int64) * n + member)
+    return code // n, code % n
+
+
+def _edges(rng, activity: np.ndarray, contexts: dict) -> tuple[np.ndarray, ...]:
+    """Undirected edges ``a < b``, sorted and distinct, and the context each was planted in.
+
+    Every member draws a Poisson number of stubs in proportion to its activity;
+    each stub picks a context by :data:`MIXING` and a partner in that context
+    in proportion to activity (so hubs attract edges: a heavy-tailed degree).
+    A member left without an edge gets one in its company, or with anyone.
+    """
+    n, kinds = len(activity), list(MIXING)
+    who = np.repeat(np.arange(n), rng.poisson(5.0 * activity / activity.mean()))
+    kind = rng.choice(len(kinds), len(who), p=list(MIXING.values()))
+    other = np.empty(len(who), dtype=np.int64)
+    for k, name in enumerate(kinds):  # four contexts, each vectorized over its stubs
+        sel = kind == k
+        key, size = contexts[name] if name != "random" else (np.zeros(n, dtype=np.int64), 1)
+        other[sel] = _pick(rng, key, activity, key[who[sel]], size)  # never -1: who is in it
+    real = other != who
+    degree = np.bincount(who[real], minlength=n) + np.bincount(other[real], minlength=n)
+    lone = np.flatnonzero(degree == 0)
+    key, size = contexts["company"]
+    mate = _pick(rng, key, activity, key[lone], size)
+    alone = mate == lone  # the only one of its company, or drew itself: anyone else
+    mate[alone] = (lone[alone] + rng.integers(1, n, alone.sum())) % n
+    a, b = np.concatenate([who, lone]), np.concatenate([other, mate])
+    ctx = np.concatenate([kind, np.where(alone, kinds.index("random"), kinds.index("company"))])
+    keep = a != b
+    lo, hi, ctx = np.minimum(a, b)[keep], np.maximum(a, b)[keep], ctx[keep]
+    _, first = np.unique(lo * n + hi, return_index=True)
+    return lo[first], hi[first], np.asarray(kinds, dtype=object)[ctx[first]]
+
+
+def _companies(rng, comp_topic: np.ndarray) -> np.ndarray:
+    """Readable company names that say their line of work: "Cedar Analytics", "Harbor Health"."""
+    names = np.empty(len(comp_topic), dtype=object)
+    for t, topic in enumerate(TOPICS):  # eight topics
+        idx = np.flatnonzero(comp_topic == t)
+        combos = np.array([f"{p} {s}" for p in _PREFIXES for s in _SUFFIXES[topic]], dtype=object)
+        names[idx] = combos[rng.permutation(len(combos))[np.arange(len(idx)) % len(combos)]]
+    return _unique(names)
+
+
+def _names(rng, forms: tuple[str, ...], topics: np.ndarray, **fields: np.ndarray) -> np.ndarray:
+    """A name per catalog entry from a random form ("Women in {t}"), made unique."""
+    form = rng.integers(0, len(forms), len(topics))
+    names = [
+        forms[f].format(t=TOPICS[t].title(), **{k: v[i] for k, v in fields.items()})
+        for i, (f, t) in enumerate(zip(form, topics, strict=True))
+    ]  # the catalog (groups, events, newsletters), not members: n // 100 entries at most
+    return _unique(names)

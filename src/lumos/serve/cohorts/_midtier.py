@@ -1,0 +1,367 @@
+"""The cohorts mid-tier: first-pass rankers fetched in parallel, a second-pass order, pages.
+
+For a page, one workflow runs every enabled ranker's fetch → transform chain
+concurrently (each fetch with its timeout) and merges what arrived in time:
+tracking ids are minted as each ranker's items come back, the second-pass
+ranker the member's experiment variant names orders the cohorts, and a
+``served`` event (channel ``midtier``) records what the mid-tier returned.
+A ranker that fails or times out is left out of the page, logged and counted.
+
+Pages of one cohort come from a snapshot of what was fetched, so an item never
+appears on two pages; page tokens are opaque and signed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+import pandas as pd
+
+from lumos.errors import LumosUserError
+from lumos.events import new_ids, served_lines
+from lumos.serve.cohorts._config import CohortsConfig
+from lumos.serve.cohorts._decorate import Catalogs, Decorator, entity_tables
+from lumos.serve.cohorts._plugin import DiscoveryResult, MemberContext, PluginPool
+from lumos.serve.cohorts._rank import MIDTIER, Engagement, RelevanceRanker, RuleRanker
+from lumos.serve.cohorts._workflow import Operator, Workflow
+
+log = logging.getLogger("lumos.cohorts")
+
+
+class PageError(Exception):
+    """A request the cohorts API answers with ``{code, message, field}`` and ``status``."""
+
+    def __init__(self, status, code, message, field=None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+
+def read_tables(folder) -> dict[str, pd.DataFrame]:
+    """Every ``.parquet`` / ``.csv`` table of a folder, by file stem."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise LumosUserError(
+            f"cohorts data folder {str(folder)!r} does not exist; fix 'data' in the config.",
+            code="bad_config",
+        )
+    out = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix == ".parquet":
+            out[path.stem] = pd.read_parquet(path)
+        elif path.suffix == ".csv":
+            out[path.stem] = pd.read_csv(path)
+    return out
+
+
+class CohortService:
+    """Cohort pages for members: the mid-tier and what the API needs of it.
+
+    Parameters
+    ----------
+    config : CohortsConfig
+    experiments : Experiments, optional
+        Chooses each member's second-pass ranker (``ranking.experiment``).
+    tables : dict of DataFrame, optional
+        The tables plugins read; default the config's ``data`` folder.
+    store : optional
+        The course store, for rankers that read it (``resources["store"]``).
+    """
+
+    def __init__(self, config: CohortsConfig, *, experiments=None, tables=None, store=None):
+        self.config = config
+        self.pool = PluginPool([config.path(p) for p in config.plugin_paths])
+        if tables is None:
+            tables = read_tables(config.path(config.data)) if config.data else {}
+        if store is None and config.store:
+            from lumos.store import open_store
+
+            store = open_store(str(config.path(config.store)), readonly=True)
+        members = tables.get("members")
+        self.members: dict[str, dict] = {}
+        if members is not None:
+            frame = members.set_index(members["member_id"].astype(str), drop=False)
+            connections = tables.get("connections")
+            if connections is not None:
+                degree = connections["member_id"].astype(str).value_counts()
+                frame = frame.assign(connections=degree.reindex(frame.index).fillna(0).to_numpy())
+            self.members = frame.to_dict("index")
+        self.resources = {"tables": tables, "store": store, "members": self.members}
+        self.rankers = {}
+        for cid, entry in config.cohorts.items():
+            cls = self.pool.load(entry.plugin)
+            self.rankers[cid] = cls(cid, entry.options, self.resources)
+        self.rules = RuleRanker(config.ranking.order or list(config.cohorts))
+        self.relevance = None
+        if config.ranking.relevance:
+            self.relevance = RelevanceRanker.load(config.path(config.ranking.relevance))
+        self.experiments = experiments
+        if config.ranking.experiment and (
+            experiments is None or config.ranking.experiment not in experiments.experiments
+        ):
+            raise LumosUserError(
+                f"cohorts config {config.source!r}, field 'ranking.experiment': "
+                f"{config.ranking.experiment!r} is not in the experiments config; give "
+                "--experiments with it, or remove the field.",
+                code="bad_config",
+            )
+        self.catalogs = Catalogs(config.path(config.catalogs) if config.catalogs else None)
+        self.decorate = Decorator(entity_tables(tables))
+        self.engagement = Engagement()
+        self.record = None  # set by the app: served event lines → the event sink
+        self.failed = None  # set by the app: a Prometheus counter (cohort, reason)
+        self.fpr_seconds = None
+        self._secret = secrets.token_bytes(16)
+        self._snapshots: OrderedDict[str, tuple] = OrderedDict()
+        self.snapshot_ttl, self.max_snapshots = 900.0, 20_000
+        self._http, self._http_loop = None, None
+
+    # -- plumbing ------------------------------------------------------------------
+    def _client(self):
+        import httpx
+
+        loop = asyncio.get_running_loop()
+        if self._http is None or self._http_loop is not loop:
+            self._http = httpx.AsyncClient(
+                limits=httpx.Limits(max_connections=200, max_keepalive_connections=100)
+            )
+            self._http_loop = loop
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    def member(self, member_id: str) -> MemberContext:
+        attributes = self.members.get(member_id, {})
+        treatment, payload = "default", {}
+        name = self.config.ranking.experiment
+        if name:
+            variant = self.experiments.assign(member_id, attributes).get(name)
+            if variant is not None:
+                treatment, payload = f"{name}:{variant}", self.experiments[name].payload(variant)
+        return MemberContext(member_id, attributes, treatment), payload
+
+    def _ranker(self, payload: dict):
+        order = payload.get("cohorts")
+        if payload.get("cohort_ranker") == "relevance" and self.relevance is not None:
+            return self.relevance, order
+        return (RuleRanker(order) if order else self.rules), None
+
+    # -- the workflow ----------------------------------------------------------------
+    async def fetch(self, member: MemberContext, cohort_ids) -> tuple[dict, dict]:
+        """Run the rankers of ``cohort_ids``: ``({cohort: [results]}, {cohort: reason})``."""
+        http = self._client()
+        ops = []
+        for cid in cohort_ids:
+            ranker = self.rankers[cid]
+            timeout = (self.config.cohorts[cid].timeout_ms or self.config.timeout_ms) / 1000
+
+            async def fetch(ranker=ranker):
+                return await ranker.fetch(ranker.request(member), http)
+
+            def transform(ranker=ranker, **got):
+                (raw,) = got.values()
+                results = ranker.transform(raw, member)[: self.config.max_items]
+                for r, tracking in zip(results, new_ids(len(results)), strict=True):
+                    r.tracking_id = tracking  # minted as the ranker's items arrive
+                return results
+
+            ops += [
+                Operator(f"{cid}.fetch", fetch, timeout=timeout),
+                Operator(f"{cid}.transform", transform, (f"{cid}.fetch",)),
+            ]
+        outcome = await Workflow(ops).run()
+        got, failed = {}, {}
+        for cid in cohort_ids:
+            reason = outcome.failures.get(f"{cid}.fetch") or outcome.failures.get(
+                f"{cid}.transform"
+            )
+            if reason is not None:
+                failed[cid] = "timeout" if reason == "timeout" else "error"
+                log.warning("cohort %s left out for %s: %s", cid, member.member_id, reason)
+                if self.failed is not None:
+                    self.failed.labels(cid, failed[cid]).inc()
+            else:
+                got[cid] = outcome.outputs[f"{cid}.transform"]
+            if self.fpr_seconds is not None and f"{cid}.fetch" in outcome.seconds:
+                self.fpr_seconds.labels(cid).observe(outcome.seconds[f"{cid}.fetch"])
+        return got, failed
+
+    def _served(self, member, cohort_id, results, start, channel) -> None:
+        if channel != MIDTIER:  # what the member is shown: the relevance ranker's engagement
+            for r in results:
+                self.engagement.served_one(member.member_id, cohort_id, r.tracking_id)
+        if self.record is None or not results:
+            return
+        ids = new_ids(len(results))
+        self.record(
+            served_lines(
+                member.member_id,
+                [
+                    (e, r.tracking_id, r.item_id, start + p)
+                    for p, (e, r) in enumerate(zip(ids, results, strict=True))
+                ],
+                channel=channel,
+                model_id=self.config.cohorts[cohort_id].plugin,
+                treatment=member.treatment,
+                ts=time.time(),
+                cohort=cohort_id,
+                item_type=results[0].item_type,
+            )
+        )
+
+    # -- snapshots and tokens -----------------------------------------------------------
+    def _snapshot(self, member_id: str, cohorts: dict, contexts: dict) -> str:
+        key = secrets.token_hex(8)
+        self._snapshots[key] = (member_id, cohorts, contexts, time.monotonic())
+        while len(self._snapshots) > self.max_snapshots:
+            self._snapshots.popitem(last=False)
+        return key
+
+    def token(self, snapshot: str, cohort_id: str, offset: int) -> str:
+        body = f"{snapshot}|{offset}|{cohort_id}".encode()
+        sig = hmac.new(self._secret, body, hashlib.sha256).digest()[:8]
+        return base64.urlsafe_b64encode(sig + body).decode().rstrip("=")
+
+    def _untoken(self, token: str, member_id: str, cohort_id: str):
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            sig, body = raw[:8], raw[8:]
+            ok = hmac.compare_digest(sig, hmac.new(self._secret, body, hashlib.sha256).digest()[:8])
+            snapshot, offset, cid = body.decode().split("|", 2)
+            offset = int(offset)
+        except (ValueError, UnicodeDecodeError):
+            ok = False
+        if not ok or cid != cohort_id:
+            raise PageError(
+                400,
+                "bad_page_token",
+                "page_token is not one this server gave for this cohort; start again "
+                "without page_token.",
+                "page_token",
+            )
+        held = self._snapshots.get(snapshot)
+        if held is None or held[0] != member_id or time.monotonic() - held[3] > self.snapshot_ttl:
+            raise PageError(
+                410,
+                "page_token_expired",
+                "this page_token has expired; fetch the cohort again without page_token.",
+                "page_token",
+            )
+        return held, offset
+
+    # -- what the API serves ----------------------------------------------------------
+    def _header(self, locale, cohort_id, member, results) -> str:
+        context = {k: v for k, v in member.attributes.items() if isinstance(v, str)}
+        if results:
+            context |= {k: str(v) for k, v in results[0].context.items()}
+        key = self.config.cohorts[cohort_id].header or cohort_id
+        return self.catalogs.header(locale, key, context)
+
+    def _items(self, results: list[DiscoveryResult], start: int) -> list[dict]:
+        return [
+            {
+                "item_id": r.item_id,
+                "item_type": r.item_type,
+                "score": r.score,
+                "tracking_id": r.tracking_id,
+                "position": start + p,
+                **self.decorate(r.item_type, r.item_id),
+                "metadata": r.metadata,
+            }
+            for p, r in enumerate(results)
+        ]
+
+    async def page(self, member_id: str, *, max_items=5, locale=None, channel=None) -> dict:
+        """The member's cohorts, ordered, each with its first ``max_items`` and a see-all link."""
+        member, payload = self.member(member_id)
+        ranker, candidates = self._ranker(payload)
+        ids = [c for c in (candidates or self.rankers) if c in self.rankers]
+        if isinstance(ranker, RuleRanker):
+            ids = [c for c in ids if c in ranker.order]  # fetch only what the page shows
+        got, failed = await self.fetch(member, ids)
+        order = ranker.rank(
+            member_id,
+            [c for c in ids if got.get(c)],
+            engagement=self.engagement,
+            member=member.attributes,
+        )
+        snapshot = self._snapshot(member_id, got, {})
+        cohorts = []
+        for cid in order:
+            first = got[cid][:max_items]
+            self._served(member, cid, first, 0, MIDTIER)
+            self._served(member, cid, first, 0, channel)
+            cohorts.append(
+                {
+                    "cohort_id": cid,
+                    "header": self._header(locale, cid, member, got[cid]),
+                    "total": len(got[cid]),
+                    "items": self._items(first, 0),
+                    "see_all": {
+                        "label": self.catalogs.text(locale, "see_all"),
+                        "href": f"/v1/members/{member_id}/cohorts/{cid}?page_token="
+                        + self.token(snapshot, cid, 0),
+                    },
+                }
+            )
+        return {
+            "member_id": member_id,
+            "treatment": member.treatment,
+            "ranker": ranker.name,
+            "cohorts": cohorts,
+            "left_out": sorted(failed),
+        }
+
+    async def cohort(
+        self, member_id, cohort_id, *, page_token=None, count=10, locale=None, channel=None
+    ) -> dict:
+        """One cohort, a page of ``count`` items; ``next_page_token`` while more remain."""
+        if cohort_id not in self.rankers:
+            raise PageError(
+                404,
+                "unknown_cohort",
+                f"no cohort {cohort_id!r} (the cohorts are {', '.join(self.rankers)}).",
+                "cohort_id",
+            )
+        member, _ = self.member(member_id)
+        if page_token is None:
+            got, failed = await self.fetch(member, [cohort_id])
+            if cohort_id in failed:
+                raise PageError(
+                    503,
+                    "cohort_unavailable",
+                    f"cohort {cohort_id!r} did not answer in time ({failed[cohort_id]}); "
+                    "try again.",
+                    "cohort_id",
+                )
+            snapshot, offset, results = self._snapshot(member_id, got, {}), 0, got[cohort_id]
+        else:
+            (_, got, _, _), offset = self._untoken(page_token, member_id, cohort_id)
+            snapshot = page_token and self._snapshot_key(page_token)
+            results = got.get(cohort_id, [])
+        page = results[offset : offset + count]
+        self._served(member, cohort_id, page, offset, MIDTIER)
+        self._served(member, cohort_id, page, offset, channel)
+        more = offset + count < len(results)
+        return {
+            "member_id": member_id,
+            "cohort_id": cohort_id,
+            "header": self._header(locale, cohort_id, member, results),
+            "total": len(results),
+            "items": self._items(page, offset),
+            "next_page_token": self.token(snapshot, cohort_id, offset + count) if more else None,
+        }
+
+    def _snapshot_key(self, token: str) -> str:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        return raw[8:].decode().split("|", 1)[0]

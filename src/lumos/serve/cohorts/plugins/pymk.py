@@ -1,0 +1,46 @@
+"""People you may know who share your company, school or region (``options.by``).
+
+Candidates are members with the same value who are not yet connections,
+scored by mutual connections; the cohort's header names the value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lumos.serve.cohorts import FirstPassRanker
+from lumos.serve.cohorts.plugins._graph import graph
+
+
+class PeopleYouMayKnow(FirstPassRanker):
+    item_type = "member"
+
+    def __init__(self, cohort_id, options, resources):
+        super().__init__(cohort_id, options, resources)
+        self.by = self.options.get("by", "company")
+        self.g = graph(resources)
+        values = self.g.members[self.by].astype(str).to_numpy()
+        self.value = values
+        self.same = {v: np.flatnonzero(values == v) for v in np.unique(values)}
+
+    def request(self, member):
+        return {"member_id": member.member_id, "count": int(self.options.get("count", 50))}
+
+    async def fetch(self, request, http):
+        i = self.g.code.get(request["member_id"])
+        if i is None:
+            return []
+        value = self.value[i]
+        pool = self.same[value]
+        mutual = self.g.mutual(i)[pool]
+        friends = set(self.g.friends(i).tolist())
+        keep = np.array([p != i and p not in friends for p in pool.tolist()], dtype=bool)
+        pool, mutual = pool[keep], mutual[keep]
+        order = np.lexsort((pool, -mutual))[: request["count"]]
+        return [(self.g.ids[pool[o]], int(mutual[o]), value) for o in order]
+
+    def transform(self, raw, member):
+        return [
+            self.result(m, n + 1 / (2 + k), {self.by: value}, mutual_connections=n)
+            for k, (m, n, value) in enumerate(raw)
+        ]
