@@ -218,16 +218,28 @@ def test_demo_runs_end_to_end(tmp_path):
     from fastapi.testclient import TestClient
 
     from lumos.cli import _app
+    from lumos.serve.cohorts import downstream_services
 
-    served = _app(str(out / "store"), str(out / "experiments.yaml"), "course_ranker", "glmix",
-                  str(tmp_path / "events"), str(out / "scores.parquet"), [])  # fmt: skip
-    with TestClient(served) as app:  # leaving it closes the store and the event log
-        member = courses["member_id"].iloc[0]
-        got = app.get(f"/v1/members/{member}/recommendations?count=3").json()
-        assert len(got["items"]) == 3 and got["model_id"] in ("glmix", "affinity")
-        account = scores["account_id"].iloc[0]
-        rows = app.get(f"/v1/accounts/{account}/insights").json()["rows"]
-        assert rows[0]["class"] in ("upsell", "flat", "churn")
+    assert "Discovery: 8 first-pass rankers" in result.output
+    with downstream_services(  # as `lumos demo` does before it serves
+        tmp_path / "cohorts",
+        data=out / "social",
+        store=out / "store",
+        tables={"courses": out / "learning" / "courses.parquet"},
+    ) as cohorts:
+        served = _app(str(out / "store"), str(out / "experiments.yaml"), "course_ranker",
+                      "glmix", str(tmp_path / "events"), str(out / "scores.parquet"), [],
+                      cohorts_config=str(cohorts))  # fmt: skip
+        with TestClient(served) as app:  # leaving it closes the store and the event log
+            member = courses["member_id"].iloc[0]
+            got = app.get(f"/v1/members/{member}/recommendations?count=3").json()
+            assert len(got["items"]) == 3 and got["model_id"] in ("glmix", "affinity")
+            account = scores["account_id"].iloc[0]
+            rows = app.get(f"/v1/accounts/{account}/insights").json()["rows"]
+            assert rows[0]["class"] in ("upsell", "flat", "churn")
+            page = app.get("/v1/members/U000001/cohorts?max_items=2").json()
+            assert page["left_out"] == [] and len(page["cohorts"]) >= 5
+            assert all(c["items"][0]["name"] for c in page["cohorts"])
     model = out / "model"
     narrated = run(
         "explain",

@@ -87,22 +87,33 @@ def demo(out, n_accounts, months, seed, no_serve, port):
     if no_serve:
         return
 
+    from lumos.serve.cohorts import downstream_services
+
     p = done["paths"]
-    app = _app(
-        str(p["store"]),
-        str(p["experiments"]),
-        "course_ranker",
-        "glmix",
-        str(Path(out) / "events"),
-        str(p["scores"]),
-        [],
-    )
-    member = done["scores"]["account_id"].iloc[0]
-    click.echo(
-        f"\nServing on http://127.0.0.1:{port} — try /v1/members/M000001/recommendations,"
-        f" /v1/accounts/{member}/insights, /docs. Ctrl-C stops."
-    )
-    _run_server(app, "127.0.0.1", port)
+    # two first-pass rankers run as their own HTTP services, as they would in production
+    with downstream_services(
+        Path(out) / "cohorts",
+        data=p["social_tables"],
+        store=p["store"],
+        tables={"courses": p["learning_tables"] / "courses.parquet"},
+    ) as cohorts:
+        app = _app(
+            str(p["store"]),
+            str(p["experiments"]),
+            "course_ranker",
+            "glmix",
+            str(Path(out) / "events"),
+            str(p["scores"]),
+            [],
+            cohorts_config=str(cohorts),
+        )
+        member = done["scores"]["account_id"].iloc[0]
+        click.echo(
+            f"\nServing on http://127.0.0.1:{port} — try /v1/members/M000001/recommendations,"
+            f" /v1/members/U000001/cohorts, /v1/accounts/{member}/insights, /docs. "
+            "Ctrl-C stops."
+        )
+        _run_server(app, "127.0.0.1", port)
 
 
 @main.group()

@@ -114,6 +114,7 @@ def run_demo(
             for line in text.loc[text["row"] == account, "text"]:
                 echo(f"  • {line}")
     paths |= _courses(out, seed=seed, echo=echo)
+    paths |= _cohorts(out, paths["store"], seed=seed, echo=echo)
     elapsed = time.perf_counter() - started
     echo("")
     for name, path in paths.items():
@@ -169,6 +170,42 @@ def _courses(out: Path, *, seed: int, echo) -> dict:
         "experiment variant (glmix or affinity), and a cold-start list."
     )
     return {"learning_tables": folder, "courses": path, "experiments": experiments, "store": store}
+
+
+def _cohorts(out: Path, store: Path, *, seed: int, echo) -> dict:
+    """Discovery cohorts on a generated social network: one member's page."""
+    import asyncio
+
+    from lumos.data.demo import social
+    from lumos.serve.cohorts import CohortService, load_config, write_demo_configs
+
+    book = social(3000, seed=seed)
+    folder = out / "social"
+    folder.mkdir(exist_ok=True)
+    for name, table in book.tables.items():
+        with atomic_path(folder / f"{name}.parquet") as tmp:
+            table.to_parquet(tmp, index=False)
+    courses = {"courses": out / "learning" / "courses.parquet"}  # names for course items
+    config, downstream = write_demo_configs(
+        out / "cohorts", data=folder, store=store, tables=courses
+    )
+    service = CohortService(load_config(config))
+    try:
+        member = book.members["member_id"].iloc[0]
+        page = asyncio.run(service.page(member, max_items=2))
+        asyncio.run(service.aclose())
+    finally:
+        service.close()
+    who = book.members.set_index("member_id").loc[member]
+    echo(
+        f"\nDiscovery: {len(service.rankers)} first-pass rankers over a network of "
+        f"{len(book.members):,} members, fetched together and ordered by the second-pass "
+        f"ranker. {who['name']} ({who['title']}, {who['company']}) sees:"
+    )
+    for cohort in page["cohorts"]:
+        names = ", ".join(str(i["name"]) for i in cohort["items"])
+        echo(f"  {cohort['header']}: {names}")
+    return {"social_tables": folder, "cohorts": config, "downstream": downstream}
 
 
 _EXPERIMENTS = """\

@@ -3,11 +3,8 @@
 import asyncio
 import json
 import socket
-import subprocess
 import sys
 import textwrap
-import time
-import urllib.request
 
 import numpy as np
 import pandas as pd
@@ -29,6 +26,7 @@ from lumos.serve.cohorts import (
     Operator,
     RelevanceRanker,
     Workflow,
+    downstream_services,
     load_config,
     parse_config,
     write_demo_configs,
@@ -336,31 +334,10 @@ def free_port():
 
 @pytest.fixture
 def downstream(world, tmp_path):
-    """Two rankers run as their own HTTP services, started as `lumos cohorts fpr-service`."""
+    """Two rankers as their own HTTP services (`lumos cohorts fpr-service`), as the demo runs."""
     folder, store, _ = world
-    ports = {"groups": free_port(), "events": free_port()}
-    urls = {c: f"http://127.0.0.1:{p}/v1/recommendations" for c, p in ports.items()}
-    config, side = write_demo_configs(tmp_path / "conf", data=folder, store=store, rest=urls)
-    procs = [
-        subprocess.Popen(
-            [*FPR_SERVICE, "--config", str(side), "--cohort", c, "--port", str(p)],
-            stdout=subprocess.DEVNULL,
-        )
-        for c, p in ports.items()
-    ]
-    try:
-        for p in ports.values():
-            for _ in range(300):
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{p}/healthz", timeout=1)
-                    break
-                except OSError:
-                    time.sleep(0.05)
+    with downstream_services(tmp_path / "conf", data=folder, store=store) as config:
         yield config, store
-    finally:
-        for proc in procs:
-            proc.kill()
-            proc.wait()
 
 
 def test_rest_rankers_tracking_and_the_funnel_report(world, downstream, tmp_path):

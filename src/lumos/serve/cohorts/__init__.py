@@ -34,6 +34,7 @@ __all__ = [
     "RestRanker",
     "RuleRanker",
     "Workflow",
+    "downstream_services",
     "entity_tables",
     "fpr_service_app",
     "load_config",
@@ -41,6 +42,6 @@ __all__ = [
     "write_demo_configs",
 ]
 
-from lumos.serve.cohorts._demo import DEMO_COHORTS, write_demo_configs
+from lumos.serve.cohorts._demo import DEMO_COHORTS, downstream_services, write_demo_configs
 from lumos.serve.cohorts._midtier import CohortService, PageError
 from lumos.serve.cohorts._service import fpr_service_app

@@ -4,6 +4,7 @@ A YAML file::
 
     plugin_paths: [my_plugins]      # more plugin folders (relative to this file)
     data: social                    # a folder of tables the plugins read
+    tables: {courses: ../learning/courses.parquet}   # more tables, by name (decoration)
     store: ../store                 # optional: the course store (an LMDB folder)
     timeout_ms: 150                 # default time each ranker gets
     max_items: 50                   # the most items a cohort keeps
@@ -51,6 +52,7 @@ class Ranking(_Strict):
 class CohortsConfig(_Strict):
     plugin_paths: list[str] = Field(default_factory=list)
     data: str | None = None
+    tables: dict[str, str] = Field(default_factory=dict)  # more tables: name → file
     store: str | None = None
     catalogs: str | None = None
     timeout_ms: float = Field(150.0, gt=0, le=60_000)

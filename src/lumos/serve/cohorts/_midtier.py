@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from lumos.data import read_table
 from lumos.errors import LumosUserError
 from lumos.events import new_ids, served_lines
 from lumos.serve.cohorts._config import CohortsConfig
@@ -80,7 +81,10 @@ class CohortService:
         self.pool = PluginPool([config.path(p) for p in config.plugin_paths])
         if tables is None:
             tables = read_tables(config.path(config.data)) if config.data else {}
-        if store is None and config.store:
+            for name, file in config.tables.items():
+                tables[name] = read_table(config.path(file), what=f"table {name!r} of the config")
+        self._own_store = store is None and bool(config.store)
+        if self._own_store:
             from lumos.store import open_store
 
             store = open_store(str(config.path(config.store)), readonly=True)
@@ -136,9 +140,17 @@ class CohortService:
         return self._http
 
     async def aclose(self) -> None:
+        """Close the HTTP client and the store this service opened."""
         if self._http is not None:
             await self._http.aclose()
             self._http = None
+        self.close()
+
+    def close(self) -> None:
+        """Close the store this service opened (not one it was given)."""
+        if self._own_store and self.resources["store"] is not None:
+            self.resources["store"].close()
+            self.resources["store"] = None
 
     def member(self, member_id: str) -> MemberContext:
         attributes = self.members.get(member_id, {})
