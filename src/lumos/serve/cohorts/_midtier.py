@@ -232,9 +232,9 @@ class CohortService:
         )
 
     # -- snapshots and tokens -----------------------------------------------------------
-    def _snapshot(self, member_id: str, cohorts: dict, contexts: dict) -> str:
+    def _snapshot(self, member_id: str, cohorts: dict) -> str:
         key = secrets.token_hex(8)
-        self._snapshots[key] = (member_id, cohorts, contexts, time.monotonic())
+        self._snapshots[key] = (member_id, cohorts, time.monotonic())
         while len(self._snapshots) > self.max_snapshots:
             self._snapshots.popitem(last=False)
         return key
@@ -262,14 +262,14 @@ class CohortService:
                 "page_token",
             )
         held = self._snapshots.get(snapshot)
-        if held is None or held[0] != member_id or time.monotonic() - held[3] > self.snapshot_ttl:
+        if held is None or held[0] != member_id or time.monotonic() - held[2] > self.snapshot_ttl:
             raise PageError(
                 410,
                 "page_token_expired",
                 "this page_token has expired; fetch the cohort again without page_token.",
                 "page_token",
             )
-        return held, offset
+        return held, offset, snapshot
 
     # -- what the API serves ----------------------------------------------------------
     def _header(self, locale, cohort_id, member, results) -> str:
@@ -307,7 +307,7 @@ class CohortService:
             engagement=self.engagement,
             member=member.attributes,
         )
-        snapshot = self._snapshot(member_id, got, {})
+        snapshot = self._snapshot(member_id, got)
         cohorts = []
         for cid in order:
             first = got[cid][:max_items]
@@ -356,10 +356,9 @@ class CohortService:
                     "try again.",
                     "cohort_id",
                 )
-            snapshot, offset, results = self._snapshot(member_id, got, {}), 0, got[cohort_id]
+            snapshot, offset, results = self._snapshot(member_id, got), 0, got[cohort_id]
         else:
-            (_, got, _, _), offset = self._untoken(page_token, member_id, cohort_id)
-            snapshot = page_token and self._snapshot_key(page_token)
+            (_, got, _), offset, snapshot = self._untoken(page_token, member_id, cohort_id)
             results = got.get(cohort_id, [])
         page = results[offset : offset + count]
         self._served(member, cohort_id, page, offset, MIDTIER)
@@ -373,7 +372,3 @@ class CohortService:
             "items": self._items(page, offset),
             "next_page_token": self.token(snapshot, cohort_id, offset + count) if more else None,
         }
-
-    def _snapshot_key(self, token: str) -> str:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        return raw[8:].decode().split("|", 1)[0]
