@@ -460,3 +460,33 @@ def test_fit_ranker_cli_writes_what_the_server_loads(world, tmp_path):
     raw["ranking"]["experiment"] = "d"
     relevant = CohortService(parse_config(raw), experiments=experiments)
     assert run(relevant.page("U000001"))["ranker"] == "relevance"
+
+
+def test_no_input_to_the_cohort_routes_makes_a_server_error(world, tmp_path):
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+
+    svc = service(world, tmp_path)
+    app = create_app(store=svc.resources["store"], treatment=lambda m: ("A", "glmix"), cohorts=svc)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    operations = [r.ok() for r in schema.get_all_operations() if "cohorts" in r.ok().path]
+    assert len(operations) == 2
+    members = st_members()
+
+    for operation in operations:
+
+        @given(case=operation.as_strategy(), member=members)
+        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+        def check(case, member):
+            if member is not None:
+                case.path_parameters["member_id"] = member
+            response = case.call()
+            assert response.status_code < 500, (case.path, case.query, response.text)
+
+        check()
+
+
+def st_members():
+    from hypothesis import strategies as st
+
+    return st.one_of(st.none(), st.sampled_from(["U000001", "U000002", "U000500"]))
