@@ -490,3 +490,17 @@ def st_members():
     from hypothesis import strategies as st
 
     return st.one_of(st.none(), st.sampled_from(["U000001", "U000002", "U000500"]))
+
+
+def test_a_ranker_service_answers_in_its_own_shape_and_rejects_bad_parameters(world, tmp_path):
+    from lumos.serve.cohorts import fpr_service_app
+
+    svc = service(world, tmp_path)
+    with TestClient(fpr_service_app(svc, "groups")) as client:
+        got = client.get("/v1/recommendations?member_id=U000002&count=3").json()["elements"]
+        assert len(got) <= 3 and all(e["urn"].startswith("group:") for e in got)
+        for query, field in [("", "member_id"), ("member_id=U1&count=0", "count")]:
+            bad = client.get(f"/v1/recommendations?{query}")
+            assert bad.status_code == 422 and bad.json()["field"] == field
+        assert client.get("/nope").status_code == 404
+        assert client.get("/healthz").json() == {"status": "ok"}

@@ -345,9 +345,10 @@ def create_app(
     ):
         """The member's cohorts, ordered by the second-pass ranker, each with a see-all link."""
         authorize(request, write=False)
-        return await need_cohorts().page(
+        page = await need_cohorts().page(
             member_id, max_items=max_items, locale=locale, channel=channel
         )
+        return _json(page)
 
     @app.get("/v1/members/{member_id}/cohorts/{cohort_id}")
     async def one_cohort(
@@ -363,13 +364,15 @@ def create_app(
         authorize(request, write=False)
         service = need_cohorts()
         try:
-            return await service.cohort(
-                member_id,
-                cohort_id,
-                page_token=page_token,
-                count=count,
-                locale=locale,
-                channel=channel,
+            return _json(
+                await service.cohort(
+                    member_id,
+                    cohort_id,
+                    page_token=page_token,
+                    count=count,
+                    locale=locale,
+                    channel=channel,
+                )
             )
         except PageError as exc:
             raise ApiError(exc.status, exc.code, exc.message, exc.field) from None
@@ -570,6 +573,18 @@ def _blend(rows: list[dict], followed: list[str], by_skill: dict, gone) -> list[
                     }
                 )
     return first + [r for r in rows if r["item_id"] not in taken]
+
+
+def _json(body) -> Response:
+    """A JSON response made by ``json.dumps`` (FastAPI's encoder walks every value in Python)."""
+    text = json.dumps(body, separators=(",", ":"), default=_plain, allow_nan=False)
+    return Response(text, media_type="application/json")
+
+
+def _plain(value):
+    if hasattr(value, "item"):  # NumPy scalars
+        return value.item()
+    return str(value)
 
 
 def _finite(value) -> float | None:

@@ -129,7 +129,13 @@ class Decorator:
 
     def __init__(self, entities: dict[str, pd.DataFrame]):
         self.entities = {
-            kind: dict(zip(t.index, t.itertuples(index=False, name=None), strict=True))
+            kind: dict(
+                zip(
+                    t.index,
+                    t.astype(object).where(t.notna(), None).itertuples(index=False, name=None),
+                    strict=True,
+                )
+            )
             for kind, t in entities.items()
         }
 

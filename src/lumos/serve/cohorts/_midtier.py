@@ -17,6 +17,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import json
 import logging
 import secrets
 import time
@@ -60,6 +61,16 @@ def read_tables(folder) -> dict[str, pd.DataFrame]:
         elif path.suffix == ".csv":
             out[path.stem] = pd.read_csv(path)
     return out
+
+
+class _Http:
+    """The mid-tier's HTTP client as plugins see it: made on first use, in the running loop."""
+
+    def __init__(self, owner):
+        self._owner = owner
+
+    def __getattr__(self, name):
+        return getattr(self._owner._client(), name)
 
 
 class CohortService:
@@ -129,12 +140,14 @@ class CohortService:
 
     # -- plumbing ------------------------------------------------------------------
     def _client(self):
-        import httpx
+        """The HTTP client of this event loop (an ``aiohttp.ClientSession``, made once)."""
+        import aiohttp
 
         loop = asyncio.get_running_loop()
         if self._http is None or self._http_loop is not loop:
-            self._http = httpx.AsyncClient(
-                limits=httpx.Limits(max_connections=200, max_keepalive_connections=100)
+            self._http = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=256, limit_per_host=64, ttl_dns_cache=300),
+                json_serialize=json.dumps,
             )
             self._http_loop = loop
         return self._http
@@ -142,7 +155,8 @@ class CohortService:
     async def aclose(self) -> None:
         """Close the HTTP client and the store this service opened."""
         if self._http is not None:
-            await self._http.aclose()
+            if self._http_loop is asyncio.get_running_loop():
+                await self._http.close()
             self._http = None
         self.close()
 
@@ -169,16 +183,23 @@ class CohortService:
         return (RuleRanker(order) if order else self.rules), None
 
     # -- the workflow ----------------------------------------------------------------
-    async def fetch(self, member: MemberContext, cohort_ids) -> tuple[dict, dict]:
-        """Run the rankers of ``cohort_ids``: ``({cohort: [results]}, {cohort: reason})``."""
-        http = self._client()
+    async def fetch(self, member: MemberContext, cohort_ids, want=None) -> tuple[dict, dict]:
+        """Run the rankers of ``cohort_ids``: ``({cohort: [results]}, {cohort: reason})``.
+
+        ``want``: the most items a cohort shows; a ranker whose request is a
+        dict with a ``count`` is asked for no more.
+        """
+        http = _Http(self)
         ops = []
         for cid in cohort_ids:
             ranker = self.rankers[cid]
             timeout = (self.config.cohorts[cid].timeout_ms or self.config.timeout_ms) / 1000
 
             async def fetch(ranker=ranker):
-                return await ranker.fetch(ranker.request(member), http)
+                request = ranker.request(member)
+                if want is not None and isinstance(request, dict) and "count" in request:
+                    request = {**request, "count": min(int(request["count"]), want)}
+                return await ranker.fetch(request, http)
 
             def transform(ranker=ranker, **got):
                 (raw,) = got.values()
@@ -294,20 +315,23 @@ class CohortService:
         ]
 
     async def page(self, member_id: str, *, max_items=5, locale=None, channel=None) -> dict:
-        """The member's cohorts, ordered, each with its first ``max_items`` and a see-all link."""
+        """The member's cohorts, ordered, each with its first ``max_items`` and a see-all link.
+
+        Rankers are asked for ``max_items`` each; the see-all link fetches the
+        whole cohort, whose pages come from a snapshot of it.
+        """
         member, payload = self.member(member_id)
         ranker, candidates = self._ranker(payload)
         ids = [c for c in (candidates or self.rankers) if c in self.rankers]
         if isinstance(ranker, RuleRanker):
             ids = [c for c in ids if c in ranker.order]  # fetch only what the page shows
-        got, failed = await self.fetch(member, ids)
+        got, failed = await self.fetch(member, ids, want=max_items)
         order = ranker.rank(
             member_id,
             [c for c in ids if got.get(c)],
             engagement=self.engagement,
             member=member.attributes,
         )
-        snapshot = self._snapshot(member_id, got)
         cohorts = []
         for cid in order:
             first = got[cid][:max_items]
@@ -317,12 +341,10 @@ class CohortService:
                 {
                     "cohort_id": cid,
                     "header": self._header(locale, cid, member, got[cid]),
-                    "total": len(got[cid]),
                     "items": self._items(first, 0),
-                    "see_all": {
+                    "see_all": {  # the whole cohort, fetched when asked for
                         "label": self.catalogs.text(locale, "see_all"),
-                        "href": f"/v1/members/{member_id}/cohorts/{cid}?page_token="
-                        + self.token(snapshot, cid, 0),
+                        "href": f"/v1/members/{member_id}/cohorts/{cid}",
                     },
                 }
             )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,7 +101,7 @@ class FirstPassRanker:
         raise NotImplementedError
 
     async def fetch(self, request, http) -> Any:
-        """The downstream's raw answer; ``http`` is an ``httpx.AsyncClient``."""
+        """The downstream's raw answer; ``http`` is an ``aiohttp.ClientSession``."""
         raise NotImplementedError
 
     def transform(self, raw, member: MemberContext) -> list[DiscoveryResult]:
@@ -130,9 +131,9 @@ class RestRanker(FirstPassRanker):
             )
 
     async def fetch(self, request, http):
-        response = await http.get(self.options["url"], params=request)
-        response.raise_for_status()
-        return response.json()
+        params = {k: str(v) for k, v in request.items()}
+        async with http.get(self.options["url"], params=params, raise_for_status=True) as answer:
+            return await answer.json(loads=json.loads, content_type=None)
 
 
 class PluginPool:

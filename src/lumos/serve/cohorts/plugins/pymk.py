@@ -32,11 +32,12 @@ class PeopleYouMayKnow(FirstPassRanker):
             return []
         value = self.value[i]
         pool = self.same[value]
+        pool = pool[(pool != i) & ~np.isin(pool, self.g.friends(i))]
         mutual = self.g.mutual(i)[pool]
-        friends = set(self.g.friends(i).tolist())
-        keep = np.array([p != i and p not in friends for p in pool.tolist()], dtype=bool)
-        pool, mutual = pool[keep], mutual[keep]
-        order = np.lexsort((pool, -mutual))[: request["count"]]
+        known = np.flatnonzero(mutual)  # most have no mutual connection: sort only the rest
+        known = known[np.lexsort((pool[known], -mutual[known]))]
+        rest = np.flatnonzero(mutual == 0)[: max(request["count"] - len(known), 0)]
+        order = np.concatenate((known, rest))[: request["count"]]
         return [(self.g.ids[pool[o]], int(mutual[o]), value) for o in order]
 
     def transform(self, raw, member):
