@@ -414,6 +414,7 @@ def test_bad_configs_name_the_field(world, tmp_path):
         ({**good, "plugin_paths": [str(tmp_path / "none")]}, "plugin folder"),
         ({**good, "cohorts": {"g": {"plugin": "rest"}}}, "needs options.url"),
         ({**good, "data": str(tmp_path / "none")}, "data folder"),
+        ({"cohorts": {"g": {"plugin": "groups"}}}, "cohort 'g' \\(plugin 'groups'\\) could not"),
     ]
     for raw, message in cases:
         with pytest.raises(LumosUserError, match=message):

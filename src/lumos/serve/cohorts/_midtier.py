@@ -110,9 +110,24 @@ class CohortService:
             self.members = frame.to_dict("index")
         self.resources = {"tables": tables, "store": store, "members": self.members}
         self.rankers = {}
-        for cid, entry in config.cohorts.items():
-            cls = self.pool.load(entry.plugin)
-            self.rankers[cid] = cls(cid, entry.options, self.resources)
+        try:
+            for cid, entry in config.cohorts.items():
+                cls = self.pool.load(entry.plugin)
+                try:
+                    self.rankers[cid] = cls(cid, entry.options, self.resources)
+                except LumosUserError:
+                    raise
+                except Exception as exc:
+                    raise LumosUserError(
+                        f"cohort {cid!r} (plugin {entry.plugin!r}) could not start: "
+                        f"{type(exc).__name__}: {exc}. It reads the tables "
+                        f"{', '.join(sorted(tables)) or '(none)'}; check the config's data "
+                        "and options.",
+                        code="bad_config",
+                    ) from exc
+        except BaseException:
+            self.close()
+            raise
         self.rules = RuleRanker(config.ranking.order or list(config.cohorts))
         self.relevance = None
         if config.ranking.relevance:

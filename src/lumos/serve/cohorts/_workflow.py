@@ -123,7 +123,7 @@ class Workflow:
                 try:
                     result = op.run(**args)
                     if inspect.isawaitable(result):
-                        result = await asyncio.wait_for(result, op.timeout)
+                        result = await _within(result, op.timeout)
                     elif op.timeout is not None and time.perf_counter() - started > op.timeout:
                         raise TimeoutError
                     out.outputs[op.name] = result
@@ -137,3 +137,27 @@ class Workflow:
 
         await asyncio.gather(*(one(op) for op in self.operators.values()))
         return out
+
+
+async def _within(awaitable, timeout: float | None):
+    """Await with a timeout; past it, cancel and move on without waiting for the cancellation.
+
+    ``asyncio.wait_for`` waits until the cancelled work has unwound (an HTTP
+    client closing its connection, say), which the caller need not.
+    """
+    task = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    except asyncio.CancelledError:  # the whole run was cancelled: so is its work
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()
+        task.add_done_callback(_quiet)
+        raise TimeoutError
+    return task.result()
+
+
+def _quiet(task: asyncio.Task) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved: no "exception was never retrieved" warning
