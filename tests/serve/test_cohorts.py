@@ -505,3 +505,39 @@ def test_a_ranker_service_answers_in_its_own_shape_and_rejects_bad_parameters(wo
             assert bad.status_code == 422 and bad.json()["field"] == field
         assert client.get("/nope").status_code == 404
         assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_the_midtier_http_client_keeps_connections_alive_and_reports_failures(downstream):
+    from lumos.serve.cohorts._http import HttpError, HttpPool
+
+    config, _ = downstream
+    url = load_config(config).cohorts["groups"].options["url"]
+
+    async def go():
+        pool = HttpPool()
+        try:
+            first = await pool.get_json(url, {"member_id": "U000002", "count": 2})
+            again = await pool.get_json(url, {"member_id": "U000002", "count": 2})
+            assert first == again and len(first["elements"]) <= 2
+            assert sum(len(v) for v in pool._idle.values()) == 1  # one connection, reused
+            both = await asyncio.gather(
+                *(pool.get_json(url, {"member_id": f"U{i:06d}"}) for i in range(1, 5))
+            )
+            assert len(both) == 4 and sum(len(v) for v in pool._idle.values()) == 4
+            with pytest.raises(HttpError, match="answered 422"):
+                await pool.get_json(url, {"member_id": "U1", "count": 0})
+            with pytest.raises(HttpError, match="answered 404"):
+                await pool.get_json(url.replace("/v1/recommendations", "/nope"))
+            with pytest.raises(OSError):
+                await pool.get_json(f"http://127.0.0.1:{free_port()}/v1/recommendations")
+            task = asyncio.ensure_future(pool.get_json(url, {"member_id": "U000003"}))
+            await asyncio.sleep(0)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert (await pool.get_json(url, {"member_id": "U000003"}))["elements"] is not None
+        finally:
+            await pool.close()
+
+    run(go())
+

@@ -17,7 +17,6 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import json
 import logging
 import secrets
 import time
@@ -31,6 +30,7 @@ from lumos.errors import LumosUserError
 from lumos.events import new_ids, served_lines
 from lumos.serve.cohorts._config import CohortsConfig
 from lumos.serve.cohorts._decorate import Catalogs, Decorator, entity_tables
+from lumos.serve.cohorts._http import HttpPool
 from lumos.serve.cohorts._plugin import DiscoveryResult, MemberContext, PluginPool
 from lumos.serve.cohorts._rank import MIDTIER, Engagement, RelevanceRanker, RuleRanker
 from lumos.serve.cohorts._workflow import Operator, Workflow
@@ -155,16 +155,10 @@ class CohortService:
 
     # -- plumbing ------------------------------------------------------------------
     def _client(self):
-        """The HTTP client of this event loop (an ``aiohttp.ClientSession``, made once)."""
-        import aiohttp
-
+        """The HTTP client of this event loop (made once per loop)."""
         loop = asyncio.get_running_loop()
         if self._http is None or self._http_loop is not loop:
-            self._http = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=256, limit_per_host=64, ttl_dns_cache=300),
-                json_serialize=json.dumps,
-            )
-            self._http_loop = loop
+            self._http, self._http_loop = HttpPool(), loop
         return self._http
 
     async def aclose(self) -> None:
@@ -224,7 +218,7 @@ class CohortService:
                 return results
 
             ops += [
-                Operator(f"{cid}.fetch", fetch, timeout=timeout),
+                Operator(f"{cid}.fetch", fetch, timeout=timeout, abandon=True),
                 Operator(f"{cid}.transform", transform, (f"{cid}.fetch",)),
             ]
         outcome = await Workflow(ops).run()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
-import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,7 +100,11 @@ class FirstPassRanker:
         raise NotImplementedError
 
     async def fetch(self, request, http) -> Any:
-        """The downstream's raw answer; ``http`` is an ``aiohttp.ClientSession``."""
+        """The downstream's raw answer.
+
+        ``http`` is the mid-tier's client: ``await http.get_json(url, params)``
+        (kept-alive connections), or ``http.session``, an ``aiohttp.ClientSession``.
+        """
         raise NotImplementedError
 
     def transform(self, raw, member: MemberContext) -> list[DiscoveryResult]:
@@ -131,9 +134,7 @@ class RestRanker(FirstPassRanker):
             )
 
     async def fetch(self, request, http):
-        params = {k: str(v) for k, v in request.items()}
-        async with http.get(self.options["url"], params=params, raise_for_status=True) as answer:
-            return await answer.json(loads=json.loads, content_type=None)
+        return await http.get_json(self.options["url"], request)
 
 
 class PluginPool:

@@ -35,6 +35,10 @@ class Operator:
         Seconds; past them the operator is cancelled and counted as failed.
     partial : bool
         Run even when some of ``needs`` failed, on the outputs that exist.
+    abandon : bool
+        Past the timeout, stop waiting but let the work finish on its own
+        (an HTTP fetch then hands its connection back to the pool instead of
+        closing it); by default it is cancelled.
     """
 
     name: str
@@ -42,6 +46,7 @@ class Operator:
     needs: tuple[str, ...] = ()
     timeout: float | None = None
     partial: bool = False
+    abandon: bool = False
 
 
 @dataclass
@@ -123,7 +128,7 @@ class Workflow:
                 try:
                     result = op.run(**args)
                     if inspect.isawaitable(result):
-                        result = await _within(result, op.timeout)
+                        result = await _within(result, op.timeout, op.abandon)
                     elif op.timeout is not None and time.perf_counter() - started > op.timeout:
                         raise TimeoutError
                     out.outputs[op.name] = result
@@ -139,8 +144,8 @@ class Workflow:
         return out
 
 
-async def _within(awaitable, timeout: float | None):
-    """Await with a timeout; past it, cancel and move on without waiting for the cancellation.
+async def _within(awaitable, timeout: float | None, abandon: bool = False):
+    """Await with a timeout; past it, cancel (or abandon) and move on at once.
 
     ``asyncio.wait_for`` waits until the cancelled work has unwound (an HTTP
     client closing its connection, say), which the caller need not.
@@ -152,7 +157,8 @@ async def _within(awaitable, timeout: float | None):
         task.cancel()
         raise
     if not done:
-        task.cancel()
+        if not abandon:
+            task.cancel()
         task.add_done_callback(_quiet)
         raise TimeoutError
     return task.result()
