@@ -540,4 +540,3 @@ def test_the_midtier_http_client_keeps_connections_alive_and_reports_failures(do
             await pool.close()
 
     run(go())
-
