@@ -5,8 +5,7 @@ request is on every page's critical path: aiohttp spent about 250 µs of
 Python per request here. This client does only what the mid-tier needs —
 ``GET`` with query parameters, a JSON answer, connections kept alive per
 host — on an asyncio protocol whose parsing is ``httptools`` (C, the parser
-uvicorn serves with). Anything else goes through :attr:`HttpPool.session`,
-an ``aiohttp.ClientSession`` made on first use.
+uvicorn serves with). A plugin that needs more brings its own client.
 """
 
 from __future__ import annotations
@@ -80,7 +79,6 @@ class HttpPool:
     def __init__(self, per_host: int = 64):
         self.per_host = per_host
         self._idle: dict[tuple[str, int], list[_Connection]] = defaultdict(list)
-        self._session = None
 
     async def get_json(self, url: str, params: dict | None = None):
         """``GET url?params``; the decoded JSON answer. Raises :class:`HttpError`."""
@@ -114,20 +112,8 @@ class HttpPool:
         _, conn = await loop.create_connection(_Connection, host, port)
         return conn
 
-    @property
-    def session(self):
-        """An ``aiohttp.ClientSession`` for what :meth:`get_json` does not do."""
-        if self._session is None:
-            import aiohttp
-
-            self._session = aiohttp.ClientSession()
-        return self._session
-
     async def close(self) -> None:
         for conns in self._idle.values():
             for conn in conns:
                 conn.transport.close()
         self._idle.clear()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None

@@ -103,7 +103,7 @@ class FirstPassRanker:
         """The downstream's raw answer.
 
         ``http`` is the mid-tier's client: ``await http.get_json(url, params)``
-        (kept-alive connections), or ``http.session``, an ``aiohttp.ClientSession``.
+        over kept-alive connections (:class:`~lumos.serve.cohorts._http.HttpPool`).
         """
         raise NotImplementedError
 
