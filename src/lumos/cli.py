@@ -712,9 +712,9 @@ def events():
 @_friendly
 def events_convert(sink, out, fmt, item_type):
     """Turn unified events into the per-type tables and the interactions table."""
-    from lumos.events import EventLog, RedisEventLog, by_type, to_interactions
+    from lumos.events import by_type, to_interactions
 
-    source = RedisEventLog(sink) if sink.startswith("redis") else EventLog(sink, readonly=True)
+    source = _event_source(sink)
     frame = source.read()
     tables = by_type(frame)
     tables["interactions"] = to_interactions(
@@ -816,10 +816,9 @@ def cohorts_fpr_service(config, cohort_id, delay_ms, host, port):
 def cohorts_fit_ranker(sink, config, out):
     """Fit the relevance second-pass ranker from served, impression and action events."""
     from lumos.data import atomic_path
-    from lumos.events import EventLog, RedisEventLog
     from lumos.serve.cohorts import CohortService, RelevanceRanker, load_config
 
-    source = RedisEventLog(sink) if sink.startswith("redis") else EventLog(sink, readonly=True)
+    source = _event_source(sink)
     events = source.read()
     members = None
     if config:
@@ -836,6 +835,13 @@ def cohorts_fit_ranker(sink, config, out):
         f"relevance ranker over {len(model.cohorts)} cohorts, "
         f"{len(model.member_features)} member features → {out}"
     )
+
+
+def _event_source(sink: str):
+    """An event log to read: a folder (beside its writer) or a Redis stream."""
+    from lumos.events import EventLog, RedisEventLog
+
+    return RedisEventLog(sink) if sink.startswith("redis") else EventLog(sink, readonly=True)
 
 
 def _member_table(members: dict):
@@ -863,9 +869,9 @@ def report():
 @_friendly
 def report_funnel(sink, by):
     """Served → impression → action rates per cohort (or item type, channel)."""
-    from lumos.events import EventLog, RedisEventLog, funnel
+    from lumos.events import funnel
 
-    source = RedisEventLog(sink) if sink.startswith("redis") else EventLog(sink, readonly=True)
+    source = _event_source(sink)
     table = funnel(source.read(), by=by)
     if table.empty:
         click.echo("no served events with a " + by)

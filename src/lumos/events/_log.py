@@ -263,14 +263,6 @@ class RedisEventLog:
         self._client = redis.Redis.from_url(url)
         self._append = self._client.register_script(_APPEND)
 
-    def _writable(self) -> None:
-        if self.readonly:
-            raise LumosUserError(
-                f"event log {str(self.folder)!r} was opened read-only; open it without "
-                "readonly=True to append.",
-                code="read_only",
-            )
-
     def append(self, events, *, validate: bool = True) -> int:
         """Validate, de-duplicate and append a batch; the number of new events."""
         batch = _batch(events) if validate else list(events)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lumos.serve.cohorts._plugin import FirstPassRanker
+
 
 class Graph:
     """Members as integer codes, their connections as CSR arrays, memberships by code."""
@@ -70,3 +72,27 @@ def graph(resources: dict) -> Graph:
     if "graph" not in resources:
         resources["graph"] = Graph(resources["tables"])
     return resources["graph"]
+
+
+class SocialRanker(FirstPassRanker):
+    """What the built-in social rankers share: the graph, a request, the member's code."""
+
+    def __init__(self, cohort_id, options, resources):
+        super().__init__(cohort_id, options, resources)
+        self.g = graph(resources)
+
+    def request(self, member):
+        return {"member_id": member.member_id, "count": int(self.options.get("count", 50))}
+
+    def code(self, request) -> int | None:
+        """The member's row in the graph, or None for a member it does not know."""
+        return self.g.code.get(request["member_id"])
+
+    def follows(self, entity_type: str) -> Held:
+        """What each member follows of one entity type (``newsletter``, ``hashtag``)."""
+        table = self.resources["tables"]["follows"]
+        return self.g.held(table[table["entity_type"] == entity_type], "entity_id")
+
+    def top(self, counts: np.ndarray, n: int) -> list[int]:
+        """The keys with the highest non-zero counts, best first."""
+        return [k for k in np.argsort(-counts, kind="stable")[:n] if counts[k]]

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from lumos.serve.cohorts import FirstPassRanker
-from lumos.serve.cohorts.plugins._graph import graph
+from lumos.serve.cohorts.plugins._graph import SocialRanker
 
 
-class EventsNearYou(FirstPassRanker):
+class EventsNearYou(SocialRanker):
     item_type = "event"
 
     def __init__(self, cohort_id, options, resources):
         super().__init__(cohort_id, options, resources)
-        self.g = graph(resources)
         tables = resources["tables"]
         self.held = self.g.held(tables["event_attendees"], "event_id")
         events = tables["events"].set_index(tables["events"]["event_id"].astype(str))
@@ -22,11 +20,10 @@ class EventsNearYou(FirstPassRanker):
         self.soon = events["starts"].rank(method="first").fillna(len(events)).to_numpy()
 
     def request(self, member):
-        region = str(member.attributes.get("region", ""))
-        return {"member_id": member.member_id, "region": region, "count": 50}
+        return super().request(member) | {"region": str(member.attributes.get("region", ""))}
 
     async def fetch(self, request, http):
-        i = self.g.code.get(request["member_id"])
+        i = self.code(request)
         if i is None:
             return []
         here = np.flatnonzero(self.region == request["region"])

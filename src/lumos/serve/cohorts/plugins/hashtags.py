@@ -4,28 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from lumos.serve.cohorts import FirstPassRanker
-from lumos.serve.cohorts.plugins._graph import graph
+from lumos.serve.cohorts.plugins._graph import SocialRanker
 
 
-class HashtagsLikeYours(FirstPassRanker):
+class HashtagsLikeYours(SocialRanker):
     item_type = "hashtag"
 
     def __init__(self, cohort_id, options, resources):
         super().__init__(cohort_id, options, resources)
-        self.g = graph(resources)
         tables = resources["tables"]
-        follows = tables["follows"]
-        self.held = self.g.held(follows[follows["entity_type"] == "hashtag"], "entity_id")
+        self.held = self.follows("hashtag")
         tags = tables["hashtags"].set_index(tables["hashtags"]["hashtag"].astype(str))
         self.topic = tags["topic"].reindex(self.held.labels).astype(str).to_numpy()
         self.popular = np.bincount(self.held.keys, minlength=len(self.held.labels))
 
-    def request(self, member):
-        return {"member_id": member.member_id, "count": 50}
-
     async def fetch(self, request, http):
-        i = self.g.code.get(request["member_id"])
+        i = self.code(request)
         if i is None:
             return []
         mine = self.held.of(i)

@@ -8,26 +8,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from lumos.serve.cohorts import FirstPassRanker
-from lumos.serve.cohorts.plugins._graph import graph
+from lumos.serve.cohorts.plugins._graph import SocialRanker
 
 
-class PeopleYouMayKnow(FirstPassRanker):
+class PeopleYouMayKnow(SocialRanker):
     item_type = "member"
 
     def __init__(self, cohort_id, options, resources):
         super().__init__(cohort_id, options, resources)
         self.by = self.options.get("by", "company")
-        self.g = graph(resources)
         values = self.g.members[self.by].astype(str).to_numpy()
         self.value = values
         self.same = {v: np.flatnonzero(values == v) for v in np.unique(values)}
 
-    def request(self, member):
-        return {"member_id": member.member_id, "count": int(self.options.get("count", 50))}
-
     async def fetch(self, request, http):
-        i = self.g.code.get(request["member_id"])
+        i = self.code(request)
         if i is None:
             return []
         value = self.value[i]
