@@ -453,8 +453,9 @@ class _FastRecommendations:
             if len(got.get(key, "")) > limit:
                 return None
         count, start = got.get("count", "10"), got.get("start", "0")
-        if not (count.isascii() and count.isdigit() and start.isascii() and start.isdigit()):
-            return None
+        for number in (count, start):
+            if not (number.isascii() and number.isdigit() and len(number) <= 6):
+                return None
         count, start = int(count), int(start)
         if not (1 <= count <= self.max_count and 0 <= start <= _MAX_START):
             return None
