@@ -500,7 +500,11 @@ def test_a_ranker_service_answers_in_its_own_shape_and_rejects_bad_parameters(wo
     with TestClient(fpr_service_app(svc, "groups")) as client:
         got = client.get("/v1/recommendations?member_id=U000002&count=3").json()["elements"]
         assert len(got) <= 3 and all(e["urn"].startswith("group:") for e in got)
-        for query, field in [("", "member_id"), ("member_id=U1&count=0", "count")]:
+        for query, field in [
+            ("", "member_id"),
+            ("member_id=U1&count=0", "count"),
+            ("member_id=U1&count=" + "9" * 5000, "count"),
+        ]:
             bad = client.get(f"/v1/recommendations?{query}")
             assert bad.status_code == 422 and bad.json()["field"] == field
         assert client.get("/nope").status_code == 404

@@ -49,7 +49,7 @@ def fpr_service_app(service, cohort_id: str, *, delay_ms: tuple[float, float] = 
         member_id, count = query.get("member_id", ""), query.get("count", "50")
         if not 0 < len(member_id) <= 256:
             return await invalid(send, "member_id", "member_id is required (1-256 characters)")
-        if not (count.isascii() and count.isdigit() and 1 <= int(count) <= 500):
+        if not (count.isascii() and count.isdigit() and len(count) <= 3 and 1 <= int(count) <= 500):
             return await invalid(send, "count", f"count must be an integer 1-500; got {count!r}")
         if high > 0:
             await asyncio.sleep(random.uniform(low, high) / 1000)
