@@ -3,6 +3,7 @@
 from lumos.data._cdnow import cdnow_path, cdnow_usage, load_cdnow
 from lumos.data._io import atomic_path, read_table
 from lumos.data._movielens import load_movielens100k, movielens100k_path
+from lumos.data._obd import load_obd, obd_path
 from lumos.data._schemas import CONTRACT_KINDS, SCHEMAS, validate_table
 
 __all__ = [
@@ -13,7 +14,9 @@ __all__ = [
     "cdnow_usage",
     "load_cdnow",
     "load_movielens100k",
+    "load_obd",
     "movielens100k_path",
+    "obd_path",
     "read_table",
     "validate_table",
 ]

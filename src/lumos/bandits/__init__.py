@@ -1,0 +1,29 @@
+"""Bandits: policies that explore and exploit, and off-policy evaluation of them.
+
+* Policies over crossed member × arm features, each decision with its
+  propensity: :class:`LinTS` (Thompson sampling from a Bayesian linear
+  regression) and :class:`EpsilonGreedy`.
+* The estimators of the Open Bandit Pipeline (IPW, SNIPW, DM, DR, switch-DR)
+  with bootstrap intervals, and a logistic reward model for the model-based
+  ones::
+
+    q = fit_reward_model(context, action, reward, n_actions, position=position)
+    table = evaluate_all(reward=reward, action=action, pscore=pscore,
+                         action_dist=target, position=position, estimated_rewards=q)
+"""
+
+from lumos.bandits._linear import Decision, EpsilonGreedy, LinearPolicy, LinTS
+from lumos.bandits._ope import ESTIMATORS, Estimate, estimate, evaluate_all
+from lumos.bandits._reward import fit_reward_model
+
+__all__ = [
+    "ESTIMATORS",
+    "Decision",
+    "EpsilonGreedy",
+    "Estimate",
+    "LinTS",
+    "LinearPolicy",
+    "estimate",
+    "evaluate_all",
+    "fit_reward_model",
+]

@@ -1,0 +1,231 @@
+"""Linear policies over crossed member × arm features: LinTS and ε-greedy.
+
+A decision scores every arm for every member in a batch. The features of a
+(member, arm) pair are the outer product of the member's context ``m``
+(``d_m``) and the arm's features ``a`` (``d_a``), flattened to
+``d = d_m · d_a``, so ``x·θ = mᵀ Θ a`` with ``Θ`` the weights reshaped
+``d_m × d_a``: scoring ``k`` arms for ``n`` members is one ``einsum`` and
+never builds the ``n × k × d`` feature tensor.
+
+Both keep a Bayesian linear regression (ridge) of the reward: precision
+``A = λI + Σ x xᵀ``, ``b = Σ r x``, mean ``μ = A⁻¹ b``. LinTS draws
+``θ ~ N(μ, ν² A⁻¹)`` per member and plays the best arm under its draw;
+ε-greedy plays the best arm under ``μ`` with probability ``1 − ε`` and a
+uniform arm otherwise. Each decision carries its propensity — the
+probability the policy had of playing that arm — for off-policy evaluation:
+exact for ε-greedy, a Monte Carlo estimate over ``n_propensity`` further
+draws for LinTS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import solve_triangular
+
+from lumos.errors import LumosUserError
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A batch of decisions: per member the arm played, its propensity, every arm's score."""
+
+    arms: np.ndarray
+    propensities: np.ndarray
+    scores: np.ndarray
+
+
+def _check(contexts, arm_features, d_m: int, d_a: int, mask=None):
+    contexts = np.asarray(contexts, dtype=float)
+    arm_features = np.asarray(arm_features, dtype=float)
+    if contexts.ndim != 2 or contexts.shape[1] != d_m:
+        raise LumosUserError(
+            f"contexts must be (members, {d_m}); got shape {contexts.shape}.", code="bad_shape"
+        )
+    if arm_features.ndim != 2 or arm_features.shape[1] != d_a:
+        raise LumosUserError(
+            f"arm_features must be (arms, {d_a}); got shape {arm_features.shape}.",
+            code="bad_shape",
+        )
+    if not (np.isfinite(contexts).all() and np.isfinite(arm_features).all()):
+        raise LumosUserError(
+            "contexts and arm_features must be finite numbers; fill or drop missing values.",
+            code="bad_value",
+        )
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (len(contexts), len(arm_features)):
+            raise LumosUserError(
+                f"mask must be (members, arms) = {(len(contexts), len(arm_features))}; got "
+                f"{mask.shape}.",
+                code="bad_shape",
+            )
+        if not mask.any(axis=1).all():
+            row = int(np.flatnonzero(~mask.any(axis=1))[0])
+            raise LumosUserError(
+                f"mask leaves member row {row} no arm; allow at least one (e.g. 'no offer').",
+                code="bad_value",
+            )
+    return contexts, arm_features, mask
+
+
+class LinearPolicy:
+    """What LinTS and ε-greedy share: the ridge posterior and its updates.
+
+    Parameters
+    ----------
+    d_member, d_arm : int
+        Sizes of a member's context and of an arm's features.
+    alpha : float, default=1.0
+        The prior precision λ (ridge penalty).
+    seed : int, optional
+        Seeds every random draw: the same seed and inputs give the same decisions.
+    """
+
+    def __init__(self, d_member: int, d_arm: int, *, alpha: float = 1.0, seed=None):
+        for name, value in (("d_member", d_member), ("d_arm", d_arm)):
+            if not isinstance(value, int | np.integer) or value < 1:
+                raise LumosUserError(
+                    f"{name} must be an int >= 1; got {value!r}.", code="bad_argument"
+                )
+        if not alpha > 0:
+            raise LumosUserError(f"alpha must be > 0; got {alpha!r}.", code="bad_argument")
+        self.d_member, self.d_arm = int(d_member), int(d_arm)
+        self.d = self.d_member * self.d_arm
+        self.alpha = float(alpha)
+        self.precision = self.alpha * np.eye(self.d)
+        self.b = np.zeros(self.d)
+        self.n_updates = 0
+        self.rng = np.random.default_rng(seed)
+        self._solve()
+
+    def _solve(self) -> None:
+        chol = np.linalg.cholesky(self.precision)  # A = L Lᵀ
+        self.mean = np.linalg.solve(chol.T, np.linalg.solve(chol, self.b))
+        self._chol = chol
+
+    def _scores(self, contexts, arm_features, weights) -> np.ndarray:
+        """``(n, k)`` scores; ``weights`` is ``(d,)`` or one row per member ``(n, d)``."""
+        w = weights.reshape(*weights.shape[:-1], self.d_member, self.d_arm)
+        if w.ndim == 2:
+            return contexts @ w @ arm_features.T
+        return np.einsum("nm,nma->na", contexts, w) @ arm_features.T
+
+    def _draws(self, n: int, scale: float) -> np.ndarray:
+        """``n`` draws of θ from ``N(μ, scale² A⁻¹)``: ``μ + scale · L⁻ᵀ z``."""
+        z = self.rng.standard_normal((self.d, n))
+        return (self.mean[:, None] + scale * solve_triangular(self._chol.T, z)).T
+
+    def update(self, contexts, arm_features, arms, rewards) -> LinearPolicy:
+        """Learn from rewards: member ``i`` played ``arm_features[arms[i]]``, got ``rewards[i]``."""
+        contexts, arm_features, _ = _check(contexts, arm_features, self.d_member, self.d_arm)
+        arms = np.asarray(arms)
+        rewards = np.asarray(rewards, dtype=float)
+        if arms.shape != (len(contexts),) or rewards.shape != (len(contexts),):
+            raise LumosUserError(
+                f"arms and rewards must be ({len(contexts)},) like contexts; got {arms.shape} "
+                f"and {rewards.shape}.",
+                code="bad_shape",
+            )
+        if len(arms) and (arms.min() < 0 or arms.max() >= len(arm_features)):
+            raise LumosUserError(
+                f"arms must index arm_features (0..{len(arm_features) - 1}); got "
+                f"{arms.min()}..{arms.max()}.",
+                code="bad_value",
+            )
+        if not np.isfinite(rewards).all():
+            raise LumosUserError("rewards must be finite numbers.", code="bad_value")
+        x = (contexts[:, :, None] * arm_features[arms][:, None, :]).reshape(len(arms), self.d)
+        self.precision += x.T @ x
+        self.b += x.T @ rewards
+        self.n_updates += len(arms)
+        self._solve()
+        return self
+
+
+class EpsilonGreedy(LinearPolicy):
+    """The best arm under the posterior mean, or a uniform one with probability ``epsilon``.
+
+    Examples
+    --------
+    >>> policy = EpsilonGreedy(2, 2, epsilon=0.1, seed=0)
+    >>> arms = np.eye(2)
+    >>> _ = policy.update([[1, 0]] * 20, arms, [1] * 20, [1.0] * 20)
+    >>> d = policy.select([[1, 0]], arms)
+    >>> int(d.arms[0]), round(float(d.propensities[0]), 6)
+    (1, 0.95)
+    """
+
+    def __init__(self, d_member, d_arm, *, epsilon: float = 0.1, alpha: float = 1.0, seed=None):
+        if not 0 <= epsilon <= 1:
+            raise LumosUserError(
+                f"epsilon must be in [0, 1]; got {epsilon!r}.", code="bad_argument"
+            )
+        super().__init__(d_member, d_arm, alpha=alpha, seed=seed)
+        self.epsilon = float(epsilon)
+
+    def select(self, contexts, arm_features, *, mask=None) -> Decision:
+        contexts, arm_features, mask = _check(
+            contexts, arm_features, self.d_member, self.d_arm, mask
+        )
+        n, k = len(contexts), len(arm_features)
+        scores = self._scores(contexts, arm_features, self.mean)
+        allowed = np.ones((n, k), dtype=bool) if mask is None else mask
+        best = np.where(allowed, scores, -np.inf).argmax(axis=1)
+        count = allowed.sum(axis=1)
+        explore = self.rng.random(n) < self.epsilon
+        # a uniform allowed arm: the j-th allowed one, j uniform
+        j = (self.rng.random(n) * count).astype(int)
+        uniform = np.argmax(np.cumsum(allowed, axis=1) > j[:, None], axis=1)
+        arms = np.where(explore, uniform, best)
+        p = self.epsilon / count + (1 - self.epsilon) * (arms == best)
+        return Decision(arms, p, scores)
+
+
+class LinTS(LinearPolicy):
+    """Linear Thompson sampling: each member's arm is the best under one posterior draw.
+
+    Parameters
+    ----------
+    nu : float, default=1.0
+        The exploration scale: draws come from ``N(μ, ν² A⁻¹)``.
+    n_propensity : int, default=100
+        Further draws per member that estimate the played arm's propensity.
+
+    Examples
+    --------
+    >>> policy = LinTS(2, 2, nu=0.1, seed=0)
+    >>> arms = np.eye(2)
+    >>> _ = policy.update([[1, 0]] * 50, arms, [0] * 50, [1.0] * 50)
+    >>> d = policy.select([[1, 0]], arms)
+    >>> int(d.arms[0]), bool(d.propensities[0] > 0.9)
+    (0, True)
+    """
+
+    def __init__(
+        self, d_member, d_arm, *, nu: float = 1.0, n_propensity: int = 100, alpha=1.0, seed=None
+    ):
+        if not nu >= 0:
+            raise LumosUserError(f"nu must be >= 0; got {nu!r}.", code="bad_argument")
+        if not isinstance(n_propensity, int) or n_propensity < 1:
+            raise LumosUserError(
+                f"n_propensity must be an int >= 1; got {n_propensity!r}.", code="bad_argument"
+            )
+        super().__init__(d_member, d_arm, alpha=alpha, seed=seed)
+        self.nu, self.n_propensity = float(nu), n_propensity
+
+    def select(self, contexts, arm_features, *, mask=None) -> Decision:
+        contexts, arm_features, mask = _check(
+            contexts, arm_features, self.d_member, self.d_arm, mask
+        )
+        n, s = len(contexts), self.n_propensity
+        theta = self._draws(n * (1 + s), self.nu).reshape(n, 1 + s, self.d)
+        w = theta.reshape(n, 1 + s, self.d_member, self.d_arm)
+        scores = np.einsum("nm,nsma->nsa", contexts, w) @ arm_features.T  # (n, 1 + s, k)
+        if mask is not None:
+            scores = np.where(mask[:, None, :], scores, -np.inf)
+        wins = scores.argmax(axis=2)  # (n, 1 + s)
+        arms = wins[:, 0]
+        p = ((wins[:, 1:] == arms[:, None]).sum(axis=1) + 1) / (s + 1)  # never 0
+        return Decision(arms, p, scores[:, 0, :])

@@ -1,0 +1,106 @@
+"""LinTS and ε-greedy over crossed member × arm features."""
+
+import numpy as np
+import pytest
+
+from lumos.bandits import EpsilonGreedy, LinTS
+from lumos.errors import LumosUserError
+
+DM, DA, K = 6, 5, 20
+
+
+def world(seed=0):
+    rng = np.random.default_rng(seed)
+    theta = rng.normal(size=(DM, DA))
+    arms = rng.normal(size=(K, DA))
+    return rng, theta, arms
+
+
+def expected(ctx, theta, arms):
+    return ctx @ theta @ arms.T  # (n, k)
+
+
+def play(policy, rounds=80, batch=50, seed=0):
+    rng, theta, arms = world(seed)
+    regret = 0.0
+    for _ in range(rounds):
+        ctx = rng.normal(size=(batch, DM))
+        mean = expected(ctx, theta, arms)
+        d = policy.select(ctx, arms)
+        regret += (mean.max(axis=1) - mean[np.arange(batch), d.arms]).sum()
+        policy.update(ctx, arms, d.arms, mean[np.arange(batch), d.arms] + rng.normal(0, 0.5, batch))
+    return regret, theta
+
+
+def test_both_learn_the_reward_and_beat_playing_at_random():
+    rng, theta, arms = world()
+    random_regret = 0.0
+    for _ in range(80):
+        ctx = rng.normal(size=(50, DM))
+        mean = expected(ctx, theta, arms)
+        random_regret += (mean.max(axis=1) - mean[np.arange(50), rng.integers(0, K, 50)]).sum()
+    for policy in (LinTS(DM, DA, nu=0.5, seed=1), EpsilonGreedy(DM, DA, epsilon=0.1, seed=1)):
+        regret, truth = play(policy)
+        assert regret < 0.25 * random_regret, type(policy).__name__
+        assert np.corrcoef(policy.mean, truth.ravel())[0, 1] > 0.99
+
+
+def test_propensities_match_how_often_each_arm_is_played():
+    rng, _, arms = world(3)
+    ctx = rng.normal(size=(1, DM))
+    for policy in (LinTS(DM, DA, nu=1.0, n_propensity=400, seed=2), EpsilonGreedy(DM, DA, seed=2)):
+        policy.update(rng.normal(size=(30, DM)), arms, rng.integers(0, K, 30), rng.normal(size=30))
+        many = np.repeat(ctx, 4000, axis=0)
+        d = policy.select(many, arms)
+        freq = np.bincount(d.arms, minlength=K) / len(many)
+        for arm in np.unique(d.arms)[:5]:
+            p = d.propensities[d.arms == arm].mean()
+            assert abs(p - freq[arm]) < 0.03, (type(policy).__name__, arm, p, freq[arm])
+
+
+def test_masks_seeds_and_shapes():
+    rng, _, arms = world(4)
+    ctx = rng.normal(size=(200, DM))
+    mask = np.zeros((200, K), dtype=bool)
+    mask[:, :3] = True
+    mask[::2, 7] = True
+    for make in (lambda: LinTS(DM, DA, seed=5), lambda: EpsilonGreedy(DM, DA, epsilon=0.5, seed=5)):
+        d = make().select(ctx, arms, mask=mask)
+        assert (
+            mask[np.arange(200), d.arms].all()
+            and ((d.propensities > 0) & (d.propensities <= 1)).all()
+        )
+        again = make().select(ctx, arms, mask=mask)
+        np.testing.assert_array_equal(d.arms, again.arms)
+        assert d.scores.shape == (200, K)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda p, a: p.select(np.ones((2, DM + 1)), a), "contexts must be"),
+        (lambda p, a: p.select(np.ones((2, DM)), a[:, :2]), "arm_features must be"),
+        (lambda p, a: p.select(np.full((1, DM), np.nan), a), "finite"),
+        (lambda p, a: p.select(np.ones((2, DM)), a, mask=np.ones((2, 3), bool)), "mask must be"),
+        (lambda p, a: p.select(np.ones((1, DM)), a, mask=np.zeros((1, K), bool)), "no arm"),
+        (lambda p, a: p.update(np.ones((2, DM)), a, [0, K], [1.0, 1.0]), "must index"),
+        (lambda p, a: p.update(np.ones((2, DM)), a, [0], [1.0, 1.0]), "arms and rewards"),
+        (lambda p, a: p.update(np.ones((1, DM)), a, [0], [np.inf]), "rewards must be finite"),
+    ],
+)
+def test_bad_input_names_the_argument(call, message):
+    _, _, arms = world()
+    with pytest.raises(LumosUserError, match=message):
+        call(LinTS(DM, DA), arms)
+
+
+def test_bad_settings():
+    for make, message in [
+        (lambda: LinTS(0, 3), "d_member must be"),
+        (lambda: LinTS(2, 3, nu=-1), "nu must be"),
+        (lambda: LinTS(2, 3, n_propensity=0), "n_propensity"),
+        (lambda: EpsilonGreedy(2, 3, epsilon=2), "epsilon must be"),
+        (lambda: EpsilonGreedy(2, 3, alpha=0), "alpha must be"),
+    ]:
+        with pytest.raises(LumosUserError, match=message):
+            make()
