@@ -26,6 +26,8 @@ from pathlib import Path
 import pandas as pd
 
 from lumos.data import read_table
+from lumos.data._io import TABLE_SUFFIXES
+from lumos.data._io import read_tables as read_folder
 from lumos.errors import LumosUserError
 from lumos.events import new_ids, served_lines
 from lumos.serve.cohorts._config import CohortsConfig
@@ -47,20 +49,15 @@ class PageError(Exception):
 
 
 def read_tables(folder) -> dict[str, pd.DataFrame]:
-    """Every ``.parquet`` / ``.csv`` table of a folder, by file stem."""
+    """Every table of a folder (any file :func:`~lumos.data.read_table` reads), by file stem."""
     folder = Path(folder)
     if not folder.is_dir():
         raise LumosUserError(
             f"cohorts data folder {str(folder)!r} does not exist; fix 'data' in the config.",
             code="bad_config",
         )
-    out = {}
-    for path in sorted(folder.iterdir()):
-        if path.suffix == ".parquet":
-            out[path.stem] = pd.read_parquet(path)
-        elif path.suffix == ".csv":
-            out[path.stem] = pd.read_csv(path)
-    return out
+    names = sorted({p.stem for p in folder.iterdir() if p.suffix in TABLE_SUFFIXES})
+    return read_folder(folder, names)
 
 
 class _Http:
