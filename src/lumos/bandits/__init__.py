@@ -2,7 +2,8 @@
 
 * Policies over crossed member × arm features, each decision with its
   propensity: :class:`LinTS` (Thompson sampling from a Bayesian linear
-  regression) and :class:`EpsilonGreedy`.
+  regression), :class:`NeuralTS` (a network's output and gradients as the
+  mean and variance; PyTorch, an optional extra) and :class:`EpsilonGreedy`.
 * The estimators of the Open Bandit Pipeline (IPW, SNIPW, DM, DR, switch-DR)
   with bootstrap intervals, and a logistic reward model for the model-based
   ones::
@@ -13,7 +14,9 @@
 """
 
 from lumos.bandits._linear import Decision, EpsilonGreedy, LinearPolicy, LinTS
+from lumos.bandits._neural import NeuralTS
 from lumos.bandits._ope import ESTIMATORS, Estimate, estimate, evaluate_all
+from lumos.bandits._persist import load_policy, save_policy
 from lumos.bandits._reward import fit_reward_model
 
 __all__ = [
@@ -23,7 +26,10 @@ __all__ = [
     "Estimate",
     "LinTS",
     "LinearPolicy",
+    "NeuralTS",
     "estimate",
     "evaluate_all",
     "fit_reward_model",
+    "load_policy",
+    "save_policy",
 ]

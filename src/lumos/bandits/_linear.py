@@ -120,28 +120,80 @@ class LinearPolicy:
     def update(self, contexts, arm_features, arms, rewards) -> LinearPolicy:
         """Learn from rewards: member ``i`` played ``arm_features[arms[i]]``, got ``rewards[i]``."""
         contexts, arm_features, _ = _check(contexts, arm_features, self.d_member, self.d_arm)
-        arms = np.asarray(arms)
-        rewards = np.asarray(rewards, dtype=float)
-        if arms.shape != (len(contexts),) or rewards.shape != (len(contexts),):
-            raise LumosUserError(
-                f"arms and rewards must be ({len(contexts)},) like contexts; got {arms.shape} "
-                f"and {rewards.shape}.",
-                code="bad_shape",
-            )
-        if len(arms) and (arms.min() < 0 or arms.max() >= len(arm_features)):
-            raise LumosUserError(
-                f"arms must index arm_features (0..{len(arm_features) - 1}); got "
-                f"{arms.min()}..{arms.max()}.",
-                code="bad_value",
-            )
-        if not np.isfinite(rewards).all():
-            raise LumosUserError("rewards must be finite numbers.", code="bad_value")
-        x = (contexts[:, :, None] * arm_features[arms][:, None, :]).reshape(len(arms), self.d)
+        arms, rewards = _rewards(contexts, arm_features, arms, rewards)
+        x = _crossed(contexts, arm_features, arms)
         self.precision += x.T @ x
         self.b += x.T @ rewards
         self.n_updates += len(arms)
         self._solve()
         return self
+
+    def fit(self, contexts, arm_features, arms, rewards) -> LinearPolicy:
+        """Start again from the prior and learn from all of these rewards: a full retrain."""
+        self.precision = self.alpha * np.eye(self.d)
+        self.b = np.zeros(self.d)
+        self.n_updates = 0
+        return self.update(contexts, arm_features, arms, rewards)
+
+
+def _rewards(contexts, arm_features, arms, rewards) -> tuple[np.ndarray, np.ndarray]:
+    """Checked ``arms`` (ints indexing ``arm_features``) and ``rewards``, one per context."""
+    arms = np.asarray(arms)
+    rewards = np.asarray(rewards, dtype=float)
+    if arms.shape != (len(contexts),) or rewards.shape != (len(contexts),):
+        raise LumosUserError(
+            f"arms and rewards must be ({len(contexts)},) like contexts; got {arms.shape} "
+            f"and {rewards.shape}.",
+            code="bad_shape",
+        )
+    if len(arms) and not np.issubdtype(arms.dtype, np.integer):
+        raise LumosUserError(
+            f"arms must be integer indices into arm_features; got dtype {arms.dtype}.",
+            code="bad_value",
+        )
+    if len(arms) and (arms.min() < 0 or arms.max() >= len(arm_features)):
+        raise LumosUserError(
+            f"arms must index arm_features (0..{len(arm_features) - 1}); got "
+            f"{arms.min()}..{arms.max()}.",
+            code="bad_value",
+        )
+    if not np.isfinite(rewards).all():
+        raise LumosUserError("rewards must be finite numbers.", code="bad_value")
+    return arms, rewards
+
+
+def _crossed(contexts: np.ndarray, arm_features: np.ndarray, arms: np.ndarray) -> np.ndarray:
+    """The played pairs' crossed features ``m ⊗ a``, one row each."""
+    return (contexts[:, :, None] * arm_features[arms][:, None, :]).reshape(len(arms), -1)
+
+
+def _ts_decision(scores: np.ndarray, mask) -> Decision:
+    """Decisions from ``(n, 1 + s, k)`` draws: the first plays, the rest give the propensity."""
+    if mask is not None:
+        scores = np.where(mask[:, None, :], scores, -np.inf)
+    wins = scores.argmax(axis=2)  # (n, 1 + s)
+    arms = wins[:, 0]
+    s = scores.shape[1] - 1
+    p = ((wins[:, 1:] == arms[:, None]).sum(axis=1) + 1) / (s + 1)  # never 0
+    return Decision(arms, p, scores[:, 0, :])
+
+
+def _win_shares(draw, n: int, draws: int, mask, chunk: int = 200_000) -> np.ndarray:
+    """``(n, k)``: the share of ``draws`` each arm wins; ``draw(rows)`` gives ``(rows, draws, k)``.
+
+    Members go in chunks of about ``chunk`` draws, so memory stays bounded.
+    """
+    out = []
+    step = max(1, chunk // draws)
+    for start in range(0, n, step):
+        rows = slice(start, min(n, start + step))
+        scores = draw(rows)
+        if mask is not None:
+            scores = np.where(mask[rows][:, None, :], scores, -np.inf)
+        m, _, k = scores.shape
+        wins = scores.argmax(axis=2) + k * np.arange(m)[:, None]
+        out.append(np.bincount(wins.ravel(), minlength=m * k).reshape(m, k) / draws)
+    return np.concatenate(out) if out else np.zeros((0, 0))
 
 
 class EpsilonGreedy(LinearPolicy):
@@ -182,6 +234,19 @@ class EpsilonGreedy(LinearPolicy):
         p = self.epsilon / count + (1 - self.epsilon) * (arms == best)
         return Decision(arms, p, scores)
 
+    def action_probabilities(self, contexts, arm_features, *, mask=None) -> np.ndarray:
+        """``(n, k)``: the exact probability of playing each arm."""
+        contexts, arm_features, mask = _check(
+            contexts, arm_features, self.d_member, self.d_arm, mask
+        )
+        n, k = len(contexts), len(arm_features)
+        scores = self._scores(contexts, arm_features, self.mean)
+        allowed = np.ones((n, k), dtype=bool) if mask is None else mask
+        best = np.where(allowed, scores, -np.inf).argmax(axis=1)
+        p = np.where(allowed, self.epsilon / allowed.sum(axis=1, keepdims=True), 0.0)
+        p[np.arange(n), best] += 1 - self.epsilon
+        return p
+
 
 class LinTS(LinearPolicy):
     """Linear Thompson sampling: each member's arm is the best under one posterior draw.
@@ -219,13 +284,21 @@ class LinTS(LinearPolicy):
         contexts, arm_features, mask = _check(
             contexts, arm_features, self.d_member, self.d_arm, mask
         )
-        n, s = len(contexts), self.n_propensity
-        theta = self._draws(n * (1 + s), self.nu).reshape(n, 1 + s, self.d)
-        w = theta.reshape(n, 1 + s, self.d_member, self.d_arm)
-        scores = np.einsum("nm,nsma->nsa", contexts, w) @ arm_features.T  # (n, 1 + s, k)
-        if mask is not None:
-            scores = np.where(mask[:, None, :], scores, -np.inf)
-        wins = scores.argmax(axis=2)  # (n, 1 + s)
-        arms = wins[:, 0]
-        p = ((wins[:, 1:] == arms[:, None]).sum(axis=1) + 1) / (s + 1)  # never 0
-        return Decision(arms, p, scores[:, 0, :])
+        return _ts_decision(self._draw_scores(contexts, arm_features, 1 + self.n_propensity), mask)
+
+    def _draw_scores(self, contexts, arm_features, draws: int) -> np.ndarray:
+        n = len(contexts)
+        theta = self._draws(n * draws, self.nu).reshape(n, draws, self.d_member, self.d_arm)
+        return np.einsum("nm,nsma->nsa", contexts, theta) @ arm_features.T  # (n, draws, k)
+
+    def action_probabilities(self, contexts, arm_features, *, mask=None, draws: int = 1000):
+        """``(n, k)``: the probability of playing each arm, from ``draws`` posterior draws."""
+        contexts, arm_features, mask = _check(
+            contexts, arm_features, self.d_member, self.d_arm, mask
+        )
+        return _win_shares(
+            lambda rows: self._draw_scores(contexts[rows], arm_features, draws),
+            len(contexts),
+            draws,
+            mask,
+        )

@@ -1,0 +1,138 @@
+"""Saving and loading policies: one ``.npz`` file that cannot run code.
+
+The file holds the policy's arrays and a JSON header (its kind, parameters and
+random state), read back with ``allow_pickle=False``. A loaded policy makes
+the same decisions as the saved one would have: its random state travels with
+it. NeuralTS saves the shipped network, with its training buffer and Adam's
+state (a custom ``torch.nn.Module`` is yours to save).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from lumos.bandits._linear import EpsilonGreedy, LinearPolicy, LinTS
+from lumos.bandits._neural import NeuralTS
+from lumos.data._io import atomic_path
+from lumos.errors import DataValidationError, LumosUserError
+
+FORMAT, VERSION = "lumos.policy", 1
+
+
+def save_policy(policy, path) -> Path:
+    """Write ``policy`` (LinTS, ε-greedy or NeuralTS) to the file ``path``, atomically."""
+    path = Path(path)
+    meta = {"format": FORMAT, "version": VERSION, "rng": policy.rng.bit_generator.state}
+    if isinstance(policy, LinearPolicy):
+        meta["params"] = {"d_member": policy.d_member, "d_arm": policy.d_arm, "alpha": policy.alpha}
+        if isinstance(policy, LinTS):
+            meta["kind"] = "LinTS"
+            meta["params"].update(nu=policy.nu, n_propensity=policy.n_propensity)
+        else:
+            meta["kind"] = "EpsilonGreedy"
+            meta["params"]["epsilon"] = policy.epsilon
+        meta["n_updates"] = policy.n_updates
+        arrays = {"precision": policy.precision, "b": policy.b}
+    elif isinstance(policy, NeuralTS):
+        if not policy.shipped:
+            raise LumosUserError(
+                "save_policy saves NeuralTS's shipped network only; save a custom network with "
+                "torch.save.",
+                code="bad_argument",
+            )
+        meta["kind"] = "NeuralTS"
+        meta["params"] = {
+            k: getattr(policy, k)
+            for k in (
+                "d_member",
+                "d_arm",
+                "hidden",
+                "nu",
+                "alpha",
+                "lr",
+                "steps",
+                "batch_size",
+                "max_pairs",
+                "n_propensity",
+            )
+        }
+        meta["n_updates"], meta["head"] = policy.n_updates, policy._head
+        arrays = {"x": policy._x[: policy._count], "r": policy._r[: policy._count]}
+        arrays["generator"] = policy._generator.get_state().numpy()
+        for name, p in policy.network.named_parameters():
+            arrays[f"w/{name}"] = p.detach().numpy()
+            arrays[f"w0/{name}"] = policy._initial[name].numpy()
+            arrays[f"U/{name}"] = policy.U[name]
+        for i, state in policy._optimizer.state_dict()["state"].items():
+            for key, value in state.items():
+                arrays[f"adam/{i}/{key}"] = np.asarray(value)
+    else:
+        raise LumosUserError(
+            f"save_policy saves LinTS, EpsilonGreedy and NeuralTS; got {type(policy).__name__}.",
+            code="bad_argument",
+        )
+    arrays["meta"] = np.array(json.dumps(meta))
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+    return path
+
+
+def load_policy(path):
+    """Read a policy written by :func:`save_policy`."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataValidationError(
+            f"{str(path)!r} does not exist: save a policy there first (lumos offers retrain).",
+            code="file_not_found",
+            file=str(path),
+        )
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        meta = json.loads(str(arrays.pop("meta")))
+    except (ValueError, OSError, KeyError) as exc:
+        raise DataValidationError(
+            f"{path} is not a saved Lumos policy ({exc}); write it with save_policy.",
+            code="bad_format",
+            file=str(path),
+        ) from None
+    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        raise DataValidationError(
+            f"{path} holds format {meta.get('format')!r} version {meta.get('version')!r}; this "
+            f"Lumos reads {FORMAT!r} version {VERSION}.",
+            code="bad_format",
+            file=str(path),
+        )
+    kind = {"LinTS": LinTS, "EpsilonGreedy": EpsilonGreedy, "NeuralTS": NeuralTS}[meta["kind"]]
+    policy = kind(**meta["params"])
+    if isinstance(policy, LinearPolicy):
+        policy.precision, policy.b = arrays["precision"], arrays["b"]
+        policy.n_updates = meta["n_updates"]
+        policy._solve()
+    else:
+        import torch
+
+        with torch.no_grad():
+            for name, p in policy.network.named_parameters():
+                p.copy_(torch.from_numpy(arrays[f"w/{name}"]))
+                policy._initial[name] = torch.from_numpy(arrays[f"w0/{name}"]).clone()
+                policy.U[name] = arrays[f"U/{name}"]
+        policy._forget()
+        policy._remember(arrays["x"], arrays["r"])
+        policy.n_updates = meta["n_updates"]
+        if policy._count == policy.max_pairs:  # a full ring: the next write goes where it did
+            policy._head = meta["head"]
+        policy._generator.set_state(torch.from_numpy(arrays["generator"]))
+        saved = policy._optimizer.state_dict()
+        for name, value in arrays.items():
+            if name.startswith("adam/"):
+                _, i, key = name.split("/")
+                saved["state"].setdefault(int(i), {})[key] = torch.from_numpy(value)
+        policy._optimizer.load_state_dict(saved)
+        policy._sync()
+    policy.rng.bit_generator.state = meta["rng"]
+    return policy
