@@ -544,6 +544,12 @@ def _router(config, experiment, default):
     help="A cohorts YAML: first-pass rankers and how cohorts rank (/v1/members/{id}/cohorts).",
 )
 @click.option(
+    "--offers",
+    "offers_folder",
+    type=click.Path(file_okay=False),
+    help="An offer model folder (lumos offers retrain): POST /v1/members/{id}/offer.",
+)
+@click.option(
     "--read-keys", is_flag=True, help="Reads need an API key too (X-API-Key), not only writes."
 )
 @click.option(
@@ -566,6 +572,7 @@ def serve(
     course_skills,
     key_hashes,
     cohorts_config,
+    offers_folder,
     read_keys,
     flush_ms,
     host,
@@ -593,6 +600,7 @@ def serve(
         read_keys=read_keys,
         flush_ms=flush_ms,
         cohorts_config=cohorts_config,
+        offers_folder=offers_folder,
     )
     click.echo(f"Serving on http://{host}:{port} (OpenAPI at /docs); Ctrl-C stops.")
     _run_server(app, host, port)
@@ -623,6 +631,7 @@ def _app(
     key_hashes,
     course_skills=None,
     cohorts_config=None,
+    offers_folder=None,
     **options,
 ):
     from lumos.data import read_table
@@ -669,7 +678,13 @@ def _app(
         cohorts = CohortService(
             load_config(cohorts_config), experiments=router.experiments, store=store
         )
+    offer_model = None
+    if offers_folder:
+        from lumos.bandits import OfferModel
+
+        offer_model = OfferModel.load(offers_folder)
     return create_app(
+        offers=offer_model,
         cohorts=cohorts,
         store=store,
         treatment=router,
@@ -851,6 +866,135 @@ def _member_table(members: dict):
     frame = pd.DataFrame.from_dict(members, orient="index")
     numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
     return frame[numeric].rename_axis("member_id").reset_index()
+
+
+@main.group()
+def offers():
+    """Offer matching: retrain a policy from the event log, judge it off-policy."""
+
+
+_LOGS = click.option(
+    "--logs",
+    "logs",
+    required=True,
+    help="The funnel events: an event log folder, redis://…, or a .jsonl/.parquet/.csv file.",
+)
+
+
+def _read_events(logs: str):
+    from pathlib import Path
+
+    from lumos.data import read_table
+
+    if not logs.startswith(("redis://", "rediss://", "unix://")) and Path(logs).is_file():
+        return read_table(logs, what="events")
+    if not logs.startswith(("redis://", "rediss://", "unix://")) and not Path(logs).is_dir():
+        from lumos.errors import DataValidationError
+
+        raise DataValidationError(
+            f"--logs {logs!r} is neither an event log folder nor a file; check the path.",
+            code="file_not_found",
+            file=logs,
+        )
+    return _event_source(logs).read()
+
+
+@offers.command("retrain")
+@_LOGS
+@click.option(
+    "--model",
+    "folder",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="The offer model folder: retrained in place, or made with --arms and --members.",
+)
+@click.option("--arms", type=click.Path(dir_okay=False), help="arm_id, product, creative, channel.")
+@click.option("--members", type=click.Path(dir_okay=False), help="member_id and numeric columns.")
+@click.option(
+    "--policy",
+    type=click.Choice(["lints", "neuralts", "egreedy"]),
+    help="For a new model (default lints); NeuralTS needs lumos[neural].",
+)
+@click.option("--two-tower", type=click.IntRange(0), help="Embedding size of a two-tower model.")
+@click.option("--cap-per-week", type=click.IntRange(0), help="Offers per member and channel.")
+@click.option("--model-id", help="The model_id its served events carry (default offers).")
+@click.option("--seed", type=int, help="Seeds the policy.")
+@_friendly
+def offers_retrain(logs, folder, arms, members, policy, two_tower, cap_per_week, model_id, seed):
+    """Refit an offer policy from scratch on every closed round of the log."""
+    from pathlib import Path
+
+    from lumos.bandits import OfferModel, OfferSettings
+    from lumos.data import read_table
+
+    chosen = {"policy": policy, "two_tower": two_tower, "cap_per_week": cap_per_week,
+              "model_id": model_id, "seed": seed}  # fmt: skip
+    chosen = {k: v for k, v in chosen.items() if v is not None}
+    if (Path(folder) / "offers.json").is_file() and not (arms or members):
+        model = OfferModel.load(folder)
+        if chosen:
+            settings = {**model.settings.__dict__, **chosen}
+            model = OfferModel(model.arms, model.members, OfferSettings(**settings))
+    elif arms and members:
+        model = OfferModel(
+            read_table(arms, what="arms"), read_table(members, what="members"), chosen
+        )
+    else:
+        raise click.BadParameter(
+            f"{folder!r} holds no offer model yet; give --arms and --members to make one",
+            param_hint="--model",
+        )
+    events = _read_events(logs)
+    rounds = model.retrain(events)
+    model.save(folder)
+    click.echo(
+        f"Retrained {model.settings.policy} on {rounds:,} rounds "
+        f"({len(model.arm_ids)} arms, {len(model.members):,} members) → {folder}"
+    )
+
+
+@offers.command("evaluate")
+@_LOGS
+@click.option(
+    "--policy",
+    "folders",
+    required=True,
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="An offer model folder to judge (repeatable).",
+)
+@click.option(
+    "--estimators",
+    default="ipw,snipw,dm,dr,switch-dr",
+    show_default=True,
+    help="Comma-separated: ipw, snipw, dm, dr, switch-dr.",
+)
+@click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(10))
+@click.option("--seed", default=0, show_default=True, type=int)
+@_friendly
+def offers_evaluate(logs, folders, estimators, bootstrap, seed):
+    """Estimate each policy's conversion rate on a log written by another policy."""
+    import pandas as pd
+
+    from lumos.bandits import ESTIMATORS, OfferModel
+
+    names = [e.strip() for e in estimators.split(",") if e.strip()]
+    unknown = [e for e in names if e not in ESTIMATORS]
+    if unknown or not names:
+        raise click.BadParameter(
+            f"unknown estimator {unknown[0] if unknown else estimators!r}; use "
+            f"{', '.join(ESTIMATORS)}",
+            param_hint="--estimators",
+        )
+    events = _read_events(logs)
+    tables = []
+    for folder in folders:
+        model = OfferModel.load(folder)
+        table = model.evaluate(events, estimators=names, n_bootstrap=bootstrap, random_state=seed)
+        tables.append(table.assign(policy=folder).set_index("policy", append=True))
+    table = pd.concat(tables).reorder_levels(["policy", "estimator"])
+    click.echo(f"conversion rate per round ({int(table['rounds'].iloc[0]):,} logged rounds):")
+    click.echo(table.drop(columns="rounds").to_string(float_format=lambda x: f"{x:.4f}"))
 
 
 @main.group()

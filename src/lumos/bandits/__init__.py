@@ -11,22 +11,35 @@
     q = fit_reward_model(context, action, reward, n_actions, position=position)
     table = evaluate_all(reward=reward, action=action, pscore=pscore,
                          action_dist=target, position=position, estimated_rewards=q)
+
+* Offer matching over product × creative × channel arms and "no offer":
+  :class:`OfferModel` (decisions under a weekly :class:`FrequencyCap`,
+  rewards from the funnel event log, mini-batch updates, full retrains,
+  off-policy judging) and a :class:`TwoTower` matching model whose member and
+  arm embeddings join the policy's features.
 """
 
 from lumos.bandits._linear import Decision, EpsilonGreedy, LinearPolicy, LinTS
 from lumos.bandits._neural import NeuralTS
+from lumos.bandits._offers import NO_OFFER, FrequencyCap, OfferModel, OfferSettings
 from lumos.bandits._ope import ESTIMATORS, Estimate, estimate, evaluate_all
 from lumos.bandits._persist import load_policy, save_policy
 from lumos.bandits._reward import fit_reward_model
+from lumos.bandits._two_tower import TwoTower
 
 __all__ = [
     "ESTIMATORS",
+    "NO_OFFER",
     "Decision",
     "EpsilonGreedy",
     "Estimate",
+    "FrequencyCap",
     "LinTS",
     "LinearPolicy",
     "NeuralTS",
+    "OfferModel",
+    "OfferSettings",
+    "TwoTower",
     "estimate",
     "evaluate_all",
     "fit_reward_model",

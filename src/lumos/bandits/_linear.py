@@ -292,13 +292,19 @@ class LinTS(LinearPolicy):
         return np.einsum("nm,nsma->nsa", contexts, theta) @ arm_features.T  # (n, draws, k)
 
     def action_probabilities(self, contexts, arm_features, *, mask=None, draws: int = 1000):
-        """``(n, k)``: the probability of playing each arm, from ``draws`` posterior draws."""
+        """``(n, k)``: the probability of playing each arm, from ``draws`` posterior draws.
+
+        Every member's estimate uses the same ``draws`` draws of θ.
+        """
         contexts, arm_features, mask = _check(
             contexts, arm_features, self.d_member, self.d_arm, mask
         )
-        return _win_shares(
-            lambda rows: self._draw_scores(contexts[rows], arm_features, draws),
-            len(contexts),
-            draws,
-            mask,
-        )
+        # the same draws for every member: each estimate is unbiased, and n times cheaper
+        theta = self._draws(draws, self.nu).reshape(draws, self.d_member, self.d_arm)
+        by_member = theta.transpose(1, 0, 2).reshape(self.d_member, draws * self.d_arm)
+
+        def scores(rows):  # two matrix products
+            per_draw = (contexts[rows] @ by_member).reshape(-1, draws, self.d_arm)
+            return per_draw @ arm_features.T
+
+        return _win_shares(scores, len(contexts), draws, mask)

@@ -261,16 +261,20 @@ class NeuralTS:
         return _ts_decision(scores, mask)
 
     def action_probabilities(self, contexts, arm_features, *, mask=None, draws: int = 1000):
-        """``(n, k)``: the probability of playing each arm, from ``draws`` reward draws."""
+        """``(n, k)``: the probability of playing each arm, from ``draws`` reward draws.
+
+        Every member's estimate uses the same ``draws`` standard normals.
+        """
         contexts, arm_features, mask = _check(
             contexts, arm_features, self.d_member, self.d_arm, mask
         )
-        return _win_shares(
-            lambda rows: self._sampled(contexts[rows], arm_features, draws)[1],
-            len(contexts),
-            draws,
-            mask,
-        )
+        mean, var = self.mean_and_variance(contexts, arm_features)
+        z = self.rng.standard_normal((draws, mean.shape[1]))  # shared by every member
+
+        def scores(rows):
+            return mean[rows, None, :] + self.nu * np.sqrt(var[rows])[:, None, :] * z
+
+        return _win_shares(scores, len(contexts), draws, mask)
 
     # -- learning -------------------------------------------------------------------------------
 

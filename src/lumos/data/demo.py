@@ -1,4 +1,4 @@
-"""Generated demo data with known answers: accounts, a SaaS book, learning, a social network.
+"""Generated demo data with known answers: accounts, SaaS, learning, a social network, offers.
 
 ``accounts`` makes a book of business: one row per customer account with
 usage, engagement and firmographic features over 3/6/12-month windows and
@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from lumos.data._learning import LearningBook, learning
+from lumos.data._offers import OfferBook, offers
 from lumos.data._social import SocialBook, social
 from lumos.errors import LumosUserError
 
@@ -26,11 +27,13 @@ __all__ = [
     "ACCOUNT_FEATURES",
     "SAAS_DRIVERS",
     "LearningBook",
+    "OfferBook",
     "SaaSBook",
     "SocialBook",
     "accounts",
     "accounts_design_path",
     "learning",
+    "offers",
     "saas",
     "social",
 ]

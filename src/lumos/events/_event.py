@@ -92,6 +92,7 @@ def served_lines(
     ts: float,
     cohort=None,
     item_type=None,
+    propensity: float | None = None,
 ) -> list[str]:
     """``served`` events as JSON lines, the log's own bytes, built from one template.
 
@@ -117,6 +118,7 @@ def served_lines(
         "treatment": "null" if treatment is None else text(treatment),
         "cohort": "null" if cohort is None else text(cohort),
         "item_type": "null" if item_type is None else text(item_type),
+        "propensity": "null" if propensity is None else json.dumps(float(propensity)),
         "ts": json.dumps(float(ts)),
     }
     template = "{%s}" % ",".join(  # noqa: UP031 — the line is itself a %-template

@@ -9,7 +9,10 @@ disk event log on a laptop, or Redis for both at scale:
   variant a member is in and the model it serves;
 * ``events`` — a sink with ``append(events) -> int`` (:class:`~lumos.events.EventLog`);
 * ``insights`` — a DataFrame of account scores indexed by ``account_id``
-  (``lumos propensity score`` writes it).
+  (``lumos propensity score`` writes it);
+* ``offers`` — a :class:`~lumos.bandits.OfferModel` that decides offers
+  (``POST /v1/members/{id}/offer``) and learns from the conversions posted
+  to ``/v1/events``; with a ``path`` attribute, it is saved there on shutdown.
 
 A recommendation response mints a tracking id per item and records a
 ``served`` event for it (group-committed every ``flush_ms`` by one thread);
@@ -47,8 +50,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from lumos.errors import LumosError
-from lumos.events import EventLog, new_ids, served_lines
+from lumos.bandits import FrequencyCap
+from lumos.errors import LumosError, LumosUserError
+from lumos.events import EventLog, new_id, new_ids, served_lines
 from lumos.serve.cohorts import PageError
 from lumos.store import COLD_START, list_length, ranked
 
@@ -88,6 +92,19 @@ class EventBatch(BaseModel):
     events: list[dict] = Field(min_length=1, max_length=1000)
 
 
+class Offer(BaseModel):
+    member_id: str
+    tracking_id: str
+    arm_id: str = Field(description='the arm played: product/creative/channel, or "none"')
+    product: str | None
+    creative: str | None
+    channel: str
+    propensity: float = Field(description="the probability the policy had of this decision")
+    score: float | None
+    capped: bool = Field(description="the member is at the weekly cap on this channel")
+    model_id: str
+
+
 class Accepted(BaseModel):
     accepted: int
     duplicates: int
@@ -110,6 +127,7 @@ def create_app(
     max_count: int = 100,
     flush_ms: float = 20.0,
     cohorts=None,
+    offers=None,
 ) -> FastAPI:
     """The Lumos API over a store, an experiment assignment, an event sink and insights."""
 
@@ -121,6 +139,9 @@ def create_app(
         yield
         if cohorts is not None:
             await cohorts.aclose()
+        if offers is not None and offers_path is not None:  # what it learned online survives
+            with offer_lock:
+                offers.save(offers_path)
         if served is not None:
             served.close()
         for part in (events, store):  # the server owns them: close them when it stops
@@ -159,6 +180,15 @@ def create_app(
         remember(everything)
         if cohorts is not None:
             cohorts.engagement.observe(everything)
+    offer_lock = threading.Lock()  # decisions and updates of the offer policy, one at a time
+    offers_path = getattr(offers, "path", None)
+    if offers is not None and events is not None:  # the cap remembers the offers already shown
+        shown = (
+            events.read(contains=b'"item_type":"offer"')
+            if isinstance(events, EventLog)
+            else events.read()
+        )
+        offers.cap = FrequencyCap.from_events(offers.settings.cap_per_week, shown)
     registry = CollectorRegistry()
     requests = Counter(
         "lumos_requests", "Requests by route and status", ["route", "status"], registry=registry
@@ -377,6 +407,55 @@ def create_app(
         except PageError as exc:
             raise ApiError(exc.status, exc.code, exc.message, exc.field) from None
 
+    @app.post("/v1/members/{member_id}/offer", response_model=Offer)
+    def offer(request: Request, member_id: str, channel: str = Query(min_length=1)):
+        """Which product, creative and channel to offer the member now — or no offer.
+
+        The policy decides among the channel's arms and "no offer" (members at
+        their weekly cap on that channel get "no offer"); the decision is logged
+        as a served event with its propensity and a new tracking id. Post the
+        member's purchase with that tracking id to /v1/events and the policy
+        learns from it.
+        """
+        authorize(request, write=False)
+        if offers is None:
+            raise ApiError(
+                404, "no_offers", "this server has no offer model (lumos serve --offers)"
+            )
+        now = time.time()
+        with offer_lock:
+            try:
+                decision = offers.decide([member_id], channel, now=now)
+            except LumosUserError as exc:
+                raise ApiError(400, exc.code, exc.message, "channel") from None
+            tracking = new_id()
+            offers.served([tracking], decision, now=now)
+        row = decision.iloc[0]
+        if served is not None:
+            served.add(
+                served_lines(
+                    member_id,
+                    [(new_id(), tracking, row["arm_id"], 0)],
+                    channel=channel,
+                    model_id=offers.settings.model_id,
+                    ts=now,
+                    item_type="offer",
+                    propensity=float(row["propensity"]),
+                )
+            )
+        return Offer(
+            member_id=member_id,
+            tracking_id=tracking,
+            arm_id=row["arm_id"],
+            product=row["product"] or None,
+            creative=row["creative"] or None,
+            channel=channel,
+            propensity=float(row["propensity"]),
+            score=_finite(row["score"]),
+            capped=bool(row["capped"]),
+            model_id=offers.settings.model_id,
+        )
+
     @app.get("/v1/accounts/{account_id}/insights")
     def account_insights(request: Request, account_id: str) -> dict:
         authorize(request, write=False)
@@ -417,6 +496,9 @@ def create_app(
         remember(batch.events)
         if cohorts is not None:
             cohorts.engagement.observe(batch.events)
+        if offers is not None:  # conversions of offers shown; a full mini-batch updates
+            with offer_lock:
+                offers.observe(batch.events)
         accepted.inc(n)
         return Accepted(accepted=n, duplicates=len(batch.events) - n)
 

@@ -1,0 +1,643 @@
+"""Offer matching: which product, with which creative, on which channel — or no offer.
+
+:class:`OfferModel` ties a policy to the arms, the members and the funnel
+event log:
+
+* **Arms** are rows of a table ``arm_id, product, creative, channel`` (and any
+  numeric columns, e.g. ``price``); the "no offer" arm (``arm_id`` ``none``)
+  is added when missing. An arm's features are a bias, a no-offer flag,
+  one-hot product, creative and channel, and its standardized numbers.
+* **Members** are rows of a table ``member_id`` and numeric columns; a
+  member's context is a bias and those numbers standardized (an unknown
+  member gets the averages). With a two-tower model
+  (``two_tower=dim``), the member's embedding joins the context and the
+  arm's embedding joins its features, so the policy's crossed features hold
+  every term of the match score.
+* **Decisions** consider the arms of the request's channel and "no offer". A
+  member who was shown ``cap_per_week`` offers on that channel in the last
+  seven days (:class:`FrequencyCap`) gets "no offer".
+* **Rewards** come from the event log: a ``served`` offer event is a round;
+  its reward is 1 when an action in ``conversions`` (``purchase``) with its
+  tracking id follows within ``window_hours``, else 0; a round waits until
+  its window has closed. (The online path learns a conversion at once and a
+  non-conversion when the window closes.)
+* **Learning**: :meth:`OfferModel.learn` updates the policy from new rounds
+  in mini-batches (near real time); :meth:`OfferModel.retrain` refits it
+  from scratch on the whole log (the scheduled retrain), two-tower first.
+* **Judging**: :meth:`OfferModel.evaluate` estimates the policy's value on a
+  log written by another policy, with every off-policy estimator.
+
+Contexts are rebuilt from the members table when learning from a log, so a
+member whose numbers changed since a round was served is seen as they are now;
+the online path (:meth:`OfferModel.served`, :meth:`OfferModel.observe`) keeps
+the context of the moment of the decision.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lumos.bandits._linear import EpsilonGreedy, LinTS
+from lumos.bandits._neural import NeuralTS
+from lumos.bandits._ope import ESTIMATORS, evaluate_all
+from lumos.bandits._persist import load_policy, save_policy
+from lumos.bandits._reward import fit_reward_model
+from lumos.data._io import atomic_path
+from lumos.errors import DataValidationError, LumosUserError
+
+NO_OFFER = "none"
+WEEK = 7 * 86400.0
+POLICIES = ("lints", "neuralts", "egreedy")
+FORMAT, VERSION = "lumos.offers", 1
+
+
+@dataclass(frozen=True)
+class OfferSettings:
+    """How an :class:`OfferModel` decides and learns (saved as ``offers.json``)."""
+
+    model_id: str = "offers"
+    policy: str = "lints"
+    nu: float = 0.25
+    epsilon: float = 0.05
+    alpha: float = 1.0
+    hidden: int = 100
+    cap_per_week: int = 3
+    window_hours: float = 72.0
+    conversions: tuple[str, ...] = ("purchase",)
+    two_tower: int = 0
+    batch: int = 500
+    seed: int = 0
+
+    def __post_init__(self):
+        def bad(field, value, want):
+            raise LumosUserError(
+                f"offer setting {field!r} must be {want}; got {value!r}.", code="bad_argument"
+            )
+
+        if self.policy not in POLICIES:
+            bad("policy", self.policy, f"one of {', '.join(POLICIES)}")
+        for field in ("cap_per_week", "batch", "hidden", "two_tower", "seed"):
+            value = getattr(self, field)
+            low = 0 if field in ("two_tower", "seed", "cap_per_week") else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                bad(field, value, f"an int >= {low}")
+        for field in ("nu", "alpha", "window_hours"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                bad(field, value, "a number > 0")
+        if not (isinstance(self.epsilon, int | float) and 0 <= self.epsilon <= 1):
+            bad("epsilon", self.epsilon, "a number in [0, 1]")
+        if not self.model_id or not isinstance(self.model_id, str):
+            bad("model_id", self.model_id, "a non-empty string")
+        if isinstance(self.conversions, str) or not all(
+            isinstance(c, str) and c for c in self.conversions
+        ):
+            bad("conversions", self.conversions, "a list of action names, e.g. [purchase]")
+        object.__setattr__(self, "conversions", tuple(self.conversions))
+
+
+class FrequencyCap:
+    """At most ``per_week`` offers per member and channel in any seven days.
+
+    Examples
+    --------
+    >>> cap = FrequencyCap(2)
+    >>> cap.record("m1", "email", 0.0); cap.record("m1", "email", 3600.0)
+    >>> bool(cap.allowed("m1", "email", 7200.0)), bool(cap.allowed("m1", "email", WEEK + 1.0))
+    (False, True)
+    """
+
+    def __init__(self, per_week: int):
+        self.per_week = int(per_week)
+        self._shown: dict[tuple[str, str], deque] = defaultdict(deque)
+
+    def record(self, member_id: str, channel: str, ts: float) -> None:
+        """Count an offer shown to ``member_id`` on ``channel`` at ``ts`` (epoch seconds)."""
+        self._shown[(member_id, channel)].append(float(ts))
+
+    def allowed(self, member_id: str, channel: str, now: float) -> bool:
+        """Whether one more offer fits under the cap at ``now``."""
+        shown = self._shown.get((member_id, channel))
+        if not shown:
+            return self.per_week > 0
+        while shown and shown[0] <= now - WEEK:
+            shown.popleft()
+        return len(shown) < self.per_week
+
+    @classmethod
+    def from_events(cls, per_week: int, events) -> FrequencyCap:
+        """A cap that has seen every served offer (not "no offer") in ``events``."""
+        cap = cls(per_week)
+        e = _events(events)
+        shown = e[(e["type"] == "served") & (e["item_type"] == "offer") & e["item_id"].ne(NO_OFFER)]
+        for member, channel, ts in shown[["member_id", "channel", "ts"]].itertuples(index=False):
+            cap.record(str(member), str(channel), ts)
+        return cap
+
+
+class OfferModel:
+    """A policy over product × creative × channel arms for the members of a table.
+
+    Parameters
+    ----------
+    arms : DataFrame
+        ``arm_id, product, creative, channel`` and optional numeric columns.
+    members : DataFrame
+        ``member_id`` and numeric columns (the members' features).
+    settings : OfferSettings or dict, optional
+        The policy and how it learns; see :class:`OfferSettings`.
+    """
+
+    def __init__(self, arms: pd.DataFrame, members: pd.DataFrame, settings=None):
+        if isinstance(settings, dict):
+            settings = OfferSettings(**settings)
+        self.settings = settings or OfferSettings()
+        self.arms = _arms_table(arms)
+        self.members = _members_table(members)
+        self.arm_ids = self.arms["arm_id"].to_numpy()
+        self._arm_index = {a: i for i, a in enumerate(self.arm_ids)}
+        self._member_index = pd.Index(self.members["member_id"])
+        numbers = self.members.drop(columns="member_id").to_numpy(dtype=float)
+        self._member_mean = numbers.mean(axis=0) if len(numbers) else np.zeros(numbers.shape[1])
+        std = numbers.std(axis=0) if len(numbers) else np.ones(numbers.shape[1])
+        self._member_std = np.where(std > 0, std, 1.0)
+        self.two_tower = None
+        self._rebuild_features()
+        self.policy = self._new_policy()
+        self.cap = FrequencyCap(self.settings.cap_per_week)
+        self.path: Path | None = None  # the folder it was loaded from
+        self._pending: dict[str, tuple[np.ndarray, int, float]] = {}
+        self._ready: list[tuple[np.ndarray, int, float]] = []
+
+    # -- features -------------------------------------------------------------------------------
+
+    def _rebuild_features(self) -> None:
+        numbers = self.members.drop(columns="member_id").to_numpy(dtype=float)
+        self._member_x = (numbers - self._member_mean) / self._member_std
+        a = self.arms
+        parts = [np.ones((len(a), 1)), (a["arm_id"] == NO_OFFER).to_numpy(float)[:, None]]
+        for column in ("product", "creative", "channel"):
+            values = sorted(v for v in a[column].unique() if v)
+            parts.append((a[column].to_numpy()[:, None] == np.array(values)[None, :]).astype(float))
+        extra = a.drop(columns=["arm_id", "product", "creative", "channel"]).to_numpy(dtype=float)
+        if extra.shape[1]:
+            std = extra.std(axis=0)
+            parts.append((extra - extra.mean(axis=0)) / np.where(std > 0, std, 1.0))
+        self._arm_base = np.hstack(parts)
+        self.arm_features = self._arm_base
+        if self.two_tower is not None:
+            self.arm_features = np.hstack(
+                [self._arm_base, self.two_tower.arm_embeddings(self._arm_base)]
+            )
+
+    def contexts(self, member_ids) -> np.ndarray:
+        """``(n, d)``: each member's context; an unknown member gets the averages."""
+        rows = self._member_index.get_indexer(pd.Index([str(m) for m in member_ids]))
+        x = np.where((rows >= 0)[:, None], self._member_x[rows], 0.0)
+        out = np.hstack([np.ones((len(rows), 1)), x])
+        if self.two_tower is not None:
+            out = np.hstack([out, self.two_tower.member_embeddings(x)])
+        return out
+
+    def _new_policy(self):
+        s = self.settings
+        d_m = 1 + self._member_x.shape[1] + s.two_tower
+        d_a = self._arm_base.shape[1] + s.two_tower
+        if s.policy == "lints":
+            return LinTS(d_m, d_a, nu=s.nu, alpha=s.alpha, seed=s.seed)
+        if s.policy == "egreedy":
+            return EpsilonGreedy(d_m, d_a, epsilon=s.epsilon, alpha=s.alpha, seed=s.seed)
+        return NeuralTS(d_m, d_a, nu=s.nu, alpha=s.alpha, hidden=s.hidden, seed=s.seed)
+
+    def mask(self, channels) -> np.ndarray:
+        """``(n, k)``: the arms each request may get — its channel's and "no offer"."""
+        channels = np.asarray([str(c) for c in channels])
+        known = set(self.arms["channel"]) - {""}
+        unknown = sorted(str(c) for c in set(channels) - known)
+        if unknown:
+            raise LumosUserError(
+                f"channel {unknown[0]!r} has no offers; use one of {', '.join(sorted(known))}.",
+                code="bad_value",
+            )
+        arm_channel = self.arms["channel"].to_numpy()
+        return (arm_channel[None, :] == channels[:, None]) | (self.arm_ids == NO_OFFER)[None, :]
+
+    # -- decisions ------------------------------------------------------------------------------
+
+    def decide(self, member_ids, channels, *, now: float | None = None) -> pd.DataFrame:
+        """One decision per request: the arm, its propensity and score, under the cap.
+
+        ``channels`` is one channel or one per member. Members at their cap on
+        that channel get "no offer" with propensity 1. Decisions are not
+        recorded in the cap; :meth:`served` does that.
+        """
+        member_ids = [str(m) for m in member_ids]
+        if isinstance(channels, str):
+            channels = [channels] * len(member_ids)
+        now = time.time() if now is None else float(now)
+        mask = self.mask(channels)
+        capped = np.array(
+            [not self.cap.allowed(m, c, now) for m, c in zip(member_ids, channels, strict=True)],
+            dtype=bool,
+        )
+        mask[capped] = self.arm_ids == NO_OFFER
+        context = self.contexts(member_ids)
+        decision = self.policy.select(context, self.arm_features, mask=mask)
+        arms = decision.arms
+        out = self.arms.iloc[arms][["arm_id", "product", "creative", "channel"]].reset_index(
+            drop=True
+        )
+        out.insert(0, "member_id", member_ids)
+        out["propensity"] = np.where(capped, 1.0, decision.propensities)
+        out["score"] = decision.scores[np.arange(len(arms)), arms]
+        out["capped"] = capped
+        if self.two_tower is not None:  # the embeddings' dot product: the match score
+            member = context[:, 1 + self._member_x.shape[1] :]
+            out["match"] = (member * self.arm_features[arms, self._arm_base.shape[1] :]).sum(1)
+        return out
+
+    # -- learning from the event log -------------------------------------------------------------
+
+    def rounds(self, events, *, now: float | None = None, model_id: str | None = None):
+        """The closed rounds of a log: served offers with reward 1 (converted in time) or 0.
+
+        Rounds whose window is still open at ``now`` (default: the log's last
+        event) are left out, even those that converted already — keeping them
+        would bias the rewards up. ``model_id`` keeps one model's rounds (default:
+        every offer). Returns a DataFrame ``tracking_id, member_id, arm,
+        channel, propensity, reward, ts`` (``arm`` indexes :attr:`arms`) and
+        the number of served rows whose arm this model does not know.
+        """
+        e = _events(events)
+        served = e[(e["type"] == "served") & (e["item_type"] == "offer")]
+        if model_id is not None:
+            served = served[served["model_id"] == model_id]
+        served = served.drop_duplicates("tracking_id", keep="first")
+        actions = e[(e["type"] == "action") & e["action"].isin(self.settings.conversions)]
+        first = actions.groupby("tracking_id")["ts"].min()
+        if now is None:
+            now = float(e["ts"].max()) if len(e) else time.time()
+        window = self.settings.window_hours * 3600
+        converted_at = served["tracking_id"].map(first)
+        converted = (converted_at >= served["ts"]) & (converted_at <= served["ts"] + window)
+        # a round counts once its window has closed, converted or not: keeping early
+        # conversions of open rounds would leave only the successes at the log's end
+        closed = served["ts"] + window <= now
+        served, converted = served[closed], converted[closed]
+        arm = served["item_id"].map(self._arm_index)
+        known = arm.notna()
+        out = pd.DataFrame(
+            {
+                "tracking_id": served["tracking_id"].to_numpy(),
+                "member_id": served["member_id"].astype(str).to_numpy(),
+                "arm": arm.fillna(-1).astype(int).to_numpy(),
+                "channel": served["channel"].to_numpy(),
+                "propensity": pd.to_numeric(served["propensity"], errors="coerce").to_numpy(),
+                "reward": converted.astype(float).to_numpy(),
+                "ts": served["ts"].to_numpy(),
+            }
+        )
+        return out[known.to_numpy()].reset_index(drop=True), int((~known).sum())
+
+    def learn(self, events, *, now: float | None = None, model_id: str | None = None) -> int:
+        """Update the policy from a log's closed rounds, in mini-batches; the number learned."""
+        rounds, _ = self.rounds(events, now=now, model_id=model_id)
+        context = self.contexts(rounds["member_id"])
+        for start in range(0, len(rounds), self.settings.batch):
+            part = slice(start, start + self.settings.batch)
+            self.policy.update(
+                context[part],
+                self.arm_features,
+                rounds["arm"].to_numpy()[part],
+                rounds["reward"].to_numpy()[part],
+            )
+        return len(rounds)
+
+    def retrain(self, events, *, now: float | None = None, model_id: str | None = None) -> int:
+        """Refit from scratch on a whole log (two-tower first); the number of rounds learned."""
+        rounds, _ = self.rounds(events, now=now, model_id=model_id)
+        if self.settings.two_tower:
+            from lumos.bandits._two_tower import TwoTower
+
+            converted = rounds["reward"].to_numpy() > 0
+            offered = rounds["arm"].to_numpy() != self._arm_index.get(NO_OFFER, -1)
+            rows = self._member_index.get_indexer(pd.Index(rounds["member_id"]))
+            known = (rows >= 0) & offered
+            self.two_tower = TwoTower(self.settings.two_tower, seed=self.settings.seed).fit(
+                self._member_x,
+                self._arm_base,
+                rows[known],
+                rounds["arm"].to_numpy()[known],
+                converted[known].astype(float),
+            )
+            self._rebuild_features()
+        self.policy = self._new_policy()
+        context = self.contexts(rounds["member_id"])
+        self.policy.fit(
+            context, self.arm_features, rounds["arm"].to_numpy(), rounds["reward"].to_numpy()
+        )
+        return len(rounds)
+
+    # -- the online path ------------------------------------------------------------------------
+
+    def served(self, tracking_ids, decisions: pd.DataFrame, *, now: float | None = None) -> None:
+        """Remember decisions that were shown: the cap counts them, rewards will find them."""
+        now = time.time() if now is None else float(now)
+        context = self.contexts(decisions["member_id"])
+        arms = decisions["arm_id"].map(self._arm_index).to_numpy()
+        for i, tracking in enumerate(tracking_ids):
+            self._pending[tracking] = (context[i], int(arms[i]), now)
+            if decisions["arm_id"].iat[i] != NO_OFFER:
+                self.cap.record(decisions["member_id"].iat[i], decisions["channel"].iat[i], now)
+
+    def observe(self, events, *, now: float | None = None) -> int:
+        """Conversions posted for pending decisions; update when a mini-batch is full.
+
+        Pending decisions whose window passed become reward-0 rounds. Returns
+        the number of rounds learned by this call (0 until a batch fills).
+        """
+        now = time.time() if now is None else float(now)
+        for event in events:
+            get = event.get if isinstance(event, dict) else lambda k, e=event: getattr(e, k, None)
+            tracking = get("tracking_id")
+            if (
+                get("type") == "action"
+                and get("action") in self.settings.conversions
+                and tracking in self._pending
+            ):
+                context, arm, _ = self._pending.pop(tracking)
+                self._ready.append((context, arm, 1.0))
+        expired = now - self.settings.window_hours * 3600
+        for tracking in [t for t, (_, _, ts) in self._pending.items() if ts <= expired]:
+            context, arm, _ = self._pending.pop(tracking)
+            self._ready.append((context, arm, 0.0))
+        if len(self._ready) < self.settings.batch:
+            return 0
+        ready, self._ready = self._ready, []
+        self.policy.update(
+            np.array([r[0] for r in ready]),
+            self.arm_features,
+            np.array([r[1] for r in ready]),
+            np.array([r[2] for r in ready]),
+        )
+        return len(ready)
+
+    # -- judging --------------------------------------------------------------------------------
+
+    def evaluate(
+        self,
+        events,
+        *,
+        now: float | None = None,
+        model_id: str | None = None,
+        estimators=ESTIMATORS,
+        n_bootstrap: int = 1000,
+        draws: int = 1000,
+        random_state=0,
+    ) -> pd.DataFrame:
+        """This policy's conversion rate estimated on a log written by another policy.
+
+        Every estimator with its bootstrap interval, plus the log's own rate
+        (``logged``, the logging policy's on-policy value).
+        """
+        rounds, _ = self.rounds(events, now=now, model_id=model_id)
+        if rounds.empty:
+            raise LumosUserError(
+                "the log holds no closed offer rounds (served offers of known arms whose "
+                "conversion window has passed); nothing to evaluate.",
+                code="empty",
+            )
+        bad = ~((rounds["propensity"] > 0) & (rounds["propensity"] <= 1))
+        if bad.any():
+            row = rounds[bad].iloc[0]
+            raise DataValidationError(
+                f"served event with tracking_id {row.tracking_id!r} has propensity "
+                f"{float(row.propensity)}; off-policy evaluation needs the logging policy's "
+                "probability in (0, 1] on every served offer.",
+                code="bad_value",
+                column="propensity",
+            )
+        context = self.contexts(rounds["member_id"])
+        mask = self.mask(rounds["channel"].fillna(""))
+        if hasattr(self.policy, "nu"):
+            target = self.policy.action_probabilities(
+                context, self.arm_features, mask=mask, draws=draws
+            )
+        else:
+            target = self.policy.action_probabilities(context, self.arm_features, mask=mask)
+        action, reward = rounds["arm"].to_numpy(), rounds["reward"].to_numpy()
+        names = [estimators] if isinstance(estimators, str) else list(estimators)
+        q = None
+        if set(names) & {"dm", "dr", "switch-dr"}:
+            q = fit_reward_model(
+                context[:, 1:], action, reward, len(self.arm_ids), random_state=random_state
+            )
+        table = evaluate_all(
+            reward=reward,
+            action=action,
+            pscore=rounds["propensity"].to_numpy(),
+            action_dist=target,
+            estimated_rewards=q,
+            estimators=names,
+            n_bootstrap=n_bootstrap,
+            random_state=random_state,
+        )
+        logged = reward.mean()
+        half = 1.96 * reward.std() / np.sqrt(len(reward))
+        table.loc["logged"] = [
+            logged,
+            logged - half,
+            logged + half,
+            reward.std() / np.sqrt(len(reward)),
+        ]
+        table["rounds"] = len(rounds)
+        return table
+
+    # -- files ----------------------------------------------------------------------------------
+
+    def save(self, folder) -> Path:
+        """Write ``offers.json``, ``arms.csv``, ``members.parquet``, ``policy.npz`` (and
+        ``two_tower.npz``) into ``folder``, each file atomically."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        s = self.settings
+        meta = {
+            "format": FORMAT,
+            "version": VERSION,
+            "settings": {**s.__dict__, "conversions": list(s.conversions)},
+            "member_mean": self._member_mean.tolist(),
+            "member_std": self._member_std.tolist(),
+        }
+        with atomic_path(folder / "arms.csv") as tmp:
+            self.arms.to_csv(tmp, index=False)
+        with atomic_path(folder / "members.parquet") as tmp:
+            self.members.to_parquet(tmp, index=False)
+        save_policy(self.policy, folder / "policy.npz")
+        if self.two_tower is not None:
+            self.two_tower.save(folder / "two_tower.npz")
+        with atomic_path(folder / "offers.json") as tmp:
+            tmp.write_text(json.dumps(meta, indent=1))
+        return folder
+
+    @classmethod
+    def load(cls, folder) -> OfferModel:
+        """Read a model written by :meth:`save`."""
+        folder = Path(folder)
+        meta_file = folder / "offers.json"
+        if not meta_file.is_file():
+            raise DataValidationError(
+                f"{str(folder)!r} is not an offer model: it has no offers.json (make one with "
+                "lumos offers retrain).",
+                code="file_not_found",
+                file=str(meta_file),
+            )
+        try:
+            meta = json.loads(meta_file.read_text())
+        except json.JSONDecodeError as exc:
+            raise DataValidationError(
+                f"{meta_file} is not JSON ({exc}); rewrite it with lumos offers retrain.",
+                code="bad_format",
+                file=str(meta_file),
+            ) from None
+        if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+            raise DataValidationError(
+                f"{meta_file} holds format {meta.get('format')!r} version "
+                f"{meta.get('version')!r}; this Lumos reads {FORMAT!r} version {VERSION}.",
+                code="bad_format",
+                file=str(meta_file),
+            )
+        model = cls(
+            pd.read_csv(folder / "arms.csv", keep_default_na=False),
+            pd.read_parquet(folder / "members.parquet"),
+            OfferSettings(**meta["settings"]),
+        )
+        model._member_mean = np.asarray(meta["member_mean"], dtype=float)
+        model._member_std = np.asarray(meta["member_std"], dtype=float)
+        if (folder / "two_tower.npz").is_file():
+            from lumos.bandits._two_tower import TwoTower
+
+            model.two_tower = TwoTower.load(folder / "two_tower.npz")
+        model._rebuild_features()
+        model.policy = load_policy(folder / "policy.npz")
+        model.path = folder
+        return model
+
+
+def _events(events) -> pd.DataFrame:
+    """Events as a frame with ``ts`` in epoch seconds (ISO text is converted)."""
+    from lumos.events import FIELDS
+
+    frame = events if isinstance(events, pd.DataFrame) else pd.DataFrame(list(events))
+    frame = frame.reindex(columns=list(FIELDS))
+    ts = pd.to_numeric(frame["ts"], errors="coerce")
+    text = ts.isna() & frame["ts"].notna()
+    if text.any():
+        parsed = pd.to_datetime(frame.loc[text, "ts"], utc=True, errors="coerce", format="ISO8601")
+        if parsed.isna().any():
+            row = int(np.flatnonzero(text.to_numpy())[np.flatnonzero(parsed.isna().to_numpy())[0]])
+            raise DataValidationError(
+                f"event row {row}: ts {frame['ts'].iat[row]!r} is not a time; give ISO 8601 or "
+                "epoch seconds.",
+                code="bad_value",
+                row=row,
+                column="ts",
+            )
+        ts[text] = (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+    if ts.isna().any():
+        row = int(np.flatnonzero(ts.isna().to_numpy())[0])
+        raise DataValidationError(
+            f"event row {row} has no ts; every event needs its time.",
+            code="bad_value",
+            row=row,
+            column="ts",
+        )
+    return frame.assign(ts=ts.astype(float))
+
+
+def _arms_table(arms) -> pd.DataFrame:
+    if not isinstance(arms, pd.DataFrame):
+        raise LumosUserError("arms must be a DataFrame (arms.csv).", code="bad_argument")
+    missing = [c for c in ("arm_id", "product", "creative", "channel") if c not in arms.columns]
+    if missing:
+        raise DataValidationError(
+            f"the arms table needs column {missing[0]!r} (arm_id, product, creative, channel "
+            f"and numeric columns); it has {', '.join(map(str, arms.columns))}.",
+            code="missing_column",
+            column=missing[0],
+        )
+    a = arms.copy()
+    for c in ("arm_id", "product", "creative", "channel"):
+        a[c] = a[c].fillna("").astype(str)
+    dup = a["arm_id"].duplicated()
+    if dup.any():
+        row = int(np.flatnonzero(dup.to_numpy())[0])
+        raise DataValidationError(
+            f"arms row {row}: arm_id {a['arm_id'].iat[row]!r} appears twice; arm ids are unique.",
+            code="duplicate",
+            row=row,
+            column="arm_id",
+        )
+    offers = a["arm_id"] != NO_OFFER
+    for c in ("product", "channel"):
+        empty = offers & (a[c] == "")
+        if empty.any():
+            row = int(np.flatnonzero(empty.to_numpy())[0])
+            raise DataValidationError(
+                f"arms row {row} (arm {a['arm_id'].iat[row]!r}) has no {c}; every offer names "
+                "its product and channel.",
+                code="bad_value",
+                row=row,
+                column=c,
+            )
+    for c in a.columns.difference(["arm_id", "product", "creative", "channel"]):
+        a[c] = _numbers("arms", a, c)
+    if not (~offers).any():
+        a = pd.concat([pd.DataFrame({"arm_id": [NO_OFFER]}), a], ignore_index=True)
+        a[["product", "creative", "channel"]] = a[["product", "creative", "channel"]].fillna("")
+        a = a.fillna(0.0)
+    return a.reset_index(drop=True)
+
+
+def _members_table(members) -> pd.DataFrame:
+    if not isinstance(members, pd.DataFrame) or "member_id" not in members.columns:
+        raise DataValidationError(
+            "the members table needs a member_id column and numeric feature columns.",
+            code="missing_column",
+            column="member_id",
+        )
+    m = members.copy()
+    m["member_id"] = m["member_id"].astype(str)
+    for c in m.columns.drop("member_id"):
+        m[c] = _numbers("members", m, c)
+    dup = m["member_id"].duplicated()
+    if dup.any():
+        row = int(np.flatnonzero(dup.to_numpy())[0])
+        raise DataValidationError(
+            f"members row {row}: member_id {m['member_id'].iat[row]!r} appears twice.",
+            code="duplicate",
+            row=row,
+            column="member_id",
+        )
+    return m.reset_index(drop=True)
+
+
+def _numbers(table: str, frame: pd.DataFrame, column: str) -> pd.Series:
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = values.isna() | ~np.isfinite(values.fillna(0.0))
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataValidationError(
+            f"{table} row {row}, column {column!r}: {frame[column].iat[row]!r} is not a finite "
+            "number; feature columns must be numbers (fill missing values first).",
+            code="bad_value",
+            row=row,
+            column=column,
+        )
+    return values.astype(float)

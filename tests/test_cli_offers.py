@@ -1,0 +1,77 @@
+"""lumos offers retrain | evaluate and lumos serve --offers, on files, and their error paths."""
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from lumos.cli import _app, main
+from lumos.data.demo import offers
+from lumos.events import EventLog
+from lumos.store import LMDBStore
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("offers")
+    book = offers(600, 5000, seed=3)
+    book.arms.to_csv(folder / "arms.csv", index=False)
+    book.members.to_parquet(folder / "members.parquet")
+    cut = book.events["ts"].quantile(0.6)
+    book.events[book.events["ts"] < cut].to_json(folder / "old.jsonl", orient="records", lines=True)
+    with EventLog(folder / "log") as log:  # the later log, in the event log's own folder form
+        log.append(book.events[book.events["ts"] >= cut].to_dict("records"))
+    return folder
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_retrain_evaluate_and_serve(folder):
+    made = run("offers", "retrain", "--logs", folder / "old.jsonl", "--model", folder / "lin",
+               "--arms", folder / "arms.csv", "--members", folder / "members.parquet")  # fmt: skip
+    assert made.exit_code == 0, made.output
+    assert "Retrained lints on" in made.output and "46 arms, 600 members" in made.output
+    again = run("offers", "retrain", "--logs", folder / "log", "--model", folder / "lin",
+                "--policy", "egreedy", "--cap-per-week", "1")  # fmt: skip
+    assert again.exit_code == 0 and "Retrained egreedy" in again.output, again.output
+    judged = run("offers", "evaluate", "--logs", folder / "log", "--policy", folder / "lin",
+                 "--estimators", "ipw,dr", "--bootstrap", "50")  # fmt: skip
+    assert judged.exit_code == 0, judged.output
+    lines = judged.output.splitlines()
+    assert "logged rounds" in lines[0]
+    assert [line.split()[-5] for line in lines[3:]] == ["ipw", "dr", "logged"]
+    LMDBStore(folder / "store").close()  # serve opens an existing store
+    app = _app(str(folder / "store"), None, None, "glmix", None, None, [],
+               offers_folder=str(folder / "lin"))  # fmt: skip
+    with TestClient(app) as client:
+        offer = client.post("/v1/members/om000003/offer?channel=notification").json()
+    assert offer["arm_id"] == "none" or offer["arm_id"].endswith("/notification")
+
+
+def test_error_paths_are_named(folder, tmp_path):
+    no_model = run("offers", "retrain", "--logs", folder / "old.jsonl", "--model", tmp_path / "x")
+    assert no_model.exit_code == 2 and "give --arms and --members" in no_model.output
+    no_logs = run("offers", "retrain", "--logs", tmp_path / "nope", "--model", tmp_path / "x",
+                  "--arms", folder / "arms.csv", "--members", folder / "members.parquet",
+                  )  # fmt: skip
+    assert no_logs.exit_code == 2 and "is neither an event log folder nor a file" in no_logs.output
+    bad_arms = tmp_path / "arms.csv"
+    pd.DataFrame({"arm_id": ["a"], "product": ["p"]}).to_csv(bad_arms, index=False)
+    arms = run("offers", "retrain", "--logs", folder / "old.jsonl", "--model", tmp_path / "y",
+               "--arms", bad_arms, "--members", folder / "members.parquet")  # fmt: skip
+    assert arms.exit_code == 2 and "needs column 'creative'" in arms.output
+    assert not (tmp_path / "y" / "offers.json").exists()
+    estimators = run("offers", "evaluate", "--logs", folder / "log", "--policy", folder / "lin",
+                     "--estimators", "ipw,magic")  # fmt: skip
+    assert estimators.exit_code == 2 and "unknown estimator 'magic'" in estimators.output
+    missing = run("offers", "evaluate", "--logs", folder / "log", "--policy", tmp_path)
+    assert missing.exit_code == 2 and "is not an offer model" in missing.output
+    bad_log = tmp_path / "bad.jsonl"
+    bad_log.write_text('{"type": "served", "item_type": "offer", "ts": "soon"}\n')
+    broken = run("offers", "evaluate", "--logs", bad_log, "--policy", folder / "lin")
+    assert broken.exit_code == 2 and "event row 0: ts 'soon' is not a time" in broken.output
+    policy = run("offers", "retrain", "--logs", folder / "log", "--model", folder / "lin",
+                 "--policy", "ucb")  # fmt: skip
+    assert policy.exit_code == 2 and "'ucb' is not one of" in policy.output
