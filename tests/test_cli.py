@@ -229,7 +229,7 @@ def test_demo_runs_end_to_end(tmp_path):
     ) as cohorts:
         served = _app(str(out / "store"), str(out / "experiments.yaml"), "course_ranker",
                       "glmix", str(tmp_path / "events"), str(out / "scores.parquet"), [],
-                      cohorts_config=str(cohorts))  # fmt: skip
+                      cohorts_config=str(cohorts), offers_folder=str(out / "offers"))  # fmt: skip
         with TestClient(served) as app:  # leaving it closes the store and the event log
             member = courses["member_id"].iloc[0]
             got = app.get(f"/v1/members/{member}/recommendations?count=3").json()
@@ -240,6 +240,12 @@ def test_demo_runs_end_to_end(tmp_path):
             page = app.get("/v1/members/U000001/cohorts?max_items=2").json()
             assert page["left_out"] == [] and len(page["cohorts"]) >= 5
             assert all(c["items"][0]["name"] for c in page["cohorts"])
+            offer = app.post("/v1/members/om000001/offer?channel=feed").json()
+            assert offer["channel"] == "feed" and 0 < offer["propensity"] <= 1
+    assert "Offers: LinTS learned from" in result.output and "simulator's truth" in result.output
+    judged = run("offers", "evaluate", "--logs", out / "offers_data" / "log_week_4",
+                 "--policy", out / "offers", "--bootstrap", 100)  # fmt: skip
+    assert judged.exit_code == 0 and "dr" in judged.output, judged.output
     model = out / "model"
     narrated = run(
         "explain",

@@ -106,12 +106,13 @@ def demo(out, n_accounts, months, seed, no_serve, port):
             str(p["scores"]),
             [],
             cohorts_config=str(cohorts),
+            offers_folder=str(p["offers"]),
         )
         member = done["scores"]["account_id"].iloc[0]
         click.echo(
             f"\nServing on http://127.0.0.1:{port} — try /v1/members/M000001/recommendations,"
-            f" /v1/members/U000001/cohorts, /v1/accounts/{member}/insights, /docs. "
-            "Ctrl-C stops."
+            f" /v1/members/U000001/cohorts, /v1/accounts/{member}/insights, POST "
+            "/v1/members/om000001/offer?channel=email, /docs. Ctrl-C stops."
         )
         _run_server(app, "127.0.0.1", port)
 
