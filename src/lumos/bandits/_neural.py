@@ -45,12 +45,13 @@ from lumos.bandits._linear import (
 from lumos.errors import LumosUserError
 
 
-def _torch():
+def _torch(what: str = "NeuralTS"):
+    """PyTorch, or an error saying how to install it."""
     try:
         import torch
     except ImportError:  # pragma: no cover - depends on the machine
         raise LumosUserError(
-            "NeuralTS needs PyTorch; install it with: pip install 'lumos[neural]'",
+            f"{what} needs PyTorch; install it with: pip install 'lumos[neural]'",
             code="missing_dependency",
         ) from None
     return torch

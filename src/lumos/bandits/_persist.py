@@ -10,6 +10,7 @@ state (a custom ``torch.nn.Module`` is yours to save).
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +23,52 @@ from lumos.errors import DataValidationError, LumosUserError
 FORMAT, VERSION = "lumos.policy", 1
 
 
+def write_npz(path, arrays: dict, meta: dict) -> Path:
+    """``arrays`` and a JSON header ``meta`` in one ``.npz`` at ``path``, written atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays, meta=np.array(json.dumps(meta)))
+    return path
+
+
+def read_npz(path, *, what: str, fmt: str, version: int, how: str) -> tuple[dict, dict]:
+    """The arrays and header of a file :func:`write_npz` wrote, checked to be ``fmt`` ``version``.
+
+    ``what`` names the thing in errors ("policy"), ``how`` says how to write one.
+    Nothing is unpickled: the file cannot run code.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataValidationError(
+            f"{what} file {str(path)!r} does not exist; check the path, or {how}.",
+            code="file_not_found",
+            file=str(path),
+        )
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        meta = json.loads(str(arrays.pop("meta")))
+        if not isinstance(meta, dict):
+            raise ValueError("its header is not a JSON object")
+    except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataValidationError(
+            f"{str(path)!r} is not a saved Lumos {what} ({exc}); {how}.",
+            code="bad_format",
+            file=str(path),
+        ) from None
+    if meta.get("format") != fmt or meta.get("version") != version:
+        raise DataValidationError(
+            f"{str(path)!r} holds format {meta.get('format')!r} version {meta.get('version')!r}; "
+            f"this Lumos reads {fmt!r} version {version} ({how}).",
+            code="bad_format",
+            file=str(path),
+        )
+    return arrays, meta
+
+
 def save_policy(policy, path) -> Path:
     """Write ``policy`` (LinTS, ε-greedy or NeuralTS) to the file ``path``, atomically."""
-    path = Path(path)
     meta = {"format": FORMAT, "version": VERSION, "rng": policy.rng.bit_generator.state}
     if isinstance(policy, LinearPolicy):
         meta["params"] = {"d_member": policy.d_member, "d_arm": policy.d_arm, "alpha": policy.alpha}
@@ -74,39 +118,14 @@ def save_policy(policy, path) -> Path:
             f"save_policy saves LinTS, EpsilonGreedy and NeuralTS; got {type(policy).__name__}.",
             code="bad_argument",
         )
-    arrays["meta"] = np.array(json.dumps(meta))
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-    return path
+    return write_npz(path, arrays, meta)
 
 
 def load_policy(path):
     """Read a policy written by :func:`save_policy`."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataValidationError(
-            f"{str(path)!r} does not exist: save a policy there first (lumos offers retrain).",
-            code="file_not_found",
-            file=str(path),
-        )
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-        meta = json.loads(str(arrays.pop("meta")))
-    except (ValueError, OSError, KeyError) as exc:
-        raise DataValidationError(
-            f"{path} is not a saved Lumos policy ({exc}); write it with save_policy.",
-            code="bad_format",
-            file=str(path),
-        ) from None
-    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-        raise DataValidationError(
-            f"{path} holds format {meta.get('format')!r} version {meta.get('version')!r}; this "
-            f"Lumos reads {FORMAT!r} version {VERSION}.",
-            code="bad_format",
-            file=str(path),
-        )
+    arrays, meta = read_npz(
+        path, what="policy", fmt=FORMAT, version=VERSION, how="save one with lumos offers retrain"
+    )
     kind = {"LinTS": LinTS, "EpsilonGreedy": EpsilonGreedy, "NeuralTS": NeuralTS}[meta["kind"]]
     policy = kind(**meta["params"])
     if isinstance(policy, LinearPolicy):

@@ -23,29 +23,17 @@ saving and loading need no PyTorch. PyTorch is an optional extra:
 
 from __future__ import annotations
 
-import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
 from scipy.special import expit
 
-from lumos.data._io import atomic_path
+from lumos.bandits._neural import _torch
+from lumos.bandits._persist import read_npz, write_npz
 from lumos.errors import DataValidationError, LumosUserError
 
 FORMAT, VERSION = "lumos.two_tower", 1
 _LAYERS = ("w1", "b1", "w2", "b2")
-
-
-def _torch():
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - depends on the machine
-        raise LumosUserError(
-            "TwoTower.fit needs PyTorch; install it with: pip install 'lumos[neural]'",
-            code="missing_dependency",
-        ) from None
-    return torch
 
 
 def _features(values, name: str, width: int | None = None) -> np.ndarray:
@@ -257,7 +245,7 @@ class TwoTower:
         arms = _indices(arms, "arms", len(members), len(arm_features), "arm_features")
         y = _labels(converted, len(members))
 
-        torch = _torch()
+        torch = _torch("TwoTower.fit")
         seed = self.seed
         if seed is None:
             seed = int(np.random.default_rng().integers(2**63))
@@ -369,43 +357,15 @@ class TwoTower:
         arrays = {f"member/{k}": v for k, v in self.member_tower_.items()}
         arrays.update({f"arm/{k}": v for k, v in self.arm_tower_.items()})
         arrays["loss_curve"] = self.loss_curve_
-        arrays["meta"] = np.array(json.dumps(meta))
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez(fh, **arrays)
-        return path
+        return write_npz(path, arrays, meta)
 
     @classmethod
     def load(cls, path) -> TwoTower:
         """Read a model written by :meth:`save`; scoring it needs no PyTorch."""
-        path = Path(path)
-        if not path.is_file():
-            raise DataValidationError(
-                f"two-tower model file {str(path)!r} does not exist; check the path, or fit a "
-                "TwoTower and save it there.",
-                code="file_not_found",
-                file=str(path),
-            )
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
-            meta = json.loads(str(arrays.pop("meta")))
-            if not isinstance(meta, dict):
-                raise ValueError("its header is not a JSON object")
-        except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            raise DataValidationError(
-                f"{str(path)!r} is not a saved Lumos two-tower model ({exc}); write it with "
-                "TwoTower.save.",
-                code="bad_format",
-                file=str(path),
-            ) from None
-        if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-            raise DataValidationError(
-                f"{str(path)!r} holds format {meta.get('format')!r} version "
-                f"{meta.get('version')!r}; TwoTower.load reads {FORMAT!r} version {VERSION}.",
-                code="bad_format",
-                file=str(path),
-            )
+        arrays, meta = read_npz(
+            path, what="two-tower model", fmt=FORMAT, version=VERSION,
+            how="fit a TwoTower and save it",
+        )  # fmt: skip
         try:
             model = cls(**meta["params"], seed=meta["seed"])
             model.member_tower_ = {k: arrays[f"member/{k}"].astype(float) for k in _LAYERS}
