@@ -102,8 +102,12 @@ class LinearPolicy:
     def _solve(self) -> None:
         chol = np.linalg.cholesky(self.precision)  # A = L Lᵀ
         self.mean = np.linalg.solve(chol.T, np.linalg.solve(chol, self.b))
+        inverse = np.linalg.inv(chol)  # L⁻¹
         # L⁻ᵀ, so a draw is one product; float32: draws need no more, and it halves their cost
-        self._root = np.linalg.inv(chol).T.astype(np.float32)
+        self._root = inverse.T.astype(np.float32)
+        # A⁻¹ = L⁻ᵀ L⁻¹ as (d_m, d_a · d_m · d_a): a member's slice of it is one product
+        dm, da = self.d_member, self.d_arm
+        self._cov = (inverse.T @ inverse).reshape(dm, da * dm * da)
 
     def _scores(self, contexts, arm_features, weights) -> np.ndarray:
         """``(n, k)`` scores; ``weights`` is ``(d,)`` or one row per member ``(n, d)``."""
@@ -287,9 +291,22 @@ class LinTS(LinearPolicy):
         return _ts_decision(self._draw_scores(contexts, arm_features, 1 + self.n_propensity), mask)
 
     def _draw_scores(self, contexts, arm_features, draws: int) -> np.ndarray:
-        n = len(contexts)
-        theta = self._draws(n * draws, self.nu).reshape(n, draws, self.d_member, self.d_arm)
-        return np.einsum("nm,nsma->nsa", contexts, theta) @ arm_features.T  # (n, draws, k)
+        """``(n, draws, k)`` arm scores, each draw from member ``i``'s own posterior.
+
+        A member's scores depend on θ only through ``w = Θᵀ m`` (``d_a``
+        numbers), which is Gaussian with mean ``Mᵀ m`` and covariance
+        ``ν² (m ⊗ I)ᵀ A⁻¹ (m ⊗ I)``. Drawing ``w`` needs ``d_a`` normals a draw
+        instead of ``d_m · d_a`` — exact, and the normals were most of a decision.
+        """
+        n, dm, da = len(contexts), self.d_member, self.d_arm
+        mean = contexts @ self.mean.reshape(dm, da)  # (n, d_a)
+        half = (contexts @ self._cov).reshape(n, da, dm, da)
+        cov = np.einsum("najb,nj->nab", half, contexts)  # (n, d_a, d_a)
+        jitter = 1e-10 * (np.trace(cov, axis1=1, axis2=2) / da + 1e-30)
+        root = np.linalg.cholesky(cov + jitter[:, None, None] * np.eye(da))
+        z = self.rng.standard_normal((n, da, draws))
+        w = mean[:, None, :] + self.nu * (root @ z).transpose(0, 2, 1)  # (n, draws, d_a)
+        return w @ arm_features.T
 
     def action_probabilities(self, contexts, arm_features, *, mask=None, draws: int = 1000):
         """``(n, k)``: the probability of playing each arm, from ``draws`` posterior draws.
