@@ -46,7 +46,7 @@ def test_explain_run_writes_every_format(files, tmp_path, suffix):
     out = tmp_path / f"narratives{suffix}"
     result = explain(files, out)
     assert result.exit_code == 0, result.output
-    assert "400 rows explained with tree_shap[xgboost]" in result.output
+    assert "400 rows explained with tree_shap[lumos]" in result.output
     if suffix == ".jsonl":
         records = [json.loads(line) for line in out.read_text().splitlines()]
         assert records[0]["id"].startswith("A") and 0 <= records[0]["score"] <= 1

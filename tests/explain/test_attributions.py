@@ -26,7 +26,7 @@ def test_xgboost_tree_shap_is_additive_and_matches_shap(tabular):
     X, y, _ = tabular
     clf = xgb.XGBClassifier(n_estimators=50, max_depth=5).fit(X, y)
     attr = attribute(clf, X)
-    assert attr.method == "tree_shap[xgboost]" and attr.output == "margin"
+    assert attr.method == "tree_shap[lumos]" and attr.output == "margin"
     assert list(attr.index) == list(X.index) and attr.values.shape == X.shape
     _check_additive(clf, X, attr)
     reference = shap.TreeExplainer(clf.get_booster()).shap_values(X)
@@ -38,7 +38,8 @@ def test_lightgbm_multiclass_and_regression(tabular):
     y3 = np.digitize(margin, [-1, 1])
     clf = lgb.LGBMClassifier(n_estimators=20, verbose=-1).fit(X, y3)
     attr = attribute(clf, X)
-    assert attr.method == "tree_shap[lightgbm]"
+    assert attr.method == "tree_shap[lumos]"
+    assert attribute(clf, X, engine="library").method == "tree_shap[lightgbm]"
     _check_additive(clf, X, attr)
     assert (attr.target == import_model(clf).predict(X).argmax(1)).all()
     fixed = attribute(clf, X, target=2)
@@ -59,7 +60,7 @@ def test_sklearn_trees_through_shap(tabular):
     X, y, margin = tabular
     Xf = X.fillna(0)
     forest = RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0).fit(Xf, y)
-    attr = attribute(forest, Xf)
+    attr = attribute(forest, Xf, engine="library")
     assert attr.method == "tree_shap[shap]" and attr.output == "probability"
     _check_additive(forest, Xf, attr, output="probability")
     gbr = GradientBoostingRegressor(n_estimators=10).fit(Xf, margin)

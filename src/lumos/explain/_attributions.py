@@ -153,12 +153,13 @@ def attribute(
             _model_fn(model, output), A, tgt, background=bg, seed=seed, **options
         )
         return Attributions(values, base, model.feature_names, "lime", output, index, tgt, details)
+    engine = options.pop("engine", "auto") if method == "tree_shap" else "auto"
     _no_options(method, options)
     if method == "linear_shap":
         bg = A if background is None else select_features(background, model.feature_names)
         values, base = _linear_shap(model, A, bg, tgt)
         return Attributions(values, base, model.feature_names, "linear_shap", "margin", index, tgt)
-    values, base, routine, output = _tree_shap(model, A, tgt)
+    values, base, routine, output = _tree_shap(model, A, tgt, engine)
     return Attributions(
         values, base, model.feature_names, f"tree_shap[{routine}]", output, index, tgt
     )
@@ -293,8 +294,21 @@ def _linear_shap(model, A, background, target):
     return values, base
 
 
-def _tree_shap(model: ImportedModel, A: np.ndarray, target):
-    """Exact TreeSHAP by the library's own routine; returns values, base, routine, output."""
+ENGINES = ("auto", "lumos", "library")
+
+
+def _tree_shap(model: ImportedModel, A: np.ndarray, target, engine: str = "auto"):
+    """Exact TreeSHAP; returns values, base, routine, output.
+
+    ``engine="auto"`` runs Lumos's compiled TreeSHAP (:mod:`lumos.explain._treeshap`)
+    on every model it reads, and the library's own routine (XGBoost's
+    ``pred_contribs``, LightGBM's ``pred_contrib``, ``shap`` for scikit-learn)
+    on the rest; ``"lumos"`` and ``"library"`` insist on one.
+    """
+    if engine not in ENGINES:
+        raise LumosUserError(
+            f"engine must be one of {', '.join(ENGINES)}; got {engine!r}.", code="bad_argument"
+        )
     M = model.transform(A)
     if M.shape[1] != A.shape[1]:
         raise LumosUserError(
@@ -302,7 +316,25 @@ def _tree_shap(model: ImportedModel, A: np.ndarray, target):
             f"(got {A.shape[1]} features in, {M.shape[1]} out); use method='lime' or 'klime'.",
             code="bad_method",
         )
-    if model.kind == "xgboost":
+    forest, why = (None, "") if engine == "library" else _forest_of(model, M)
+    if forest is not None:
+        from lumos.explain._treeshap import tree_shap
+
+        contrib, algorithm = tree_shap(forest, M)
+        routine = "lumos" if algorithm == "tables" else "lumos-recursive"
+        output = "margin"
+        if model.kind == "sklearn_tree" and model.link == "identity" and model.task != "regression":
+            output = "probability"
+        if contrib.shape[1] == 1:
+            contrib = contrib[:, 0]
+        elif model.task == "binary":  # a classifier's two probabilities: explain the positive one
+            contrib = contrib[:, 1]
+    elif engine == "lumos":
+        raise LumosUserError(
+            f"engine='lumos' cannot read this model: {why}; use engine='auto'.",
+            code="unsupported_model",
+        )
+    elif model.kind == "xgboost":
         import xgboost as xgb
 
         dm = xgb.DMatrix(M, missing=np.nan, feature_names=model.estimator.feature_names)
@@ -319,6 +351,48 @@ def _tree_shap(model: ImportedModel, A: np.ndarray, target):
     if contrib.ndim == 3:
         contrib = contrib[np.arange(len(M)), target]
     return np.ascontiguousarray(contrib[:, :-1]), contrib[:, -1].copy(), routine, output
+
+
+_FORESTS: dict[int, tuple] = {}  # id(estimator) → (estimator, forest): one import per model
+
+
+def _forest_of(model: ImportedModel, M: np.ndarray):
+    """Lumos's flat form of the model with each output's offset, or None and the reason."""
+    from lumos.explain import _forest
+
+    held = _FORESTS.get(id(model.estimator))
+    if held is not None and held[0] is model.estimator:
+        return held[1], ""
+    try:
+        if model.kind == "xgboost":
+            forest = _forest.from_xgboost(model.estimator)
+        elif model.kind == "lightgbm":
+            forest = _forest.from_lightgbm(model.estimator)
+        elif model.kind == "sklearn_tree":
+            forest = _forest.from_sklearn(model.estimator)
+        else:
+            return None, f"a {model.kind} model is not a tree ensemble"
+    except LumosUserError as exc:
+        return None, exc.message
+    from lumos.explain._treeshap import predict_margin
+
+    probe = M[: min(len(M), 64)]
+    if len(probe) == 0:
+        return None, "no rows to read the base score from"
+    raw = predict_margin(forest, probe)
+    forest.offset = (_library_margin(model, probe, forest.n_groups) - raw).mean(axis=0)
+    if len(_FORESTS) > 16:
+        _FORESTS.clear()
+    _FORESTS[id(model.estimator)] = (model.estimator, forest)
+    return forest, ""
+
+
+def _library_margin(model: ImportedModel, M: np.ndarray, n_groups: int) -> np.ndarray:
+    """``(rows, outputs)``: the library's own raw output, which the forest's trees sum to."""
+    out = model._margin(M)
+    if out.ndim == 1 and n_groups == 2:  # a binary classifier's probabilities, both classes
+        out = np.column_stack([1.0 - out, out])
+    return out.reshape(len(M), n_groups)
 
 
 def _sklearn_tree_shap(model: ImportedModel, M: np.ndarray):

@@ -1,0 +1,472 @@
+"""Exact path-dependent TreeSHAP compiled with Numba, over a :class:`~._forest.Forest`.
+
+Two algorithms, both exact:
+
+* **Precomputed leaf tables** (the idea of FastTreeSHAP v2, Yang 2021). For a
+  leaf ``l`` with value ``v`` whose path splits on the unique features ``U``
+  (``d`` of them), with ``z_j`` the share of the training cover that follows
+  the path at ``j``'s splits and ``o_j`` whether the row does, the leaf gives
+  feature ``i`` ``v (o_i − z_i) Σ_{S ⊆ U∖i} w_{|S|} Π_{j∈S} o_j Π_{j∈U∖S∖i} z_j``
+  with ``w_k = k! (d−k−1)! / d!``. Every ``o_j`` is 0 or 1, so only the set
+  ``T`` of satisfied features matters, and with
+  ``P(T) = v Σ_{S ⊆ T} w_{|S|} Π_{j ∈ U∖S} z_j`` tabulated once per leaf for
+  every ``T ⊆ U`` (``2^d`` numbers), a row's contribution is
+  ``−P(T)`` for ``i ∉ T`` and ``(1 − z_i)/z_i · P(T ∖ i)`` for ``i ∈ T``:
+  ``d`` table reads per leaf instead of TreeSHAP's ``O(d²)`` path
+  arithmetic. A row walks each tree once, carrying the bit mask ``T`` down;
+  rows go in blocks, and a block walks one tree at a time, so that tree's
+  tables stay in cache. (A ``z_i`` of exactly 0 — a branch no training row
+  took — is taken as ``1e-15``; the error that makes is below ``1e-15 |v|``.)
+* **The original algorithm** (Lundberg et al. 2018, ``EXTEND``/``UNWIND``,
+  its recursion as a loop over a stack) when the tables would not fit: their
+  size is ``Σ_leaves 2^d`` doubles, and FastTreeSHAP's rule — tables only
+  while they take under a quarter of the memory budget — decides.
+
+Both run in parallel over rows on every core; the kernels are cached on disk
+(Numba's ``cache=True``), so only the first call on a machine compiles.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from lumos.explain._forest import (
+    CATEGORY,
+    LESS,
+    MISSING_AS_ZERO,
+    ZERO_OR_MISSING_DEFAULT,
+    Forest,
+)
+
+_TINY = 1e-15
+BLOCK = 64  # rows walked together through one tree
+
+
+@nb.njit(cache=True, inline="always")
+def _goes_left(node, x, feature, threshold, kind, missing, default_left, cat_start, cat_len,
+               cat_left, cat_values):  # fmt: skip
+    value = x[feature[node]]
+    rule = missing[node]
+    if np.isnan(value):
+        if rule == MISSING_AS_ZERO:
+            value = 0.0
+        elif kind[node] == CATEGORY and cat_left[node] == 1:
+            return False  # LightGBM: a missing category goes right
+        else:
+            return default_left[node] == 1
+    if rule == ZERO_OR_MISSING_DEFAULT and abs(value) <= 1e-35:
+        return default_left[node] == 1
+    k = kind[node]
+    if k == LESS:
+        return value < threshold[node]
+    if k != CATEGORY:
+        return value <= threshold[node]
+    # a category set: LightGBM sends its members left, XGBoost right
+    start, size = cat_start[node], cat_len[node]
+    member = False
+    if value >= 0 and value == np.floor(value):
+        lo, hi = start, start + size
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if cat_values[mid] < value:
+                lo = mid + 1
+            else:
+                hi = mid
+        member = lo < start + size and cat_values[lo] == value
+        return member if cat_left[node] == 1 else not member
+    # not a valid category: LightGBM sends it right, XGBoost left
+    return cat_left[node] == 0
+
+
+@nb.njit(cache=True, parallel=True)
+def _predict(X, roots, group, n_groups, left, right, feature, threshold, kind, missing,
+             default_left, cat_start, cat_len, cat_left, cat_values, value):  # fmt: skip
+    n = X.shape[0]
+    out = np.zeros((n, n_groups))
+    for r in nb.prange(n):
+        x = X[r]
+        for t in range(len(roots)):
+            node = roots[t]
+            while left[node] >= 0:
+                if _goes_left(node, x, feature, threshold, kind, missing, default_left, cat_start,
+                              cat_len, cat_left, cat_values):  # fmt: skip
+                    node = left[node]
+                else:
+                    node = right[node]
+            out[r, group[t]] += value[node]
+    return out
+
+
+def predict_margin(forest: Forest, X: np.ndarray) -> np.ndarray:
+    """``(n, outputs)``: the sum of the trees' leaf values plus each output's offset."""
+    f = forest
+    raw = _predict(_inputs(f, X), f.roots, f.group, f.n_groups,
+                   f.left, f.right, f.feature, f.threshold, f.kind, f.missing, f.default_left,
+                   f.cat_start, f.cat_len, f.cat_left, f.cat_values, f.value)  # fmt: skip
+    return raw + f.offset[None, :]
+
+
+# -- leaf tables ----------------------------------------------------------------------------------
+
+
+@nb.njit(cache=True)
+def _parents(left, right):
+    parent = np.full(len(left), -1, dtype=np.int32)
+    for node in range(len(left)):
+        if left[node] >= 0:
+            parent[left[node]] = node
+            parent[right[node]] = node
+    return parent
+
+
+@nb.njit(cache=True, parallel=True)
+def _leaf_paths(leaves, parent, left, feature, cover, max_depth):
+    """Each leaf's unique path features, their cover shares ``z``, and each split's position."""
+    n_leaves = len(leaves)
+    depth_of = np.zeros(n_leaves, dtype=np.int32)
+    feats = np.full((n_leaves, max_depth), -1, dtype=np.int32)
+    zs = np.ones((n_leaves, max_depth))
+    pos = np.full(len(left), -1, dtype=np.int32)
+    for li in nb.prange(n_leaves):
+        steps = np.empty(max_depth, dtype=np.int32)
+        children = np.empty(max_depth, dtype=np.int32)
+        n_steps = 0
+        node = leaves[li]
+        while parent[node] >= 0:
+            steps[n_steps] = parent[node]
+            children[n_steps] = node
+            n_steps += 1
+            node = parent[node]
+        d = 0
+        for s in range(n_steps - 1, -1, -1):  # from the root down
+            p, child = steps[s], children[s]
+            f = feature[p]
+            k = 0
+            while k < d and feats[li, k] != f:
+                k += 1
+            if k == d:
+                feats[li, d] = f
+                d += 1
+            share = cover[child] / cover[p] if cover[p] > 0 else 0.0
+            zs[li, k] *= share
+            pos[p] = k
+        depth_of[li] = d
+    return depth_of, feats, zs, pos
+
+
+@nb.njit(cache=True, parallel=True)
+def _leaf_tables(leaves, depth_of, zs, value, starts, total):
+    """``P(T)`` of every leaf for every subset ``T`` of its path features, and ``(1 − z)/z``."""
+    n_leaves = len(leaves)
+    tables = np.zeros(total)
+    ratio = np.zeros(zs.shape)
+    for li in nb.prange(n_leaves):
+        d = depth_of[li]
+        z = np.empty(d)
+        for k in range(d):
+            z[k] = max(zs[li, k], _TINY)
+            ratio[li, k] = (1.0 - z[k]) / z[k]
+        w = np.empty(d)  # w_k = k! (d-k-1)! / d!
+        for k in range(d):
+            acc = 1.0 / d
+            for j in range(1, k + 1):
+                acc *= j / (d - j)
+            w[k] = acc
+        size = 1 << d
+        e = np.zeros((size, d + 1))  # elementary symmetric polynomials of z over T
+        inside = np.ones(size)  # Π_{j ∈ T} z_j
+        e[0, 0] = 1.0
+        for t in range(1, size):
+            h = _high_bit(t)
+            prev = t ^ (1 << h)
+            inside[t] = inside[prev] * z[h]
+            e[t, 0] = 1.0
+            for k in range(1, d + 1):
+                e[t, k] = e[prev, k] + z[h] * e[prev, k - 1]
+        v = value[leaves[li]]
+        base = starts[li]
+        full = size - 1
+        for t in range(full):  # T = U never occurs: i ∉ T or T ∖ i
+            n_in = _popcount(t)
+            acc = 0.0
+            for k in range(n_in + 1):  # |S| = k, the other |T| − k members of T not in S
+                acc += w[k] * e[t, n_in - k]
+            tables[base + t] = v * acc * inside[full ^ t]
+    return tables, ratio
+
+
+@nb.njit(cache=True, inline="always")
+def _popcount(t):
+    c = 0
+    while t:
+        t &= t - 1
+        c += 1
+    return c
+
+
+@nb.njit(cache=True, inline="always")
+def _high_bit(t):
+    h = 0
+    while t >> (h + 1):
+        h += 1
+    return h
+
+
+@nb.njit(cache=True, parallel=True)
+def _explain_tables(X, roots, group, n_groups, left, right, feature, threshold, kind, missing,
+                    default_left, cat_start, cat_len, cat_left, cat_values, pos, leaf_of,
+                    depth_of, feats, ratio, starts, tables, max_depth):  # fmt: skip
+    n, p = X.shape
+    out = np.zeros((n, n_groups, p + 1))
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    for b in nb.prange(n_blocks):
+        stack_node = np.empty(max_depth + 2, dtype=np.int32)
+        stack_mask = np.empty(max_depth + 2, dtype=np.int64)
+        lo = b * BLOCK
+        hi = min(n, lo + BLOCK)
+        for t in range(len(roots)):
+            g = group[t]
+            for r in range(lo, hi):
+                x = X[r]
+                phi = out[r, g]
+                top = 0
+                stack_node[0] = roots[t]
+                stack_mask[0] = -1  # every bit set: a feature is satisfied until a split is not
+                while top >= 0:
+                    node = stack_node[top]
+                    mask = stack_mask[top]
+                    top -= 1
+                    if left[node] >= 0:
+                        bit = np.int64(1) << pos[node]
+                        if _goes_left(node, x, feature, threshold, kind, missing, default_left,
+                                      cat_start, cat_len, cat_left, cat_values):  # fmt: skip
+                            left_mask, right_mask = mask, mask & ~bit
+                        else:
+                            left_mask, right_mask = mask & ~bit, mask
+                        top += 1
+                        stack_node[top] = right[node]
+                        stack_mask[top] = right_mask
+                        top += 1
+                        stack_node[top] = left[node]
+                        stack_mask[top] = left_mask
+                    else:
+                        li = leaf_of[node]
+                        d = depth_of[li]
+                        if d == 0:
+                            continue
+                        sat = mask & ((np.int64(1) << d) - 1)
+                        base = starts[li]
+                        here = tables[base + sat] if sat != (1 << d) - 1 else 0.0
+                        for k in range(d):
+                            f = feats[li, k]
+                            if (sat >> k) & 1:
+                                phi[f] += ratio[li, k] * tables[base + (sat ^ (1 << k))]
+                            else:
+                                phi[f] -= here
+    return out
+
+
+# -- the original recursion -----------------------------------------------------------------------
+
+
+@nb.njit(cache=True)
+def _extend(pf, pz, po, pw, start, depth, zero, one, feat):
+    pf[start + depth] = feat
+    pz[start + depth] = zero
+    po[start + depth] = one
+    pw[start + depth] = 1.0 if depth == 0 else 0.0
+    for i in range(depth - 1, -1, -1):
+        pw[start + i + 1] += one * pw[start + i] * (i + 1) / (depth + 1)
+        pw[start + i] = zero * pw[start + i] * (depth - i) / (depth + 1)
+
+
+@nb.njit(cache=True)
+def _unwind(pf, pz, po, pw, start, depth, index):
+    one, zero = po[start + index], pz[start + index]
+    nxt = pw[start + depth]
+    for i in range(depth - 1, -1, -1):
+        if one != 0:
+            tmp = pw[start + i]
+            pw[start + i] = nxt * (depth + 1) / ((i + 1) * one)
+            nxt = tmp - pw[start + i] * zero * (depth - i) / (depth + 1)
+        else:
+            pw[start + i] = pw[start + i] * (depth + 1) / (zero * (depth - i))
+    for i in range(index, depth):
+        pf[start + i] = pf[start + i + 1]
+        pz[start + i] = pz[start + i + 1]
+        po[start + i] = po[start + i + 1]
+
+
+@nb.njit(cache=True)
+def _unwound_sum(pz, po, pw, start, depth, index):
+    one, zero = po[start + index], pz[start + index]
+    nxt = pw[start + depth]
+    total = 0.0
+    for i in range(depth - 1, -1, -1):
+        if one != 0:
+            tmp = nxt * (depth + 1) / ((i + 1) * one)
+            total += tmp
+            nxt = pw[start + i] - tmp * zero * ((depth - i) / (depth + 1))
+        elif zero != 0:
+            total += (pw[start + i] / zero) / ((depth - i) / (depth + 1))
+    return total
+
+
+@nb.njit(cache=True)
+def _shap_row(x, phi, root, pf, pz, po, pw, s_node, s_depth, s_parent, s_zero, s_one, s_feat, left,
+              right, feature, threshold, kind, missing, default_left, cat_start, cat_len, cat_left,
+              cat_values, value, cover):  # fmt: skip
+    """The recursion of Lundberg et al. as a loop over an explicit stack of frames.
+
+    A frame's path is a copy of its parent's, past it in ``pf``/``pz``/``po``/
+    ``pw``; children only write beyond it, so a sibling finds it intact.
+    """
+    top = 0
+    s_node[0], s_depth[0], s_parent[0] = root, 0, 0
+    s_zero[0], s_one[0], s_feat[0] = 1.0, 1.0, -1
+    while top >= 0:
+        node, depth, parent_start = s_node[top], s_depth[top], s_parent[top]
+        zero, one, feat = s_zero[top], s_one[top], s_feat[top]
+        top -= 1
+        start = parent_start + depth + 1
+        for i in range(depth):
+            pf[start + i] = pf[parent_start + i]
+            pz[start + i] = pz[parent_start + i]
+            po[start + i] = po[parent_start + i]
+            pw[start + i] = pw[parent_start + i]
+        _extend(pf, pz, po, pw, start, depth, zero, one, feat)
+        if left[node] < 0:
+            for i in range(1, depth + 1):
+                w = _unwound_sum(pz, po, pw, start, depth, i)
+                phi[pf[start + i]] += w * (po[start + i] - pz[start + i]) * value[node]
+            continue
+        if _goes_left(node, x, feature, threshold, kind, missing, default_left, cat_start, cat_len,
+                      cat_left, cat_values):  # fmt: skip
+            hot, cold = left[node], right[node]
+        else:
+            hot, cold = right[node], left[node]
+        w = cover[node]
+        hot_zero = cover[hot] / w if w > 0 else 0.0
+        cold_zero = cover[cold] / w if w > 0 else 0.0
+        in_zero, in_one = 1.0, 1.0
+        split = feature[node]
+        k = 0
+        while k <= depth and pf[start + k] != split:
+            k += 1
+        if k <= depth:
+            in_zero, in_one = pz[start + k], po[start + k]
+            _unwind(pf, pz, po, pw, start, depth, k)
+            depth -= 1
+        top += 1  # the cold child runs after the hot child's whole subtree
+        s_node[top], s_depth[top], s_parent[top] = cold, depth + 1, start
+        s_zero[top], s_one[top], s_feat[top] = cold_zero * in_zero, 0.0, split
+        top += 1
+        s_node[top], s_depth[top], s_parent[top] = hot, depth + 1, start
+        s_zero[top], s_one[top], s_feat[top] = hot_zero * in_zero, in_one, split
+
+
+@nb.njit(cache=True, parallel=True)
+def _explain_recursive(X, roots, group, n_groups, left, right, feature, threshold, kind, missing,
+                       default_left, cat_start, cat_len, cat_left, cat_values, value, cover,
+                       max_depth):  # fmt: skip
+    n, p = X.shape
+    out = np.zeros((n, n_groups, p + 1))
+    size = (max_depth + 2) * (max_depth + 3) // 2 + 2 * max_depth + 4
+    frames = 2 * max_depth + 4
+    for r in nb.prange(n):
+        pf = np.zeros(size, dtype=np.int32)
+        pz = np.zeros(size)
+        po = np.zeros(size)
+        pw = np.zeros(size)
+        s_node = np.zeros(frames, dtype=np.int32)
+        s_depth = np.zeros(frames, dtype=np.int32)
+        s_parent = np.zeros(frames, dtype=np.int32)
+        s_zero = np.zeros(frames)
+        s_one = np.zeros(frames)
+        s_feat = np.zeros(frames, dtype=np.int32)
+        for t in range(len(roots)):
+            _shap_row(X[r], out[r, group[t]], roots[t], pf, pz, po, pw, s_node, s_depth,
+                      s_parent, s_zero, s_one, s_feat, left, right, feature, threshold, kind,
+                      missing, default_left, cat_start, cat_len, cat_left, cat_values, value,
+                      cover)  # fmt: skip
+    return out
+
+
+# -- the engine -----------------------------------------------------------------------------------
+
+
+def _inputs(forest: Forest, X) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float32 if forest.float32_inputs else np.float64)
+    return np.ascontiguousarray(X, dtype=np.float64)
+
+
+def table_bytes(forest: Forest) -> int:
+    """The bytes the leaf tables of ``forest`` would take."""
+    _, depth_of, *_ = _paths(forest)
+    return int(8 * (np.int64(1) << depth_of.astype(np.int64)).sum())
+
+
+def _paths(forest: Forest):
+    cached = getattr(forest, "_paths", None)
+    if cached is None:
+        f = forest
+        leaves = np.flatnonzero(f.left < 0).astype(np.int32)
+        parent = _parents(f.left, f.right)
+        depth = max(1, f.max_depth)
+        depth_of, feats, zs, pos = _leaf_paths(leaves, parent, f.left, f.feature, f.cover, depth)
+        cached = (leaves, depth_of, feats, zs, pos, depth)
+        forest._paths = cached
+    return cached
+
+
+def expected_values(forest: Forest) -> np.ndarray:
+    """Each output's expected margin over the training cover: the SHAP base value."""
+    f = forest
+    out = f.offset.copy()
+    ends = np.append(f.roots[1:], len(f.left))
+    for t, (root, end) in enumerate(zip(f.roots, ends, strict=True)):
+        nodes = np.arange(root, end)
+        leaf = nodes[f.left[nodes] < 0]
+        total = f.cover[root]
+        if total > 0:
+            out[f.group[t]] += (f.value[leaf] * f.cover[leaf]).sum() / total
+        else:
+            out[f.group[t]] += f.value[leaf].mean()
+    return out
+
+
+def tree_shap(forest: Forest, X, *, algorithm: str = "auto", memory_budget: int = 4 << 30):
+    """``(n, outputs, features + 1)`` exact SHAP values, the base value last.
+
+    ``algorithm``: ``"tables"`` (precomputed leaf tables), ``"recursive"``
+    (the original algorithm), or ``"auto"`` — tables when they take at most a
+    quarter of ``memory_budget`` bytes (FastTreeSHAP's rule), else recursive.
+    Returns the values and the algorithm used.
+    """
+    f = forest
+    X = _inputs(f, X)
+    leaves, depth_of, feats, zs, pos, depth = _paths(f)
+    if algorithm == "auto":
+        fits = 8 * (np.int64(1) << depth_of.astype(np.int64)).sum() <= memory_budget // 4
+        algorithm = "tables" if fits and depth <= 30 else "recursive"
+    common = (f.roots, f.group, f.n_groups, f.left, f.right, f.feature, f.threshold, f.kind,
+              f.missing, f.default_left, f.cat_start, f.cat_len, f.cat_left,
+              f.cat_values)  # fmt: skip
+    if algorithm == "tables":
+        tables = getattr(f, "_tables", None)
+        if tables is None:
+            sizes = np.int64(1) << depth_of.astype(np.int64)
+            starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+            table, ratio = _leaf_tables(leaves, depth_of, zs, f.value, starts, int(sizes.sum()))
+            leaf_of = np.full(len(f.left), -1, dtype=np.int32)
+            leaf_of[leaves] = np.arange(len(leaves), dtype=np.int32)
+            tables = (leaf_of, starts, table, ratio)
+            f._tables = tables
+        leaf_of, starts, table, ratio = tables
+        out = _explain_tables(X, *common, pos, leaf_of, depth_of, feats, ratio, starts, table,
+                              depth)  # fmt: skip
+    else:
+        out = _explain_recursive(X, *common, f.value, f.cover, depth)
+    out[:, :, -1] = expected_values(f)[None, :]
+    return out, algorithm
