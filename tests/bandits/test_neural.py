@@ -183,3 +183,14 @@ def test_loading_a_file_that_is_not_a_policy_names_it(tmp_path):
     np.savez(tmp_path / "other.npz", meta=np.array('{"format": "x"}'))
     with pytest.raises(DataValidationError, match="format 'x'"):
         load_policy(tmp_path / "other.npz")
+
+
+def test_the_network_trains_on_every_kth_update_only():
+    rng = np.random.default_rng(0)
+    policy = NeuralTS(DM, DA, hidden=8, train_every=3, seed=0)
+    arms, start = rng.normal(size=(K, DA)), policy._w1.copy()
+    for call in range(1, 4):
+        before_u = policy.U["0.bias"].copy()
+        policy.update(rng.normal(size=(10, DM)), arms, rng.integers(0, K, 10), rng.normal(size=10))
+        assert (policy.U["0.bias"] >= before_u).all() and policy.n_updates == 10 * call
+        assert np.array_equal(policy._w1, start) == (call < 3)

@@ -78,7 +78,11 @@ class NeuralTS:
     lr : float, default=0.01
         Adam's learning rate.
     steps : int, default=50
-        Mini-batch gradient steps after each :meth:`update`.
+        Mini-batch gradient steps after each :meth:`update` that trains.
+    train_every : int, default=1
+        Train the network on every ``train_every``-th :meth:`update` only (the
+        design matrix and the buffer take every update): cheaper when updates
+        come often.
     batch_size : int, default=128
         Pairs per gradient step.
     max_pairs : int, default=100_000
@@ -108,6 +112,7 @@ class NeuralTS:
         alpha: float = 1.0,
         lr: float = 0.01,
         steps: int = 50,
+        train_every: int = 1,
         batch_size: int = 128,
         max_pairs: int = 100_000,
         n_propensity: int = 100,
@@ -118,6 +123,7 @@ class NeuralTS:
             ("d_arm", d_arm, 1),
             ("hidden", hidden, 1),
             ("steps", steps, 0),
+            ("train_every", train_every, 1),
             ("batch_size", batch_size, 1),
             ("max_pairs", max_pairs, 1),
             ("n_propensity", n_propensity, 1),
@@ -138,6 +144,7 @@ class NeuralTS:
         self.d = self.d_member * self.d_arm
         self.hidden, self.nu, self.alpha, self.lr = int(hidden), float(nu), float(alpha), float(lr)
         self.steps, self.batch_size, self.max_pairs = int(steps), int(batch_size), int(max_pairs)
+        self.train_every, self._updates = int(train_every), 0
         self.n_propensity = int(n_propensity)
         self.seed = seed
         self.rng = np.random.default_rng(seed)
@@ -295,7 +302,9 @@ class NeuralTS:
             for name, g in grads.items():
                 self.U[name] += (g**2).sum(0)
         self._remember(x, rewards)
-        self._train(self.steps)
+        self._updates += 1
+        if self._updates % self.train_every == 0:
+            self._train(self.steps)
         self._sync()
         return self
 

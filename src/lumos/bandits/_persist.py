@@ -101,9 +101,11 @@ def save_policy(policy, path) -> Path:
                 "batch_size",
                 "max_pairs",
                 "n_propensity",
+                "train_every",
             )
         }
         meta["n_updates"], meta["head"] = policy.n_updates, policy._head
+        meta["update_calls"] = policy._updates
         arrays = {"x": policy._x[: policy._count], "r": policy._r[: policy._count]}
         arrays["generator"] = policy._generator.get_state().numpy()
         for name, p in policy.network.named_parameters():
@@ -142,7 +144,7 @@ def load_policy(path):
                 policy.U[name] = arrays[f"U/{name}"]
         policy._forget()
         policy._remember(arrays["x"], arrays["r"])
-        policy.n_updates = meta["n_updates"]
+        policy.n_updates, policy._updates = meta["n_updates"], meta["update_calls"]
         if policy._count == policy.max_pairs:  # a full ring: the next write goes where it did
             policy._head = meta["head"]
         policy._generator.set_state(torch.from_numpy(arrays["generator"]))

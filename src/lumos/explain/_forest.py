@@ -82,53 +82,72 @@ class Forest:
         return best
 
 
+_COLUMNS = {  # name: dtype
+    "left": np.int32, "right": np.int32, "feature": np.int32, "threshold": np.float64,
+    "kind": np.int8, "missing": np.int8, "default_left": np.int8, "cat_start": np.int32,
+    "cat_len": np.int32, "cat_left": np.int8, "value": np.float64, "cover": np.float64,
+}  # fmt: skip
+
+
 class _Builder:
-    """Collects nodes tree by tree, then packs them into a :class:`Forest`."""
+    """Collects trees as arrays, then packs them into one :class:`Forest`."""
 
     def __init__(self):
-        self.cols = {k: [] for k in ("left", "right", "feature", "threshold", "kind", "missing",
-                                     "default_left", "cat_start", "cat_len", "cat_left", "value",
-                                     "cover")}  # fmt: skip
-        self.cats: list[float] = []
+        self.parts: list[dict] = []
+        self.cats: list[np.ndarray] = []
+        self.n_nodes = self.n_cats = 0
         self.roots: list[int] = []
         self.group: list[int] = []
 
-    def tree(self, nodes: list[dict], group: int) -> None:
-        """``nodes`` in the tree's own order; children are indices into ``nodes``."""
-        base = len(self.cols["left"])
-        self.roots.append(base)
+    def arrays(self, group: int, *, left, right, feature, cover, threshold=None, value=None,
+               kind=None, missing=None, default_left=None, cats=None,
+               cat_left=None) -> None:  # fmt: skip
+        """One tree from per-node arrays; children are indices within the tree (-1: a leaf).
+
+        ``cats`` maps a node to its category set; omitted arrays take their defaults.
+        """
+        n = len(left)
+        left = np.asarray(left, dtype=np.int64)
+        leaf = left < 0
+        part = {
+            "left": np.where(leaf, -1, left + self.n_nodes),
+            "right": np.where(leaf, -1, np.asarray(right, dtype=np.int64) + self.n_nodes),
+            "feature": np.where(leaf, 0, feature),
+            "threshold": np.zeros(n) if threshold is None else np.where(leaf, 0.0, threshold),
+            "value": np.where(leaf, 0.0 if value is None else value, 0.0),
+            "cover": cover,
+            "kind": np.full(n, LESS) if kind is None else kind,
+            "missing": np.full(n, MISSING_DEFAULT) if missing is None else missing,
+            "default_left": np.zeros(n) if default_left is None else default_left,
+            "cat_left": np.zeros(n) if cat_left is None else cat_left,
+            "cat_start": np.full(n, self.n_cats),
+            "cat_len": np.zeros(n),
+        }
+        for node, values in (cats or {}).items():
+            values = np.sort(np.asarray(values, dtype=np.float64))
+            part["cat_start"][node] = self.n_cats
+            part["cat_len"][node] = len(values)
+            self.cats.append(values)
+            self.n_cats += len(values)
+        self.parts.append({k: np.asarray(part[k], dtype=t) for k, t in _COLUMNS.items()})
+        self.roots.append(self.n_nodes)
         self.group.append(group)
-        for node in nodes:
-            leaf = node.get("left", -1) < 0
-            cats = sorted(node.get("cats", ()))
-            row = {
-                "left": -1 if leaf else base + node["left"],
-                "right": -1 if leaf else base + node["right"],
-                "feature": 0 if leaf else node["feature"],
-                "threshold": node.get("threshold", 0.0),
-                "kind": node.get("kind", LESS),
-                "missing": node.get("missing", MISSING_DEFAULT),
-                "default_left": int(node.get("default_left", False)),
-                "cat_start": len(self.cats),
-                "cat_len": len(cats),
-                "cat_left": int(node.get("cat_left", False)),
-                "value": node.get("value", 0.0) if leaf else 0.0,
-                "cover": node["cover"],
-            }
-            self.cats.extend(float(c) for c in cats)
-            for k, v in row.items():
-                self.cols[k].append(v)
+        self.n_nodes += n
+
+    def tree(self, nodes: list[dict], group: int) -> None:
+        """One tree from a node list (dicts of the :meth:`arrays` fields, leaves without "left")."""
+        get = {k: [node.get(k, d) for node in nodes] for k, d in (
+            ("left", -1), ("right", -1), ("feature", 0), ("threshold", 0.0), ("value", 0.0),
+            ("cover", 0.0), ("kind", LESS), ("missing", MISSING_DEFAULT),
+            ("default_left", False), ("cat_left", False))}  # fmt: skip
+        cats = {i: node["cats"] for i, node in enumerate(nodes) if node.get("cats") is not None}
+        self.arrays(group, cats=cats, **get)
 
     def build(self, n_groups: int, n_features: int) -> Forest:
-        ints = {"left", "right", "feature", "cat_start", "cat_len"}
-        small = {"kind", "missing", "default_left", "cat_left"}
-        arrays = {
-            k: np.asarray(v, dtype=np.int32 if k in ints else np.int8 if k in small else np.float64)
-            for k, v in self.cols.items()
-        }
+        arrays = {k: np.concatenate([p[k] for p in self.parts]) for k in _COLUMNS}
         return Forest(
             **arrays,
-            cat_values=np.asarray(self.cats, dtype=np.float64),
+            cat_values=np.concatenate(self.cats) if self.cats else np.zeros(0),
             roots=np.asarray(self.roots, dtype=np.int32),
             group=np.asarray(self.group, dtype=np.int32),
             n_groups=n_groups,
@@ -162,27 +181,25 @@ def from_xgboost(booster) -> Forest:
                 "Lumos's TreeSHAP does not read multi-target trees (vector leaves)",
                 code="unsupported_model",
             )
-        cats = {}
-        for node, start, size in zip(tree["categories_nodes"], tree["categories_segments"],
-                                     tree["categories_sizes"], strict=True):  # fmt: skip
-            cats[node] = tree["categories"][start : start + size]
-        nodes = []
-        for i, left in enumerate(tree["left_children"]):
-            node = {"cover": tree["sum_hessian"][i]}
-            if left < 0:
-                node["value"] = float(np.float32(tree["split_conditions"][i]))
-            else:
-                node.update(
-                    left=left,
-                    right=tree["right_children"][i],
-                    feature=tree["split_indices"][i],
-                    threshold=float(np.float32(tree["split_conditions"][i])),
-                    default_left=bool(tree["default_left"][i]),
-                )
-                if tree["split_type"][i] == 1:
-                    node.update(kind=CATEGORY, cats=cats.get(i, ()), cat_left=False)
-            nodes.append(node)
-        builder.tree(nodes, int(group))
+        cats = {
+            node: tree["categories"][start : start + size]
+            for node, start, size in zip(tree["categories_nodes"], tree["categories_segments"],
+                                         tree["categories_sizes"], strict=True)
+        }  # fmt: skip
+        split_type = np.asarray(tree["split_type"])
+        conditions = np.asarray(tree["split_conditions"], dtype=np.float32).astype(np.float64)
+        builder.arrays(
+            int(group),
+            left=tree["left_children"],
+            right=tree["right_children"],
+            feature=tree["split_indices"],
+            cover=tree["sum_hessian"],
+            threshold=conditions,  # XGBoost's float32 values, exactly
+            value=conditions,  # a leaf's value sits where a split's threshold would
+            default_left=tree["default_left"],
+            kind=np.where(split_type == 1, CATEGORY, LESS),
+            cats=cats,
+        )
     forest = builder.build(n_groups, int(params["num_feature"]))
     forest.float32_inputs = True
     return forest

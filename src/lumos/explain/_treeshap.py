@@ -257,13 +257,11 @@ def _explain_tables(X, roots, group, n_groups, left, right, feature, threshold, 
                             continue
                         sat = mask & ((np.int64(1) << d) - 1)
                         base = starts[li]
-                        here = tables[base + sat] if sat != (1 << d) - 1 else 0.0
-                        for k in range(d):
-                            f = feats[li, k]
-                            if (sat >> k) & 1:
-                                phi[f] += ratio[li, k] * tables[base + (sat ^ (1 << k))]
-                            else:
-                                phi[f] -= here
+                        here = tables[base + sat]  # 0 when every feature is satisfied
+                        for k in range(d):  # branch-free: a satisfied bit is a coin flip
+                            bit = (sat >> k) & 1
+                            got = ratio[li, k] * tables[base + (sat ^ (np.int64(1) << k))]
+                            phi[feats[li, k]] += bit * got - (1 - bit) * here
     return out
 
 
