@@ -28,6 +28,8 @@ Both run in parallel over rows on every core; the kernels are cached on disk
 
 from __future__ import annotations
 
+import os
+
 import numba as nb
 import numpy as np
 
@@ -40,7 +42,7 @@ from lumos.explain._forest import (
 )
 
 _TINY = 1e-15
-BLOCK = 64  # rows walked together through one tree
+BLOCK = 128  # rows walked together through one tree
 
 
 @nb.njit(cache=True, inline="always")
@@ -220,18 +222,31 @@ def _explain_tables(X, roots, group, n_groups, left, right, feature, threshold, 
     n, p = X.shape
     out = np.zeros((n, n_groups, p + 1))
     n_blocks = (n + BLOCK - 1) // BLOCK
+    widest = 0
+    for t in range(len(roots)):
+        end = roots[t + 1] if t + 1 < len(roots) else len(left)
+        widest = max(widest, end - roots[t])
     for b in nb.prange(n_blocks):
         stack_node = np.empty(max_depth + 2, dtype=np.int32)
         stack_mask = np.empty(max_depth + 2, dtype=np.int64)
+        right_of = np.empty(widest, dtype=np.int64)  # per node: 1 if the row goes right
         lo = b * BLOCK
         hi = min(n, lo + BLOCK)
         for t in range(len(roots)):
             g = group[t]
+            root = roots[t]
+            end = roots[t + 1] if t + 1 < len(roots) else len(left)
             for r in range(lo, hi):
                 x = X[r]
                 phi = out[r, g]
+                # every split's decision first, then a walk without unpredictable branches
+                for node in range(root, end):
+                    if left[node] >= 0:
+                        right_of[node - root] = 0 if _goes_left(
+                            node, x, feature, threshold, kind, missing, default_left, cat_start,
+                            cat_len, cat_left, cat_values) else 1  # fmt: skip
                 top = 0
-                stack_node[0] = roots[t]
+                stack_node[0] = root
                 stack_mask[0] = -1  # every bit set: a feature is satisfied until a split is not
                 while top >= 0:
                     node = stack_node[top]
@@ -239,22 +254,16 @@ def _explain_tables(X, roots, group, n_groups, left, right, feature, threshold, 
                     top -= 1
                     if left[node] >= 0:
                         bit = np.int64(1) << pos[node]
-                        if _goes_left(node, x, feature, threshold, kind, missing, default_left,
-                                      cat_start, cat_len, cat_left, cat_values):  # fmt: skip
-                            left_mask, right_mask = mask, mask & ~bit
-                        else:
-                            left_mask, right_mask = mask & ~bit, mask
+                        went_right = right_of[node - root]
                         top += 1
                         stack_node[top] = right[node]
-                        stack_mask[top] = right_mask
+                        stack_mask[top] = mask & ~(bit * (1 - went_right))
                         top += 1
                         stack_node[top] = left[node]
-                        stack_mask[top] = left_mask
+                        stack_mask[top] = mask & ~(bit * went_right)
                     else:
                         li = leaf_of[node]
                         d = depth_of[li]
-                        if d == 0:
-                            continue
                         sat = mask & ((np.int64(1) << d) - 1)
                         base = starts[li]
                         here = tables[base + sat]  # 0 when every feature is satisfied
@@ -434,18 +443,28 @@ def expected_values(forest: Forest) -> np.ndarray:
     return out
 
 
-def tree_shap(forest: Forest, X, *, algorithm: str = "auto", memory_budget: int = 4 << 30):
+def available_memory() -> int:
+    """Bytes of physical memory free now (the OS's count), or 4 GiB where it cannot tell."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return 4 << 30
+
+
+def tree_shap(forest: Forest, X, *, algorithm: str = "auto", memory_budget: int | None = None):
     """``(n, outputs, features + 1)`` exact SHAP values, the base value last.
 
     ``algorithm``: ``"tables"`` (precomputed leaf tables), ``"recursive"``
     (the original algorithm), or ``"auto"`` — tables when they take at most a
-    quarter of ``memory_budget`` bytes (FastTreeSHAP's rule), else recursive.
-    Returns the values and the algorithm used.
+    quarter of ``memory_budget`` bytes (default: the memory free now;
+    FastTreeSHAP's rule), else recursive. Returns the values and the
+    algorithm used.
     """
     f = forest
     X = _inputs(f, X)
     leaves, depth_of, feats, zs, pos, depth = _paths(f)
     if algorithm == "auto":
+        memory_budget = available_memory() if memory_budget is None else memory_budget
         fits = 8 * (np.int64(1) << depth_of.astype(np.int64)).sum() <= memory_budget // 4
         algorithm = "tables" if fits and depth <= 30 else "recursive"
     common = (f.roots, f.group, f.n_groups, f.left, f.right, f.feature, f.threshold, f.kind,
