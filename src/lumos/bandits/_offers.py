@@ -56,6 +56,9 @@ NO_OFFER = "none"
 WEEK = 7 * 86400.0
 POLICIES = ("lints", "neuralts", "egreedy")
 FORMAT, VERSION = "lumos.offers", 1
+# the funnel event's fields that offers read (the event log's shape; see lumos.events)
+_EVENT_FIELDS = ("tracking_id", "type", "action", "member_id", "item_id", "item_type", "channel",
+                 "model_id", "propensity", "ts")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -532,10 +535,8 @@ class OfferModel:
 
 def _events(events) -> pd.DataFrame:
     """Events as a frame with ``ts`` in epoch seconds (ISO text is converted)."""
-    from lumos.events import FIELDS
-
     frame = events if isinstance(events, pd.DataFrame) else pd.DataFrame(list(events))
-    frame = frame.reindex(columns=list(FIELDS))
+    frame = frame.reindex(columns=list(_EVENT_FIELDS))
     ts = pd.to_numeric(frame["ts"], errors="coerce")
     text = ts.isna() & frame["ts"].notna()
     if text.any():
