@@ -1,0 +1,384 @@
+"""The slice finder: conjunctions of conditions where a model does significantly worse.
+
+A *slice* is a conjunction of up to ``max_order`` conditions, one per feature
+— a category, a missing value, or a quantile bin of a number ("tenure in
+[0, 3)"). Its *effect* is how much worse the per-row metric is inside it than
+outside: ``mean(loss | slice) − mean(loss | rest)``, with a Welch interval
+and p-value, Bonferroni-corrected for every slice of the lattice.
+
+The search is SliceLine's (Sagadeeva and Boehm, SIGMOD 2021), level by level:
+
+* every slice of one feature set is counted at once — one ``bincount`` of
+  the set's combined codes gives each cell's size, loss sum and sum of
+  squares — so a level is a handful of vectorized passes over the rows;
+* a slice is a candidate only if every one of its parents (drop one
+  condition) has the minimum support (the apriori rule), and
+* only if its parents' upper bound on any descendant's effect —
+  ``min(max loss, loss sum / min support)`` against the smallest rest mean
+  it can leave — can still beat the ``top_k``-th effect found so far;
+
+so the result is exactly that of scoring every slice of the lattice, which a
+test checks against an exhaustive ``groupby`` enumeration.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from lumos.errors import DataValidationError, LumosUserError
+
+METRICS = ("log_loss", "error_rate", "squared_error", "calibration_gap")
+_NAMES = {"log_loss": "Log loss", "error_rate": "Error rate", "squared_error": "Squared error",
+          "calibration_gap": "Under-prediction (label − score)"}  # fmt: skip
+
+
+@dataclass
+class Slices:
+    """What :func:`find_slices` found: one row per slice, best first, and how it searched."""
+
+    table: pd.DataFrame
+    metric: str
+    overall: float
+    n_rows: int
+    lattice_size: int
+    evaluated: int
+    conditions: dict = field(repr=False, default_factory=dict)
+
+    def sentences(self) -> list[str]:
+        """One sentence per slice a reader can check, e.g. "Log loss is 0.21 higher (±0.04) …"."""
+        name = _NAMES.get(self.metric, self.metric)
+        out = []
+        for row in self.table.itertuples():
+            half = (row.high - row.low) / 2
+            out.append(
+                f"{name} is {row.effect:.3g} higher (±{half:.2g}) for rows where {row.slice}; "
+                f"{row.share:.1%} of rows (p = {row.p_adjusted:.2g} after {self.lattice_size:,} "
+                "slices)."
+            )
+        return out
+
+
+def row_losses(metric, y_true, y_score) -> np.ndarray:
+    """Per-row losses whose slice mean is the metric: log loss, 0/1 error, squared error, gap."""
+    y = np.asarray(y_true, dtype=float)
+    p = np.asarray(y_score, dtype=float)
+    if callable(metric):
+        losses = np.asarray(metric(y, p), dtype=float)
+        if losses.shape != y.shape:
+            raise LumosUserError(
+                f"a metric function must return one loss per row ({y.shape}); got {losses.shape}.",
+                code="bad_argument",
+            )
+        return losses
+    if metric == "log_loss":
+        q = np.clip(p, 1e-15, 1 - 1e-15)
+        return -(y * np.log(q) + (1 - y) * np.log1p(-q))
+    if metric == "error_rate":
+        return ((p >= 0.5) != (y >= 0.5)).astype(float)
+    if metric == "squared_error":
+        return (y - p) ** 2
+    if metric == "calibration_gap":
+        return y - p
+    raise LumosUserError(
+        f"metric must be one of {', '.join(METRICS)} or a function (y_true, y_score) → per-row "
+        f"losses; got {metric!r}.",
+        code="bad_argument",
+    )
+
+
+def encode(data: pd.DataFrame, features, bins: int = 4) -> tuple[np.ndarray, list[list[str]]]:
+    """``(n, F)`` small-integer codes and each feature's condition texts.
+
+    Numbers with more than ``bins`` distinct values are cut at their quantiles;
+    other columns are categories. A missing value is a category of its own.
+    """
+    codes = np.empty((len(data), len(features)), dtype=np.int64)
+    labels: list[list[str]] = []
+    for j, name in enumerate(features):
+        column = data[name]
+        missing = column.isna().to_numpy()
+        numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+        if numeric and column.nunique() > bins:
+            values = column.to_numpy(dtype=float)
+            edges = np.unique(np.nanquantile(values[~missing], np.linspace(0, 1, bins + 1)))
+            inner = edges[1:-1]
+            code = np.searchsorted(inner, values, side="right")
+            texts = []
+            for k in range(len(inner) + 1):
+                lo = f"{edges[k]:.4g}"
+                hi = f"{edges[k + 1]:.4g}"
+                bracket = "]" if k == len(inner) else ")"
+                texts.append(f"{name} in [{lo}, {hi}{bracket}")
+        else:
+            cats, code = np.unique(column[~missing].astype(str).to_numpy(), return_inverse=True)
+            full = np.zeros(len(column), dtype=np.int64)
+            full[~missing] = code
+            code = full
+            texts = [f"{name} = {c}" for c in cats]
+        if missing.any():
+            code = np.where(missing, len(texts), code)
+            texts.append(f"{name} is missing")
+        codes[:, j] = code
+        labels.append(texts)
+    return codes, labels
+
+
+def find_slices(
+    data: pd.DataFrame,
+    y_true,
+    y_score,
+    features=None,
+    *,
+    metric: str | Callable = "log_loss",
+    max_order: int = 3,
+    min_support: float = 0.01,
+    alpha: float = 0.05,
+    bins: int = 4,
+    top_k: int = 10,
+) -> Slices:
+    """The ``top_k`` slices where ``metric`` is worst against the rest, with significance.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per prediction, holding ``features`` (and the label and
+        score columns when those are given by name).
+    y_true, y_score : str or array-like
+        Labels and predicted probabilities (or values, for ``squared_error``
+        and functions), as column names of ``data`` or arrays.
+    features : list of str, optional
+        Columns to slice by (default: every column but the label and score).
+    metric : str or callable
+        ``log_loss``, ``error_rate`` (threshold 0.5), ``squared_error``,
+        ``calibration_gap`` (label − score: under-prediction), or a function
+        ``(y_true, y_score) -> per-row losses``.
+    max_order : int, default=3
+        The most conditions in a slice.
+    min_support : float, default=0.01
+        The smallest slice, as a share of the rows (or a count when ≥ 1).
+    alpha : float, default=0.05
+        Significance level, after Bonferroni correction over the lattice.
+    bins : int, default=4
+        Quantile bins of a numeric feature.
+    top_k : int, default=10
+        How many slices to return, by effect.
+
+    Returns
+    -------
+    Slices
+        ``table``: ``slice``, ``order``, ``size``, ``share``, ``metric_slice``,
+        ``metric_rest``, ``effect``, ``low``, ``high``, ``p_value``,
+        ``p_adjusted``, ``significant``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> df = pd.DataFrame({"region": rng.choice(["NA", "EU"], 4000),
+    ...                    "plan": rng.choice(["free", "pro"], 4000)})
+    >>> y = rng.random(4000) < 0.3
+    >>> score = np.where((df.region == "EU") & (df.plan == "free"), 0.7, 0.3)  # wrong there
+    >>> found = find_slices(df, y, score, top_k=1)
+    >>> found.table["slice"].iloc[0], bool(found.table["significant"].iloc[0])
+    ('region = EU and plan = free', True)
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise LumosUserError("data must be a pandas DataFrame.", code="bad_argument")
+    y, p, label_columns = _column(data, y_true, "y_true"), _column(data, y_score, "y_score"), []
+    label_columns = [c for c in (y_true, y_score) if isinstance(c, str)]
+    if features is None:
+        features = [c for c in data.columns if c not in label_columns]
+    features = list(features)
+    missing = [f for f in features if f not in data.columns]
+    if missing:
+        raise DataValidationError(
+            f"data has no column {missing[0]!r} to slice by; it has "
+            f"{', '.join(map(str, data.columns[:10]))}.",
+            code="missing_column",
+            column=missing[0],
+        )
+    if not features:
+        raise LumosUserError("give at least one feature to slice by.", code="bad_argument")
+    for name, value, low in (("max_order", max_order, 1), ("top_k", top_k, 1), ("bins", bins, 2)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise LumosUserError(f"{name} must be an int >= {low}; got {value!r}.",
+                                 code="bad_argument")  # fmt: skip
+    if not 0 < alpha < 1:
+        raise LumosUserError(f"alpha must be in (0, 1); got {alpha!r}.", code="bad_argument")
+    n = len(data)
+    min_size = math.ceil(min_support * n) if min_support < 1 else int(min_support)
+    if min_size < 2 or min_size > n:
+        raise LumosUserError(
+            f"min_support must leave slices of 2 to {n} rows; got {min_support!r} "
+            f"({min_size} rows).",
+            code="bad_argument",
+        )
+    losses = row_losses(metric, y, p)
+    bad = ~np.isfinite(losses)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataValidationError(
+            f"row {row}: label {float(y[row])} and score {float(p[row])} give no finite {metric} "
+            "loss; "
+            "drop or fill missing labels and scores.",
+            code="bad_value",
+            row=row,
+        )
+    codes, labels = encode(data, features, bins)
+    order = min(max_order, len(features))
+    search = _Search(codes, [len(t) for t in labels], losses, min_size, order, top_k)
+    found = search.run()
+    lattice = search.lattice_size
+    rows = []
+    total, total_sq = losses.sum(), (losses**2).sum()
+    for (fs, cell), (size, s1, s2) in found:
+        rest = n - size
+        mean_in, mean_out = s1 / size, (total - s1) / rest
+        var_in = max(s2 / size - mean_in**2, 0.0) * size / max(size - 1, 1)
+        var_out = max((total_sq - s2) / rest - mean_out**2, 0.0) * rest / max(rest - 1, 1)
+        se = math.sqrt(var_in / size + var_out / rest) or 1e-300
+        df = (var_in / size + var_out / rest) ** 2 / max(
+            (var_in / size) ** 2 / max(size - 1, 1) + (var_out / rest) ** 2 / max(rest - 1, 1),
+            1e-300,
+        )
+        effect = mean_in - mean_out
+        p_value = float(stats.t.sf(effect / se, df))  # one-sided: worse inside
+        p_adjusted = min(1.0, p_value * lattice)
+        crit = stats.t.ppf(1 - alpha / 2, df)
+        text = " and ".join(labels[f][c] for f, c in zip(fs, cell, strict=True))
+        rows.append((text, len(fs), size, size / n, mean_in, mean_out, effect, effect - crit * se,
+                     effect + crit * se, p_value, p_adjusted, p_adjusted < alpha))  # fmt: skip
+    table = pd.DataFrame(
+        rows,
+        columns=[
+            "slice",
+            "order",
+            "size",
+            "share",
+            "metric_slice",
+            "metric_rest",
+            "effect",
+            "low",
+            "high",
+            "p_value",
+            "p_adjusted",
+            "significant",
+        ],
+    )
+    name = metric if isinstance(metric, str) else getattr(metric, "__name__", "metric")
+    return Slices(table, name, float(losses.mean()), n, lattice, search.evaluated)
+
+
+def _column(data: pd.DataFrame, value, what: str) -> np.ndarray:
+    if isinstance(value, str):
+        if value not in data.columns:
+            raise DataValidationError(
+                f"{what}: data has no column {value!r}.", code="missing_column", column=value
+            )
+        value = data[value]
+    out = np.asarray(value, dtype=float)
+    if out.shape != (len(data),):
+        raise LumosUserError(
+            f"{what} must have one value per row of data ({len(data)}); got shape {out.shape}.",
+            code="bad_shape",
+        )
+    return out
+
+
+class _Search:
+    """The level-wise lattice search with support and upper-bound pruning."""
+
+    def __init__(self, codes, cards, losses, min_size, max_order, top_k):
+        self.codes, self.cards, self.losses = codes, cards, losses
+        self.losses_sq = losses**2
+        self.min_size, self.max_order, self.top_k = min_size, max_order, top_k
+        self.n = len(losses)
+        self.total = float(losses.sum())
+        self.max_loss = float(losses.max()) if len(losses) else 0.0
+        self.min_loss = float(losses.min()) if len(losses) else 0.0
+        self.lattice_size = sum(
+            math.prod(cards[f] for f in fs)
+            for order in range(1, max_order + 1)
+            for fs in itertools.combinations(range(len(cards)), order)
+        )
+        self.evaluated = 0
+
+    def _stats(self, fs):
+        key = np.zeros(self.n, dtype=np.int64)
+        for f in fs:
+            key = key * self.cards[f] + self.codes[:, f]
+        size = math.prod(self.cards[f] for f in fs)
+        count = np.bincount(key, minlength=size)
+        s1 = np.bincount(key, weights=self.losses, minlength=size)
+        return count, s1
+
+    def _bound(self, count, s1):
+        """Upper bound on the effect of any slice of ``min_size`` rows or more within a slice.
+
+        In losses shifted to be non-negative (the effect does not change): a
+        sub-slice's mean is at most ``min(max loss, loss sum / min size)`` and
+        the rest's mean at least ``(total − loss sum) / (n − min size)``.
+        """
+        shift = min(self.min_loss, 0.0)
+        m = self.min_size
+        s1 = s1 - shift * count
+        total = self.total - shift * self.n
+        mean_ub = np.minimum(self.max_loss - shift, s1 / m)
+        return mean_ub - (total - s1) / max(self.n - m, 1)
+
+    def run(self):
+        best: list[tuple[float, tuple, tuple]] = []  # (effect, (fs, cell), stats)
+        alive: dict[tuple, np.ndarray] = {}  # feature set → bool per cell: may have heirs
+        threshold = -np.inf
+        for order in range(1, self.max_order + 1):
+            next_alive = {}
+            for fs in itertools.combinations(range(len(self.cards)), order):
+                shape = tuple(self.cards[f] for f in fs)
+                allowed = np.ones(shape, dtype=bool)
+                if order > 1:  # apriori: every parent (one condition dropped) must be alive
+                    ok = True
+                    for drop in range(order):
+                        parent = fs[:drop] + fs[drop + 1 :]
+                        mask = alive.get(parent)
+                        if mask is None or not mask.any():
+                            ok = False
+                            break
+                        allowed &= np.expand_dims(mask, drop)
+                    if not ok or not allowed.any():
+                        continue
+                count, s1 = (a.reshape(shape) for a in self._stats(fs))
+                supported = allowed & (count >= self.min_size)
+                if not supported.any():
+                    continue
+                self.evaluated += int(supported.sum())
+                rest = np.maximum(self.n - count, 1)
+                effect = np.where(
+                    supported, s1 / np.maximum(count, 1) - (self.total - s1) / rest, -np.inf
+                )
+                for flat in np.flatnonzero(effect.ravel() > threshold):
+                    cell = np.unravel_index(flat, shape)
+                    best.append((float(effect[cell]), (fs, tuple(int(c) for c in cell)),
+                                 (int(count[cell]), float(s1[cell]))))  # fmt: skip
+                if len(best) > self.top_k:
+                    best.sort(key=lambda b: (-b[0], b[1]))
+                    del best[self.top_k :]
+                    threshold = best[-1][0]
+                if order < self.max_order:
+                    heirs = supported & (self._bound(count, s1) >= threshold)
+                    if heirs.any():
+                        next_alive[fs] = heirs
+            alive = next_alive
+        best.sort(key=lambda b: (-b[0], b[1]))
+        out = []
+        for _, (fs, cell), (size, s1) in best[: self.top_k]:  # sums of squares: the winners only
+            inside = np.ones(self.n, dtype=bool)
+            for f, c in zip(fs, cell, strict=True):
+                inside &= self.codes[:, f] == c
+            out.append(((fs, cell), (size, s1, float(self.losses_sq[inside].sum()))))
+        return out

@@ -1,0 +1,106 @@
+"""The slice finder: planted slices found, equal to an exhaustive search, errors named."""
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lumos.errors import DataValidationError, LumosUserError
+from lumos.evaluate import find_slices
+from lumos.evaluate._slices import encode, row_losses
+
+
+def world(n=20_000, seed=0):
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({
+        "industry": rng.choice(["Retail", "Software", "Finance", "Health"], n),
+        "seniority": rng.choice(["junior", "senior", "lead"], n, p=[0.5, 0.35, 0.15]),
+        "tenure": rng.exponential(12, n),
+        "country": rng.choice(["US", "FR", "IN", None], n),
+        "noise": rng.normal(size=n),
+    })  # fmt: skip
+    p_true = 1 / (1 + np.exp(-(rng.normal(size=n))))
+    y = rng.random(n) < p_true
+    score = p_true.copy()
+    bad = (df["industry"] == "Retail") & (df["tenure"] < 3)  # the model is wrong here
+    score[bad] = 1 - score[bad]
+    return df, y.astype(float), score, bad
+
+
+def exhaustive(df, y, score, features, metric, max_order, min_size, bins=4):
+    """Every slice of the lattice by pandas groupby, ranked as find_slices ranks them."""
+    losses = row_losses(metric, y, score)
+    codes, labels = encode(df, features, bins)
+    frame = pd.DataFrame(codes, columns=features).assign(loss=losses)
+    total, n, rows = losses.sum(), len(losses), []
+    for order in range(1, max_order + 1):
+        for fs in itertools.combinations(range(len(features)), order):
+            cols = [features[f] for f in fs]
+            g = frame.groupby(cols)["loss"].agg(["size", "sum"]).reset_index()
+            g = g[g["size"] >= min_size]
+            for row in g.itertuples(index=False):
+                cell = tuple(int(v) for v in row[:order])
+                size, s1 = row[order], row[order + 1]
+                effect = s1 / size - (total - s1) / (n - size)
+                text = " and ".join(labels[f][c] for f, c in zip(fs, cell, strict=True))
+                rows.append((-effect, (fs, cell), text))
+    rows.sort()
+    return [text for _, _, text in rows]
+
+
+def test_the_planted_slice_comes_first_and_is_significant():
+    df, y, score, _ = world()
+    found = find_slices(df.assign(y=y, p=score), "y", "p", max_order=2, min_support=0.01)
+    top = found.table.iloc[0]
+    assert top["slice"].startswith("industry = Retail and tenure in [")
+    assert top["significant"] and top["p_adjusted"] < 1e-6
+    assert top["low"] > 0 and top["effect"] > 0.3
+    assert "noise" not in top["slice"]
+    sentence = found.sentences()[0]
+    assert sentence.startswith("Log loss is ") and "of rows" in sentence
+
+
+@pytest.mark.parametrize("metric", ["log_loss", "error_rate", "squared_error", "calibration_gap"])
+def test_equal_to_an_exhaustive_search_of_the_same_lattice(metric):
+    df, y, score, _ = world(6000, seed=1)
+    features = ["industry", "seniority", "tenure", "country", "noise"]
+    found = find_slices(df, y, score, features, metric=metric, max_order=3, min_support=0.02,
+                        top_k=10)  # fmt: skip
+    everything = exhaustive(df, y, score, features, metric, 3, int(np.ceil(0.02 * 6000)))
+    assert found.table["slice"].tolist() == everything[:10]
+    assert found.evaluated <= len(everything) and found.lattice_size >= len(everything)
+
+
+def test_a_user_function_and_support_as_a_count():
+    df, y, score, _ = world(3000, seed=2)
+
+    def absolute_error(y_true, y_score):
+        return np.abs(y_true - y_score)
+
+    found = find_slices(df, y, score, ["industry", "tenure"], metric=absolute_error,
+                        min_support=100, max_order=2, top_k=3)  # fmt: skip
+    assert found.metric == "absolute_error" and (found.table["size"] >= 100).all()
+    assert len(found.table) == 3
+
+
+def test_bad_input_is_named():
+    df, y, score, _ = world(500)
+    with pytest.raises(DataValidationError, match="no column 'region' to slice by"):
+        find_slices(df, y, score, ["region"])
+    with pytest.raises(DataValidationError, match="y_true: data has no column 'label'"):
+        find_slices(df, "label", score)
+    with pytest.raises(LumosUserError, match="y_score must have one value per row of data"):
+        find_slices(df, y, score[:10], ["industry"])
+    with pytest.raises(LumosUserError, match="metric must be one of log_loss"):
+        find_slices(df, y, score, ["industry"], metric="auc_gap")
+    with pytest.raises(LumosUserError, match="min_support must leave slices of 2 to 500 rows"):
+        find_slices(df, y, score, ["industry"], min_support=0.0001)
+    with pytest.raises(LumosUserError, match="max_order must be an int >= 1"):
+        find_slices(df, y, score, ["industry"], max_order=0)
+    broken = score.copy()
+    broken[7] = np.nan
+    with pytest.raises(
+        DataValidationError, match=r"row 7: label 1\.0 and score nan give no finite"
+    ):
+        find_slices(df, y, broken, ["industry"])
