@@ -99,7 +99,7 @@ def encode(data: pd.DataFrame, features, bins: int = 4) -> tuple[np.ndarray, lis
     Numbers with more than ``bins`` distinct values are cut at their quantiles;
     other columns are categories. A missing value is a category of its own.
     """
-    codes = np.empty((len(data), len(features)), dtype=np.int64)
+    codes = np.empty((len(data), len(features)), dtype=np.int32)
     labels: list[list[str]] = []
     for j, name in enumerate(features):
         column = data[name]
@@ -117,10 +117,8 @@ def encode(data: pd.DataFrame, features, bins: int = 4) -> tuple[np.ndarray, lis
                 bracket = "]" if k == len(inner) else ")"
                 texts.append(f"{name} in [{lo}, {hi}{bracket}")
         else:
-            cats, code = np.unique(column[~missing].astype(str).to_numpy(), return_inverse=True)
-            full = np.zeros(len(column), dtype=np.int64)
-            full[~missing] = code
-            code = full
+            code, cats = pd.factorize(column, sort=True)  # hashing: no Python strings made
+            code = np.maximum(code, 0)  # missing: -1, recoded below
             texts = [f"{name} = {c}" for c in cats]
         if missing.any():
             code = np.where(missing, len(texts), code)
@@ -233,6 +231,7 @@ def find_slices(
     codes, labels = encode(data, features, bins)
     order = min(max_order, len(features))
     search = _Search(codes, [len(t) for t in labels], losses, min_size, order, top_k)
+    del codes  # the search keeps one contiguous column per feature
     found = search.run()
     lattice = search.lattice_size
     rows = []
@@ -296,6 +295,8 @@ class _Search:
 
     def __init__(self, codes, cards, losses, min_size, max_order, top_k):
         self.codes, self.cards, self.losses = codes, cards, losses
+        # contiguous columns: a strided column costs twice as much to read
+        self.columns = [np.ascontiguousarray(codes[:, f]) for f in range(codes.shape[1])]
         self.losses_sq = losses**2
         self.min_size, self.max_order, self.top_k = min_size, max_order, top_k
         self.n = len(losses)
@@ -310,10 +311,10 @@ class _Search:
         self.evaluated = 0
 
     def _stats(self, fs):
-        key = np.zeros(self.n, dtype=np.int64)
-        for f in fs:
-            key = key * self.cards[f] + self.codes[:, f]
         size = math.prod(self.cards[f] for f in fs)
+        key = self.columns[fs[0]].astype(np.int64 if size >= 2**31 else np.int32)
+        for f in fs[1:]:  # contiguous columns: a strided column of codes costs twice as much
+            key = key * self.cards[f] + self.columns[f]
         count = np.bincount(key, minlength=size)
         s1 = np.bincount(key, weights=self.losses, minlength=size)
         return count, s1
@@ -379,6 +380,6 @@ class _Search:
         for _, (fs, cell), (size, s1) in best[: self.top_k]:  # sums of squares: the winners only
             inside = np.ones(self.n, dtype=bool)
             for f, c in zip(fs, cell, strict=True):
-                inside &= self.codes[:, f] == c
+                inside &= self.columns[f] == c
             out.append(((fs, cell), (size, s1, float(self.losses_sq[inside].sum()))))
         return out
