@@ -998,6 +998,131 @@ def offers_evaluate(logs, folders, estimators, bootstrap, seed):
     click.echo(table.drop(columns="rounds").to_string(float_format=lambda x: f"{x:.4f}"))
 
 
+@main.group("evaluate")
+def evaluate_group():
+    """Modeler tools: where a model under-performs, fairness gaps, A/B tests."""
+
+
+_PREDICTIONS = [
+    click.option("--data", "data_path", required=True, type=click.Path(dir_okay=False),
+                 help="Predictions with their features (.parquet, .csv, .jsonl)."),
+    click.option("--label", required=True, help="The column of 0/1 labels."),
+    click.option("--score", required=True, help="The column of predicted probabilities."),
+    click.option("--out", type=click.Path(dir_okay=False), help="Write an HTML report here."),
+]  # fmt: skip
+
+
+def _predictions(fn):
+    for option in reversed(_PREDICTIONS):
+        fn = option(fn)
+    return fn
+
+
+def _load_predictions(data_path, label, score, columns=()):
+    from lumos.data import read_table
+    from lumos.errors import DataValidationError
+
+    data = read_table(data_path, what="predictions")
+    for column in (label, score, *columns):
+        if column not in data.columns:
+            raise DataValidationError(
+                f"predictions file {data_path!r} has no column {column!r}; it has "
+                f"{', '.join(map(str, data.columns[:12]))}.",
+                code="missing_column",
+                file=data_path,
+                column=column,
+            )
+    return data
+
+
+def _split(text):
+    return [c.strip() for c in text.split(",") if c.strip()] if text else None
+
+
+def _write_html(out, page: str) -> None:
+    if out:
+        from lumos.data._io import atomic_path
+
+        with atomic_path(out) as tmp:
+            tmp.write_text(page, encoding="utf-8")
+        click.echo(f"Report: {out}")
+
+
+@evaluate_group.command("slices")
+@_predictions
+@click.option("--features", help="Comma-separated columns to slice by (default: all others).")
+@click.option(
+    "--metric",
+    default="log_loss",
+    show_default=True,
+    type=click.Choice(["log_loss", "error_rate", "squared_error", "calibration_gap"]),
+)
+@click.option("--max-order", default=3, show_default=True, type=click.IntRange(1, 5))
+@click.option(
+    "--min-support", default=0.01, show_default=True, type=click.FloatRange(0, min_open=True)
+)
+@click.option("--top-k", default=10, show_default=True, type=click.IntRange(1))
+@_friendly
+def evaluate_slices(data_path, label, score, out, features, metric, max_order, min_support, top_k):
+    """Find the slices of rows where the model does significantly worse than on the rest."""
+    from lumos.evaluate import find_slices
+    from lumos.evaluate._report import slices_html
+
+    features = _split(features)
+    data = _load_predictions(data_path, label, score, features or ())
+    found = find_slices(data, label, score, features, metric=metric, max_order=max_order,
+                        min_support=min_support, top_k=top_k)  # fmt: skip
+    shown = found.table[["slice", "share", "metric_slice", "metric_rest", "effect", "low", "high",
+                         "p_adjusted"]]  # fmt: skip
+    click.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    for sentence in found.sentences()[:5]:
+        click.echo(f"• {sentence}")
+    _write_html(out, slices_html(found))
+
+
+@evaluate_group.command("fairness")
+@_predictions
+@click.option("--groups", required=True, help="Comma-separated group columns (gender,age,…).")
+@click.option("--threshold", default=0.5, show_default=True, type=float)
+@click.option("--bootstrap", default=500, show_default=True, type=click.IntRange(0))
+@_friendly
+def evaluate_fairness(data_path, label, score, out, groups, threshold, bootstrap):
+    """Metrics per group, the largest gaps with intervals, and slices inside each group."""
+    from lumos.evaluate import fairness_report
+    from lumos.evaluate._report import fairness_html
+
+    groups = _split(groups)
+    data = _load_predictions(data_path, label, score, groups)
+    report = fairness_report(data, label, score, groups, threshold=threshold,
+                             n_bootstrap=bootstrap)  # fmt: skip
+    click.echo(report.gaps.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    for sentence in report.sentences()[:5]:
+        click.echo(f"• {sentence}")
+    _write_html(out, fairness_html(report))
+
+
+@evaluate_group.command("abtest")
+@click.option("--events", "sink", required=True, help="An event log folder, redis://…, or a file.")
+@click.option("--control", help="The control treatment (default: the first by name).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write an HTML report here.")
+@_friendly
+def evaluate_abtest(sink, control, out):
+    """Each treatment's lift over control on CTR, conversion and every action's rate."""
+    from lumos.evaluate import abtest
+    from lumos.evaluate._report import abtest_html
+
+    result = abtest(_read_events(sink), control=control)
+    columns = ["metric", "treatment", "control_value", "treatment_value", "lift", "lift_low",
+               "lift_high", "p_value", "members"]  # fmt: skip
+    click.echo(result.table[columns].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    click.echo(
+        f"members per treatment: {result.members.to_dict()} (SRM p = {result.srm_p_value:.3g})"
+    )
+    for warning in result.warnings:
+        click.echo(f"! {warning}")
+    _write_html(out, abtest_html(result))
+
+
 @main.group()
 def report():
     """Reports read from the event log."""
