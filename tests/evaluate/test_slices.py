@@ -104,3 +104,11 @@ def test_bad_input_is_named():
         DataValidationError, match=r"row 7: label 1\.0 and score nan give no finite"
     ):
         find_slices(df, y, broken, ["industry"])
+
+
+def test_a_condition_every_row_meets_is_not_a_slice():
+    df, y, score, _ = world(2000)
+    found = find_slices(df.assign(everyone="yes"), y, score, ["everyone", "industry"],
+                        max_order=2, min_support=0.05)  # fmt: skip
+    assert "everyone = yes" not in found.table["slice"].tolist()
+    assert np.isfinite(found.table[["effect", "low", "high"]].to_numpy()).all()

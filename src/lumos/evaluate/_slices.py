@@ -354,7 +354,8 @@ class _Search:
                     if not ok or not allowed.any():
                         continue
                 count, s1 = (a.reshape(shape) for a in self._stats(fs))
-                supported = allowed & (count >= self.min_size)
+                # a slice of every row has no rest to be worse than
+                supported = allowed & (count >= self.min_size) & (count < self.n)
                 if not supported.any():
                     continue
                 self.evaluated += int(supported.sum())
