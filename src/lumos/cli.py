@@ -1055,7 +1055,7 @@ def _write_html(out, page: str) -> None:
     "--metric",
     default="log_loss",
     show_default=True,
-    type=click.Choice(["log_loss", "error_rate", "squared_error", "calibration_gap"]),
+    type=click.Choice(["log_loss", "error_rate", "squared_error", "calibration_gap", "auc"]),
 )
 @click.option("--max-order", default=3, show_default=True, type=click.IntRange(1, 5))
 @click.option(

@@ -112,3 +112,29 @@ def test_a_condition_every_row_meets_is_not_a_slice():
                         max_order=2, min_support=0.05)  # fmt: skip
     assert "everyone = yes" not in found.table["slice"].tolist()
     assert np.isfinite(found.table[["effect", "low", "high"]].to_numpy()).all()
+
+
+def test_auc_slices_equal_scoring_every_slice_with_sklearn():
+    from sklearn.metrics import roc_auc_score
+
+    df, y, score, _ = world(3000, seed=3)
+    features = ["industry", "seniority", "country"]
+    found = find_slices(df, y, score, features, metric="auc", max_order=2, min_support=0.03,
+                        top_k=5)  # fmt: skip
+    codes, labels = encode(df, features, 4)
+    brute = []
+    for order in (1, 2):
+        for fs in itertools.combinations(range(3), order):
+            keys = {tuple(r) for r in codes[:, fs]}
+            for cell in keys:
+                inside = np.all(codes[:, fs] == np.array(cell), axis=1)
+                if inside.sum() < np.ceil(0.03 * 3000) or inside.all():
+                    continue
+                a_in = roc_auc_score(y[inside], score[inside])
+                a_out = roc_auc_score(y[~inside], score[~inside])
+                text = " and ".join(labels[f][c] for f, c in zip(fs, cell, strict=True))
+                brute.append((a_out - a_in, text))
+    brute.sort(key=lambda b: -b[0])
+    assert found.table["slice"].tolist() == [t for _, t in brute[:5]]
+    np.testing.assert_allclose(found.table["effect"], [e for e, _ in brute[:5]], atol=1e-9)
+    assert found.table["slice"].iloc[0].startswith("industry = Retail")  # the planted pocket
