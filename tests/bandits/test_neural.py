@@ -178,7 +178,7 @@ def test_loading_a_file_that_is_not_a_policy_names_it(tmp_path):
         load_policy(tmp_path / "none.npz")
     bad = tmp_path / "bad.npz"
     bad.write_text("not a zip")
-    with pytest.raises(DataValidationError, match="bad.npz' is not a saved Lumos policy"):
+    with pytest.raises(DataValidationError, match=r"bad\.npz' is not a saved Lumos policy"):
         load_policy(bad)
     np.savez(tmp_path / "other.npz", meta=np.array('{"format": "x"}'))
     with pytest.raises(DataValidationError, match="format 'x'"):

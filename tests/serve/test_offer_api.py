@@ -59,7 +59,7 @@ def test_an_offer_is_a_logged_decision_and_a_purchase_teaches_the_policy(served)
 
 
 def test_the_weekly_cap_holds_across_requests_and_restarts(served):
-    app, model, log, folder = served
+    app, model, _, folder = served
     shown = 0
     with TestClient(app) as client:
         for _ in range(12):
