@@ -136,8 +136,8 @@ def explain():
 @click.option(
     "--out",
     required=True,
-    type=click.Path(dir_okay=False),
-    help="Output file: .jsonl, .csv, .parquet or .html.",
+    type=click.Path(),
+    help="Output file: .jsonl, .csv, .parquet or .html (with --engine spark: a .parquet folder).",
 )
 @click.option(
     "--method",
@@ -145,6 +145,14 @@ def explain():
     show_default=True,
     type=click.Choice(["auto", "shap", "tree_shap", "linear_shap", "lime", "klime"]),
 )
+@click.option(
+    "--engine",
+    default="local",
+    show_default=True,
+    type=click.Choice(["local", "spark"]),
+    help="spark: rows explained partition by partition on Spark (pip install 'lumos[spark]').",
+)
+@click.option("--master", help="With --engine spark: the Spark master (default local[2]).")
 @click.option("--top-k", default=5, show_default=True, type=click.IntRange(1))
 @click.option(
     "--direction",
@@ -173,6 +181,8 @@ def explain_run(
     score_column,
     trust,
     seed,
+    engine,
+    master,
 ):
     """Explain every row of a table and write its narratives."""
     from rich.progress import Progress
@@ -188,6 +198,9 @@ def explain_run(
         )
     design = InsightsDesign.load(design_dir)
     model = import_model(model_path, trust=trust, score_column=score_column, id_column=id_column)
+    if engine == "spark":
+        return _explain_on_spark(model, design, data_path, id_column, out, method, top_k,
+                                 direction, master)  # fmt: skip
     data = read_table(data_path, what="data")
     with Progress(transient=True, disable=len(data) < 50_000) as bar:
         task = bar.add_task("explaining", total=len(data))
@@ -208,6 +221,36 @@ def explain_run(
         f"{len(scores):,} rows explained with {used}: {len(narratives):,} narratives "
         f"({narratives.attrs['skipped']:,} skipped for missing values) → {out}"
     )
+
+
+def _explain_on_spark(model, design, data_path, id_column, out, method, top_k, direction, master):
+    from lumos.errors import DataValidationError
+    from lumos.spark import explain, session
+
+    if Path(out).suffix.lower() != ".parquet":
+        raise click.BadParameter("--engine spark writes a .parquet folder", param_hint="--out")
+    if Path(out).exists():
+        raise click.BadParameter(
+            f"{out!r} exists; Spark writes a new folder (remove it or choose another)",
+            param_hint="--out",
+        )
+    suffix = Path(data_path).suffix.lower()
+    if not Path(data_path).exists() or suffix not in (".parquet", ".csv"):
+        raise DataValidationError(
+            f"data file {data_path!r}: the Spark engine reads an existing .parquet file or folder, "
+            "or a .csv file.",
+            code="file_not_found" if not Path(data_path).exists() else "unknown_format",
+            file=data_path,
+        )
+    spark = session(master)
+    reader = spark.read
+    frame = (reader.parquet(data_path) if suffix == ".parquet"
+             else reader.csv(data_path, header=True, inferSchema=True))  # fmt: skip
+    narratives, _ = explain(frame, model, design, id_column=id_column, method=method,
+                            top_k=top_k, direction=direction)  # fmt: skip
+    narratives.write.parquet(out)
+    written = spark.read.parquet(out).count()
+    click.echo(f"{frame.count():,} rows explained on Spark: {written:,} narratives → {out}")
 
 
 @explain.command("suggest-design")

@@ -1,0 +1,92 @@
+"""Attributions and narratives on Spark: the model broadcast, rows explained partition by partition.
+
+Each partition of the input becomes pandas batches (``mapInPandas``) and
+runs the local engine's own :func:`~lumos.explain._pipeline.explain_table`
+on them, so a row's narratives are the local engine's, byte for byte: exact
+attributions of a row depend on that row alone. Methods that read the whole
+table (LIME's and linear SHAP's background, K-LIME's clusters) are not
+partition-local and stay on the local engine.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from lumos.errors import LumosUserError
+from lumos.explain._attributions import _resolve
+from lumos.explain._design import InsightsDesign
+from lumos.explain._model import ImportedModel
+from lumos.explain._pipeline import explain_table
+
+PARTITION_LOCAL = ("tree_shap",)
+
+
+def explain(frame, model: ImportedModel, design: InsightsDesign, *, id_column: str,
+            method: str = "auto", top_k: int = 5, direction: str = "positive"):  # fmt: skip
+    """A Spark DataFrame of narratives (the local engine's columns) and each row's score.
+
+    ``frame`` is a Spark DataFrame with ``id_column`` and the model's features.
+    Returns ``(narratives, scores)``: two Spark DataFrames, lazily computed.
+    """
+    resolved = _resolve(model, method)
+    if resolved not in PARTITION_LOCAL:
+        raise LumosUserError(
+            f"method {resolved!r} reads the whole table, so it does not split into partitions; "
+            "run it on the local engine, or use method='tree_shap'.",
+            code="bad_method",
+        )
+    if id_column not in frame.columns:
+        raise LumosUserError(
+            f"the Spark DataFrame has no id column {id_column!r}; it has "
+            f"{', '.join(frame.columns[:8])}.",
+            code="missing_column",
+        )
+    spark = frame.sparkSession
+    shipped = spark.sparkContext.broadcast((model, design))
+    # the output schema: the local engine's own columns, from one row
+    sample = frame.limit(1).toPandas()
+    local, _, _ = explain_table(model, sample, design, id_column=id_column, method=resolved,
+                                top_k=top_k, direction=direction)  # fmt: skip
+    schema = _schema(spark, local)
+
+    def narrate_batches(batches):
+        model_, design_ = shipped.value
+        for batch in batches:
+            if len(batch) == 0:
+                continue
+            narratives, _, _ = explain_table(model_, batch, design_, id_column=id_column,
+                                             method=resolved, top_k=top_k,
+                                             direction=direction)  # fmt: skip
+            yield narratives
+
+    def score_batches(batches):
+        model_, design_ = shipped.value
+        for batch in batches:
+            if len(batch) == 0:
+                continue
+            _, scores, _ = explain_table(model_, batch, design_, id_column=id_column,
+                                         method=resolved, top_k=1, direction=direction)  # fmt: skip
+            yield pd.DataFrame({id_column: scores.index.astype(str), "score": scores.to_numpy()})
+
+    narratives = frame.mapInPandas(narrate_batches, schema)
+    scores = frame.mapInPandas(score_batches, f"`{id_column}` string, score double")
+    return narratives, scores
+
+
+def _schema(spark, sample: pd.DataFrame):
+    """The Spark schema of the local engine's narrative frame."""
+    import pyarrow as pa
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    fields = []
+    for name in sample.columns:
+        kind = sample[name].dtype
+        if pd.api.types.is_integer_dtype(kind):
+            fields.append(pa.field(name, pa.int64()))
+        elif pd.api.types.is_float_dtype(kind):
+            fields.append(pa.field(name, pa.float64()))
+        elif pd.api.types.is_bool_dtype(kind):
+            fields.append(pa.field(name, pa.bool_()))
+        else:
+            fields.append(pa.field(name, pa.string()))
+    return from_arrow_schema(pa.schema(fields))
