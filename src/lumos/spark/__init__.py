@@ -4,9 +4,12 @@
 * :func:`explain` — attributions and narratives partition by partition
   (``mapInPandas``), the model broadcast; the local engine's narratives, byte
   for byte.
+* :func:`window_features` — 3/6/9/12-month window features, the local
+  engine's own SQL declaration run by Spark SQL.
 """
 
 from lumos.spark._explain import explain
+from lumos.spark._features import window_features
 from lumos.spark._session import session
 
-__all__ = ["explain", "session"]
+__all__ = ["explain", "session", "window_features"]

@@ -47,6 +47,7 @@ def session(master: str | None = None, *, app_name: str = "lumos", **conf):
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.driver.memory", "2g")
+        .config("spark.sql.session.timeZone", "UTC")  # months and cutoffs as written
     )
     for key, value in conf.items():
         builder = builder.config(key.replace("_", "."), value)

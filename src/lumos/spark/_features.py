@@ -1,0 +1,42 @@
+"""Window features on Spark: the same SQL declaration the local engine runs on DuckDB."""
+
+from __future__ import annotations
+
+import itertools
+
+from lumos.errors import DataValidationError, LumosUserError
+from lumos.features import WindowFeatures
+
+_VIEWS = itertools.count()
+
+
+def window_features(usage, cutoffs, spec: WindowFeatures, *, lead_months: int = 0):
+    """A Spark DataFrame of ``spec``'s features at each cutoff, as the local engine computes them.
+
+    ``usage`` (``account_id, product, month, metric, value``) and ``cutoffs``
+    (the spec's keys and ``cutoff``) are Spark DataFrames; the query is
+    :meth:`WindowFeatures.sql`, the one the local engine's ``engine="sql"``
+    runs, so both engines read the same declaration.
+    """
+    if not isinstance(spec, WindowFeatures):
+        raise LumosUserError(f"spec must be a WindowFeatures; got {spec!r}.", code="bad_argument")
+    for name, frame, need in (("usage", usage, ["account_id", "product", "month", "metric",
+                                                "value"]),
+                              ("cutoffs", cutoffs, [*spec.keys, "cutoff"])):  # fmt: skip
+        missing = [c for c in need if c not in frame.columns]
+        if missing:
+            raise DataValidationError(
+                f"{name} has no column {missing[0]!r}; it needs {', '.join(need)}.",
+                code="missing_column",
+                file=name,
+                column=missing[0],
+            )
+    spark = usage.sparkSession
+    metrics = spec.metrics
+    if metrics is None:
+        metrics = sorted(r[0] for r in usage.select("metric").distinct().collect())
+    n = next(_VIEWS)
+    u, c = f"lumos_usage_{n}", f"lumos_cutoffs_{n}"
+    usage.createOrReplaceTempView(u)
+    cutoffs.createOrReplaceTempView(c)
+    return spark.sql(spec.sql(lead_months=lead_months, metrics=metrics, usage=u, cutoffs=c))

@@ -1,0 +1,44 @@
+"""Window features by Spark SQL equal the local engine's."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lumos.data.demo import saas
+from lumos.features import WindowFeatures, window_features
+
+pytest.importorskip("pyspark")
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture(scope="module")
+def spark():
+    from lumos.spark import session
+
+    s = session("local[2]")
+    yield s
+    s.stop()
+
+
+@pytest.mark.parametrize("level", ["account", "product"])
+def test_spark_sql_equals_the_local_engine(spark, level):
+    from lumos.spark import window_features as on_spark
+
+    book = saas(40, months=20, seed=2)
+    usage = book.usage
+    keys = ["account_id"] if level == "account" else ["account_id", "product"]
+    cutoffs = usage[keys].drop_duplicates().assign(cutoff=pd.Timestamp(book.usage["month"].max()))
+    cutoffs = pd.concat(
+        [cutoffs, cutoffs.assign(cutoff=cutoffs["cutoff"] - pd.DateOffset(months=5))]
+    )
+    spec = WindowFeatures(windows=(3, 6, 12), level=level)
+    local = window_features(usage, cutoffs, spec, lead_months=1)
+    got = on_spark(spark.createDataFrame(usage), spark.createDataFrame(cutoffs), spec,
+                   lead_months=1).toPandas()  # fmt: skip
+    order = [*keys, "cutoff"]
+    local = local.sort_values(order).reset_index(drop=True)
+    got = got.sort_values(order).reset_index(drop=True)
+    assert len(got) == len(local) == len(cutoffs)
+    features = [c for c in local.columns if c not in order]
+    np.testing.assert_allclose(got[features].to_numpy(float), local[features].to_numpy(float),
+                               rtol=1e-9, atol=1e-9)  # fmt: skip
