@@ -10,7 +10,12 @@ from lumos.explain import InsightsDesign, import_model
 from lumos.explain._pipeline import explain_table
 
 pytest.importorskip("pyspark")
-pytestmark = pytest.mark.spark
+pytestmark = [
+    pytest.mark.spark,
+    # PySpark 4.x has not caught up with pandas 3; a mark outranks `-W error`
+    pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
 
 
 @pytest.fixture(scope="module")
