@@ -10,21 +10,6 @@ from lumos.explain import InsightsDesign, import_model
 from lumos.explain._pipeline import explain_table
 
 pytest.importorskip("pyspark")
-pytestmark = [
-    pytest.mark.spark,
-    # PySpark 4.x has not caught up with pandas 3; a mark outranks `-W error`
-    pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
-    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
-]
-
-
-@pytest.fixture(scope="module")
-def spark():
-    from lumos.spark import session
-
-    s = session("local[2]")
-    yield s
-    s.stop()
 
 
 def test_spark_narratives_equal_the_local_engine(spark):

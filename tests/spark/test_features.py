@@ -8,21 +8,6 @@ from lumos.data.demo import saas
 from lumos.features import WindowFeatures, window_features
 
 pytest.importorskip("pyspark")
-pytestmark = [
-    pytest.mark.spark,
-    # PySpark 4.x has not caught up with pandas 3; a mark outranks `-W error`
-    pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
-    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
-]
-
-
-@pytest.fixture(scope="module")
-def spark():
-    from lumos.spark import session
-
-    s = session("local[2]")
-    yield s
-    s.stop()
 
 
 @pytest.mark.parametrize("level", ["account", "product"])
