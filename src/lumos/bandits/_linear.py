@@ -221,14 +221,18 @@ class EpsilonGreedy(LinearPolicy):
         super().__init__(d_member, d_arm, alpha=alpha, seed=seed)
         self.epsilon = float(epsilon)
 
-    def select(self, contexts, arm_features, *, mask=None) -> Decision:
+    def _greedy(self, contexts, arm_features, mask):
+        """Scores under the mean, the allowed arms, and each member's best allowed arm."""
         contexts, arm_features, mask = _check(
             contexts, arm_features, self.d_member, self.d_arm, mask
         )
-        n, k = len(contexts), len(arm_features)
         scores = self._scores(contexts, arm_features, self.mean)
-        allowed = np.ones((n, k), dtype=bool) if mask is None else mask
-        best = np.where(allowed, scores, -np.inf).argmax(axis=1)
+        allowed = np.ones(scores.shape, dtype=bool) if mask is None else mask
+        return scores, allowed, np.where(allowed, scores, -np.inf).argmax(axis=1)
+
+    def select(self, contexts, arm_features, *, mask=None) -> Decision:
+        scores, allowed, best = self._greedy(contexts, arm_features, mask)
+        n = len(scores)
         count = allowed.sum(axis=1)
         explore = self.rng.random(n) < self.epsilon
         # a uniform allowed arm: the j-th allowed one, j uniform
@@ -240,13 +244,8 @@ class EpsilonGreedy(LinearPolicy):
 
     def action_probabilities(self, contexts, arm_features, *, mask=None) -> np.ndarray:
         """``(n, k)``: the exact probability of playing each arm."""
-        contexts, arm_features, mask = _check(
-            contexts, arm_features, self.d_member, self.d_arm, mask
-        )
-        n, k = len(contexts), len(arm_features)
-        scores = self._scores(contexts, arm_features, self.mean)
-        allowed = np.ones((n, k), dtype=bool) if mask is None else mask
-        best = np.where(allowed, scores, -np.inf).argmax(axis=1)
+        _, allowed, best = self._greedy(contexts, arm_features, mask)
+        n = len(best)
         p = np.where(allowed, self.epsilon / allowed.sum(axis=1, keepdims=True), 0.0)
         p[np.arange(n), best] += 1 - self.epsilon
         return p

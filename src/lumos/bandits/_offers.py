@@ -47,7 +47,7 @@ import pandas as pd
 from lumos.bandits._linear import EpsilonGreedy, LinTS
 from lumos.bandits._neural import NeuralTS
 from lumos.bandits._ope import ESTIMATORS, evaluate_all
-from lumos.bandits._persist import load_policy, save_policy
+from lumos.bandits._persist import check_format, load_policy, save_policy
 from lumos.bandits._reward import fit_reward_model
 from lumos.data._io import atomic_path
 from lumos.errors import DataValidationError, LumosUserError
@@ -509,13 +509,7 @@ class OfferModel:
                 code="bad_format",
                 file=str(meta_file),
             ) from None
-        if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-            raise DataValidationError(
-                f"{meta_file} holds format {meta.get('format')!r} version "
-                f"{meta.get('version')!r}; this Lumos reads {FORMAT!r} version {VERSION}.",
-                code="bad_format",
-                file=str(meta_file),
-            )
+        check_format(meta, meta_file, FORMAT, VERSION, "rewrite it with lumos offers retrain")
         model = cls(
             pd.read_csv(folder / "arms.csv", keep_default_na=False),
             pd.read_parquet(folder / "members.parquet"),

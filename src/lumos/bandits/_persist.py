@@ -57,6 +57,12 @@ def read_npz(path, *, what: str, fmt: str, version: int, how: str) -> tuple[dict
             code="bad_format",
             file=str(path),
         ) from None
+    check_format(meta, path, fmt, version, how)
+    return arrays, meta
+
+
+def check_format(meta: dict, path, fmt: str, version: int, how: str) -> None:
+    """Refuse a header that is not ``fmt`` at ``version``, naming the file and what to do."""
     if meta.get("format") != fmt or meta.get("version") != version:
         raise DataValidationError(
             f"{str(path)!r} holds format {meta.get('format')!r} version {meta.get('version')!r}; "
@@ -64,7 +70,6 @@ def read_npz(path, *, what: str, fmt: str, version: int, how: str) -> tuple[dict
             code="bad_format",
             file=str(path),
         )
-    return arrays, meta
 
 
 def save_policy(policy, path) -> Path:
