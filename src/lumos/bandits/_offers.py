@@ -136,10 +136,12 @@ class FrequencyCap:
 
     @classmethod
     def from_events(cls, per_week: int, events) -> FrequencyCap:
-        """A cap that has seen every served offer (not "no offer") in ``events``."""
+        """A cap that has seen the served offers (not "no offer") of the log's last week."""
         cap = cls(per_week)
         e = _events(events)
         shown = e[(e["type"] == "served") & (e["item_type"] == "offer") & e["item_id"].ne(NO_OFFER)]
+        if len(shown):  # only the last week can count against a cap from now on
+            shown = shown[shown["ts"] > shown["ts"].max() - WEEK].sort_values("ts", kind="stable")
         for member, channel, ts in shown[["member_id", "channel", "ts"]].itertuples(index=False):
             cap.record(str(member), str(channel), ts)
         return cap
