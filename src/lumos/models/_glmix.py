@@ -66,8 +66,10 @@ class GLMix(ClassifierMixin, BaseEstimator):
         Entities with fewer rows get no model of their own (coefficients 0,
         i.e. the global model).
     max_rows_per_entity : int, optional
-        Fit each entity on at most this many of its rows, a uniform sample
-        drawn with ``random_state`` (Photon-ML's active-data upper bound).
+        Fit each entity on at most this many of its rows (Photon-ML's
+        active-data upper bound): those with the smallest
+        :func:`sample_keys` of their position in ``df`` and ``random_state``,
+        a pseudo-random sample that every engine draws alike.
     passes : int, default=2
         Rounds of coordinate descent over all coordinates.
     standardize : bool, default=False
@@ -83,7 +85,7 @@ class GLMix(ClassifierMixin, BaseEstimator):
     warm_start : bool, default=False
         Start a refit from the current coefficients (matched by entity id).
     random_state : int, default=0
-        Seed of the row cap's sample.
+        Seed of the row cap's sample (an int >= 0).
 
     Attributes
     ----------
@@ -203,6 +205,7 @@ class GLMix(ClassifierMixin, BaseEstimator):
             check_number("GLMix", "max_rows_per_entity", self.max_rows_per_entity, low=1,
                          integer=True)  # fmt: skip
         check_number("GLMix", "passes", self.passes, low=1, integer=True)
+        check_number("GLMix", "random_state", self.random_state, low=0, integer=True)
         check_number("GLMix", "max_iter", self.max_iter, low=1, integer=True)
         check_number("GLMix", "tol", self.tol, strict=True)
         if self.solver not in SOLVERS:
@@ -270,13 +273,13 @@ class GLMix(ClassifierMixin, BaseEstimator):
 
         # one block per random effect: rows sorted by entity, with a column of ones
         blocks = {}
-        rng = np.random.default_rng(self.random_state)
+        keys = sample_keys(np.arange(n, dtype=np.uint64), self.random_state)
         for col, feats in effects.items():
             ids = _ids(df, col, fitting=True)
             uniq, codes = np.unique(ids, return_inverse=True)
             counts = np.bincount(codes, minlength=len(uniq))
             active = counts >= self.min_rows
-            order = np.lexsort((rng.random(n), codes))
+            order = np.lexsort((keys, codes))  # stable: ties keep the rows' order
             first = np.r_[0, np.cumsum(counts)[:-1]]
             rank = np.arange(n) - first[codes[order]]
             keep = active[codes[order]]
@@ -591,6 +594,40 @@ def fit_entities(X, y, w, offset, ent, n_entities, beta, prior, pen, *, max_iter
         if np.max(np.abs(t[:, None] * step)) < tol:
             break
     return beta
+
+
+_MASK = 0xFFFFFFFF
+# two multipliers below 2**31: a 32-bit value times either fits a signed 64-bit integer,
+# so Spark SQL's longs compute the same keys without overflow
+MIX = (0x7FEB352D, 0x5BD1E995)
+
+
+def seed_word(seed: int) -> int:
+    """The 32-bit word a seed mixes into every key (never 0, the mixer's fixed point)."""
+    return ((int(seed) + 1) * 0x9E3779B1) & _MASK
+
+
+def sample_keys(rows: np.ndarray, seed: int) -> np.ndarray:
+    """A pseudo-random 32-bit key of each row position, the same on every engine.
+
+    Two rounds of a multiply–xorshift mixer (the row cap of :class:`GLMix`
+    keeps each entity's rows with the smallest keys); ``lumos.spark`` computes
+    the same arithmetic in Spark SQL.
+
+    Examples
+    --------
+    >>> sample_keys(np.arange(3, dtype=np.uint64), 0).tolist()
+    [1439940739, 2360472308, 3034075828]
+    """
+    x = np.asarray(rows, dtype=np.uint64)
+    m = np.uint64(_MASK)
+    x = (x ^ (x >> np.uint64(32)) ^ np.uint64(seed_word(seed))) & m
+    for _ in range(2):
+        for mult in MIX:
+            x ^= x >> np.uint64(16)
+            x = (x * np.uint64(mult)) & m
+        x ^= x >> np.uint64(16)
+    return x
 
 
 # ---------------------------------------------------------------------- input checks

@@ -6,13 +6,18 @@
   for byte.
 * :func:`window_features` — 3/6/9/12-month window features, the local
   engine's own SQL declaration run by Spark SQL.
+* :func:`fit_glmix` — GLMix: the fixed effect by distributed gradients
+  (``treeAggregate``) and L-BFGS on the driver, random effects per bucket of
+  entities (``applyInPandas``) with the other coordinates' scores as offsets;
+  the local engine's coefficients within 1e-4.
 * :func:`renewal_labels` — labels from overlapping windows inside each
   renewal cycle, the local engine's rules as one Spark SQL query.
 """
 
 from lumos.spark._explain import explain
 from lumos.spark._features import window_features
+from lumos.spark._glmix import fit_glmix
 from lumos.spark._labels import renewal_labels
 from lumos.spark._session import session
 
-__all__ = ["explain", "renewal_labels", "session", "window_features"]
+__all__ = ["explain", "fit_glmix", "renewal_labels", "session", "window_features"]

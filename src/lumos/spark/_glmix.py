@@ -1,0 +1,457 @@
+"""GLMix on Spark: the fixed effect by distributed gradients, random effects per entity group.
+
+The same block coordinate descent as :class:`lumos.models.GLMix`, each
+coordinate refitted with the other coordinates' scores as offsets, but the rows
+stay on the executors:
+
+* **Fixed effect.** The rows become NumPy blocks on the executors (one per
+  Arrow batch, cached for the coordinate's fit); L-BFGS runs on the driver and
+  asks for the loss and gradient at each step, which the executors compute
+  block by block and ``treeAggregate`` sums.
+* **Random effects.** Each entity keeps at most ``max_rows_per_entity`` rows
+  (the local engine's sample: the smallest :func:`~lumos.models._glmix.sample_keys`),
+  entities are packed into buckets of about ``bucket_rows`` rows, so one heavy
+  entity fills a bucket of its own rather than a whole executor, and each bucket
+  is fitted by ``groupBy(...).applyInPandas`` with the local engine's batched
+  Newton (:func:`~lumos.models._glmix.fit_entities`).
+* **Scores.** A coordinate's new scores are joined back to every row by entity
+  id; rows of entities without a model score 0, as locally.
+
+The result is a fitted :class:`~lumos.models.GLMix` on the driver, equal to the
+local engine's fit of the same rows (coefficients within 1e-4; the tests
+check it), which saves, loads and scores as any other.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import scipy.optimize
+from sklearn.base import clone
+
+from lumos.errors import DataValidationError, LumosUserError
+from lumos.models import GLMix
+from lumos.models._glmix import MIX, _feature_union, fit_entities, seed_word
+from lumos.models._logistic import binary_labels, check_number, logistic_loss_grad
+
+_MASK = 0xFFFFFFFF
+
+
+def fit_glmix(frame, model: GLMix, *, label: str, sample_weight: str | None = None,
+              bucket_rows: int = 100_000, depth: int = 2) -> GLMix:  # fmt: skip
+    """Fit ``model``'s configuration on a Spark DataFrame; return a fitted copy.
+
+    Parameters
+    ----------
+    frame : pyspark.sql.DataFrame
+        The random effects' id columns, every feature column and ``label``.
+    model : GLMix
+        An unfitted GLMix: its parameters are the configuration (``warm_start``
+        and incremental refits stay on the local engine).
+    label : str
+        The binary label column.
+    sample_weight : str, optional
+        A column of non-negative row weights.
+    bucket_rows : int, default=100_000
+        Rows per random-effect bucket: the unit of work of one task.
+    depth : int, default=2
+        Depth of the gradients' ``treeAggregate``.
+
+    Returns
+    -------
+    GLMix
+        Fitted, with the coefficients of every entity collected on the driver.
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    if not isinstance(model, GLMix):
+        raise LumosUserError(f"model must be a GLMix; got {type(model).__name__}.",
+                             code="bad_argument")  # fmt: skip
+    if model.warm_start:
+        raise LumosUserError(
+            "The Spark engine fits GLMix from zero; warm_start and prior refits run on the "
+            "local engine (GLMix.fit / partial_fit).",
+            code="bad_argument",
+        )
+    check_number("fit_glmix", "bucket_rows", bucket_rows, low=1, integer=True)
+    check_number("fit_glmix", "depth", depth, low=1, integer=True)
+    fixed, effects, l2, il2 = model._check_params()
+    columns = _feature_union(fixed, effects)
+    extra = [] if sample_weight is None else [sample_weight]
+    need = list(dict.fromkeys([label, *effects, *columns, *extra]))
+    _check_columns(frame, need, label, list(effects), sample_weight)
+
+    data, tagged = _indexed(frame.select(*need))
+    classes = _classes(data, label)
+    y01 = _label_column(data, label, classes)
+    _check_values(data, columns, sample_weight, list(effects))
+    if model.standardize:
+        mean, std = _moments(data, columns)
+    else:
+        mean, std = np.zeros(len(columns)), np.ones(len(columns))
+    pos = {c: j for j, c in enumerate(columns)}
+    id_types = {}
+    weight = F.lit(1.0) if sample_weight is None else F.col(sample_weight).cast("double")
+    selected = [F.col("_row"), y01.alias("_y"), weight.alias("_w"),
+                _key_expr(F.col("_row"), model.random_state).alias("_key")]  # fmt: skip
+    for k, col in enumerate(effects):
+        id_types[col] = _id_type(frame.schema[col].dataType)
+        selected.append(F.col(col).cast(id_types[col]).alias(f"_e{k}"))
+    for j, c in enumerate(columns):
+        scaled = (F.col(c).cast("double") - float(mean[j])) / float(std[j])
+        selected.append(scaled.alias(f"_f{j}"))
+    score_names = ["_s_fixed", *(f"_s{k}" for k in range(len(effects)))]
+    state = data.select(*selected, *(F.lit(0.0).alias(s) for s in score_names))
+    state = state.persist(StorageLevel.MEMORY_AND_DISK)
+    n = state.count()
+    tagged.unpersist()
+    if n == 0:
+        state.unpersist()
+        raise DataValidationError("frame has no rows; GLMix needs data.", code="empty_table")
+
+    def swap(new):
+        # a local checkpoint cuts the lineage: each coordinate's models are computed from the
+        # state and joined back to it, so without one the plan would double at every update
+        nonlocal state
+        new = new.localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
+        state.unpersist()
+        state = new
+
+    fixed_cols = [f"_f{pos[c]}" for c in fixed]
+    fparams = np.zeros(len(fixed) + 1)
+    fits = {}  # id column -> its models, a persisted Spark DataFrame
+    loss = []
+    try:
+        for _ in range(model.passes):
+            offset = _sum(F.col(s) for s in score_names[1:])
+            fparams = _fit_fixed(state, fixed_cols, offset, l2["fixed_effect"],
+                                 il2["fixed_effect"], fparams, model, depth, n)  # fmt: skip
+            swap(state.withColumn("_s_fixed", _dot(fixed_cols, fparams[:-1], fparams[-1])))
+            for k, (col, feats) in enumerate(effects.items()):
+                others = _sum(F.col(s) for s in score_names if s != f"_s{k}")
+                pen = np.r_[il2[col], np.full(len(feats), l2[col])]
+                fcols = [f"_f{pos[c]}" for c in feats]
+                coefs = _fit_random(state, k, fcols, others, pen, model, bucket_rows, id_types[col])
+                coefs = coefs.localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
+                if col in fits:
+                    fits[col].unpersist()
+                fits[col] = coefs
+                names = _coef_names(len(fcols))
+                joined = state.drop(f"_s{k}").join(coefs.drop("_rows"), on=f"_e{k}", how="left")
+                score = F.coalesce(_dot(fcols, None, None, names=names), F.lit(0.0))
+                swap(joined.withColumn(f"_s{k}", score).select(*state.columns))
+            loss.append(_loss(state, score_names, fparams, fits, effects, l2, il2))
+        tables = {col: t.toPandas() for col, t in fits.items()}
+    finally:
+        state.unpersist()
+        for t in fits.values():
+            t.unpersist()
+    return _fitted(model, fixed, effects, columns, mean, std, fparams, tables, loss, classes)
+
+
+# ---------------------------------------------------------------------- the fixed effect
+def _fit_fixed(state, cols, offset, l2, il2, x0, model, depth, n):
+    """L-BFGS on the driver over losses and gradients summed on the executors."""
+    from pyspark import StorageLevel
+
+    d = len(cols)
+    packed = state.select(*cols, "_y", "_w", offset.alias("_o")).mapInPandas(_pack, "b binary")
+    blocks = packed.rdd.map(_unpack).persist(StorageLevel.MEMORY_AND_DISK)
+
+    def loss_grad(params):
+        def add(acc, block):
+            X, y, w, o = block[:, :d], block[:, d], block[:, d + 1], block[:, d + 2]
+            value, grad = logistic_loss_grad(params, X, y, offset=o, sample_weight=w, l2=0.0,
+                                             intercept_l2=0.0)  # fmt: skip
+            return acc + np.r_[value, grad]
+
+        total = blocks.treeAggregate(np.zeros(d + 2), add, np.add, depth=depth)
+        value, grad = float(total[0]), total[1:].copy()
+        value += 0.5 * (l2 * float(params[:-1] @ params[:-1]) + il2 * float(params[-1] ** 2))
+        grad[:-1] += l2 * params[:-1]
+        grad[-1] += il2 * params[-1]
+        return value, grad
+
+    try:
+        res = scipy.optimize.minimize(
+            loss_grad, x0, jac=True, method="L-BFGS-B",
+            # the loss is a sum over rows; the tolerance is per row, tighter than the local
+            # L-BFGS's, so the fit lands where the local Newton does
+            options={"maxiter": model.max_iter * 4, "gtol": model.tol * 1e-2 * max(1, n),
+                     "ftol": 1e-15, "maxcor": 20},
+        )  # fmt: skip
+    finally:
+        blocks.unpersist()
+    return res.x
+
+
+def _pack(batches):
+    """Each Arrow batch of a partition as one ``.npy`` blob (rows × columns, float64)."""
+    for batch in batches:
+        if len(batch) == 0:
+            continue
+        buf = io.BytesIO()
+        np.save(buf, batch.to_numpy(dtype=np.float64), allow_pickle=False)
+        yield pd.DataFrame({"b": [buf.getvalue()]})
+
+
+def _unpack(row) -> np.ndarray:
+    return np.load(io.BytesIO(bytes(row[0])), allow_pickle=False)
+
+
+# ---------------------------------------------------------------------- random effects
+def _fit_random(state, k, fcols, others, pen, model, bucket_rows, id_type):
+    """One random effect's models: capped rows, buckets of entities, batched Newton per bucket."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    e = f"_e{k}"
+    rows = state.select(e, "_row", "_key", *fcols, "_y", "_w", others.alias("_o"))
+    by_entity = Window.partitionBy(e)
+    rows = rows.withColumn("_n", F.count(F.lit(1)).over(by_entity))
+    rows = rows.filter(F.col("_n") >= model.min_rows)
+    if model.max_rows_per_entity is not None:
+        rank = F.row_number().over(by_entity.orderBy("_key", "_row"))
+        rows = rows.withColumn("_rank", rank).filter(F.col("_rank") <= model.max_rows_per_entity)
+    sizes = rows.groupBy(e).count()
+
+    def pack(batches):
+        from pyspark import TaskContext
+
+        base, filled = TaskContext.get().partitionId() << 32, 0
+        for batch in batches:
+            before = filled + np.cumsum(batch["count"].to_numpy()) - batch["count"].to_numpy()
+            filled = int(before[-1] + batch["count"].iloc[-1]) if len(batch) else filled
+            yield pd.DataFrame({e: batch[e], "_bucket": base + before // bucket_rows})
+
+    buckets = sizes.mapInPandas(pack, f"{e} {id_type}, _bucket long")
+    d = len(fcols)
+    names = _coef_names(d)
+    schema = ", ".join([f"{e} {id_type}", "_rows long", *(f"{c} double" for c in names)])
+    max_iter, tol = model.max_iter, model.tol
+
+    def fit_bucket(pdf: pd.DataFrame) -> pd.DataFrame:
+        # the local engine's order: by entity, then the sample key (ties: the row)
+        pdf = pdf.sort_values([e, "_key", "_row"], kind="stable")
+        codes, ids = pd.factorize(pdf[e], sort=True)
+        n_ent = len(ids)
+        X = np.column_stack([np.ones(len(pdf)), pdf[fcols].to_numpy(np.float64)])
+        zeros = np.zeros((n_ent, d + 1))
+        beta = fit_entities(X, pdf["_y"].to_numpy(np.float64), pdf["_w"].to_numpy(np.float64),
+                            pdf["_o"].to_numpy(np.float64), codes, n_ent, zeros, zeros, pen,
+                            max_iter=max_iter, tol=tol)  # fmt: skip
+        out = pd.DataFrame(beta, columns=names)
+        out.insert(0, "_rows", np.bincount(codes, minlength=n_ent).astype(np.int64))
+        out.insert(0, e, np.asarray(ids))
+        return out
+
+    grouped = rows.join(buckets, on=e).groupBy("_bucket")
+    return grouped.applyInPandas(fit_bucket, schema)
+
+
+def _coef_names(d: int) -> list[str]:
+    return [f"_b{j}" for j in range(d + 1)]
+
+
+# ---------------------------------------------------------------------- helpers
+def _sum(cols):
+    from pyspark.sql import functions as F
+
+    out = F.lit(0.0)
+    for c in cols:
+        out = out + c
+    return out
+
+
+def _dot(cols, coef, intercept, *, names=None):
+    """``intercept + Σ cols·coef`` as a Spark column (coefficients as literals or columns)."""
+    from pyspark.sql import functions as F
+
+    if names is not None:  # the intercept and coefficients are columns _b0, _b1, …
+        out = F.col(names[0])
+        for c, b in zip(cols, names[1:], strict=True):
+            out = out + F.col(c) * F.col(b)
+        return out
+    out = F.lit(float(intercept))
+    for c, b in zip(cols, coef, strict=True):
+        out = out + F.col(c) * F.lit(float(b))
+    return out
+
+
+def _key_expr(row, seed: int):
+    """:func:`lumos.models._glmix.sample_keys` in Spark SQL: the same 32-bit keys."""
+    from pyspark.sql import functions as F
+
+    x = (row.bitwiseXOR(F.shiftright(row, 32)).bitwiseXOR(F.lit(seed_word(seed)))
+         ).bitwiseAND(F.lit(_MASK))  # fmt: skip
+    for _ in range(2):
+        for mult in MIX:
+            x = x.bitwiseXOR(F.shiftright(x, 16))
+            x = (x * F.lit(mult)).bitwiseAND(F.lit(_MASK))
+        x = x.bitwiseXOR(F.shiftright(x, 16))
+    return x
+
+
+def _indexed(frame):
+    """``frame`` with ``_row``: each row's position, 0 to n-1, in the frame's own order.
+
+    Returns the indexed frame and the cached frame under it (to unpersist once read).
+    """
+    from pyspark.sql import functions as F
+
+    tagged = frame.withColumn("_pid", F.spark_partition_id()).withColumn(
+        "_mid", F.monotonically_increasing_id()
+    )
+    tagged = tagged.cache()
+    counts = dict(tagged.groupBy("_pid").count().collect())
+    parts = max(counts, default=-1) + 1
+    sizes = np.array([counts.get(p, 0) for p in range(parts)], dtype=np.int64)
+    starts = np.r_[0, np.cumsum(sizes)[:-1]] if parts else np.zeros(0, np.int64)
+    start = F.element_at(F.array(*(F.lit(int(s)) for s in starts)), F.col("_pid") + 1) if parts \
+        else F.lit(0)  # fmt: skip
+    # monotonically_increasing_id: the partition in the upper 31 bits, the record in the lower 33
+    local = F.col("_mid") - F.shiftleft(F.col("_pid").cast("long"), 33)
+    return tagged.withColumn("_row", (start + local).cast("long")).drop("_pid", "_mid"), tagged
+
+
+def _id_type(kind) -> str:
+    """Integer ids stay integers (long); anything else is compared as text, as locally."""
+    from pyspark.sql.types import BooleanType, IntegralType
+
+    return "long" if isinstance(kind, IntegralType) and not isinstance(kind, BooleanType) \
+        else "string"  # fmt: skip
+
+
+def _check_columns(frame, need, label, ids, weight):
+    from pyspark.sql.types import BooleanType, NumericType
+
+    for c in need:
+        if c not in frame.columns:
+            role = ("label" if c == label else "random-effect id" if c in ids
+                    else "sample weight" if c == weight else "feature")  # fmt: skip
+            raise DataValidationError(
+                f"the Spark DataFrame has no {role} column {c!r}; its columns are "
+                f"{', '.join(map(repr, frame.columns[:10]))}.",
+                code="missing_column",
+                column=c,
+            )
+    for c in need:
+        if c in (label, *ids):
+            continue
+        kind = frame.schema[c].dataType
+        if not isinstance(kind, NumericType | BooleanType):
+            raise DataValidationError(
+                f"column {c!r} is not numeric (Spark type {kind.simpleString()}); encode it first.",
+                code="non_numeric_column",
+                column=c,
+            )
+
+
+def _check_values(data, columns, weight, ids):
+    """Features finite, weights finite and >= 0, ids present; else name the first bad row."""
+    from pyspark.sql import functions as F
+
+    def bad_number(c):
+        v = F.col(c).cast("double")
+        return F.col(c).isNull() | F.isnan(v) | v.isin(float("inf"), float("-inf"))
+
+    checks = [(c, bad_number(c), "feature", "fill or drop missing and infinite values first")
+              for c in columns]  # fmt: skip
+    if weight is not None:
+        checks.append((weight, bad_number(weight) | (F.col(weight).cast("double") < 0),
+                       "sample weight", "weights must be finite and >= 0"))  # fmt: skip
+    checks += [(c, F.col(c).isNull(), "id", "every row needs an id") for c in ids]
+    if not checks:
+        return
+    counts = data.agg(*(F.sum(cond.cast("long")).alias(f"c{i}")
+                        for i, (_, cond, _, _) in enumerate(checks))).first()  # fmt: skip
+    for i, (c, cond, role, fix) in enumerate(checks):
+        if counts[f"c{i}"]:
+            first = data.filter(cond).orderBy("_row").select("_row", c).first()
+            raise DataValidationError(
+                f"{role} column {c!r} row {first['_row']} holds "
+                f"{'a missing value' if first[c] is None else repr(first[c])} "
+                f"({counts[f'c{i}']:,} such rows); {fix}.",
+                code="bad_value",
+                row=int(first["_row"]),
+                column=c,
+            )
+
+
+def _classes(data, label) -> np.ndarray:
+    """The label's classes, as the local engine reads them (at most 3 values are fetched)."""
+    values = [r[0] for r in data.select(label).distinct().limit(3).collect() if r[0] is not None]
+    return binary_labels(np.array(values), "GLMix")[1]
+
+
+def _label_column(data, label, classes):
+    """The label as 0.0/1.0, the positive class chosen as the local engine chooses it."""
+    from pyspark.sql import functions as F
+
+    nulls = data.filter(F.col(label).isNull()).select("_row").first()
+    if nulls is not None:
+        raise DataValidationError(
+            f"label column {label!r} row {nulls['_row']} is missing; every row needs a label.",
+            code="bad_value",
+            row=int(nulls["_row"]),
+            column=label,
+        )
+    positive = classes[1].item() if hasattr(classes[1], "item") else classes[1]
+    return (F.col(label) == F.lit(positive)).cast("double")
+
+
+def _moments(data, columns):
+    from pyspark.sql import functions as F
+
+    if not columns:
+        return np.zeros(0), np.ones(0)
+    row = data.agg(*(F.avg(F.col(c).cast("double")) for c in columns),
+                   *(F.stddev_pop(F.col(c).cast("double")) for c in columns)).first()  # fmt: skip
+    values = np.array(list(row), dtype=np.float64)
+    mean, std = values[: len(columns)], values[len(columns) :]
+    std[std == 0] = 1.0
+    return mean, std
+
+
+def _loss(state, score_names, fparams, fits, effects, l2, il2) -> float:
+    """The penalized training loss (the local engine's ``loss_``)."""
+    from pyspark.sql import functions as F
+
+    z = _sum(F.col(s) for s in score_names)
+    softplus = F.greatest(z, F.lit(0.0)) + F.log1p(F.exp(-F.abs(z)))
+    value = float(state.agg(F.sum(F.col("_w") * (softplus - F.col("_y") * z))).first()[0])
+    value += 0.5 * (l2["fixed_effect"] * float(fparams[:-1] @ fparams[:-1])
+                    + il2["fixed_effect"] * float(fparams[-1] ** 2))  # fmt: skip
+    for col, table in fits.items():
+        names = _coef_names(len(effects[col]))
+        squares = table.agg(F.sum(F.col(names[0]) ** 2),
+                            _sum(F.sum(F.col(b) ** 2) for b in names[1:])).first()  # fmt: skip
+        value += 0.5 * (il2[col] * float(squares[0] or 0.0) + l2[col] * float(squares[1] or 0.0))
+    return value
+
+
+def _fitted(model, fixed, effects, columns, mean, std, fparams, fits, loss, classes) -> GLMix:
+    out = clone(model)
+    out.classes_ = classes
+    out.fixed_effect_, out.random_effects_ = fixed, effects
+    out.feature_columns_ = columns
+    out.scale_mean_, out.scale_std_ = mean, std
+    out.coef_ = fparams[:-1].reshape(1, -1)
+    out.intercept_ = fparams[-1:].copy()
+    out.entity_ids_, out.entity_coef_, out.entity_intercept_, out.entity_rows_ = {}, {}, {}, {}
+    for k, col in enumerate(effects):
+        table = fits[col]
+        key = table[f"_e{k}"]
+        ids = key.to_numpy(np.int64) if pd.api.types.is_integer_dtype(key) else key.astype(
+            str).to_numpy(dtype=str)  # fmt: skip
+        order = np.argsort(ids, kind="stable")
+        beta = table[_coef_names(len(effects[col]))].to_numpy(np.float64)[order]
+        out.entity_ids_[col] = ids[order]
+        out.entity_intercept_[col] = beta[:, 0].copy()
+        out.entity_coef_[col] = beta[:, 1:].copy()
+        out.entity_rows_[col] = table["_rows"].to_numpy(np.int64)[order]
+    out.loss_ = loss
+    return out
