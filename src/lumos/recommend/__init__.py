@@ -3,7 +3,7 @@
 from lumos.recommend._candidates import candidate_pools
 from lumos.recommend._courses import CourseRecommender
 from lumos.recommend._prioritizer import AccountPrioritizer
-from lumos.recommend._publish import course_lists, publish_lists
+from lumos.recommend._publish import course_lists, fit_course_models, publish_lists
 from lumos.recommend._scoring import top_k
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "CourseRecommender",
     "candidate_pools",
     "course_lists",
+    "fit_course_models",
     "publish_lists",
     "top_k",
 ]

@@ -14,6 +14,7 @@ import numpy as np
 from scipy import sparse
 
 from lumos.errors import LumosUserError
+from lumos.models._glmix import sample_keys
 
 
 def candidate_pools(
@@ -26,6 +27,7 @@ def candidate_pools(
     popular: np.ndarray | None = None,
     sizes: dict | None = None,
     seed: int = 0,
+    member_index: np.ndarray | None = None,
     batch_size: int = 1024,
 ) -> tuple[sparse.csr_matrix, dict]:
     """Members × courses 0/1 candidates, the union of the pools, and each pool's share.
@@ -50,6 +52,11 @@ def candidate_pools(
         (100).
     seed : int, default=0
         The down-sampling's seed.
+    member_index : ndarray of shape (n_members,), optional
+        Each row's member position in the whole members table (default
+        ``0..n_members-1``). The down-sample of a member is drawn from keys of
+        (seed, member, course) alone, so a member gets the same candidates in
+        any batch, on any engine.
 
     Returns
     -------
@@ -77,7 +84,13 @@ def candidate_pools(
     n_courses = next((len(x[1]) for x in (precise, wide) if x is not None), None)
     if n_courses is None:
         n_courses = len(similar) if similar is not None else len(popular)
-    rng = np.random.default_rng(seed)
+    members = np.arange(n_members) if member_index is None else np.asarray(member_index)
+    if members.shape != (n_members,):
+        raise LumosUserError(
+            f"member_index must hold one position per member ({n_members}); got shape "
+            f"{members.shape}.",
+            code="bad_argument",
+        )
     parts, counts = [], {name: 0 for name in ("precise", "wide", "similar", "popular")}
     for start in range(0, n_members, batch_size):
         rows = slice(start, min(start + batch_size, n_members))
@@ -97,7 +110,10 @@ def candidate_pools(
             score = np.where(seen, -np.inf, score) if seen is not None else score
             chosen = _top(score, n)
             if name == "wide" and size["wide_sample"] < n:  # down-sample the high-recall pool
-                keep = np.argsort(rng.random(chosen.shape), axis=1)[:, : size["wide_sample"]]
+                course = np.maximum(chosen, 0).astype(np.uint64)
+                pair = members[rows, None].astype(np.uint64) * np.uint64(n_courses) + course
+                keep = np.argsort(sample_keys(pair, seed), axis=1, kind="stable")
+                keep = keep[:, : size["wide_sample"]]
                 chosen = np.take_along_axis(chosen, keep, axis=1)
             new = np.zeros_like(take)
             np.put_along_axis(new, np.maximum(chosen, 0), chosen >= 0, axis=1)

@@ -126,6 +126,7 @@ class CourseRecommender:
             popular=popular,
             sizes=self.pool_sizes,
             seed=self.seed,
+            member_index=member_index,
         )
 
     def recommend(self, member_ids=None) -> pd.DataFrame:

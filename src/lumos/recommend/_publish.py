@@ -25,6 +25,19 @@ def course_lists(tables, *, as_of, models=SCORERS, k: int = 50, seed: int = 0) -
     ``tables`` are the six learning tables in the order of
     :meth:`CourseRecommender.fit`; a model id is its scorer's name.
     """
+    recommenders, cold = fit_course_models(tables, as_of=as_of, models=models, k=k, seed=seed)
+    out = {model: rec.recommend() for model, rec in recommenders.items()}
+    out[COLD_START] = cold
+    return out
+
+
+def fit_course_models(tables, *, as_of, models=SCORERS, k: int = 50, seed: int = 0):
+    """``({model_id: fitted CourseRecommender}, cold-start list)``: what scoring needs.
+
+    Each recommender's :meth:`~CourseRecommender.recommend` gives a member the
+    same list whichever members it is asked for with, so the members can be
+    scored in batches anywhere (``lumos.spark`` scores them on executors).
+    """
     unknown = [m for m in models if m not in SCORERS]
     if unknown or not models:
         raise LumosUserError(
@@ -33,12 +46,12 @@ def course_lists(tables, *, as_of, models=SCORERS, k: int = 50, seed: int = 0) -
         )
     out, rec = {}, None
     for model in models:
-        rec = CourseRecommender(as_of=as_of, k=k, scorer=model, seed=seed).fit(*tables)
-        out[model] = rec.recommend()
+        out[model] = rec = CourseRecommender(as_of=as_of, k=k, scorer=model, seed=seed)
+        rec.fit(*tables)
     popular = rec.reasons_.popular_
     top = np.argsort(-popular, kind="stable")[:k]
     courses = rec.courses_["course_id"].to_numpy(dtype=object)
-    out[COLD_START] = pd.DataFrame(
+    cold = pd.DataFrame(
         {
             "member_id": COLD_START,
             "rank": np.arange(1, len(top) + 1),
@@ -48,7 +61,7 @@ def course_lists(tables, *, as_of, models=SCORERS, k: int = 50, seed: int = 0) -
             "reason_text": "Popular with learners",
         }
     )
-    return out
+    return out, cold
 
 
 def publish_lists(store, lists: dict, *, router=None, version: str | None = None) -> str:
@@ -58,9 +71,16 @@ def publish_lists(store, lists: dict, *, router=None, version: str | None = None
     serves each member; without one every member gets every model's list.
     The ``cold_start`` member keeps the ``cold_start`` list.
     """
-    treatments = None
-    if router is not None:
-        members = pd.unique(pd.concat([t["member_id"] for t in lists.values()]))
-        treatments = router.models(members[members != COLD_START])
-        treatments[COLD_START] = {COLD_START}
+    members = pd.unique(pd.concat([t["member_id"] for t in lists.values()]))
+    treatments = member_treatments(router, members)
     return store.publish(build_records(lists, version=version, treatments=treatments))
+
+
+def member_treatments(router, members) -> dict | None:
+    """``{member_id: models}`` the ``router`` serves (None: every model for everyone)."""
+    if router is None:
+        return None
+    members = np.asarray(members, dtype=object)
+    treatments = router.models(members[members != COLD_START])
+    treatments[COLD_START] = {COLD_START}
+    return treatments

@@ -10,6 +10,10 @@
   (``treeAggregate``) and L-BFGS on the driver, random effects per bucket of
   entities (``applyInPandas``) with the other coordinates' scores as offsets;
   the local engine's coefficients within 1e-4.
+* :func:`course_lists`, :func:`publish_course_lists` — every member's course
+  lists scored on the executors (the local engine's candidates, scores and
+  reasons) and, to publish, their records written to Redis from the
+  executors in parallel, then switched live in one step like a local publish.
 * :func:`renewal_labels` — labels from overlapping windows inside each
   renewal cycle, the local engine's rules as one Spark SQL query.
 """
@@ -18,6 +22,15 @@ from lumos.spark._explain import explain
 from lumos.spark._features import window_features
 from lumos.spark._glmix import fit_glmix
 from lumos.spark._labels import renewal_labels
+from lumos.spark._recommend import course_lists, publish_course_lists
 from lumos.spark._session import session
 
-__all__ = ["explain", "fit_glmix", "renewal_labels", "session", "window_features"]
+__all__ = [
+    "course_lists",
+    "explain",
+    "fit_glmix",
+    "publish_course_lists",
+    "renewal_labels",
+    "session",
+    "window_features",
+]

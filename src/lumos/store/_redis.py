@@ -8,7 +8,7 @@ import redis
 
 from lumos.errors import LumosUserError
 from lumos.store._base import Store
-from lumos.store._build import Records
+from lumos.store._build import Records, check_version
 
 BATCH = 5_000  # fields per HSET
 SENTINEL = b""  # the field written last, in the switch: a version's hash is complete with it
@@ -26,12 +26,14 @@ return {live, redis.call('HMGET', KEYS[2] .. live, unpack(ARGV))}
 class RedisStore(Store):
     """Records in Redis: ``{prefix}:v:{version}`` hashes, member id → record.
 
-    A publish fills the new version's hash in pipelined ``HSET`` batches, then
-    in one ``MULTI``/``EXEC`` marks it complete, points ``{prefix}:live`` at
-    it, and deletes versions beyond ``keep`` (``UNLINK``). A read is one
-    script, one round trip: the live version and ``HMGET`` of its members,
-    atomic, so it never sees a version half gone. The script builds the hash
-    key, so the store lives on one Redis server (or a replica), not a cluster.
+    A publish fills the new version's hash in pipelined ``HSET`` batches
+    (:meth:`begin` and :func:`write_records`, which many processes may run at
+    once), then in one ``MULTI``/``EXEC`` (:meth:`commit`) marks it complete,
+    points ``{prefix}:live`` at it, and deletes versions beyond ``keep``
+    (``UNLINK``). A read is one script, one round trip: the live version and
+    ``HMGET`` of its members, atomic, so it never sees a version half gone.
+    The script builds the hash key, so the store lives on one Redis server (or
+    a replica), not a cluster.
 
     Parameters
     ----------
@@ -93,33 +95,54 @@ class RedisStore(Store):
         return live, values
 
     def _publish(self, records: Records):
+        key = self.begin(records.version)
+        write_records(self._r, key, records.member_ids, records.values)
+        self.commit(records.version)
+
+    def begin(self, version: str) -> str:
+        """Start a publish that other processes write: return the new version's hash key.
+
+        Writers fill the key with :func:`write_records` (from as many processes
+        as there are, e.g. Spark executors); :meth:`commit` then switches to the
+        version in one step. Until then readers see the live version; a publish
+        that never commits is removed by the next ``begin``.
+        """
+        check_version(version)
+        if version in self.versions():
+            raise LumosUserError(
+                f"Version {version!r} is already in the store; publish a new version.",
+                code="version_exists",
+            )
         r, order = self._r, self._order()
         known = {self._hash(v).encode() for v in order}
         orphans = [k for k in r.smembers(self._k_writing) if k not in known]
         if orphans:  # left by a killed publish
             r.unlink(*orphans)
             r.srem(self._k_writing, *orphans)
-        key = self._hash(records.version)
+        key = self._hash(version)
         r.sadd(self._k_writing, key)  # no SCAN of the keyspace to find it again
-        pipe = r.pipeline(transaction=False)
-        ids, values = records.member_ids, records.values
-        for start in range(0, len(ids), BATCH):
-            chunk = dict(
-                zip(ids[start : start + BATCH], values[start : start + BATCH], strict=True)
+        return key
+
+    def commit(self, version: str) -> str:
+        """Mark a begun version complete, make it live and prune old versions, atomically."""
+        r, order = self._r, self._order()
+        key = self._hash(version)
+        if not r.sismember(self._k_writing, key):
+            raise LumosUserError(
+                f"Version {version!r} was not begun in this store (or was committed or cleaned "
+                "since); call begin first.",
+                code="unknown_version",
             )
-            pipe.hset(key, mapping=chunk)
-            if len(pipe) >= 20:
-                pipe.execute()
-        pipe.execute()
-        kept, gone = self._prune([*order, records.version], records.version)
+        kept, gone = self._prune([*order, version], version)
         with r.pipeline(transaction=True) as tx:
-            tx.hset(key, SENTINEL, records.version)
+            tx.hset(key, SENTINEL, version)
             tx.set(self._k_versions, json.dumps(kept))
-            tx.set(self._k_live, records.version)
+            tx.set(self._k_live, version)
             tx.srem(self._k_writing, key)
             if gone:
                 tx.unlink(*[self._hash(v) for v in gone])
             tx.execute()
+        return version
 
     def _switch(self, version):
         self._r.set(self._k_live, version)
@@ -127,3 +150,27 @@ class RedisStore(Store):
     def close(self):
         """Close the connections."""
         self._r.close()
+
+
+def write_records(client, key: str, member_ids, values) -> int:
+    """``HSET`` records into a begun version's hash in pipelined batches; return the count.
+
+    ``client`` is a ``redis.Redis`` (or a URL, for a process of its own). Writing
+    a member twice writes the same bytes, so a retried writer is harmless.
+    """
+    own = isinstance(client, str)
+    r = redis.Redis.from_url(client) if own else client
+    try:
+        pipe = r.pipeline(transaction=False)
+        for start in range(0, len(member_ids), BATCH):
+            chunk = dict(
+                zip(member_ids[start : start + BATCH], values[start : start + BATCH], strict=True)
+            )
+            pipe.hset(key, mapping=chunk)
+            if len(pipe) >= 20:
+                pipe.execute()
+        pipe.execute()
+    finally:
+        if own:
+            r.close()
+    return len(member_ids)

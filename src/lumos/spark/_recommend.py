@@ -1,0 +1,171 @@
+"""Course scoring and publishing on Spark: members scored on executors, records written in parallel.
+
+The recommenders are fitted once on the driver
+(:func:`lumos.recommend.fit_course_models`) and broadcast. Members are split
+into partitions; each batch of members is scored by every model (candidates,
+dot products, top K, reasons — the local engine's own code, which gives a
+member the same list in any batch), and, to publish, built into compact
+records and written straight from the executor into the new version's Redis
+hash. The driver then switches the store to that version in one transaction,
+exactly as a local publish does: readers see the old version until the switch.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from lumos.errors import LumosUserError
+from lumos.recommend._publish import member_treatments
+from lumos.store import COLD_START, build_records, new_version
+from lumos.store._build import check_version
+from lumos.store._redis import RedisStore, write_records
+
+LIST_COLUMNS = ["model_id", "member_id", "rank", "course_id", "score", "reason", "reason_text"]
+LIST_SCHEMA = (
+    "model_id string, member_id string, rank long, course_id string, score double, "
+    "reason string, reason_text string"
+)
+
+
+def course_lists(recommenders: dict, *, cold_start: pd.DataFrame | None = None,
+                 partitions: int | None = None, spark=None):  # fmt: skip
+    """Every model's lists as one Spark DataFrame (``model_id`` and the local columns).
+
+    Parameters
+    ----------
+    recommenders : dict of {str: CourseRecommender}
+        Fitted recommenders by model id (:func:`lumos.recommend.fit_course_models`).
+    cold_start : DataFrame, optional
+        The cold-start list, added under model id ``cold_start``.
+    partitions : int, optional
+        Member partitions (default: twice the cluster's parallelism).
+    spark : SparkSession, optional
+    """
+    from lumos.spark._session import session
+
+    spark = spark or session()
+    ids, positions = _members(spark, recommenders, partitions)
+    shipped = spark.sparkContext.broadcast(recommenders)
+
+    def score(batches):
+        recs = shipped.value
+        for batch in batches:
+            members = ids[batch["id"].to_numpy()]
+            for model, rec in recs.items():
+                yield rec.recommend(members).assign(model_id=model)[LIST_COLUMNS]
+
+    lists = positions.mapInPandas(score, LIST_SCHEMA)
+    if cold_start is not None:
+        cold = cold_start.assign(model_id=COLD_START)[LIST_COLUMNS]
+        lists = lists.unionByName(spark.createDataFrame(cold, LIST_SCHEMA))
+    return lists
+
+
+def publish_course_lists(store, recommenders: dict, *, cold_start: pd.DataFrame | None = None,
+                         router=None, version: str | None = None, partitions: int | None = None,
+                         spark=None) -> dict:  # fmt: skip
+    """Score every member on the executors and publish the records into Redis as one version.
+
+    The records are those :func:`lumos.recommend.publish_lists` publishes
+    (each member's treatment only, with a ``router``), byte for byte. A job
+    that fails leaves the live version as it was; the next publish removes
+    what it wrote.
+
+    Parameters
+    ----------
+    store : RedisStore or str
+        The store, or its ``redis://`` URL. Executors connect to the same URL.
+    recommenders, cold_start, partitions, spark
+        As in :func:`course_lists`.
+    router : ModelRouter, optional
+        Which model serves each member (see :func:`lumos.recommend.publish_lists`).
+    version : str, optional
+        Default: a new version name.
+
+    Returns
+    -------
+    dict
+        ``version``, and the ``members``, list ``rows`` and record ``bytes`` written.
+    """
+    from pyspark.sql import functions as F
+
+    from lumos.spark._session import session
+
+    _check_recommenders(recommenders)
+    if isinstance(store, str) and store.startswith(("redis://", "rediss://", "unix://")):
+        store = RedisStore(store)
+    if not isinstance(store, RedisStore):
+        raise LumosUserError(
+            "The Spark engine publishes to a Redis store, which every executor writes to; got "
+            f"{type(store).__name__}. Pass a RedisStore or a redis:// URL (an LMDB store is "
+            "published by the local engine).",
+            code="bad_argument",
+        )
+    version = new_version() if version is None else check_version(version)
+    spark = spark or session()
+    ids, positions = _members(spark, recommenders, partitions)
+    key = store.begin(version)
+    url = store.url
+    shipped = spark.sparkContext.broadcast((recommenders, router))
+
+    def write(batches):
+        recs, route = shipped.value
+        import redis
+
+        client = redis.Redis.from_url(url)
+        try:
+            for batch in batches:
+                members = ids[batch["id"].to_numpy()]
+                lists = {model: rec.recommend(members) for model, rec in recs.items()}
+                rows = sum(len(t) for t in lists.values())
+                records = build_records(lists, version=version,
+                                        treatments=member_treatments(route, members))  # fmt: skip
+                write_records(client, key, records.member_ids, records.values)
+                yield pd.DataFrame({"members": [len(records)], "rows": [rows],
+                                    "bytes": [sum(map(len, records.values))]})  # fmt: skip
+        finally:
+            client.close()
+
+    schema = "members long, rows long, bytes long"
+    written = positions.mapInPandas(write, schema).agg(
+        *(F.coalesce(F.sum(c), F.lit(0)).alias(c) for c in ("members", "rows", "bytes"))
+    )
+    totals = written.first().asDict()
+    if cold_start is not None:
+        cold = build_records({COLD_START: cold_start}, version=version,
+                             treatments=member_treatments(router, []))  # fmt: skip
+        write_records(store._r, key, cold.member_ids, cold.values)
+        totals["members"] += len(cold)
+        totals["rows"] += len(cold_start)
+        totals["bytes"] += sum(map(len, cold.values))
+    store.commit(version)
+    return {"version": version, **{k: int(v) for k, v in totals.items()}}
+
+
+def _check_recommenders(recommenders):
+    if not isinstance(recommenders, dict) or not recommenders:
+        raise LumosUserError(
+            "recommenders must be a dict {model_id: fitted CourseRecommender} "
+            "(lumos.recommend.fit_course_models); got "
+            f"{type(recommenders).__name__}.",
+            code="bad_argument",
+        )
+    for model, rec in recommenders.items():
+        if not hasattr(rec, "reasons_"):
+            raise LumosUserError(
+                f"the recommender of model {model!r} is not fitted; call fit first.",
+                code="not_fitted",
+            )
+
+
+def _members(spark, recommenders, partitions):
+    """The members' ids and a Spark DataFrame of their positions, ``partitions`` ranges."""
+    _check_recommenders(recommenders)
+    first = next(iter(recommenders.values()))
+    ids = first.members_["member_id"].to_numpy(dtype=object)
+    if partitions is None:
+        partitions = 2 * spark.sparkContext.defaultParallelism
+    if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
+        raise LumosUserError(f"partitions must be an int >= 1. Got {partitions!r}.",
+                             code="bad_argument")  # fmt: skip
+    return ids, spark.range(0, len(ids), numPartitions=min(partitions, max(len(ids), 1)))
