@@ -46,6 +46,35 @@ _DATA = click.option(
 _TRUST = click.option("--trust", is_flag=True, help="Allow loading a pickle/joblib model file.")
 
 
+def _engine(help_text):
+    """The ``--engine`` and ``--master`` options of a job that also runs on Spark."""
+
+    def wrap(fn):
+        fn = click.option(
+            "--master", help="With --engine spark: the Spark master (default local[2])."
+        )(fn)
+        return click.option(
+            "--engine",
+            default="local",
+            show_default=True,
+            type=click.Choice(["local", "spark"]),
+            help=f"spark: {help_text} (pip install 'lumos[spark]').",
+        )(fn)
+
+    return wrap
+
+
+def _spark_out(out) -> None:
+    """Spark writes a new .parquet folder: refuse any other name, or one that exists."""
+    if Path(out).suffix.lower() != ".parquet":
+        raise click.BadParameter("--engine spark writes a .parquet folder", param_hint="--out")
+    if Path(out).exists():
+        raise click.BadParameter(
+            f"{out!r} exists; Spark writes a new folder (remove it or choose another)",
+            param_hint="--out",
+        )
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lumos")
 def main():
@@ -145,14 +174,7 @@ def explain():
     show_default=True,
     type=click.Choice(["auto", "shap", "tree_shap", "linear_shap", "lime", "klime"]),
 )
-@click.option(
-    "--engine",
-    default="local",
-    show_default=True,
-    type=click.Choice(["local", "spark"]),
-    help="spark: rows explained partition by partition on Spark (pip install 'lumos[spark]').",
-)
-@click.option("--master", help="With --engine spark: the Spark master (default local[2]).")
+@_engine("rows explained partition by partition on Spark")
 @click.option("--top-k", default=5, show_default=True, type=click.IntRange(1))
 @click.option(
     "--direction",
@@ -227,13 +249,7 @@ def _explain_on_spark(model, design, data_path, id_column, out, method, top_k, d
     from lumos.errors import DataValidationError
     from lumos.spark import explain, session
 
-    if Path(out).suffix.lower() != ".parquet":
-        raise click.BadParameter("--engine spark writes a .parquet folder", param_hint="--out")
-    if Path(out).exists():
-        raise click.BadParameter(
-            f"{out!r} exists; Spark writes a new folder (remove it or choose another)",
-            param_hint="--out",
-        )
+    _spark_out(out)
     suffix = Path(data_path).suffix.lower()
     if not Path(data_path).exists() or suffix not in (".parquet", ".csv"):
         raise DataValidationError(
@@ -459,22 +475,36 @@ _LEARNING = ("members", "member_skills", "courses", "course_skills", "skills", "
     "--out",
     required=True,
     type=click.Path(dir_okay=False),
-    help="Output table: .parquet, .csv or .jsonl.",
+    help="Output table: .parquet, .csv or .jsonl (with --engine spark: a .parquet folder).",
 )
 @click.option("--seed", default=0, show_default=True, type=int)
+@_engine("the GLMix fitted and every member scored on Spark")
 @_friendly
-def recommend_courses(folder, as_of, k, members, scorer, out, seed):
+def recommend_courses(folder, as_of, k, members, scorer, out, seed, engine, master):
     """Top courses per member, each with its reason."""
     from lumos.data._io import read_tables
     from lumos.recommend import CourseRecommender
 
     _check_out(out)
+    if engine == "spark":
+        _spark_out(out)
+        if members:
+            raise click.BadParameter(
+                "--engine spark scores every member; drop --member", param_hint="--member"
+            )
     when = _date(as_of, "--as-of")
     t = read_tables(folder, _LEARNING)
-    model = CourseRecommender(as_of=when, k=k, scorer=scorer, seed=seed)
+    spark, fitter = _spark_fitter(engine, master)
+    model = CourseRecommender(as_of=when, k=k, scorer=scorer, seed=seed, glmix_fitter=fitter)
     model.fit(*(t[name] for name in _LEARNING))
-    table = model.recommend(list(members) or None)
-    _write(table, out)
+    if spark is not None:
+        from lumos.spark import course_lists
+
+        course_lists({scorer: model}, spark=spark).drop("model_id").write.parquet(out)
+        table = spark.read.parquet(out).select("member_id", "reason").toPandas()
+    else:
+        table = model.recommend(list(members) or None)
+        _write(table, out)
     reasons = table["reason"].value_counts()
     top = ", ".join(f"{n:,} {r}" for r, n in reasons.head(4).items())
     click.echo(
@@ -514,28 +544,53 @@ def recommend_courses(folder, as_of, k, members, scorer, out, seed):
     type=click.IntRange(1),
     help="Versions kept for rollback.",
 )
+@_engine("the GLMix fitted and members scored on Spark, records written to Redis by the executors")
 @_friendly
-def recommend_publish(folder, as_of, target, models, config, experiment, k, keep):
+def recommend_publish(folder, as_of, target, models, config, experiment, k, keep, engine, master):
     """Score every member with each model and publish the lists into the store, versioned."""
     from lumos.data._io import read_tables
-    from lumos.recommend import course_lists, publish_lists
-    from lumos.store import open_store
+    from lumos.recommend import fit_course_models, publish_lists
+    from lumos.store import COLD_START, open_store
 
+    if engine == "spark" and not target.startswith(("redis://", "rediss://", "unix://")):
+        raise click.BadParameter(
+            "--engine spark publishes to Redis (every executor writes to it); give "
+            "redis://host:port/db, or use --engine local for an LMDB folder",
+            param_hint="--store",
+        )
     router = _router(config, experiment, models.split(",")[0])
     t = read_tables(folder, _LEARNING)
-    lists = course_lists(
-        tuple(t[n] for n in _LEARNING), as_of=_date(as_of, "--as-of"), models=models.split(","), k=k
-    )
+    spark, fitter = _spark_fitter(engine, master)
+    recs, cold = fit_course_models(tuple(t[n] for n in _LEARNING), as_of=_date(as_of, "--as-of"),
+                                   models=models.split(","), k=k, glmix_fitter=fitter)  # fmt: skip
     with open_store(target, keep=keep) as store:
-        version = publish_lists(store, lists, router=router)
+        if spark is not None:
+            from lumos.spark import publish_course_lists
+
+            report = publish_course_lists(store, recs, cold_start=cold, router=router,
+                                          spark=spark)  # fmt: skip
+            version, members = report["version"], report["members"] - 1
+        else:
+            lists = {m: rec.recommend() for m, rec in recs.items()} | {COLD_START: cold}
+            version = publish_lists(store, lists, router=router)
+            members = len(set().union(*(set(lists[m]["member_id"]) for m in recs)))
         kept = store.versions()
-    models = [m for m in lists if m != "cold_start"]
-    members = len(set().union(*(set(lists[m]["member_id"]) for m in models)))
+    models = list(recs)
     click.echo(
         f"Published version {version} to {target}: {members:,} members, each with the list of "
         f"their treatment's model (of {', '.join(models)}), and the cold-start list; versions "
         f"kept: {', '.join(kept)}"
     )
+
+
+def _spark_fitter(engine, master):
+    """``(spark, glmix_fitter)`` for ``--engine spark``, ``(None, None)`` for the local engine."""
+    if engine != "spark":
+        return None, None
+    from lumos.spark import glmix_fitter, session
+
+    spark = session(master)
+    return spark, glmix_fitter(spark)
 
 
 def _router(config, experiment, default):

@@ -38,6 +38,9 @@ class CourseRecommender:
         ``factors(members, courses) -> (U, V)``.
     glmix_params : dict, optional
         Parameters of the GLMix (``scorer="glmix"``).
+    glmix_fitter : callable, optional
+        ``fitter(model, rows) -> fitted GLMix``: where the GLMix is fitted
+        (``lumos.spark.glmix_fitter()`` fits it on Spark); default ``model.fit``.
     channel : str or list of str, optional
         Train the GLMix on these channels' impressions only: a model per
         channel (``"email"``, ``"homepage"``, …).
@@ -64,6 +67,7 @@ class CourseRecommender:
         k: int = 50,
         scorer="affinity",
         glmix_params=None,
+        glmix_fitter=None,
         channel=None,
         pool_sizes=None,
         reasons=None,
@@ -73,6 +77,7 @@ class CourseRecommender:
         self.k = k
         self.scorer = scorer
         self.glmix_params = glmix_params
+        self.glmix_fitter = glmix_fitter
         self.channel = channel
         self.pool_sizes = pool_sizes
         self.reasons = reasons
@@ -102,7 +107,9 @@ class CourseRecommender:
             rows = training_rows(
                 interactions, members, courses, self.wide_, as_of=self.as_of, channel=self.channel
             )
-            self.glmix_ = fit_course_glmix(rows, **(self.glmix_params or {}))
+            self.glmix_ = fit_course_glmix(
+                rows, fitter=self.glmix_fitter, **(self.glmix_params or {})
+            )
             self.scorer_ = GLMixScorer(self.glmix_, self.wide_)
         else:
             self.scorer_ = None if isinstance(self.scorer, str) else self.scorer

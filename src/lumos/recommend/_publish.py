@@ -31,12 +31,14 @@ def course_lists(tables, *, as_of, models=SCORERS, k: int = 50, seed: int = 0) -
     return out
 
 
-def fit_course_models(tables, *, as_of, models=SCORERS, k: int = 50, seed: int = 0):
+def fit_course_models(tables, *, as_of, models=SCORERS, k: int = 50, seed: int = 0,
+                      glmix_fitter=None):  # fmt: skip
     """``({model_id: fitted CourseRecommender}, cold-start list)``: what scoring needs.
 
     Each recommender's :meth:`~CourseRecommender.recommend` gives a member the
     same list whichever members it is asked for with, so the members can be
     scored in batches anywhere (``lumos.spark`` scores them on executors).
+    ``glmix_fitter`` is :class:`CourseRecommender`'s (where the GLMix is fitted).
     """
     unknown = [m for m in models if m not in SCORERS]
     if unknown or not models:
@@ -46,7 +48,9 @@ def fit_course_models(tables, *, as_of, models=SCORERS, k: int = 50, seed: int =
         )
     out, rec = {}, None
     for model in models:
-        out[model] = rec = CourseRecommender(as_of=as_of, k=k, scorer=model, seed=seed)
+        out[model] = rec = CourseRecommender(
+            as_of=as_of, k=k, scorer=model, seed=seed, glmix_fitter=glmix_fitter
+        )
         rec.fit(*tables)
     popular = rec.reasons_.popular_
     top = np.argsort(-popular, kind="stable")[:k]

@@ -132,14 +132,21 @@ def training_rows(
 CONTEXT = ["channel_email", "channel_mobile", "weekend"]
 
 
-def fit_course_glmix(rows: pd.DataFrame, **params) -> GLMix:
-    """GLMix on :func:`training_rows`: per-member on course features, per-course on member ones."""
+def fit_course_glmix(rows: pd.DataFrame, *, fitter=None, **params) -> GLMix:
+    """GLMix on :func:`training_rows`: per-member on course features, per-course on member ones.
+
+    ``fitter(model, rows) -> fitted model`` fits the configured, unfitted GLMix
+    elsewhere (``lumos.spark.glmix_fitter`` fits it on Spark); by default
+    ``model.fit`` on the label column.
+    """
     defaults = {"l2": 1.0, "passes": 2, "min_rows": 1}
     model = GLMix(
         fixed_effect=[*MEMBER_FEATURES, *COURSE_FEATURES, *PAIR_FEATURES, *CONTEXT],
         random_effects={"member_id": COURSE_FEATURES, "course_id": MEMBER_FEATURES},
         **(defaults | params),
     )
+    if fitter is not None:
+        return fitter(model, rows)
     return model.fit(rows, rows["label"].to_numpy())
 
 

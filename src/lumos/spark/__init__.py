@@ -20,7 +20,7 @@
 
 from lumos.spark._explain import explain
 from lumos.spark._features import window_features
-from lumos.spark._glmix import fit_glmix
+from lumos.spark._glmix import fit_glmix, glmix_fitter
 from lumos.spark._labels import renewal_labels
 from lumos.spark._recommend import course_lists, publish_course_lists
 from lumos.spark._session import session
@@ -29,6 +29,7 @@ __all__ = [
     "course_lists",
     "explain",
     "fit_glmix",
+    "glmix_fitter",
     "publish_course_lists",
     "renewal_labels",
     "session",

@@ -152,6 +152,21 @@ def fit_glmix(frame, model: GLMix, *, label: str, sample_weight: str | None = No
     return _fitted(model, fixed, effects, columns, mean, std, fparams, tables, loss, classes)
 
 
+def glmix_fitter(spark=None, *, label: str = "label", **kwargs):
+    """A ``fitter(model, rows)`` that fits a GLMix on Spark (``CourseRecommender(glmix_fitter=)``).
+
+    ``rows`` (a pandas DataFrame of training rows) become a Spark DataFrame;
+    ``kwargs`` go to :func:`fit_glmix`.
+    """
+    from lumos.spark._session import session
+
+    def fit(model: GLMix, rows: pd.DataFrame) -> GLMix:
+        frame = (spark or session()).createDataFrame(rows)
+        return fit_glmix(frame, model, label=label, **kwargs)
+
+    return fit
+
+
 # ---------------------------------------------------------------------- the fixed effect
 def _fit_fixed(state, cols, offset, l2, il2, x0, model, depth, n):
     """L-BFGS on the driver over losses and gradients summed on the executors."""

@@ -12,6 +12,8 @@ exactly as a local publish does: readers see the old version until the switch.
 
 from __future__ import annotations
 
+import copy
+
 import pandas as pd
 
 from lumos.errors import LumosUserError
@@ -45,7 +47,7 @@ def course_lists(recommenders: dict, *, cold_start: pd.DataFrame | None = None,
 
     spark = spark or session()
     ids, positions = _members(spark, recommenders, partitions)
-    shipped = spark.sparkContext.broadcast(recommenders)
+    shipped = spark.sparkContext.broadcast(_shippable(recommenders))
 
     def score(batches):
         recs = shipped.value
@@ -106,7 +108,7 @@ def publish_course_lists(store, recommenders: dict, *, cold_start: pd.DataFrame 
     ids, positions = _members(spark, recommenders, partitions)
     key = store.begin(version)
     url = store.url
-    shipped = spark.sparkContext.broadcast((recommenders, router))
+    shipped = spark.sparkContext.broadcast((_shippable(recommenders), router))
 
     def write(batches):
         recs, route = shipped.value
@@ -140,6 +142,15 @@ def publish_course_lists(store, recommenders: dict, *, cold_start: pd.DataFrame 
         totals["bytes"] += sum(map(len, cold.values))
     store.commit(version)
     return {"version": version, **{k: int(v) for k, v in totals.items()}}
+
+
+def _shippable(recommenders: dict) -> dict:
+    """The fitted recommenders without what fitted them (a GLMix fitter holds the session)."""
+    out = {}
+    for model, rec in recommenders.items():
+        out[model] = copy.copy(rec)
+        out[model].glmix_fitter = None
+    return out
 
 
 def _check_recommenders(recommenders):
