@@ -47,6 +47,9 @@ def test_spark_lists_equal_the_local_engine(spark, fitted):
         assert (got[column] == want[column]).all(), column
     assert (got["rank"] == want["rank"]).all()
     pd.testing.assert_series_equal(got["score"], want["score"], rtol=1e-12, check_dtype=False)
+    some = list(want["member_id"].drop_duplicates()[5:12])
+    part = course_lists(recs, members=some).toPandas()
+    assert sorted(set(part["member_id"])) == sorted(some) and len(part) == 7 * 8 * len(recs)
 
 
 def test_spark_publish_writes_the_local_records(spark, fitted, redis_url, tmp_path):
@@ -83,6 +86,8 @@ def test_spark_publish_names_bad_input(spark, fitted, tmp_path):
     recs, cold = fitted
     with LMDBStore(tmp_path / "lmdb") as lmdb, pytest.raises(LumosUserError, match="Redis store"):
         publish_course_lists(lmdb, recs, cold_start=cold)
+    with pytest.raises(LumosUserError, match="member 'nobody' is not in the members table"):
+        publish_course_lists("redis://127.0.0.1:1/0", recs, members=["nobody"])
     with pytest.raises(LumosUserError, match="dict"):
         publish_course_lists("redis://127.0.0.1:1/0", [], cold_start=cold)
     with pytest.raises(LumosUserError, match="Cannot reach Redis"):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pandas as pd
 
 from lumos.errors import LumosUserError
@@ -29,7 +30,7 @@ LIST_SCHEMA = (
 )
 
 
-def course_lists(recommenders: dict, *, cold_start: pd.DataFrame | None = None,
+def course_lists(recommenders: dict, *, members=None, cold_start: pd.DataFrame | None = None,
                  partitions: int | None = None, spark=None):  # fmt: skip
     """Every model's lists as one Spark DataFrame (``model_id`` and the local columns).
 
@@ -37,6 +38,8 @@ def course_lists(recommenders: dict, *, cold_start: pd.DataFrame | None = None,
     ----------
     recommenders : dict of {str: CourseRecommender}
         Fitted recommenders by model id (:func:`lumos.recommend.fit_course_models`).
+    members : sequence of str, optional
+        Only these members (default: every member of the recommenders' tables).
     cold_start : DataFrame, optional
         The cold-start list, added under model id ``cold_start``.
     partitions : int, optional
@@ -46,7 +49,7 @@ def course_lists(recommenders: dict, *, cold_start: pd.DataFrame | None = None,
     from lumos.spark._session import session
 
     spark = spark or session()
-    ids, positions = _members(spark, recommenders, partitions)
+    ids, positions = _members(spark, recommenders, members, partitions)
     shipped = spark.sparkContext.broadcast(_shippable(recommenders))
 
     def score(batches):
@@ -63,8 +66,9 @@ def course_lists(recommenders: dict, *, cold_start: pd.DataFrame | None = None,
     return lists
 
 
-def publish_course_lists(store, recommenders: dict, *, cold_start: pd.DataFrame | None = None,
-                         router=None, version: str | None = None, partitions: int | None = None,
+def publish_course_lists(store, recommenders: dict, *, members=None,
+                         cold_start: pd.DataFrame | None = None, router=None,
+                         version: str | None = None, partitions: int | None = None,
                          spark=None) -> dict:  # fmt: skip
     """Score every member on the executors and publish the records into Redis as one version.
 
@@ -77,7 +81,7 @@ def publish_course_lists(store, recommenders: dict, *, cold_start: pd.DataFrame 
     ----------
     store : RedisStore or str
         The store, or its ``redis://`` URL. Executors connect to the same URL.
-    recommenders, cold_start, partitions, spark
+    recommenders, members, cold_start, partitions, spark
         As in :func:`course_lists`.
     router : ModelRouter, optional
         Which model serves each member (see :func:`lumos.recommend.publish_lists`).
@@ -93,9 +97,13 @@ def publish_course_lists(store, recommenders: dict, *, cold_start: pd.DataFrame 
 
     from lumos.spark._session import session
 
-    _check_recommenders(recommenders)
+    spark = spark or session()
+    ids, positions = _members(spark, recommenders, members, partitions)
     if isinstance(store, str) and store.startswith(("redis://", "rediss://", "unix://")):
-        store = RedisStore(store)
+        with RedisStore(store) as own:
+            return publish_course_lists(own, recommenders, members=members,
+                                        cold_start=cold_start, router=router, version=version,
+                                        partitions=partitions, spark=spark)  # fmt: skip
     if not isinstance(store, RedisStore):
         raise LumosUserError(
             "The Spark engine publishes to a Redis store, which every executor writes to; got "
@@ -104,8 +112,6 @@ def publish_course_lists(store, recommenders: dict, *, cold_start: pd.DataFrame 
             code="bad_argument",
         )
     version = new_version() if version is None else check_version(version)
-    spark = spark or session()
-    ids, positions = _members(spark, recommenders, partitions)
     key = store.begin(version)
     url = store.url
     shipped = spark.sparkContext.broadcast((_shippable(recommenders), router))
@@ -169,11 +175,25 @@ def _check_recommenders(recommenders):
             )
 
 
-def _members(spark, recommenders, partitions):
+def _members(spark, recommenders, members, partitions):
     """The members' ids and a Spark DataFrame of their positions, ``partitions`` ranges."""
     _check_recommenders(recommenders)
     first = next(iter(recommenders.values()))
     ids = first.members_["member_id"].to_numpy(dtype=object)
+    if members is not None:
+        if isinstance(members, str):
+            raise LumosUserError(
+                f"members must be a list of member ids, not one id. Got {members!r}.",
+                code="bad_argument",
+            )
+        wanted = np.asarray(list(members), dtype=object)
+        known = pd.Index(ids).get_indexer(wanted)
+        if (known < 0).any():
+            bad = wanted[np.argmax(known < 0)]
+            raise LumosUserError(
+                f"member {bad!r} is not in the members table; check the id.", code="unknown_id"
+            )
+        ids = wanted
     if partitions is None:
         partitions = 2 * spark.sparkContext.defaultParallelism
     if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
