@@ -76,6 +76,18 @@ def test_the_row_cap_draws_the_local_sample(spark):
     assert_same_fit(local, got)
 
 
+def test_lbfgs_on_the_driver_lands_where_the_local_engine_does(spark):
+    from lumos.spark import fit_glmix
+
+    df = simulated(3000, seed=2)
+    kw = dict(fixed_effect=["x", "level"], random_effects={"course_id": ["x"]}, solver="lbfgs")
+    local = GLMix(**kw).fit(df, df["clicked"])
+    got = fit_glmix(spark.createDataFrame(df).repartition(2), GLMix(**kw), label="clicked")
+    np.testing.assert_allclose(got.coef_, local.coef_, atol=1e-4)
+    np.testing.assert_allclose(got.entity_coef_["course_id"], local.entity_coef_["course_id"],
+                               atol=1e-4)  # fmt: skip
+
+
 def test_bad_input_is_named(spark):
     from lumos.spark import fit_glmix
 

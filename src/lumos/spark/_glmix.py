@@ -5,9 +5,12 @@ coordinate refitted with the other coordinates' scores as offsets, but the rows
 stay on the executors:
 
 * **Fixed effect.** The rows become NumPy blocks on the executors (one per
-  Arrow batch, cached for the coordinate's fit); L-BFGS runs on the driver and
-  asks for the loss and gradient at each step, which the executors compute
-  block by block and ``treeAggregate`` sums.
+  Arrow batch, cached for the coordinate's fit); the model's solver runs on
+  the driver and asks for sums over the rows, which the executors compute
+  block by block and ``treeAggregate`` adds up: the loss, gradient and
+  Hessian of each Newton step (``solver="newton"``, GLMix's default, a few
+  steps for up to a few hundred features), or the loss and gradient of each
+  L-BFGS evaluation (``solver="lbfgs"``, for more features).
 * **Random effects.** Each entity keeps at most ``max_rows_per_entity`` rows
   (the local engine's sample: the smallest :func:`~lumos.models._glmix.sample_keys`),
   entities are packed into buckets of about ``bucket_rows`` rows, so one heavy
@@ -34,7 +37,7 @@ from sklearn.base import clone
 from lumos.errors import DataValidationError, LumosUserError
 from lumos.models import GLMix
 from lumos.models._glmix import MIX, _feature_union, fit_entities, seed_word
-from lumos.models._logistic import binary_labels, check_number, logistic_loss_grad
+from lumos.models._logistic import _hessian, binary_labels, check_number, logistic_loss_grad
 
 _MASK = 0xFFFFFFFF
 
@@ -169,38 +172,72 @@ def glmix_fitter(spark=None, *, label: str = "label", **kwargs):
 
 # ---------------------------------------------------------------------- the fixed effect
 def _fit_fixed(state, cols, offset, l2, il2, x0, model, depth, n):
-    """L-BFGS on the driver over losses and gradients summed on the executors."""
+    """The fixed effect: the model's solver on the driver, sums over the rows on the executors.
+
+    ``solver="newton"`` (GLMix's default): each step's loss, gradient and
+    Hessian are summed over the blocks by one ``treeAggregate``; the driver
+    solves for the step and backtracks as the local Newton does. ``"lbfgs"``:
+    L-BFGS on the driver, one ``treeAggregate`` of the loss and gradient per
+    evaluation — for more features than a Hessian suits.
+    """
     from pyspark import StorageLevel
 
     d = len(cols)
     packed = state.select(*cols, "_y", "_w", offset.alias("_o")).mapInPandas(_pack, "b binary")
     blocks = packed.rdd.map(_unpack).persist(StorageLevel.MEMORY_AND_DISK)
+    pen = np.r_[np.full(d, l2), il2]
 
-    def loss_grad(params):
+    def evaluate(params, hessian):
+        size = 1 + (d + 1) + ((d + 1) ** 2 if hessian else 0)
+
         def add(acc, block):
             X, y, w, o = block[:, :d], block[:, d], block[:, d + 1], block[:, d + 2]
             value, grad = logistic_loss_grad(params, X, y, offset=o, sample_weight=w, l2=0.0,
                                              intercept_l2=0.0)  # fmt: skip
-            return acc + np.r_[value, grad]
+            out = np.r_[value, grad]
+            if hessian:
+                H = _hessian(params, X, w, o, 0.0, 0.0, True)
+                out = np.r_[out, H.ravel()]
+            return acc + out
 
-        total = blocks.treeAggregate(np.zeros(d + 2), add, np.add, depth=depth)
-        value, grad = float(total[0]), total[1:].copy()
-        value += 0.5 * (l2 * float(params[:-1] @ params[:-1]) + il2 * float(params[-1] ** 2))
-        grad[:-1] += l2 * params[:-1]
-        grad[-1] += il2 * params[-1]
-        return value, grad
+        total = blocks.treeAggregate(np.zeros(size), add, np.add, depth=depth)
+        value = float(total[0]) + 0.5 * float(pen @ (params * params))
+        grad = total[1 : d + 2] + pen * params
+        if not hessian:
+            return value, grad
+        H = total[d + 2 :].reshape(d + 1, d + 1) + np.diag(pen)
+        return value, grad, H
 
     try:
-        res = scipy.optimize.minimize(
-            loss_grad, x0, jac=True, method="L-BFGS-B",
-            # the loss is a sum over rows; the tolerance is per row, tighter than the local
-            # L-BFGS's, so the fit lands where the local Newton does
-            options={"maxiter": model.max_iter * 4, "gtol": model.tol * 1e-2 * max(1, n),
-                     "ftol": 1e-15, "maxcor": 20},
-        )  # fmt: skip
+        if model.solver == "lbfgs":
+            res = scipy.optimize.minimize(
+                lambda v: evaluate(v, False), x0, jac=True, method="L-BFGS-B",
+                # the loss is a sum over rows: the tolerance is per row, as locally
+                options={"maxiter": model.max_iter * 4, "gtol": model.tol * max(1, n),
+                         "ftol": 1e-12},
+            )  # fmt: skip
+            return res.x
+        return _newton(evaluate, np.array(x0, dtype=np.float64), model.max_iter * 4, model.tol)
     finally:
         blocks.unpersist()
-    return res.x
+
+
+def _newton(evaluate, x, max_iter, tol):
+    """The local engine's Newton with an Armijo backtracking line search, one job a step."""
+    loss, grad, H = evaluate(x, True)
+    for _ in range(max_iter):
+        step = np.linalg.solve(H, -grad)
+        t, slope = 1.0, float(grad @ step)
+        for _ in range(30):
+            cand = x + t * step
+            new_loss, new_grad, new_H = evaluate(cand, True)
+            if new_loss <= loss + 1e-4 * t * slope:
+                break
+            t *= 0.5
+        x, loss, grad, H = cand, new_loss, new_grad, new_H
+        if np.max(np.abs(t * step)) < tol:
+            break
+    return x
 
 
 def _pack(batches):
