@@ -109,6 +109,9 @@ def test_bad_input_is_named(spark):
     negative = df.assign(w=-df["w"])
     with pytest.raises(DataValidationError, match="sample weight column 'w' row 0"):
         fit_glmix(spark.createDataFrame(negative), model, label="clicked", sample_weight="w")
+    empty = spark.createDataFrame([], "member_id long, x double, clicked long")
+    with pytest.raises(DataValidationError, match="no rows"):
+        fit_glmix(empty, model, label="clicked")
     with pytest.raises(LumosUserError, match="fits GLMix from zero"):
         fit_glmix(spark.createDataFrame(df), GLMix(warm_start=True), label="clicked")
     with pytest.raises(LumosUserError, match="bucket_rows"):

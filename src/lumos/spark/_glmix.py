@@ -88,29 +88,31 @@ def fit_glmix(frame, model: GLMix, *, label: str, sample_weight: str | None = No
     _check_columns(frame, need, label, list(effects), sample_weight)
 
     data, tagged = _indexed(frame.select(*need))
-    classes = _classes(data, label)
-    y01 = _label_column(data, label, classes)
-    _check_values(data, columns, sample_weight, list(effects))
-    if model.standardize:
-        mean, std = _moments(data, columns)
-    else:
-        mean, std = np.zeros(len(columns)), np.ones(len(columns))
-    pos = {c: j for j, c in enumerate(columns)}
-    id_types = {}
-    weight = F.lit(1.0) if sample_weight is None else F.col(sample_weight).cast("double")
-    selected = [F.col("_row"), y01.alias("_y"), weight.alias("_w"),
-                _key_expr(F.col("_row"), model.random_state).alias("_key")]  # fmt: skip
-    for k, col in enumerate(effects):
-        id_types[col] = _id_type(frame.schema[col].dataType)
-        selected.append(F.col(col).cast(id_types[col]).alias(f"_e{k}"))
-    for j, c in enumerate(columns):
-        scaled = (F.col(c).cast("double") - float(mean[j])) / float(std[j])
-        selected.append(scaled.alias(f"_f{j}"))
-    score_names = ["_s_fixed", *(f"_s{k}" for k in range(len(effects)))]
-    state = data.select(*selected, *(F.lit(0.0).alias(s) for s in score_names))
-    state = state.persist(StorageLevel.MEMORY_AND_DISK)
-    n = state.count()
-    tagged.unpersist()
+    try:  # the checks read the indexed rows; the state below is built from them once
+        classes = _classes(data, label)
+        y01 = _label_column(data, label, classes)
+        _check_values(data, columns, sample_weight, list(effects))
+        if model.standardize:
+            mean, std = _moments(data, columns)
+        else:
+            mean, std = np.zeros(len(columns)), np.ones(len(columns))
+        pos = {c: j for j, c in enumerate(columns)}
+        id_types = {}
+        weight = F.lit(1.0) if sample_weight is None else F.col(sample_weight).cast("double")
+        selected = [F.col("_row"), y01.alias("_y"), weight.alias("_w"),
+                    _key_expr(F.col("_row"), model.random_state).alias("_key")]  # fmt: skip
+        for k, col in enumerate(effects):
+            id_types[col] = _id_type(frame.schema[col].dataType)
+            selected.append(F.col(col).cast(id_types[col]).alias(f"_e{k}"))
+        for j, c in enumerate(columns):
+            scaled = (F.col(c).cast("double") - float(mean[j])) / float(std[j])
+            selected.append(scaled.alias(f"_f{j}"))
+        score_names = ["_s_fixed", *(f"_s{k}" for k in range(len(effects)))]
+        state = data.select(*selected, *(F.lit(0.0).alias(s) for s in score_names))
+        state = state.persist(StorageLevel.MEMORY_AND_DISK)
+        n = state.count()
+    finally:
+        tagged.unpersist()
     if n == 0:
         state.unpersist()
         raise DataValidationError("frame has no rows; GLMix needs data.", code="empty_table")
@@ -120,7 +122,7 @@ def fit_glmix(frame, model: GLMix, *, label: str, sample_weight: str | None = No
         # state and joined back to it, so without one the plan would double at every update
         nonlocal state
         new = new.localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
-        state.unpersist()
+        _release(state)
         state = new
 
     fixed_cols = [f"_f{pos[c]}" for c in fixed]
@@ -140,7 +142,7 @@ def fit_glmix(frame, model: GLMix, *, label: str, sample_weight: str | None = No
                 coefs = _fit_random(state, k, fcols, others, pen, model, bucket_rows, id_types[col])
                 coefs = coefs.localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
                 if col in fits:
-                    fits[col].unpersist()
+                    _release(fits[col])
                 fits[col] = coefs
                 names = _coef_names(len(fcols))
                 joined = state.drop(f"_s{k}").join(coefs.drop("_rows"), on=f"_e{k}", how="left")
@@ -149,9 +151,9 @@ def fit_glmix(frame, model: GLMix, *, label: str, sample_weight: str | None = No
             loss.append(_loss(state, score_names, fparams, fits, effects, l2, il2))
         tables = {col: t.toPandas() for col, t in fits.items()}
     finally:
-        state.unpersist()
+        _release(state)
         for t in fits.values():
-            t.unpersist()
+            _release(t)
     return _fitted(model, fixed, effects, columns, mean, std, fparams, tables, loss, classes)
 
 
@@ -275,9 +277,8 @@ def _fit_random(state, k, fcols, others, pen, model, bucket_rows, id_type):
 
         base, filled = TaskContext.get().partitionId() << 32, 0
         for batch in batches:
-            before = filled + np.cumsum(batch["count"].to_numpy()) - batch["count"].to_numpy()
-            filled = int(before[-1] + batch["count"].iloc[-1]) if len(batch) else filled
-            yield pd.DataFrame({e: batch[e], "_bucket": base + before // bucket_rows})
+            bucket, filled = bucket_ids(batch["count"].to_numpy(), bucket_rows, filled)
+            yield pd.DataFrame({e: batch[e], "_bucket": base + bucket})
 
     buckets = sizes.mapInPandas(pack, f"{e} {id_type}, _bucket long")
     d = len(fcols)
@@ -302,6 +303,33 @@ def _fit_random(state, k, fcols, others, pen, model, bucket_rows, id_type):
 
     grouped = rows.join(buckets, on=e).groupBy("_bucket")
     return grouped.applyInPandas(fit_bucket, schema)
+
+
+def bucket_ids(counts: np.ndarray, bucket_rows: int, filled: int = 0):
+    """Pack entities of ``counts`` rows, in order, into buckets of about ``bucket_rows`` rows.
+
+    An entity's bucket is the multiple of ``bucket_rows`` that the rows before
+    it reach, so a bucket holds at most ``bucket_rows`` rows of the entities
+    that start in it plus the rest of its last entity: a heavy entity fills
+    buckets of its own. ``filled`` carries the rows already packed (from an
+    earlier batch); returns ``(bucket of each entity, filled after them)``.
+
+    Examples
+    --------
+    >>> bucket_ids(np.array([3, 3, 9, 1, 2]), 5)
+    (array([0, 0, 1, 3, 3]), 18)
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    before = filled + np.cumsum(counts) - counts
+    return before // bucket_rows, int(filled + counts.sum())
+
+
+def _release(frame) -> None:
+    """Free a locally checkpointed DataFrame's blocks (its ``unpersist`` leaves them)."""
+    try:
+        frame._jdf.queryExecution().logical().rdd().unpersist(False)
+    except Exception:  # not a checkpoint (the first state is persisted): unpersist it
+        frame.unpersist()
 
 
 def _coef_names(d: int) -> list[str]:

@@ -50,12 +50,13 @@ def course_lists(recommenders: dict, *, members=None, cold_start: pd.DataFrame |
 
     spark = spark or session()
     ids, positions = _members(spark, recommenders, members, partitions)
-    shipped = spark.sparkContext.broadcast(_shippable(recommenders))
+    # the ids travel once per executor, not with every task
+    shipped = spark.sparkContext.broadcast((_shippable(recommenders), ids))
 
     def score(batches):
-        recs = shipped.value
+        recs, every = shipped.value
         for batch in batches:
-            members = ids[batch["id"].to_numpy()]
+            members = every[batch["id"].to_numpy()]
             for model, rec in recs.items():
                 yield rec.recommend(members).assign(model_id=model)[LIST_COLUMNS]
 
@@ -114,16 +115,16 @@ def publish_course_lists(store, recommenders: dict, *, members=None,
     version = new_version() if version is None else check_version(version)
     key = store.begin(version)
     url = store.url
-    shipped = spark.sparkContext.broadcast((_shippable(recommenders), router))
+    shipped = spark.sparkContext.broadcast((_shippable(recommenders), router, ids))
 
     def write(batches):
-        recs, route = shipped.value
         import redis
 
+        recs, route, every = shipped.value
         client = redis.Redis.from_url(url)
         try:
             for batch in batches:
-                members = ids[batch["id"].to_numpy()]
+                members = every[batch["id"].to_numpy()]
                 lists = {model: rec.recommend(members) for model, rec in recs.items()}
                 rows = sum(len(t) for t in lists.values())
                 records = build_records(lists, version=version,
