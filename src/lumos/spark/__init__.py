@@ -6,10 +6,12 @@
   for byte.
 * :func:`window_features` — 3/6/9/12-month window features, the local
   engine's own SQL declaration run by Spark SQL.
-* :func:`fit_glmix` — GLMix: the fixed effect by distributed gradients
-  (``treeAggregate``) and L-BFGS on the driver, random effects per bucket of
-  entities (``applyInPandas``) with the other coordinates' scores as offsets;
-  the local engine's coefficients within 1e-4.
+* :func:`fit_glmix` — GLMix: the fixed effect by the model's solver on the
+  driver (Newton or L-BFGS) over sums of the rows' gradients (and Hessians)
+  from ``treeAggregate``, random effects per bucket of entities
+  (``applyInPandas``) with the other coordinates' scores as offsets; the
+  local engine's coefficients within 1e-4. :func:`glmix_fitter` fits the
+  course recommender's GLMix this way.
 * :func:`course_lists`, :func:`publish_course_lists` — every member's course
   lists scored on the executors (the local engine's candidates, scores and
   reasons) and, to publish, their records written to Redis from the
