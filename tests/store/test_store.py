@@ -217,3 +217,33 @@ def test_get_many_reads_past_one_batch_from_one_version(store):
     got = store.get_many(ids)
     assert len(got) == len(ids) and got[0]["version"] == got[-1]["version"] == "v1"
     assert all(g is None for g in got[1:-1])
+
+
+def test_a_redis_publish_written_by_other_processes(redis_url):
+    from lumos.errors import LumosUserError
+    from lumos.store import RedisStore, build_records
+    from lumos.store._redis import write_records
+
+    store = RedisStore(redis_url, prefix="parts")
+    store._r.flushdb()
+    store.publish(build_records(model_tables(20, 2, 5, seed=1), version="v1"))
+    records = build_records(model_tables(20, 2, 5, seed=2), version="v2")
+    key = store.begin("v2")
+    half = len(records) // 2
+    for part in (slice(0, half), slice(half, None)):  # two writers, each on its own connection
+        write_records(redis_url, key, records.member_ids[part], records.values[part])
+    assert store.version == "v1"  # nothing is live until the commit
+    assert store.get(records.member_ids[0])["version"] == "v1"
+    store.commit("v2")
+    assert store.version == "v2" and store.versions() == ["v2", "v1"]
+    assert store.get_many(records.member_ids, decode=False) == records.values
+    with pytest.raises(LumosUserError, match="was not begun"):
+        store.commit("v2")
+    with pytest.raises(LumosUserError, match="already in the store"):
+        store.begin("v1")
+    # a publish that never commits is removed by the next begin
+    left = store.begin("v3")
+    write_records(store._r, left, records.member_ids[:3], records.values[:3])
+    store.begin("v4")
+    assert not store._r.exists(left) and store.version == "v2"
+    store.close()
