@@ -139,7 +139,8 @@ def demo(out, n_accounts, months, seed, no_serve, port):
         )
         member = done["scores"]["account_id"].iloc[0]
         click.echo(
-            f"\nServing on http://127.0.0.1:{port} — try /v1/members/M000001/recommendations,"
+            f"\nServing on http://127.0.0.1:{port} — the dashboard at / (Accounts, "
+            f"/learning?member=M000001); the API: /v1/members/M000001/recommendations,"
             f" /v1/members/U000001/cohorts, /v1/accounts/{member}/insights, POST "
             "/v1/members/om000001/offer?channel=email, /docs. Ctrl-C stops."
         )
@@ -436,6 +437,7 @@ def propensity_score(model_dir, contracts, usage, firmographics, as_of, out, top
         firmographics=tables["firmographics"],
         as_of=when,
         top_k=top_k,
+        last_month=True,
     )
     _write(table, out)
     classes = table["class"].value_counts()
@@ -701,7 +703,9 @@ def serve(
         cohorts_config=cohorts_config,
         offers_folder=offers_folder,
     )
-    click.echo(f"Serving on http://{host}:{port} (OpenAPI at /docs); Ctrl-C stops.")
+    click.echo(
+        f"Serving on http://{host}:{port} (the dashboard at /, OpenAPI at /docs); Ctrl-C stops."
+    )
     _run_server(app, host, port)
 
 

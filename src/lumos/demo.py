@@ -49,8 +49,8 @@ def run_demo(
     model.fit(book.contracts, book.usage, firmographics=book.firmographics, as_of=book.end)
     as_of = book.end - pd.DateOffset(months=1)  # the last month of data
     args = (book.contracts, book.usage)
-    scores, text = model.score(
-        *args, firmographics=book.firmographics, as_of=as_of, narratives=True
+    scores, text = model.score(  # last month's scores too: the dashboard's change column
+        *args, firmographics=book.firmographics, as_of=as_of, narratives=True, last_month=True
     )
     features = model.features(*args, firmographics=book.firmographics, as_of=as_of)
 

@@ -101,6 +101,18 @@ def test_scores_read_nothing_after_the_as_of_date(book, fitted):
     pd.testing.assert_frame_equal(before, after)
 
 
+def test_last_month_is_the_score_a_month_before(book, fitted):
+    book, usage = book
+    kw = dict(firmographics=book.firmographics)
+    now = fitted.score(book.contracts, usage, as_of=AS_OF, last_month=True, **kw)
+    before = fitted.score(book.contracts, usage, as_of=AS_OF - pd.DateOffset(months=1), **kw)
+    keys = ["account_id", "product"]
+    want = now[keys].merge(before[[*keys, "score"]], on=keys, how="left")["score"]
+    np.testing.assert_array_equal(now["score_last_month"].to_numpy(), want.to_numpy())
+    assert now["score_last_month"].notna().mean() > 0.8
+    assert (now["score_last_month"] != now["score"]).any()
+
+
 def test_save_and_load_score_the_same(book, fitted, tmp_path):
     book, usage = book
     folder = fitted.save(tmp_path / "model")

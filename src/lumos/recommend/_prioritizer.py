@@ -314,7 +314,15 @@ class AccountPrioritizer:
     # -- scoring -------------------------------------------------------------------------------
 
     def score(
-        self, contracts, usage, *, firmographics=None, as_of, top_k=None, narratives: bool = False
+        self,
+        contracts,
+        usage,
+        *,
+        firmographics=None,
+        as_of,
+        top_k=None,
+        narratives: bool = False,
+        last_month: bool = False,
     ):
         """Score every account and product under contract on ``as_of`` (the 1st of a month).
 
@@ -326,7 +334,9 @@ class AccountPrioritizer:
             score`` (predicted change ÷ units), ``class`` (upsell | flat |
             churn), ``all_in_probability`` (account rows lacking a product) and
             a ``why_{category}`` text column per narrative category
-            (``why_usage``, ``why_company``, ``why_contract``).
+            (``why_usage``, ``why_company``, ``why_contract``); with
+            ``last_month=True``, also ``score_last_month``: the row's score a
+            month before ``as_of`` (empty where it was not under contract).
         DataFrame, when ``narratives=True``
             Also the narratives one per row (:func:`~lumos.explain.narrate`'s
             columns), ``row`` labelled ``account_id`` or ``account_id · product``.
@@ -378,9 +388,23 @@ class AccountPrioritizer:
         ]
         table = table.reindex(columns=[*first, *why])
         table = table.sort_values(["account_id", "product"], na_position="first", ignore_index=True)
+        if last_month:
+            table["score_last_month"] = self._last_month(contracts, usage, firmographics, when,
+                                                         top_k, table)  # fmt: skip
         if not narratives:
             return table
         return table, pd.concat(long, ignore_index=True)
+
+    def _last_month(self, contracts, usage, firmographics, when, top_k, table) -> np.ndarray:
+        """Each row's score a month before ``when`` (NaN where there was none)."""
+        keys = ["account_id", "product"]
+        try:
+            before = self.score(contracts, usage, firmographics=firmographics,
+                                as_of=when - pd.DateOffset(months=1), top_k=top_k)  # fmt: skip
+        except DataValidationError:  # nothing under contract a month before
+            return np.full(len(table), np.nan)
+        joined = table[keys].merge(before[[*keys, "score"]], on=keys, how="left")
+        return joined["score"].to_numpy(np.float64)
 
     def features(self, contracts, usage, *, firmographics=None, as_of, level="account"):
         """The rows :meth:`score` scores on ``as_of`` at ``level``, and their model features.

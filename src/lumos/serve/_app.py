@@ -53,6 +53,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from lumos.bandits import FrequencyCap
 from lumos.errors import LumosError, LumosUserError
 from lumos.events import EventLog, new_id, new_ids, served_lines
+from lumos.serve._dashboard import add_dashboard
 from lumos.serve.cohorts import PageError
 from lumos.store import COLD_START, list_length, ranked
 
@@ -502,6 +503,7 @@ def create_app(
         accepted.inc(n)
         return Accepted(accepted=n, duplicates=len(batch.events) - n)
 
+    add_dashboard(app, insights=insights, store=store, treatment=treatment)
     return app
 
 

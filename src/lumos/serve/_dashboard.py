@@ -1,0 +1,255 @@
+"""The web dashboard: server-rendered pages over the same data the API serves.
+
+``add_dashboard`` adds ``/`` (the Accounts book), ``/accounts`` and
+``/learning`` to an app, and ``/static/`` for the one stylesheet and script,
+served by Lumos itself: no build step and nothing fetched from elsewhere.
+Pages are plain HTML that works with a keyboard and without JavaScript (sorting,
+filtering and paging are links and a GET form); the script only opens an
+account's narratives in a pop-up (a modal ``dialog``), read from
+``GET /v1/accounts/{id}/insights`` — the page shows what the API says.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pandas as pd
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+STATIC = Path(__file__).parent / "static"
+PAGE_SIZE = 50
+SORTS = ("account_id", "product", "score", "class", "predicted_change", "change")
+PAGES = (("accounts", "Accounts", "/accounts"), ("learning", "Learning", "/learning"))
+
+
+def add_dashboard(app: FastAPI, *, insights: pd.DataFrame | None, store, treatment) -> None:
+    """Add the dashboard's pages and static files to ``app``."""
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def home():
+        return RedirectResponse("/accounts", status_code=307)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon():
+        return RedirectResponse("/static/favicon.svg", status_code=308)
+
+    @app.get("/accounts", response_class=HTMLResponse, include_in_schema=False)
+    def accounts(
+        sort: str = Query("score"),
+        order: str = Query("desc"),
+        klass: str = Query("", alias="class"),
+        product: str = Query(""),
+        min_score: str = Query(""),
+        page: int = Query(1, ge=1, le=1_000_000),
+    ):
+        if insights is None:
+            return _page("accounts", "Accounts", _empty(
+                "No account scores are loaded. Start the server with --insights scores.parquet "
+                "(the table lumos propensity score writes)."))  # fmt: skip
+        problems = []
+        if sort not in SORTS:
+            problems.append(f"sort must be one of {', '.join(SORTS)}; got {sort!r}")
+            sort = "score"
+        if order not in ("asc", "desc"):
+            problems.append(f"order must be asc or desc; got {order!r}")
+            order = "desc"
+        low = None
+        if min_score:
+            try:
+                low = float(min_score)
+                if not math.isfinite(low):
+                    raise ValueError
+            except ValueError:
+                problems.append(f"min score must be a number; got {min_score!r}")
+        book = _book(insights)
+        if klass:
+            book = book[book["class"] == klass]
+        if product:
+            book = book[book["product"] == product]
+        if low is not None:
+            book = book[book["score"] >= low]
+        book = book.sort_values([sort, "account_id"], ascending=[order == "asc", True],
+                                na_position="last", kind="stable")  # fmt: skip
+        pages = max(1, math.ceil(len(book) / PAGE_SIZE))
+        page = min(page, pages)
+        shown = book.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        state = {"sort": sort, "order": order, "class": klass, "product": product,
+                 "min_score": min_score}  # fmt: skip
+        body = _accounts_body(insights, shown, state, page, pages, len(book), problems)
+        return _page("accounts", "Accounts", body, status=400 if problems else 200)
+
+    @app.get("/learning", response_class=HTMLResponse, include_in_schema=False)
+    def learning(request: Request, member: str = Query("", max_length=200)):
+        from lumos.store import COLD_START, ranked
+
+        form = (
+            '<form class="filters" method="get" action="/learning" role="search">'
+            '<label>Member <input name="member" value="'
+            f'{_e(member)}" required></label> <button type="submit">Show</button></form>'
+        )
+        if not member:
+            ask = "Enter a member id to see their course recommendations, grouped by reason."
+            return _page("learning", "Learning", form + _empty(ask))
+        _, model = treatment(member)
+        record = store.get(member)
+        cold = record is None or model not in record["models"]
+        if cold:
+            record, model = store.get(COLD_START), COLD_START
+        if record is None or model not in record["models"]:
+            return _page("learning", "Learning", form + _empty(
+                f"No recommendations for member {member!r} and no cold-start list in the "
+                "store; publish with lumos recommend publish."), status=404)  # fmt: skip
+        rows = ranked(record, model)
+        groups: dict[str, list] = {}
+        for row in rows:
+            groups.setdefault(row["reason_text"] or "Recommended for you", []).append(row)
+        parts = [form, f'<p class="muted">Model {_e(model)}'
+                 f'{" (cold start: popular courses)" if cold else ""}; '
+                 f"{len(rows)} courses.</p>"]  # fmt: skip
+        for n, (reason, items) in enumerate(groups.items()):
+            cards = "".join(
+                f'<li class="card"><span class="course">{_e(i["item_id"])}</span>'
+                f'<span class="muted">score {i["score"]:.3f}</span></li>'
+                for i in items
+            )
+            parts.append(
+                f'<section class="carousel" aria-labelledby="reason-{n}">'
+                f'<h2 id="reason-{n}">{_e(reason)}</h2>'
+                f'<ul class="track" tabindex="0" aria-label="{_e(reason)}">{cards}</ul></section>'
+            )
+        return _page("learning", f"Learning — {member}", "".join(parts))
+
+
+def _book(insights: pd.DataFrame) -> pd.DataFrame:
+    """One row per account and product: the columns the Accounts table shows."""
+    frame = insights.reset_index()
+    out = pd.DataFrame(
+        {
+            "account_id": frame["account_id"].astype(str),
+            "product": frame["product"].fillna("") if "product" in frame else "",
+            "score": pd.to_numeric(frame.get("score"), errors="coerce"),
+            "class": frame["class"].astype(str) if "class" in frame else "",
+            "predicted_change": pd.to_numeric(frame.get("predicted_change"), errors="coerce"),
+        }
+    )
+    if "score_last_month" in frame:
+        out["change"] = out["score"] - pd.to_numeric(frame["score_last_month"], errors="coerce")
+    else:
+        out["change"] = float("nan")
+    return out
+
+
+def _accounts_body(insights, shown, state, page, pages, total, problems) -> str:
+    book = _book(insights)
+    classes = sorted(c for c in book["class"].unique() if c)
+    products = sorted(p for p in book["product"].unique() if p)
+
+    def options(values, chosen, blank):
+        opts = [f'<option value="">{blank}</option>']
+        opts += [f'<option value="{_e(v)}"{" selected" if v == chosen else ""}>{_e(v)}</option>'
+                 for v in values]  # fmt: skip
+        return "".join(opts)
+
+    alert = ""
+    if problems:
+        alert = ('<div class="alert" role="alert">' + "; ".join(map(_e, problems))
+                 + ". The table shows the defaults instead.</div>")  # fmt: skip
+    form = (
+        '<form class="filters" method="get" action="/accounts" role="search" '
+        'aria-label="Filter accounts">'
+        f'<label>Class <select name="class">{options(classes, state["class"], "any")}</select>'
+        f'</label><label>Product <select name="product">'
+        f"{options(products, state['product'], 'any (and account rows)')}</select></label>"
+        f'<label>Min score <input name="min_score" inputmode="decimal" size="6" '
+        f'value="{_e(state["min_score"])}"></label>'
+        f'<input type="hidden" name="sort" value="{_e(state["sort"])}">'
+        f'<input type="hidden" name="order" value="{_e(state["order"])}">'
+        '<button type="submit">Apply</button></form>'
+    )
+    heads = (("account_id", "Account"), ("product", "Product"), ("score", "Score"),
+             ("class", "Class"), ("predicted_change", "Predicted change"),
+             ("change", "Change since last month"))  # fmt: skip
+    th = []
+    for key, label in heads:
+        active = state["sort"] == key
+        flip = "asc" if active and state["order"] == "desc" else "desc"
+        link = "/accounts?" + urlencode({**state, "sort": key, "order": flip})
+        sort_attr = (f' aria-sort="{"ascending" if state["order"] == "asc" else "descending"}"'
+                     if active else "")  # fmt: skip
+        arrow = ("▲" if state["order"] == "asc" else "▼") if active else ""
+        th.append(f'<th scope="col"{sort_attr}><a href="{_e(link)}" data-sort="{key}">'
+                  f'{label} <span aria-hidden="true">{arrow}</span></a></th>')  # fmt: skip
+    th.append('<th scope="col"><span class="sr-only">Why</span></th>')
+    rows = []
+    for r in shown.itertuples(index=False):
+        product = r.product or "all products"
+        rows.append(
+            f'<tr data-account="{_e(r.account_id)}">'
+            f'<th scope="row">{_e(r.account_id)}</th><td>{_e(product)}</td>'
+            f'<td class="num" data-score="{_num(r.score, 6)}">{_num(r.score, 3)}</td>'
+            f'<td><span class="badge {_e(r[3])}">{_e(r[3])}</span></td>'
+            f'<td class="num">{_num(r.predicted_change, 1, signed=True)}</td>'
+            f'<td class="num">{_num(r.change, 3, signed=True)}</td>'
+            f'<td><button type="button" class="info" data-account="{_e(r.account_id)}" '
+            f'aria-haspopup="dialog" aria-label="Why: account {_e(r.account_id)}">i</button>'
+            "</td></tr>"
+        )
+    nav = []
+    for label, target, rel in (("Previous", page - 1, "prev"), ("Next", page + 1, "next")):
+        if 1 <= target <= pages:
+            link = "/accounts?" + urlencode({**state, "page": target})
+            nav.append(f'<a href="{_e(link)}" rel="{rel}">{label}</a>')
+    pager = (f'<nav class="pager" aria-label="Pages">{" ".join(nav)} '
+             f'<span>Page {page} of {pages} · {total:,} rows</span></nav>')  # fmt: skip
+    table = (
+        '<div class="scroll"><table class="book"><caption>Accounts by propensity: the '
+        "account row and one row per product it holds</caption>"
+        f"<thead><tr>{''.join(th)}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
+    dialog = (
+        '<dialog id="insight" role="dialog" aria-modal="true" aria-labelledby="insight-title">'
+        '<h2 id="insight-title">Why</h2><div id="insight-body" aria-live="polite"></div>'
+        '<form method="dialog"><button type="submit" class="close">Close</button></form>'
+        "</dialog>"
+    )
+    return alert + form + table + pager + dialog
+
+
+def _page(active: str, title: str, body: str, *, status: int = 200) -> HTMLResponse:
+    current = ' aria-current="page"'
+    links = "".join(
+        f'<a href="{href}"{current if key == active else ""}>{label}</a>'
+        for key, label, href in PAGES
+    )
+    doc = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{_e(title)} · Lumos</title>
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/static/lumos.css"><script src="/static/lumos.js" defer></script>
+</head><body>
+<a class="skip" href="#main">Skip to content</a>
+<header><span class="brand">Lumos</span><nav aria-label="Dashboard">{links}</nav></header>
+<main id="main"><h1>{_e(title)}</h1>{body}</main>
+</body></html>"""
+    return HTMLResponse(doc, status_code=status)
+
+
+def _empty(message: str) -> str:
+    return f'<p class="empty">{_e(message)}</p>'
+
+
+def _num(value, digits: int, *, signed: bool = False) -> str:
+    if value is None or not math.isfinite(float(value)):
+        return "—"
+    return f"{float(value):{'+' if signed else ''}.{digits}f}"
+
+
+def _e(value) -> str:
+    return html.escape(str(value), quote=True)
