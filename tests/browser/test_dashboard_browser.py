@@ -1,11 +1,112 @@
-"""The dashboard in Chromium: sort the book, open an account's narratives, read the API's words."""
+"""The dashboard in a real Chromium (Debian's package, driven by Playwright) on loopback.
+
+The demo's data is generated once; the app `lumos demo` serves runs in a
+uvicorn thread on a free port, with the first-pass rankers of its cohorts as
+their own services. The tests skip where Playwright or Chromium is missing
+(`.ci/run` installs both; no browser is ever downloaded). Sort the book, open
+an account's narratives and read the API's words; page through a cohort; load
+every page at desktop and phone width with no console error.
+"""
 
 import json
+import shutil
+import socket
+import threading
+import time
 import urllib.request
 
 import pytest
+from browser_helpers import shoot
 
-from conftest import shoot
+pytest.importorskip("playwright")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None:
+    pytest.skip("chromium is not on PATH; apt-get install chromium", allow_module_level=True)
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",  # the machine's closed network refuses the rest
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    from click.testing import CliRunner
+
+    from lumos.cli import main
+
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    result = CliRunner().invoke(
+        main, ["demo", "--out", str(out), "--accounts", "300", "--months", "26", "--no-serve"]
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="session")
+def server(demo, tmp_path_factory):
+    """The base URL of the app `lumos demo` serves, on a free loopback port."""
+    from lumos.cli import _app
+    from lumos.serve.cohorts import downstream_services
+
+    events = tmp_path_factory.mktemp("events")
+    with downstream_services(  # the first-pass rankers, as `lumos demo` starts them
+        tmp_path_factory.mktemp("cohorts"),
+        data=demo / "social",
+        store=demo / "store",
+        tables={"courses": demo / "learning" / "courses.parquet"},
+    ) as cohorts:
+        app = _app(str(demo / "store"), str(demo / "experiments.yaml"), "course_ranker",
+                   "glmix", str(events), str(demo / "scores.parquet"), [],
+                   cohorts_config=str(cohorts))  # fmt: skip
+        yield from _serve(app)
+
+
+def _serve(app):
+    """Run ``app`` in a uvicorn thread on a free loopback port; yield its base URL."""
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chrome = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chrome
+        chrome.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page whose console errors and failed requests fail the test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems = []
+    page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    yield page
+    context.close()
+    assert problems == [], problems
 
 
 def test_accounts_sort_and_the_why_pop_up(page, server):
@@ -59,17 +160,39 @@ def test_filters_and_paging_by_hand(page, server):
     shoot(page, "accounts-page-3")
 
 
+def test_see_all_pages_through_a_cohort_without_repeats(page, server):
+    page.goto(f"{server}/network?member=U000001")
+    assert page.locator("section.carousel").count() >= 5
+    shoot(page, "network")
+    page.locator("a.see-all").first.click()
+    page.wait_for_url("**/network/**")
+    seen, pages = [], 0
+    while True:
+        seen += page.eval_on_selector_all("ol.grid li.card", "cs => cs.map(c => c.dataset.item)")
+        pages += 1
+        following = page.locator('a[rel="next"]')
+        if following.count() == 0:
+            break
+        following.click()
+        page.wait_for_load_state()
+    total = int(page.inner_text("main p.muted").split(" of ")[1])
+    assert pages >= 2 and len(seen) == total == len(set(seen))  # every item once
+    shoot(page, "network-see-all")
+
+
 @pytest.mark.parametrize("width", [1280, 390])
 def test_every_page_loads_without_console_errors(page, server, demo, width):
     import pandas as pd
 
     page.set_viewport_size({"width": width, "height": 900})
     member = pd.read_parquet(demo / "learning" / "members.parquet")["member_id"].iloc[0]
-    for name, path in (("accounts", "/accounts"), ("learning", f"/learning?member={member}")):
+    paths = (("accounts", "/accounts"), ("learning", f"/learning?member={member}"),
+             ("network", "/network?member=U000001"))  # fmt: skip
+    for name, path in paths:
         response = page.goto(f"{server}{path}")
         assert response.status == 200, path
         assert page.locator("main h1").inner_text()
-        if name == "learning":
+        if name in ("learning", "network"):
             assert page.locator("section.carousel").count() >= 1
             assert page.locator("section.carousel li.card").count() >= 5
         # readable on a phone: nothing but the table's own scroller is wider than the window

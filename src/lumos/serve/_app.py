@@ -503,7 +503,7 @@ def create_app(
         accepted.inc(n)
         return Accepted(accepted=n, duplicates=len(batch.events) - n)
 
-    add_dashboard(app, insights=insights, store=store, treatment=treatment)
+    add_dashboard(app, insights=insights, store=store, treatment=treatment, cohorts=cohorts)
     return app
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import math
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pandas as pd
 from fastapi import FastAPI, Query, Request
@@ -24,10 +24,18 @@ from fastapi.staticfiles import StaticFiles
 STATIC = Path(__file__).parent / "static"
 PAGE_SIZE = 50
 SORTS = ("account_id", "product", "score", "class", "predicted_change", "change")
-PAGES = (("accounts", "Accounts", "/accounts"), ("learning", "Learning", "/learning"))
+PAGES = (
+    ("accounts", "Accounts", "/accounts"),
+    ("learning", "Learning", "/learning"),
+    ("network", "My Network", "/network"),
+)
+COHORT_PAGE = 12  # items per "See all" page
+NO_COHORTS = "No discovery cohorts are configured (lumos serve --cohorts)."
 
 
-def add_dashboard(app: FastAPI, *, insights: pd.DataFrame | None, store, treatment) -> None:
+def add_dashboard(
+    app: FastAPI, *, insights: pd.DataFrame | None, store, treatment, cohorts=None
+) -> None:
     """Add the dashboard's pages and static files to ``app``."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -124,6 +132,79 @@ def add_dashboard(app: FastAPI, *, insights: pd.DataFrame | None, store, treatme
                 f'<ul class="track" tabindex="0" aria-label="{_e(reason)}">{cards}</ul></section>'
             )
         return _page("learning", f"Learning — {member}", "".join(parts))
+
+    def member_form(action: str, member: str) -> str:
+        return (
+            f'<form class="filters" method="get" action="{action}" role="search">'
+            f'<label>Member <input name="member" value="{_e(member)}" required></label> '
+            '<button type="submit">Show</button></form>'
+        )
+
+    @app.get("/network", response_class=HTMLResponse, include_in_schema=False)
+    async def network(member: str = Query("", max_length=200)):
+        form = member_form("/network", member)
+        if cohorts is None:
+            return _page("network", "My Network", _empty(NO_COHORTS))
+        if not member:
+            return _page("network", "My Network", form + _empty(
+                "Enter a member id to see their discovery cohorts."))  # fmt: skip
+        page = await cohorts.page(member, max_items=4)
+        parts = [form]
+        if page["left_out"]:
+            parts.append(f'<p class="alert" role="status">Not shown (their rankers did not '
+                         f'answer in time): {_e(", ".join(page["left_out"]))}.</p>')  # fmt: skip
+        for n, cohort in enumerate(page["cohorts"]):
+            see_all = f"/network/{quote(cohort['cohort_id'])}?" + urlencode({"member": member})
+            parts.append(
+                f'<section class="carousel" aria-labelledby="cohort-{n}">'
+                f'<h2 id="cohort-{n}">{_e(cohort["header"])}</h2>'
+                f'<ul class="track" tabindex="0" aria-label="{_e(cohort["header"])}">'
+                f"{''.join(_cohort_card(i) for i in cohort['items'])}</ul>"
+                f'<a class="see-all" href="{_e(see_all)}">{_e(cohort["see_all"]["label"])}'
+                f'<span class="sr-only">: {_e(cohort["header"])}</span></a></section>'
+            )
+        if not page["cohorts"]:
+            parts.append(_empty(f"No cohorts for member {member!r}."))
+        return _page("network", f"My Network — {member}", "".join(parts))
+
+    @app.get("/network/{cohort_id}", response_class=HTMLResponse, include_in_schema=False)
+    async def see_all(
+        cohort_id: str,
+        member: str = Query(..., min_length=1, max_length=200),
+        page_token: str | None = Query(None, max_length=512),
+    ):
+        from lumos.serve.cohorts import PageError
+
+        if cohorts is None:
+            return _page("network", "My Network", _empty(NO_COHORTS), status=404)
+        try:
+            got = await cohorts.cohort(member, cohort_id, page_token=page_token,
+                                       count=COHORT_PAGE)  # fmt: skip
+        except PageError as exc:
+            return _page("network", "My Network", f'<p class="alert" role="alert">'
+                         f"{_e(exc.message)}</p>", status=exc.status)  # fmt: skip
+        first = got["items"][0]["position"] + 1 if got["items"] else 0
+        last = first + len(got["items"]) - 1
+        items = "".join(_cohort_card(i, tag="li") for i in got["items"])
+        links = [f'<a href="/network?{_e(urlencode({"member": member}))}">All cohorts</a>']
+        if got["next_page_token"]:
+            nxt = f"/network/{quote(cohort_id)}?" + urlencode(
+                {"member": member, "page_token": got["next_page_token"]}
+            )
+            links.append(f'<a href="{_e(nxt)}" rel="next">Next page</a>')
+        body = (
+            f'<p class="muted">{first}–{last} of {got["total"]}</p>'
+            f'<ol class="grid" start="{first}">{items}</ol>'
+            f'<nav class="pager" aria-label="Pages">{" ".join(links)}</nav>'
+        )
+        return _page("network", got["header"], body)
+
+
+def _cohort_card(item: dict, tag: str = "li") -> str:
+    name = item.get("name") or item["item_id"]
+    detail = item.get("headline") or item.get("title") or item.get("item_type", "")
+    return (f'<{tag} class="card" data-item="{_e(item["item_id"])}"><span class="course">'
+            f'{_e(name)}</span><span class="muted">{_e(detail)}</span></{tag}>')  # fmt: skip
 
 
 def _book(insights: pd.DataFrame) -> pd.DataFrame:
