@@ -13,6 +13,7 @@ import shutil
 import socket
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -85,8 +86,10 @@ def _serve(app):
     thread.join(10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # module scope: Playwright's sync API runs an event loop on this thread until it exits,
+    # and the tests after this module call asyncio.run()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -178,6 +181,10 @@ def test_see_all_pages_through_a_cohort_without_repeats(page, server):
     total = int(page.inner_text("main p.muted").split(" of ")[1])
     assert pages >= 2 and len(seen) == total == len(set(seen))  # every item once
     shoot(page, "network-see-all")
+    with pytest.raises(urllib.error.HTTPError) as unknown:  # an unknown cohort: a clear 404 page
+        urllib.request.urlopen(f"{server}/network/nope?member=U000001")
+    said = unknown.value.read().decode()
+    assert unknown.value.code == 404 and "no cohort &#x27;nope&#x27;" in said
 
 
 @pytest.mark.parametrize("width", [1280, 390])

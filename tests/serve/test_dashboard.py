@@ -84,3 +84,15 @@ def test_learning_groups_by_reason_and_static_files(client):
     assert css.status_code == 200 and "text/css" in css.headers["content-type"]
     assert "showModal" in client.get("/static/lumos.js").text
     assert client.get("/static/../_app.py").status_code == 404
+
+
+def test_pages_without_their_data_say_what_to_start(client, tmp_path):
+    network = client.get("/network?member=m1")
+    assert network.status_code == 200 and "lumos serve --cohorts" in network.text
+    assert client.get("/network/people?member=m1").status_code == 404
+    assert client.get("/network/people").status_code == 422  # the member is required
+    bare = create_app(store=LMDBStore(tmp_path / "empty"), treatment=lambda m: ("A", "glmix"))
+    with TestClient(bare) as c:
+        assert "--insights scores.parquet" in c.get("/accounts").text
+        missing = c.get("/learning?member=m1")
+        assert missing.status_code == 404 and "lumos recommend publish" in missing.text
