@@ -38,6 +38,7 @@ def add_dashboard(
 ) -> None:
     """Add the dashboard's pages and static files to ``app``."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    whole = None if insights is None else _book(insights)  # the table is read once, at start
 
     @app.get("/", include_in_schema=False)
     def home():
@@ -75,7 +76,7 @@ def add_dashboard(
                     raise ValueError
             except ValueError:
                 problems.append(f"min score must be a number; got {min_score!r}")
-        book = _book(insights)
+        book = whole
         if klass:
             book = book[book["class"] == klass]
         if product:
@@ -89,7 +90,7 @@ def add_dashboard(
         shown = book.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
         state = {"sort": sort, "order": order, "class": klass, "product": product,
                  "min_score": min_score}  # fmt: skip
-        body = _accounts_body(insights, shown, state, page, pages, len(book), problems)
+        body = _accounts_body(whole, shown, state, page, pages, len(book), problems)
         return _page("accounts", "Accounts", body, status=400 if problems else 200)
 
     @app.get("/learning", response_class=HTMLResponse, include_in_schema=False)
@@ -226,8 +227,7 @@ def _book(insights: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _accounts_body(insights, shown, state, page, pages, total, problems) -> str:
-    book = _book(insights)
+def _accounts_body(book, shown, state, page, pages, total, problems) -> str:
     classes = sorted(c for c in book["class"].unique() if c)
     products = sorted(p for p in book["product"].unique() if p)
 
