@@ -1,8 +1,9 @@
 """The web dashboard: server-rendered pages over the same data the API serves.
 
-``add_dashboard`` adds ``/`` (the Accounts book), ``/accounts`` and
-``/learning`` to an app, and ``/static/`` for the one stylesheet and script,
-served by Lumos itself: no build step and nothing fetched from elsewhere.
+``add_dashboard`` adds ``/`` (the Accounts book), ``/accounts``,
+``/learning``, ``/network`` and its "See all" pages to an app, and
+``/static/`` for the one stylesheet, script and icon, served by Lumos itself:
+no build step and nothing fetched from elsewhere.
 Pages are plain HTML that works with a keyboard and without JavaScript (sorting,
 filtering and paging are links and a GET form); the script only opens an
 account's narratives in a pop-up (a modal ``dialog``), read from
