@@ -12,10 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from lumos.errors import DataValidationError
-from lumos.models._glmix import MIX, seed_word
+from lumos.models._glmix import _MASK, MIX, seed_word
 from lumos.models._logistic import binary_labels
-
-_MASK = 0xFFFFFFFF
 
 
 def key_expr(row, seed: int):
