@@ -104,3 +104,17 @@ def test_bad_settings():
     ]:
         with pytest.raises(LumosUserError, match=message):
             make()
+
+
+def test_the_posterior_of_every_pair_is_the_ridge_posterior():
+    rng = np.random.default_rng(3)
+    policy = LinTS(3, 4, alpha=2.0, seed=0)
+    contexts, arms = rng.normal(size=(200, 3)), rng.normal(size=(4, 4))
+    policy.update(contexts, arms, rng.integers(0, 4, 200), rng.random(200))
+    mean, var = policy.mean_and_variance(contexts[:5], arms)
+    inverse = np.linalg.inv(policy.precision)
+    for i in range(5):
+        for k in range(4):
+            x = np.outer(contexts[i], arms[k]).ravel()
+            assert mean[i, k] == pytest.approx(x @ policy.mean)
+            assert var[i, k] == pytest.approx(x @ inverse @ x)

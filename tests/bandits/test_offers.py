@@ -106,6 +106,53 @@ def test_off_policy_estimates_cover_the_true_value_on_a_later_log(book):
     assert (table["rounds"] == len(rounds)).all()
 
 
+def test_candidate_policies_are_judged_side_by_side(book):
+    train, test = split(book)
+    model = OfferModel(book.arms, book.members, {"policy": "egreedy", "seed": 0})
+    model.retrain(train)
+    table = model.compare(test, n_bootstrap=200)
+    rounds, _ = model.rounds(test)
+    assert list(table.index.unique("policy")) == ["model", "greedy", "uniform", "no_offer",
+                                                  "logged"]  # fmt: skip
+    # the log was written by a uniform policy: IPW of a uniform candidate is the logged rate
+    assert table.loc[("uniform", "ipw"), "value"] == pytest.approx(rounds["reward"].mean())
+    assert table.loc[("no_offer", "ipw"), "value"] == 0.0  # "no offer" never converts
+    ctx = model.contexts(rounds["member_id"])
+    greedy = model._candidate("greedy", ctx, model.mask(rounds["channel"]), 10)
+    rows = model._member_index.get_indexer(rounds["member_id"])
+    truth = book.truth(np.arange(len(book.members)), np.arange(len(book.arms)))[rows]
+    true_greedy = float((greedy * truth).sum(axis=1).mean())
+    low, high = table.loc[("greedy", "dr"), ["low", "high"]]
+    assert low <= true_greedy <= high and true_greedy > 3 * rounds["reward"].mean()
+    # one candidate's figures do not depend on which others are judged with it
+    alone = model.compare(test, candidates="greedy", n_bootstrap=200)
+    assert np.allclose(alone.loc["greedy"], table.loc["greedy"])
+    with pytest.raises(LumosUserError, match="candidate policy 'best' is unknown; use model"):
+        model.compare(test, candidates=["greedy", "best"])
+
+
+def test_the_arm_report_counts_closed_rounds_and_reads_the_posterior(book):
+    train, test = split(book)
+    model = OfferModel(book.arms, book.members, {"policy": "lints", "nu": 0.5, "seed": 0})
+    model.retrain(train)
+    report = model.arm_report(test)
+    rounds, _ = model.rounds(test)
+    assert list(report["arm_id"]) == list(model.arm_ids)
+    assert report["shows"].sum() == len(rounds)
+    assert report["conversions"].sum() == rounds["reward"].sum()
+    top = report.set_index("arm_id").loc[model.arm_ids[rounds["arm"].mode()[0]]]
+    mine = rounds[rounds["arm"] == rounds["arm"].mode()[0]]
+    assert (top["shows"], top["conversions"]) == (len(mine), mine["reward"].sum())
+    # linear: the score at the average member is the members' average score
+    mean, _ = model.policy.mean_and_variance(model.contexts(book.members["member_id"]),
+                                               model.arm_features)  # fmt: skip
+    assert np.allclose(report["mean"], mean.mean(axis=0))
+    assert (report["low"] < report["mean"]).all() and (report["mean"] < report["high"]).all()
+    assert np.allclose(report["high"] - report["mean"], report["mean"] - report["low"])
+    empty = model.arm_report(test.iloc[:0])
+    assert (empty["shows"] == 0).all() and empty["rate"].isna().all()
+
+
 def test_decisions_keep_to_the_channel_and_the_weekly_cap(book):
     model = OfferModel(book.arms, book.members, {"cap_per_week": 2, "nu": 5.0})
     members = book.members["member_id"].iloc[:50]

@@ -116,10 +116,27 @@ class LinearPolicy:
             return contexts @ w @ arm_features.T
         return np.einsum("nm,nma->na", contexts, w) @ arm_features.T
 
+    def _member_cov(self, contexts: np.ndarray) -> np.ndarray:
+        """``(n, d_a, d_a)``: the covariance of ``Θᵀ m`` under ``A⁻¹``, for each member ``m``."""
+        n, dm, da = len(contexts), self.d_member, self.d_arm
+        half = (contexts @ self._cov).reshape(n, da, dm, da)
+        return np.einsum("najb,nj->nab", half, contexts)
+
     def _draws(self, n: int, scale: float) -> np.ndarray:
         """``n`` draws of θ from ``N(μ, scale² A⁻¹)``: ``μ + scale · L⁻ᵀ z``."""
         z = self.rng.standard_normal((self.d, n), dtype=np.float32)
         return (self.mean[:, None] + scale * (self._root @ z)).T
+
+    def mean_and_variance(self, contexts, arm_features) -> tuple[np.ndarray, np.ndarray]:
+        """``(n, k)`` posterior means ``x·μ`` and variances ``xᵀ A⁻¹ x`` of every pair.
+
+        ``x = m ⊗ a``; LinTS draws a pair's score from ``N(x·μ, ν² xᵀ A⁻¹ x)``.
+        """
+        contexts, arm_features, _ = _check(contexts, arm_features, self.d_member, self.d_arm)
+        mean = self._scores(contexts, arm_features, self.mean)
+        cov = self._member_cov(contexts)
+        var = np.einsum("ka,nab,kb->nk", arm_features, cov, arm_features)
+        return mean, np.maximum(var, 0.0)
 
     def update(self, contexts, arm_features, arms, rewards) -> LinearPolicy:
         """Learn from rewards: member ``i`` played ``arm_features[arms[i]]``, got ``rewards[i]``."""
@@ -299,8 +316,7 @@ class LinTS(LinearPolicy):
         """
         n, dm, da = len(contexts), self.d_member, self.d_arm
         mean = contexts @ self.mean.reshape(dm, da)  # (n, d_a)
-        half = (contexts @ self._cov).reshape(n, da, dm, da)
-        cov = np.einsum("najb,nj->nab", half, contexts)  # (n, d_a, d_a)
+        cov = self._member_cov(contexts)
         jitter = 1e-10 * (np.trace(cov, axis1=1, axis2=2) / da + 1e-30)
         root = np.linalg.cholesky(cov + jitter[:, None, None] * np.eye(da))
         z = self.rng.standard_normal((n, da, draws))

@@ -25,7 +25,10 @@ event log:
   in mini-batches (near real time); :meth:`OfferModel.retrain` refits it
   from scratch on the whole log (the scheduled retrain), two-tower first.
 * **Judging**: :meth:`OfferModel.evaluate` estimates the policy's value on a
-  log written by another policy, with every off-policy estimator.
+  log written by another policy, with every off-policy estimator;
+  :meth:`OfferModel.compare` judges candidate policies (the model, greedy,
+  uniform, no offer) side by side, and :meth:`OfferModel.arm_report` gives
+  each arm's shows, conversions and posterior at the average member.
 
 Contexts are rebuilt from the members table when learning from a log, so a
 member whose numbers changed since a round was served is seen as they are now;
@@ -55,6 +58,7 @@ from lumos.errors import DataValidationError, LumosUserError
 NO_OFFER = "none"
 WEEK = 7 * 86400.0
 POLICIES = ("lints", "neuralts", "egreedy")
+CANDIDATES = ("model", "greedy", "uniform", "no_offer")  # policies OfferModel.compare judges
 FORMAT, VERSION = "lumos.offers", 1
 # the funnel event's fields that offers read (the event log's shape; see lumos.events)
 _EVENT_FIELDS = ("tracking_id", "type", "action", "member_id", "item_id", "item_type", "channel",
@@ -290,7 +294,7 @@ class OfferModel:
         if now is None:
             now = float(e["ts"].max()) if len(e) else time.time()
         window = self.settings.window_hours * 3600
-        converted_at = served["tracking_id"].map(first)
+        converted_at = pd.to_numeric(served["tracking_id"].map(first), errors="coerce")
         converted = (converted_at >= served["ts"]) & (converted_at <= served["ts"] + window)
         # a round counts once its window has closed, converted or not: keeping early
         # conversions of open rounds would leave only the successes at the log's end
@@ -412,6 +416,80 @@ class OfferModel:
         Every estimator with its bootstrap interval, plus the log's own rate
         (``logged``, the logging policy's on-policy value).
         """
+        table = self.compare(events, candidates=("model",), now=now, model_id=model_id,
+                             estimators=estimators, n_bootstrap=n_bootstrap, draws=draws,
+                             random_state=random_state)  # fmt: skip
+        return pd.concat([table.loc["model"], table.loc["logged"]])
+
+    def compare(
+        self,
+        events,
+        *,
+        candidates=CANDIDATES,
+        now: float | None = None,
+        model_id: str | None = None,
+        estimators=ESTIMATORS,
+        n_bootstrap: int = 1000,
+        draws: int = 1000,
+        random_state=0,
+    ) -> pd.DataFrame:
+        """Candidate policies' conversion rates, estimated off-policy on one log.
+
+        ``candidates`` names policies over this model's arms and members:
+
+        * ``model`` — this model's policy as it decides now (Thompson draws,
+          or ε-greedy);
+        * ``greedy`` — the best allowed arm under the posterior mean (exploit only);
+        * ``uniform`` — a uniform allowed arm (explore only);
+        * ``no_offer`` — never make an offer.
+
+        Every candidate is judged on the same closed rounds, with the same
+        reward model and bootstrap seed. Returns one row per candidate and
+        estimator (index ``policy, estimator``) — ``value, low, high,
+        std_error, rounds`` — and the log's own rate as policy ``logged``.
+        """
+        names = [candidates] if isinstance(candidates, str) else list(candidates)
+        unknown = [c for c in names if c not in CANDIDATES]
+        if unknown or not names:
+            raise LumosUserError(
+                f"candidate policy {unknown[0] if unknown else candidates!r} is unknown; use "
+                f"{', '.join(CANDIDATES)}.",
+                code="bad_argument",
+            )
+        rounds = self._judged_rounds(events, now=now, model_id=model_id)
+        context = self.contexts(rounds["member_id"])
+        mask = self.mask(rounds["channel"].fillna(""))
+        action, reward = rounds["arm"].to_numpy(), rounds["reward"].to_numpy()
+        chosen = [estimators] if isinstance(estimators, str) else list(estimators)
+        q = None
+        if set(chosen) & {"dm", "dr", "switch-dr"}:
+            q = fit_reward_model(
+                context[:, 1:], action, reward, len(self.arm_ids), random_state=random_state
+            )
+        tables = {}
+        for name in names:
+            table = evaluate_all(
+                reward=reward,
+                action=action,
+                pscore=rounds["propensity"].to_numpy(),
+                action_dist=self._candidate(name, context, mask, draws),
+                estimated_rewards=q,
+                estimators=chosen,
+                n_bootstrap=n_bootstrap,
+                random_state=random_state,
+            )
+            tables[name] = table
+        logged, error = reward.mean(), reward.std() / np.sqrt(len(reward))
+        tables["logged"] = pd.DataFrame(
+            [[logged, logged - 1.96 * error, logged + 1.96 * error, error]],
+            index=pd.Index(["logged"], name="estimator"),
+            columns=["value", "low", "high", "std_error"],
+        )
+        out = pd.concat(tables, names=["policy"])
+        out["rounds"] = len(rounds)
+        return out
+
+    def _judged_rounds(self, events, *, now, model_id) -> pd.DataFrame:
         rounds, _ = self.rounds(events, now=now, model_id=model_id)
         if rounds.empty:
             raise LumosUserError(
@@ -429,41 +507,54 @@ class OfferModel:
                 code="bad_value",
                 column="propensity",
             )
-        context = self.contexts(rounds["member_id"])
-        mask = self.mask(rounds["channel"].fillna(""))
-        if hasattr(self.policy, "nu"):
-            target = self.policy.action_probabilities(
-                context, self.arm_features, mask=mask, draws=draws
-            )
-        else:
-            target = self.policy.action_probabilities(context, self.arm_features, mask=mask)
-        action, reward = rounds["arm"].to_numpy(), rounds["reward"].to_numpy()
-        names = [estimators] if isinstance(estimators, str) else list(estimators)
-        q = None
-        if set(names) & {"dm", "dr", "switch-dr"}:
-            q = fit_reward_model(
-                context[:, 1:], action, reward, len(self.arm_ids), random_state=random_state
-            )
-        table = evaluate_all(
-            reward=reward,
-            action=action,
-            pscore=rounds["propensity"].to_numpy(),
-            action_dist=target,
-            estimated_rewards=q,
-            estimators=names,
-            n_bootstrap=n_bootstrap,
-            random_state=random_state,
-        )
-        logged = reward.mean()
-        half = 1.96 * reward.std() / np.sqrt(len(reward))
-        table.loc["logged"] = [
-            logged,
-            logged - half,
-            logged + half,
-            reward.std() / np.sqrt(len(reward)),
-        ]
-        table["rounds"] = len(rounds)
-        return table
+        return rounds
+
+    def _candidate(self, name: str, context, mask, draws: int) -> np.ndarray:
+        """``(n, k)``: candidate policy ``name``'s probability of each arm on each request."""
+        if name == "model":
+            if hasattr(self.policy, "nu"):
+                return self.policy.action_probabilities(
+                    context, self.arm_features, mask=mask, draws=draws
+                )
+            return self.policy.action_probabilities(context, self.arm_features, mask=mask)
+        n, k = mask.shape
+        if name == "uniform":
+            return mask / mask.sum(axis=1, keepdims=True)
+        out = np.zeros((n, k))
+        if name == "no_offer":
+            out[:, self._arm_index[NO_OFFER]] = 1.0
+            return out
+        mean, _ = self.policy.mean_and_variance(context, self.arm_features)  # greedy
+        out[np.arange(n), np.where(mask, mean, -np.inf).argmax(axis=1)] = 1.0
+        return out
+
+    def arm_report(
+        self, events, *, now: float | None = None, model_id: str | None = None
+    ) -> pd.DataFrame:
+        """Per arm: closed rounds shown and converted, and the policy's view at the average member.
+
+        ``shows``, ``conversions`` and ``rate`` count a log's closed rounds
+        (:meth:`rounds`). ``mean``, ``low`` and ``high`` are the policy's
+        posterior of the arm's conversion score for the average member (the
+        mean context of the members table): the mean and the 95% interval of
+        the spread it draws from — ``ν`` times the posterior standard
+        deviation for Thompson sampling, the posterior itself for ε-greedy.
+        """
+        rounds, _ = self.rounds(events, now=now, model_id=model_id)
+        counts = rounds.groupby("arm")["reward"].agg(["size", "sum"])
+        counts = counts.reindex(range(len(self.arm_ids)), fill_value=0)
+        out = self.arms[["arm_id", "product", "creative", "channel"]].copy()
+        out["shows"] = counts["size"].to_numpy().astype(int)
+        out["conversions"] = counts["sum"].to_numpy().astype(int)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["rate"] = np.where(out["shows"] > 0, out["conversions"] / out["shows"], np.nan)
+        # a linear policy's score at the mean context is the members' mean score
+        ids = self.members["member_id"] if len(self.members) else ["(nobody)"]
+        average = self.contexts(ids).mean(axis=0, keepdims=True)
+        mean, var = self.policy.mean_and_variance(average, self.arm_features)
+        half = 1.96 * getattr(self.policy, "nu", 1.0) * np.sqrt(var[0])
+        out["mean"], out["low"], out["high"] = mean[0], mean[0] - half, mean[0] + half
+        return out
 
     # -- files ----------------------------------------------------------------------------------
 
