@@ -1,5 +1,6 @@
 """The lumos command: the demo, explain run, suggest-design, and every error path."""
 
+import html
 import json
 import re
 
@@ -217,7 +218,7 @@ def test_demo_runs_end_to_end(tmp_path):
     # what `lumos demo` serves when it ends: the store, the experiment, the account scores
     from fastapi.testclient import TestClient
 
-    from lumos.cli import _app
+    from lumos.cli import _demo_app
     from lumos.serve.cohorts import downstream_services
 
     assert "Discovery: 8 first-pass rankers" in result.output
@@ -227,9 +228,7 @@ def test_demo_runs_end_to_end(tmp_path):
         store=out / "store",
         tables={"courses": out / "learning" / "courses.parquet"},
     ) as cohorts:
-        served = _app(str(out / "store"), str(out / "experiments.yaml"), "course_ranker",
-                      "glmix", str(tmp_path / "events"), str(out / "scores.parquet"), [],
-                      cohorts_config=str(cohorts), offers_folder=str(out / "offers"))  # fmt: skip
+        served = _demo_app(out, cohorts, tmp_path / "events")
         with TestClient(served) as app:  # leaving it closes the store and the event log
             member = courses["member_id"].iloc[0]
             got = app.get(f"/v1/members/{member}/recommendations?count=3").json()
@@ -242,6 +241,16 @@ def test_demo_runs_end_to_end(tmp_path):
             assert all(c["items"][0]["name"] for c in page["cohorts"])
             offer = app.post("/v1/members/om000001/offer?channel=feed").json()
             assert offer["channel"] == "feed" and 0 < offer["propensity"] <= 1
+            # the dashboard's pages over the demo's offer log, held-out clicks and titles
+            offers_page = app.get("/offers").text
+            assert "log_week_4" in offers_page and "Greedy on the posterior mean" in offers_page
+            health = app.get("/health").text
+            assert "course_health.parquet" in health and "Where glmix under-performs" in health
+            assert "industry" in health and app.get("/health?model=global").status_code == 200
+            titles = pd.read_parquet(out / "learning" / "courses.parquet")["title"]
+            learning = app.get(f"/learning?member={member}").text
+            assert sum(html.escape(t) in learning for t in titles) >= 5
+    assert "Model health: a GLMix trained on all but the last 14 days" in result.output
     assert "Offers: LinTS learned from" in result.output and "simulator's truth" in result.output
     judged = run("offers", "evaluate", "--logs", out / "offers_data" / "log_week_4",
                  "--policy", out / "offers", "--bootstrap", 100)  # fmt: skip

@@ -48,6 +48,45 @@ def test_retrain_evaluate_and_serve(folder):
     with TestClient(app) as client:
         offer = client.post("/v1/members/om000003/offer?channel=notification").json()
     assert offer["arm_id"] == "none" or offer["arm_id"].endswith("/notification")
+    # the Offers page judges the model on --offer-log (a file here), read on the first visit
+    app = _app(str(folder / "store"), None, None, "glmix", None, None, [],
+               offers_folder=str(folder / "lin"), offer_log=str(folder / "old.jsonl"))  # fmt: skip
+    with TestClient(app) as client:
+        page = client.get("/offers").text
+    assert "old.jsonl" in page and "Candidate policies" in page and "Greedy on the" in page
+    # without --offer-log, on the --events log (here the later one)
+    app = _app(str(folder / "store"), None, None, "glmix", str(folder / "log"), None, [],
+               offers_folder=str(folder / "lin"))  # fmt: skip
+    with TestClient(app) as client:
+        page = client.get("/offers").text
+    assert "the event log" in page and "This model (as it decides now)" in page
+
+
+def test_serve_names_bad_dashboard_inputs(folder, tmp_path):
+    LMDBStore(tmp_path / "store").close()
+    base = ("serve", "--store", tmp_path / "store")
+    alone = run(*base, "--offer-log", folder / "old.jsonl")
+    assert alone.exit_code == 2 and "give --offers" in alone.output
+    nowhere = run(*base, "--offers", folder / "lin", "--offer-log", tmp_path / "nope.jsonl")
+    assert nowhere.exit_code == 2 and "--offer-log" in nowhere.output
+    assert "is neither an event log folder nor a file" in nowhere.output
+    held = tmp_path / "held.csv"
+    pd.DataFrame({"label": [0, 1, 1], "score": [0.2, 0.7, 1.5], "region": ["a", "b", "a"]}).to_csv(
+        held, index=False
+    )
+    score = run(*base, "--health", held, "--health-groups", "region")
+    assert score.exit_code == 2 and "row 2: column 'score' must be a probability" in score.output
+    assert "got 1.5" in score.output
+    group = run(*base, "--health", held, "--health-groups", "region,segment")
+    assert group.exit_code == 2 and "has no column 'segment'" in group.output
+    label = run(*base, "--health", held, "--health-label", "clicked")
+    assert label.exit_code == 2 and "has no column 'clicked'" in label.output
+    courses = tmp_path / "courses.csv"
+    pd.DataFrame({"course_id": ["c1"], "name": ["Python"]}).to_csv(courses, index=False)
+    titles = run(*base, "--courses", courses)
+    assert (
+        titles.exit_code == 2 and "has no column 'title'; give course_id and title" in titles.output
+    )
 
 
 def test_error_paths_are_named(folder, tmp_path):

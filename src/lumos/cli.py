@@ -126,25 +126,36 @@ def demo(out, n_accounts, months, seed, no_serve, port):
         store=p["store"],
         tables={"courses": p["learning_tables"] / "courses.parquet"},
     ) as cohorts:
-        app = _app(
-            str(p["store"]),
-            str(p["experiments"]),
-            "course_ranker",
-            "glmix",
-            str(Path(out) / "events"),
-            str(p["scores"]),
-            [],
-            cohorts_config=str(cohorts),
-            offers_folder=str(p["offers"]),
-        )
+        app = _demo_app(Path(out), cohorts, Path(out) / "events")
         member = done["scores"]["account_id"].iloc[0]
         click.echo(
             f"\nServing on http://127.0.0.1:{port} — the dashboard at / (Accounts, "
-            f"/learning?member=M000001); the API: /v1/members/M000001/recommendations,"
+            f"/learning?member=M000001, /network?member=U000001, /offers, /health); the API: "
+            "/v1/members/M000001/recommendations,"
             f" /v1/members/U000001/cohorts, /v1/accounts/{member}/insights, POST "
             "/v1/members/om000001/offer?channel=email, /docs. Ctrl-C stops."
         )
         _run_server(app, "127.0.0.1", port)
+
+
+def _demo_app(out: Path, cohorts, events):
+    """The app `lumos demo` serves over what it wrote in ``out``; ``cohorts``: their config."""
+    from lumos.demo import HEALTH_GROUPS
+
+    return _app(
+        str(out / "store"),
+        str(out / "experiments.yaml"),
+        "course_ranker",
+        "glmix",
+        str(events),
+        str(out / "scores.parquet"),
+        [],
+        cohorts_config=str(cohorts),
+        offers_folder=str(out / "offers"),
+        offer_log=str(out / "offers_data" / "log_week_4"),
+        health=(str(out / "course_health.parquet"), "label", "score", list(HEALTH_GROUPS)),
+        courses=str(out / "learning" / "courses.parquet"),
+    )
 
 
 @main.group()
@@ -651,6 +662,27 @@ def _router(config, experiment, default):
     help="An offer model folder (lumos offers retrain): POST /v1/members/{id}/offer.",
 )
 @click.option(
+    "--offer-log",
+    help="The dashboard's Offers page judges the offer model on this log (a folder, redis://…, "
+    "or a .jsonl/.parquet/.csv file; default the --events log).",
+)
+@click.option(
+    "--health",
+    "health_path",
+    type=click.Path(dir_okay=False),
+    help="Held-out predictions for the Model health page (.parquet, .csv, .jsonl): a 0/1 "
+    "label, a probability, an optional model column, and columns to slice by.",
+)
+@click.option("--health-label", default="label", show_default=True, help="Its label column.")
+@click.option("--health-score", default="score", show_default=True, help="Its score column.")
+@click.option("--health-groups", help="Comma-separated columns whose groups' gaps are measured.")
+@click.option(
+    "--courses",
+    "courses_path",
+    type=click.Path(dir_okay=False),
+    help="A course_id, title table: the Learning page shows titles.",
+)
+@click.option(
     "--read-keys", is_flag=True, help="Reads need an API key too (X-API-Key), not only writes."
 )
 @click.option(
@@ -674,12 +706,18 @@ def serve(
     key_hashes,
     cohorts_config,
     offers_folder,
+    offer_log,
+    health_path,
+    health_label,
+    health_score,
+    health_groups,
+    courses_path,
     read_keys,
     flush_ms,
     host,
     port,
 ):
-    """Serve recommendations, cohorts, account insights and events over HTTP."""
+    """Serve recommendations, cohorts, account insights and events over HTTP, and the dashboard."""
     import os
 
     keys = [*key_hashes, *filter(None, os.environ.get("LUMOS_API_KEY_HASHES", "").split(","))]
@@ -702,6 +740,11 @@ def serve(
         flush_ms=flush_ms,
         cohorts_config=cohorts_config,
         offers_folder=offers_folder,
+        offer_log=offer_log,
+        health=(health_path, health_label, health_score, _split(health_groups) or [])
+        if health_path
+        else None,
+        courses=courses_path,
     )
     click.echo(
         f"Serving on http://{host}:{port} (the dashboard at /, OpenAPI at /docs); Ctrl-C stops."
@@ -735,6 +778,9 @@ def _app(
     course_skills=None,
     cohorts_config=None,
     offers_folder=None,
+    offer_log=None,
+    health=None,
+    courses=None,
     **options,
 ):
     from lumos.data import read_table
@@ -786,6 +832,28 @@ def _app(
         from lumos.bandits import OfferModel
 
         offer_model = OfferModel.load(offers_folder)
+    if offer_log is not None:
+        if offer_model is None:
+            raise click.BadParameter("give --offers (the model to judge) too",
+                                     param_hint="--offer-log")  # fmt: skip
+        _events_file(offer_log, "--offer-log")  # a wrong path fails now, not on first visit
+        options |= {"offer_log": functools.partial(_read_events, offer_log, "--offer-log"),
+                    "offer_log_name": offer_log}  # fmt: skip
+    if health is not None:
+        options |= _health(*health)
+    if courses:
+        titles = read_table(courses, what="courses")
+        for column in ("course_id", "title"):
+            if column not in titles.columns:
+                raise DataValidationError(
+                    f"courses file {courses!r} has no column {column!r}; give course_id and title.",
+                    code="missing_column",
+                    file=courses,
+                    column=column,
+                )
+        options["course_titles"] = dict(
+            zip(titles["course_id"].astype(str), titles["title"].astype(str), strict=True)
+        )
     return create_app(
         offers=offer_model,
         cohorts=cohorts,
@@ -797,6 +865,17 @@ def _app(
         course_skills=skills,
         **options,
     )
+
+
+def _health(path, label, score, groups) -> dict:
+    """The Model health page's inputs: the predictions, checked now; their figures, later."""
+    from lumos.data import read_table
+    from lumos.evaluate import check_predictions, model_health
+
+    data = read_table(path, what="predictions")
+    check_predictions(data, label, score, groups, source=path)
+    compute = functools.partial(model_health, data, label, score, groups=groups, source=path)
+    return {"health": compute, "health_name": path}
 
 
 @main.group()
@@ -984,22 +1063,29 @@ _LOGS = click.option(
 )
 
 
-def _read_events(logs: str):
-    from pathlib import Path
-
+def _read_events(logs: str, flag: str = "--logs"):
     from lumos.data import read_table
 
-    if not logs.startswith(("redis://", "rediss://", "unix://")) and Path(logs).is_file():
+    if _events_file(logs, flag):
         return read_table(logs, what="events")
-    if not logs.startswith(("redis://", "rediss://", "unix://")) and not Path(logs).is_dir():
-        from lumos.errors import DataValidationError
-
-        raise DataValidationError(
-            f"--logs {logs!r} is neither an event log folder nor a file; check the path.",
-            code="file_not_found",
-            file=logs,
-        )
     return _event_source(logs).read()
+
+
+def _events_file(logs: str, flag: str) -> bool:
+    """Whether ``logs`` is a file of events (else a log folder or Redis); neither is an error."""
+    from pathlib import Path
+
+    if logs.startswith(("redis://", "rediss://", "unix://")) or Path(logs).is_dir():
+        return False
+    if Path(logs).is_file():
+        return True
+    from lumos.errors import DataValidationError
+
+    raise DataValidationError(
+        f"{flag} {logs!r} is neither an event log folder nor a file; check the path.",
+        code="file_not_found",
+        file=logs,
+    )
 
 
 @offers.command("retrain")

@@ -4,8 +4,9 @@ The demo's data is generated once; the app `lumos demo` serves runs in a
 uvicorn thread on a free port, with the first-pass rankers of its cohorts as
 their own services. The tests skip where Playwright or Chromium is missing
 (`.ci/run` installs both; no browser is ever downloaded). Sort the book, open
-an account's narratives and read the API's words; page through a cohort; load
-every page at desktop and phone width with no console error.
+an account's narratives and read the API's words; page through a cohort; read
+the Offers and Model health figures; load every page at desktop and phone
+width with no console error.
 """
 
 import json
@@ -51,7 +52,7 @@ def demo(tmp_path_factory):
 @pytest.fixture(scope="session")
 def server(demo, tmp_path_factory):
     """The base URL of the app `lumos demo` serves, on a free loopback port."""
-    from lumos.cli import _app
+    from lumos.cli import _demo_app
     from lumos.serve.cohorts import downstream_services
 
     events = tmp_path_factory.mktemp("events")
@@ -61,10 +62,7 @@ def server(demo, tmp_path_factory):
         store=demo / "store",
         tables={"courses": demo / "learning" / "courses.parquet"},
     ) as cohorts:
-        app = _app(str(demo / "store"), str(demo / "experiments.yaml"), "course_ranker",
-                   "glmix", str(events), str(demo / "scores.parquet"), [],
-                   cohorts_config=str(cohorts))  # fmt: skip
-        yield from _serve(app)
+        yield from _serve(_demo_app(demo, cohorts, events))
 
 
 def _serve(app):
@@ -187,6 +185,36 @@ def test_see_all_pages_through_a_cohort_without_repeats(page, server):
     assert unknown.value.code == 404 and "no cohort &#x27;nope&#x27;" in said
 
 
+def test_offers_and_model_health_show_what_the_library_computes(page, server, demo):
+    from lumos.bandits import OfferModel
+    from lumos.events import EventLog
+
+    page.goto(f"{server}/offers", timeout=120_000)
+    log = EventLog(demo / "offers_data" / "log_week_4", readonly=True).read()
+    model = OfferModel.load(demo / "offers")
+    greedy = model.compare(log, candidates="greedy", n_bootstrap=500).loc[("greedy", "dr")]
+    row = page.locator('tr[data-policy="greedy"] td').nth(3)  # IPW, SNIPW, DM, DR
+    assert row.inner_text().split() == [f"{greedy['value']:.3f}", f"{greedy['low']:.3f}", "–",
+                                        f"{greedy['high']:.3f}"]  # fmt: skip
+    arms = model.arm_report(log)
+    top = arms.loc[arms["mean"].idxmax()]
+    first = page.locator("tr[data-arm]").first
+    assert first.get_attribute("data-arm") == top["arm_id"]
+    assert first.locator("td").nth(3).inner_text() == f"{top['shows']:,}"
+    shoot(page, "offers")
+
+    page.goto(f"{server}/health", timeout=120_000)
+    assert page.locator("#slices").inner_text() == "Where glmix under-performs"
+    link = page.get_by_role("link", name="global", exact=True)
+    link.focus()
+    page.keyboard.press("Enter")  # by keyboard to the other model
+    page.wait_for_url("**/health?model=global")
+    assert page.locator("#slices").inner_text() == "Where global under-performs"
+    assert page.locator('nav[aria-label="Models"] [aria-current="page"]').inner_text() == "global"
+    assert page.locator("#slices ~ ul li, #slices + p + ul li").count() >= 1
+    shoot(page, "health-global")
+
+
 @pytest.mark.parametrize("width", [1280, 390])
 def test_every_page_loads_without_console_errors(page, server, demo, width):
     import pandas as pd
@@ -194,14 +222,21 @@ def test_every_page_loads_without_console_errors(page, server, demo, width):
     page.set_viewport_size({"width": width, "height": 900})
     member = pd.read_parquet(demo / "learning" / "members.parquet")["member_id"].iloc[0]
     paths = (("accounts", "/accounts"), ("learning", f"/learning?member={member}"),
-             ("network", "/network?member=U000001"))  # fmt: skip
+             ("network", "/network?member=U000001"), ("offers", "/offers"),
+             ("health", "/health"))  # fmt: skip
     for name, path in paths:
-        response = page.goto(f"{server}{path}")
+        response = page.goto(f"{server}{path}", timeout=120_000)  # the first visit computes
         assert response.status == 200, path
         assert page.locator("main h1").inner_text()
         if name in ("learning", "network"):
             assert page.locator("section.carousel").count() >= 1
             assert page.locator("section.carousel li.card").count() >= 5
+        if name in ("offers", "health"):  # the plots are drawn and fit the window
+            assert page.locator("figure.plot svg").count() >= 2
+            for box in page.locator("figure.plot svg").evaluate_all(
+                "nodes => nodes.map(n => n.getBoundingClientRect().width)"
+            ):
+                assert 0 < box <= width, (path, box)
         # readable on a phone: nothing but the table's own scroller is wider than the window
         wide = page.evaluate("document.documentElement.scrollWidth")
         assert wide <= width + 1, (path, wide)

@@ -35,7 +35,8 @@ def client(tmp_path):
     store = LMDBStore(tmp_path / "store")
     store.publish(build_records({"glmix": lists, COLD_START: lists.assign(member_id=COLD_START)},
                                 version="v1"))  # fmt: skip
-    app = create_app(store=store, treatment=lambda m: ("B", "glmix"), insights=book())
+    app = create_app(store=store, treatment=lambda m: ("B", "glmix"), insights=book(),
+                     course_titles={"c1": "Python <Basics>"})  # fmt: skip
     with TestClient(app) as c:
         yield c
 
@@ -76,7 +77,7 @@ def test_learning_groups_by_reason_and_static_files(client):
     page = client.get("/learning?member=m1").text
     sections = re.findall(r'<h2 id="reason-\d+">([^<]+)</h2>', page)
     assert sections == ["Because of your skill &#x27;Python&#x27;", "Trending in your industry"]
-    assert "c1" in page and "c3" in page
+    assert "Python &lt;Basics&gt;" in page and "c3" in page  # a title where the table has one
     cold = client.get("/learning?member=stranger").text
     assert "cold start" in cold
     assert "Enter a member id" in client.get("/learning").text
@@ -96,3 +97,117 @@ def test_pages_without_their_data_say_what_to_start(client, tmp_path):
         assert "--insights scores.parquet" in c.get("/accounts").text
         missing = c.get("/learning?member=m1")
         assert missing.status_code == 404 and "lumos recommend publish" in missing.text
+        assert "--offers MODEL_FOLDER" in c.get("/offers").text
+        assert "--health" in c.get("/health").text
+
+
+@pytest.fixture(scope="module")
+def offer_book():
+    from lumos.bandits import OfferModel
+    from lumos.data.demo import offers
+
+    book = offers(1500, 12_000, seed=2)
+    cut = book.events["ts"].quantile(0.7)
+    model = OfferModel(book.arms, book.members, {"policy": "egreedy", "seed": 0})
+    model.retrain(book.events[book.events["ts"] < cut])
+    return model, book.events[book.events["ts"] >= cut].reset_index(drop=True)
+
+
+def cells(page: str, attribute: str, value: str) -> list[str]:
+    row = re.search(rf'<tr {attribute}="{re.escape(value)}">(.*?)</tr>', page, re.S)
+    assert row, (attribute, value)
+    return [re.sub(r"<[^>]+>", " ", c).split() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>",
+                                                                  row.group(1), re.S)]  # fmt: skip
+
+
+def test_the_offers_page_shows_each_arm_and_the_candidate_policies(offer_book, tmp_path):
+    model, log = offer_book
+    calls = []
+
+    def read():
+        calls.append(1)
+        return log
+
+    app = create_app(store=LMDBStore(tmp_path / "s"), treatment=lambda m: ("A", "glmix"),
+                     offers=model, offer_log=read, offer_log_name="week <4>")  # fmt: skip
+    with TestClient(app) as c:
+        page = c.get("/offers")
+        again = c.get("/offers")
+        # a decision right after: the page judged a copy, the live model is untouched
+        decided = c.post("/v1/members/om000001/offer?channel=email")
+    assert page.status_code == 200 and again.text == page.text and calls == [1]  # computed once
+    assert decided.status_code == 200
+    assert "week &lt;4&gt;" in page.text and 'aria-current="page">Offers' in page.text
+    arms = model.arm_report(log)
+    busiest = arms.loc[arms["shows"].idxmax()]
+    row = cells(page.text, "data-arm", busiest["arm_id"])
+    assert row[4:6] == [[f"{busiest['shows']:,}"], [f"{busiest['conversions']:,}"]]
+    assert row[7] == [f"{busiest['mean']:.3f}"]
+    assert row[8] == [f"{busiest['low']:.3f}", "–", f"{busiest['high']:.3f}"]
+    table = model.compare(log, n_bootstrap=500)
+    greedy = cells(page.text, "data-policy", "greedy")
+    dr = table.loc[("greedy", "dr")]
+    assert greedy[4] == [f"{dr['value']:.3f}", f"{dr['low']:.3f}", "–", f"{dr['high']:.3f}"]
+    logged = table.loc[("logged", "logged"), "value"]
+    assert f"the {logged:.3f} the log's own policy converted" in page.text
+    assert page.text.count("<svg") == 2
+
+
+def test_the_offers_page_waits_for_closed_rounds(offer_book, tmp_path):
+    model, log = offer_book
+    young = log[log["ts"] < log["ts"].min() + 3600]  # an hour of a 72-hour window
+    app = create_app(store=LMDBStore(tmp_path / "s"), treatment=lambda m: ("A", "glmix"),
+                     offers=model, offer_log=young)  # fmt: skip
+    with TestClient(app) as c:
+        page = c.get("/offers")
+    assert page.status_code == 200 and "no closed offer rounds" in page.text
+    served = int(((young["type"] == "served") & (young["item_type"] == "offer")).sum())
+    assert f"{served:,} served offers are still inside their window" in page.text
+
+
+def test_the_health_page_shows_metrics_slices_and_gaps(tmp_path):
+    from lumos.evaluate import model_health
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    data = pd.DataFrame({"member_id": [f"m{i}" for i in range(n)],
+                         "region": rng.choice(["NA", "EU", "APAC"], n),
+                         "plan": rng.choice(["free", "pro"], n)})  # fmt: skip
+    truth = np.where(data["region"] == "EU", 0.5, 0.2)
+    data["label"] = (rng.random(n) < truth).astype(int)
+    good = np.clip(truth + rng.normal(0, 0.05, n), 0.01, 0.99)
+    bad = np.where(data["plan"] == "free", 0.9, good)  # wrong on free plans
+    data = pd.concat([data.assign(score=good, model="good"), data.assign(score=bad, model="bad")])
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return model_health(data, groups=["region"], n_bootstrap=50)
+
+    app = create_app(store=LMDBStore(tmp_path / "s"), treatment=lambda m: ("A", "glmix"),
+                     health=compute, health_name="held_out.parquet")  # fmt: skip
+    with TestClient(app) as c:
+        first = c.get("/health")
+        bad_page = c.get("/health?model=bad")
+        unknown = c.get("/health?model=<i>nope</i>")
+    assert calls == [1]
+    assert first.status_code == 200 and "held_out.parquet" in first.text
+    assert "Where good under-performs" in first.text and first.text.count("<svg") >= 5
+    assert "region = EU" in first.text  # the largest gap is between EU and the rest
+    assert "plan = free" in bad_page.text and "Where bad under-performs" in bad_page.text
+    assert unknown.status_code == 404 and "&lt;i&gt;nope&lt;/i&gt;" in unknown.text
+    assert "<i>nope" not in unknown.text and "Where good under-performs" in unknown.text
+    report = model_health(data, groups=["region"], n_bootstrap=50).metrics
+    assert f"{report.loc['good', 'roc_auc']:.4g}" in first.text
+
+
+def test_the_health_page_names_a_table_it_cannot_read(tmp_path):
+    from lumos.evaluate import model_health
+
+    data = pd.DataFrame({"label": [0, 1, 2], "score": [0.1, 0.5, 0.9]})
+    app = create_app(store=LMDBStore(tmp_path / "s"), treatment=lambda m: ("A", "glmix"),
+                     health=lambda: model_health(data, source="p.csv"))  # fmt: skip
+    with TestClient(app) as c:
+        page = c.get("/health")
+    assert page.status_code == 422
+    assert "p.csv row 2: column &#x27;label&#x27; must be 0 or 1; got" in page.text

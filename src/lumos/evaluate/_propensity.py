@@ -42,22 +42,28 @@ def propensity_report(
     >>> report.loc["all", ["upsell_precision", "upsell_recall", "churn_roc_auc"]].tolist()
     [0.6666666666666666, 1.0, 1.0]
     """
-    y = np.asarray(change_true, dtype=np.float64)
-    p = np.asarray(change_pred, dtype=np.float64)
-    if y.shape != p.shape or y.ndim != 1:
-        raise LumosUserError(
-            f"change_true {y.shape} and change_pred {p.shape} must be vectors of one length.",
-            code="bad_argument",
-        )
+    y, p, parts = paired(change_true, change_pred, groups, ("change_true", "change_pred"))
     if np.isnan(y).any() or np.isnan(p).any():
         raise LumosUserError("change_true and change_pred must not hold NaN.", code="bad_argument")
-    parts = {"all": np.ones(len(y), dtype=bool)}
-    if groups is not None:
-        g = np.asarray(groups, dtype=object)
-        if len(g) != len(y):
-            raise LumosUserError(f"groups has {len(g)} rows, not {len(y)}.", code="bad_argument")
-        parts.update({str(k): g == k for k in pd.unique(g)})
+    parts = {"all": np.ones(len(y), dtype=bool), **parts}
     return pd.DataFrame({name: _figures(y[m], p[m], tolerance) for name, m in parts.items()}).T
+
+
+def paired(truth, predicted, groups, names) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Two float vectors of one length, and each group's rows (``{}`` without groups)."""
+    y = np.asarray(truth, dtype=np.float64)
+    p = np.asarray(predicted, dtype=np.float64)
+    if y.shape != p.shape or y.ndim != 1:
+        raise LumosUserError(
+            f"{names[0]} {y.shape} and {names[1]} {p.shape} must be vectors of one length.",
+            code="bad_argument",
+        )
+    if groups is None:
+        return y, p, {}
+    g = np.asarray(groups, dtype=object)
+    if len(g) != len(y):
+        raise LumosUserError(f"groups has {len(g)} rows, not {len(y)}.", code="bad_argument")
+    return y, p, {str(k): g == k for k in pd.unique(g)}
 
 
 def _figures(y: np.ndarray, p: np.ndarray, tol: float) -> dict:

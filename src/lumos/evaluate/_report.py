@@ -11,8 +11,9 @@ _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem;color:#1d2330}
 h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}
 table{border-collapse:collapse;font-size:.85rem}
-td,th{padding:.25rem .6rem;border-bottom:1px solid #dde}
+.scroll{overflow-x:auto}td,th{padding:.25rem .6rem;border-bottom:1px solid #dde}
 th{text-align:left}li{margin:.3rem 0}svg text{font-size:11px;fill:#1d2330}
+svg{max-width:100%;height:auto}
 """
 
 
@@ -22,6 +23,12 @@ def _page(title: str, body: str) -> str:
         f"</title><meta name='viewport' content='width=device-width'><style>{_STYLE}</style>"
         f"</head><body><h1>{html.escape(title)}</h1>{body}</body></html>"
     )
+
+
+def _svg(title: str, width: int, height: int) -> str:
+    """An SVG's opening tag; its viewBox lets a narrow page shrink it (``max-width: 100%``)."""
+    return (f"<svg role='img' aria-label='{html.escape(title)}' width='{width}' height='{height}' "
+            f"viewBox='0 0 {width} {height}'>")  # fmt: skip
 
 
 def _intervals(labels, values, lows, highs, *, title: str) -> str:
@@ -35,8 +42,7 @@ def _intervals(labels, values, lows, highs, *, title: str) -> str:
     def x(v):
         return left + (v - lo) / span * width
 
-    parts = [f"<svg role='img' aria-label='{html.escape(title)}' width='{left + width + 20}' "
-             f"height='{rows * row_h + 30}'>"]  # fmt: skip
+    parts = [_svg(title, left + width + 20, rows * row_h + 30)]
     parts.append(f"<line x1='{x(0):.1f}' y1='0' x2='{x(0):.1f}' y2='{rows * row_h}' "
                  "stroke='#999' stroke-dasharray='3'/>")  # fmt: skip
     for i, (label, v, a, b) in enumerate(zip(labels, values, lows, highs, strict=True)):
@@ -59,8 +65,7 @@ def _bars(labels, values, *, title: str) -> str:
     finite = [v for v in values if math.isfinite(v)] or [0.0]
     lo, hi = min(0.0, *finite), max(0.0, *finite)
     span = (hi - lo) or 1.0
-    parts = [f"<svg role='img' aria-label='{html.escape(title)}' width='{left + width + 70}' "
-             f"height='{len(labels) * row_h + 8}'>"]  # fmt: skip
+    parts = [_svg(title, left + width + 70, len(labels) * row_h + 8)]
     for i, (label, v) in enumerate(zip(labels, values, strict=True)):
         y = i * row_h + 4
         parts.append(f"<text x='{left - 6}' y='{y + 12}' text-anchor='end'>"
@@ -74,48 +79,104 @@ def _bars(labels, values, *, title: str) -> str:
     return "".join(parts) + "</svg>"
 
 
+def calibration_plot(table: pd.DataFrame, *, title: str = "calibration") -> str:
+    """Each bin's observed rate against its mean score, beside the diagonal of calibration."""
+    size, pad = 260, 36
+    top = max(0.05, *table["mean_score"], *table["observed"]) * 1.05
+
+    def at(v):
+        return pad + v / top * size
+
+    parts = [_svg(title, size + pad + 12, size + pad + 12)]
+    parts.append(f"<g transform='translate(0 {size + 2 * pad}) scale(1 -1)'>")
+    parts.append(f"<rect x='{pad}' y='{pad}' width='{size}' height='{size}' fill='none' "
+                 "stroke='#d9dee7'/>")  # fmt: skip
+    parts.append(f"<line x1='{pad}' y1='{pad}' x2='{at(top)}' y2='{at(top)}' stroke='#999' "
+                 "stroke-dasharray='3'/>")  # fmt: skip
+    pairs = list(zip(table["mean_score"], table["observed"], strict=True))
+    points = " ".join(f"{at(x):.1f},{at(y):.1f}" for x, y in pairs)
+    parts.append(f"<polyline points='{points}' fill='none' stroke='#3b6ea5' stroke-width='2'/>")
+    for x, y in pairs:
+        parts.append(f"<circle cx='{at(x):.1f}' cy='{at(y):.1f}' r='3.5' fill='#c0392b'/>")
+    parts.append("</g>")
+    bottom = size + pad + 10
+    parts.append(f"<text x='{pad}' y='{bottom}'>0</text><text x='{pad + size}' y='{bottom}' "
+                 f"text-anchor='end'>mean score {top:.2g}</text>")  # fmt: skip
+    parts.append(f"<text x='{pad - 4}' y='{pad + 8}' text-anchor='end'>{top:.2g}</text>")
+    parts.append(f"<text x='{pad - 4}' y='{pad + 20}' text-anchor='end'>rate</text></svg>")
+    return "".join(parts)
+
+
 def slices_html(found, title: str = "Where the model under-performs") -> str:
+    return _page(title, slices_section(found))
+
+
+def slices_section(found, level: int = 2) -> str:
+    """The slice finder's findings: a summary, one sentence each, their effects plotted, a table."""
     t = found.table
     body = [f"<p>{found.n_rows:,} rows; overall {html.escape(found.metric)} "
             f"{found.overall:.4g}; {found.evaluated:,} slices scored of a lattice of "
             f"{found.lattice_size:,}.</p>"]  # fmt: skip
-    body.append("<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in found.sentences()) + "</ul>")
+    body.append(_list(found.sentences()))
     if len(t):
-        body.append("<h2>Effect per slice (95% interval)</h2>")
+        body.append(f"<h{level}>Effect per slice (95% interval)</h{level}>")
         body.append(_intervals(t["slice"].tolist(), t["effect"].tolist(), t["low"].tolist(),
                                t["high"].tolist(), title="effect per slice"))  # fmt: skip
-        body.append(t.to_html(index=False, float_format=lambda v: f"{v:.4g}"))
-    return _page(title, "".join(body))
+        body.append(_table(t))
+    return "".join(body)
 
 
 def fairness_html(report, title: str = "Fairness gaps") -> str:
-    body = ["<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in report.sentences()) + "</ul>"]
+    return _page(title, fairness_section(report))
+
+
+def fairness_section(report, level: int = 2) -> str:
+    """Fairness gaps: sentences, each attribute's metrics per group as bars, the gaps, tables."""
+    body = [_list(report.sentences())]
     m = report.metrics
+    g = report.gaps
+    if len(g):
+        body.append(f"<h{level}>Largest gap per metric (95% interval)</h{level}>")
+        labels = [f"{r.attribute}: {r.metric} ({r.high_group} − {r.low_group})"
+                  for r in g.itertuples()]  # fmt: skip
+        body.append(_intervals(labels, g["gap"].tolist(), g["low"].tolist(), g["high"].tolist(),
+                               title="largest gap per metric"))  # fmt: skip
     for attribute, part in m.groupby("attribute", sort=False):
-        body.append(f"<h2>{html.escape(str(attribute))}</h2>")
+        body.append(f"<h{level}>{html.escape(str(attribute))}</h{level}>")
         for metric in ("selection_rate", "tpr", "fpr", "precision", "calibration", "auc"):
             body.append(f"<p>{html.escape(metric)}</p>")
-            body.append(_bars(part["group"].tolist(), part[metric].tolist(), title=metric))
+            body.append(_bars(part["group"].tolist(), part[metric].tolist(),
+                              title=f"{attribute}: {metric}"))  # fmt: skip
         for (attr, group), found in report.slices.items():
             if attr == attribute and len(found.table):
                 body.append(f"<p>Inside {html.escape(str(attr))} = {html.escape(str(group))}:</p>")
-                body.append("<ul>" + "".join(f"<li>{html.escape(s)}</li>"
-                                             for s in found.sentences()) + "</ul>")  # fmt: skip
-    body.append("<h2>Largest gaps</h2>")
-    body.append(report.gaps.to_html(index=False, float_format=lambda v: f"{v:.4g}"))
-    body.append("<h2>Per group</h2>")
-    body.append(m.to_html(index=False, float_format=lambda v: f"{v:.4g}"))
-    return _page(title, "".join(body))
+                body.append(_list(found.sentences()))
+    body.append(f"<h{level}>Largest gaps</h{level}>")
+    body.append(_table(g))
+    body.append(f"<h{level}>Per group</h{level}>")
+    body.append(_table(m))
+    return "".join(body)
+
+
+def _list(sentences) -> str:
+    return "<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in sentences) + "</ul>"
+
+
+def _table(frame: pd.DataFrame, *, index: bool = False) -> str:
+    """A table that scrolls inside its box on a narrow page."""
+    return ("<div class='scroll'>"
+            + frame.to_html(index=index, float_format=lambda v: f"{v:.4g}", border=0)
+            + "</div>")  # fmt: skip
 
 
 def abtest_html(result, title: str = "A/B test") -> str:
     t = result.table
-    body = ["<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in result.sentences()) + "</ul>"]
+    body = [_list(result.sentences())]
     if len(t):
         labels = [f"{r.metric} · {r.treatment}" for r in t.itertuples()]
         body.append("<h2>Lift over control (95% interval)</h2>")
         body.append(_intervals(labels, t["lift"].tolist(), t["lift_low"].tolist(),
                                t["lift_high"].tolist(), title="lift per metric"))  # fmt: skip
-        body.append(t.to_html(index=False, float_format=lambda v: f"{v:.4g}"))
-    body.append(pd.DataFrame({"members": result.members}).to_html())
+        body.append(_table(t))
+    body.append(_table(pd.DataFrame({"members": result.members}), index=True))
     return _page(title, "".join(body))

@@ -33,6 +33,7 @@ request that fails validation changes nothing. Write endpoints need an API key
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import hashlib
 import json
@@ -54,6 +55,8 @@ from lumos.bandits import FrequencyCap
 from lumos.errors import LumosError, LumosUserError
 from lumos.events import EventLog, new_id, new_ids, served_lines
 from lumos.serve._dashboard import add_dashboard
+from lumos.serve._html import Lazy
+from lumos.serve._offers_page import offer_figures
 from lumos.serve.cohorts import PageError
 from lumos.store import COLD_START, list_length, ranked
 
@@ -129,8 +132,19 @@ def create_app(
     flush_ms: float = 20.0,
     cohorts=None,
     offers=None,
+    offer_log=None,
+    offer_log_name: str = "the offer log",
+    health=None,
+    health_name: str = "the predictions",
+    course_titles: dict | None = None,
 ) -> FastAPI:
-    """The Lumos API over a store, an experiment assignment, an event sink and insights."""
+    """The Lumos API over a store, an experiment assignment, an event sink and insights.
+
+    The dashboard's Offers page judges ``offers`` on ``offer_log`` (events, or
+    a function that reads them; default the ``events`` sink); its Model health
+    page shows ``health`` (a :class:`~lumos.evaluate.ModelHealth`, or a function
+    that computes one). ``course_titles`` (course id → title) names Learning's cards.
+    """
 
     served = _GroupCommit(events, flush_ms) if events is not None else None
 
@@ -503,7 +517,20 @@ def create_app(
         accepted.inc(n)
         return Accepted(accepted=n, duplicates=len(batch.events) - n)
 
-    add_dashboard(app, insights=insights, store=store, treatment=treatment, cohorts=cohorts)
+    offer_page = None
+    if offers is not None:
+        if offer_log is None and hasattr(events, "read"):
+            offer_log, offer_log_name = events.read, "the event log"
+        offer_page = Lazy(
+            functools.partial(offer_figures, offers, offer_log, offer_lock),
+            offer_log_name,
+            max_age=600,
+        )
+    health_page = None
+    if health is not None:
+        health_page = Lazy(health if callable(health) else lambda: health, health_name)
+    add_dashboard(app, insights=insights, store=store, treatment=treatment, cohorts=cohorts,
+                  offers=offer_page, health=health_page, titles=course_titles)  # fmt: skip
     return app
 
 

@@ -1,7 +1,8 @@
 """The web dashboard: server-rendered pages over the same data the API serves.
 
 ``add_dashboard`` adds ``/`` (the Accounts book), ``/accounts``,
-``/learning``, ``/network`` and its "See all" pages to an app, and
+``/learning``, ``/network`` and its "See all" pages, ``/offers`` and
+``/health`` (Model health) to an app, and
 ``/static/`` for the one stylesheet, script and icon, served by Lumos itself:
 no build step and nothing fetched from elsewhere.
 Pages are plain HTML that works with a keyboard and without JavaScript (sorting,
@@ -12,7 +13,6 @@ account's narratives in a pop-up (a modal ``dialog``), read from
 
 from __future__ import annotations
 
-import html
 import math
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -22,22 +22,36 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from lumos.serve._health_page import health_body
+from lumos.serve._html import Lazy, _e, _empty, _num, _page
+from lumos.serve._offers_page import offers_body
+
 STATIC = Path(__file__).parent / "static"
 PAGE_SIZE = 50
 SORTS = ("account_id", "product", "score", "class", "predicted_change", "change")
-PAGES = (
-    ("accounts", "Accounts", "/accounts"),
-    ("learning", "Learning", "/learning"),
-    ("network", "My Network", "/network"),
-)
 COHORT_PAGE = 12  # items per "See all" page
 NO_COHORTS = "No discovery cohorts are configured (lumos serve --cohorts)."
 
 
 def add_dashboard(
-    app: FastAPI, *, insights: pd.DataFrame | None, store, treatment, cohorts=None
+    app: FastAPI,
+    *,
+    insights: pd.DataFrame | None,
+    store,
+    treatment,
+    cohorts=None,
+    offers: Lazy | None = None,
+    health: Lazy | None = None,
+    titles: dict | None = None,
 ) -> None:
-    """Add the dashboard's pages and static files to ``app``."""
+    """Add the dashboard's pages and static files to ``app``.
+
+    ``offers`` and ``health`` compute the Offers and Model health pages' figures
+    (:func:`~lumos.serve._offers_page.offer_figures`,
+    :func:`lumos.evaluate.model_health`) on first visit. ``titles`` maps
+    course ids to the titles Learning's cards show.
+    """
+    titles = titles or {}
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     whole = None if insights is None else _book(insights)  # the table is read once, at start
 
@@ -124,8 +138,10 @@ def add_dashboard(
                  f"{len(rows)} courses.</p>"]  # fmt: skip
         for n, (reason, items) in enumerate(groups.items()):
             cards = "".join(
-                f'<li class="card"><span class="course">{_e(i["item_id"])}</span>'
-                f'<span class="muted">score {i["score"]:.3f}</span></li>'
+                f'<li class="card" data-item="{_e(i["item_id"])}"><span class="course">'
+                f'{_e(titles.get(i["item_id"], i["item_id"]))}</span><span class="muted">'
+                f"{_e(i['item_id']) + ' · ' if i['item_id'] in titles else ''}"
+                f"score {_num(i['score'], 3)}</span></li>"
                 for i in items
             )
             parts.append(
@@ -168,6 +184,16 @@ def add_dashboard(
         if not page["cohorts"]:
             parts.append(_empty(f"No cohorts for member {member!r}."))
         return _page("network", f"My Network — {member}", "".join(parts))
+
+    @app.get("/offers", response_class=HTMLResponse, include_in_schema=False)
+    def offers_page():
+        body, status = offers_body(offers)
+        return _page("offers", "Offers", body, status=status)
+
+    @app.get("/health", response_class=HTMLResponse, include_in_schema=False)
+    def health_page(model: str = Query("", max_length=200)):
+        body, status = health_body(health, model)
+        return _page("health", "Model health", body, status=status)
 
     @app.get("/network/{cohort_id}", response_class=HTMLResponse, include_in_schema=False)
     async def see_all(
@@ -301,37 +327,3 @@ def _accounts_body(book, shown, state, page, pages, total, problems) -> str:
         "</dialog>"
     )
     return alert + form + table + pager + dialog
-
-
-def _page(active: str, title: str, body: str, *, status: int = 200) -> HTMLResponse:
-    current = ' aria-current="page"'
-    links = "".join(
-        f'<a href="{href}"{current if key == active else ""}>{label}</a>'
-        for key, label, href in PAGES
-    )
-    doc = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(title)} · Lumos</title>
-<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
-<link rel="stylesheet" href="/static/lumos.css"><script src="/static/lumos.js" defer></script>
-</head><body>
-<a class="skip" href="#main">Skip to content</a>
-<header><span class="brand">Lumos</span><nav aria-label="Dashboard">{links}</nav></header>
-<main id="main"><h1>{_e(title)}</h1>{body}</main>
-</body></html>"""
-    return HTMLResponse(doc, status_code=status)
-
-
-def _empty(message: str) -> str:
-    return f'<p class="empty">{_e(message)}</p>'
-
-
-def _num(value, digits: int, *, signed: bool = False) -> str:
-    if value is None or not math.isfinite(float(value)):
-        return "—"
-    return f"{float(value):{'+' if signed else ''}.{digits}f}"
-
-
-def _e(value) -> str:
-    return html.escape(str(value), quote=True)

@@ -1,0 +1,80 @@
+"""The dashboard's Model health page: metrics, calibration, slices and gaps between groups.
+
+It shows :func:`lumos.evaluate.model_health` of a table of held-out
+predictions, drawn with the plots ``lumos evaluate`` writes. The figures are
+computed on the first visit (the slice finder and the bootstrap take a few
+seconds) and kept until the server restarts.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from lumos.errors import LumosError
+from lumos.evaluate._report import _bars, _table, calibration_plot, fairness_section, slices_section
+from lumos.serve._html import Lazy, _e, _empty
+
+METRIC_NAMES = {"rows": "Rows", "base_rate": "Base rate", "mean_score": "Mean score",
+                "roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "log_loss": "Log loss",
+                "brier": "Brier score"}  # fmt: skip
+
+
+def health_body(figures: Lazy | None, chosen: str) -> tuple[str, int]:
+    """The page's HTML and status, for model ``chosen`` (default: the table's first)."""
+    if figures is None:
+        return _empty("No held-out predictions are loaded. Start the server with --health "
+                      "PREDICTIONS (a label, a score, and the columns to slice and group by; "
+                      "--health-groups names the groups)."), 200  # fmt: skip
+    try:
+        health = figures.get()
+    except LumosError as exc:
+        return f'<p class="alert" role="alert">{_e(exc.message)}</p>', 422
+    models = list(health.metrics.index)
+    status, problem = 200, ""
+    if chosen and chosen not in models:
+        problem = (f'<p class="alert" role="alert">No model {_e(repr(chosen))} in the '
+                   f"predictions; showing {_e(repr(models[0]))}. The models: "
+                   f"{_e(', '.join(models))}.</p>")  # fmt: skip
+        status, chosen = 404, ""
+    chosen = chosen or models[0]
+    links = " ".join(
+        f'<a href="/health?{_e(urlencode({"model": m}))}"'
+        f"{' aria-current=page' if m == chosen else ''}>{_e(m)}</a>"
+        for m in models
+    )
+    m = health.metrics
+    shown = m.astype({"rows": int}).rename(columns=METRIC_NAMES).rename_axis("model")
+    parts = [
+        problem,
+        f'<p class="muted">Held-out predictions from {_e(figures.name)}: '
+        f"{int(m['rows'].sum()):,} rows of {len(models)} model{'s' if len(models) > 1 else ''}."
+        f"</p>",
+        f'<nav class="pager" aria-label="Models">Model: {links}</nav>',
+        '<section aria-labelledby="metrics"><h2 id="metrics">Metrics</h2>',
+        _table(shown.reset_index()),
+        '<div class="plots"><figure class="plot">',
+        _bars(models, m["roc_auc"].tolist(), title="ROC-AUC per model"),
+        "<figcaption>ROC-AUC per model.</figcaption></figure>",
+        '<figure class="plot">',
+        calibration_plot(health.calibration[chosen], title=f"calibration of {chosen}"),
+        f"<figcaption>Calibration of {_e(chosen)}: the observed rate of each tenth of the rows "
+        "by score against their mean score; the dashed line is perfect calibration."
+        "</figcaption></figure></div></section>",
+        f'<section aria-labelledby="slices"><h2 id="slices">Where {_e(chosen)} under-performs</h2>',
+    ]
+    if chosen in health.slices:
+        parts.append(slices_section(health.slices[chosen], level=3))
+    else:
+        parts.append(_empty("No columns to slice by."))
+    parts.append('</section><section aria-labelledby="gaps"><h2 id="gaps">Gaps between '
+                 "groups</h2>")  # fmt: skip
+    if chosen in health.fairness:
+        parts.append(
+            "<p>A row counts as selected when its score is at least the base rate; gaps are "
+            "between the groups of at least 30 rows, with 95% bootstrap intervals.</p>"
+        )
+        parts.append(fairness_section(health.fairness[chosen], level=3))
+    else:
+        parts.append(_empty("No group columns were given (--health-groups industry,region)."))
+    parts.append("</section>")
+    return "".join(parts), status

@@ -1,0 +1,170 @@
+"""The dashboard's Offers page: each arm's shows, conversions and posterior; candidate policies.
+
+Its figures come from :meth:`OfferModel.arm_report` and
+:meth:`OfferModel.compare` over the offer log the server was given. They are
+computed on the first visit (judging bootstraps, so it takes a few seconds) and
+again on a visit once they are ten minutes old, as the log grows and the
+policy learns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+
+import pandas as pd
+
+from lumos.errors import LumosError
+from lumos.evaluate._report import _intervals
+from lumos.serve._html import Lazy, _e, _empty, _num
+
+ESTIMATOR_NAMES = {"ipw": "IPW", "snipw": "SNIPW", "dm": "DM", "dr": "DR", "switch-dr": "Switch-DR"}
+POLICY_NAMES = {
+    "model": "This model (as it decides now)",
+    "greedy": "Greedy on the posterior mean",
+    "uniform": "Uniform over the channel's arms",
+    "no_offer": "Never offer",
+    "logged": "The logging policy (observed)",
+}
+JUDGE = "dr"  # the estimator the plot shows and the summary ranks by
+
+
+def offer_figures(model, events, lock=None) -> dict:
+    """The page's figures: a snapshot of the model (taken under ``lock``, so decisions served
+    meanwhile are not held up), its arm report and candidate policies on ``events``."""
+    with lock or contextlib.nullcontext():
+        model = copy.deepcopy(model)  # also keeps the live policy's random draws untouched
+    events = events() if callable(events) else events
+    if events is None:
+        events = []
+    frame = events if isinstance(events, pd.DataFrame) else pd.DataFrame(list(events))
+    rounds, unknown = model.rounds(frame)
+    served = 0
+    if len(frame) and {"type", "item_type"} <= set(frame.columns):
+        served = int(((frame["type"] == "served") & (frame["item_type"] == "offer")).sum())
+    out = {"model": model, "arms": model.arm_report(frame), "rounds": rounds,
+           "unknown": unknown, "served": served, "compare": None, "problem": None}  # fmt: skip
+    try:
+        out["compare"] = model.compare(frame, n_bootstrap=500)
+    except LumosError as exc:  # e.g. no closed round yet, or a round without a propensity
+        out["problem"] = exc.message
+    return out
+
+
+def offers_body(figures: Lazy | None) -> tuple[str, int]:
+    """The page's HTML and status."""
+    if figures is None:
+        return _empty("No offer model is loaded. Start the server with --offers MODEL_FOLDER "
+                      "(lumos offers retrain) and --offer-log LOG (served offers and purchases)."
+                      ), 200  # fmt: skip
+    try:
+        got = figures.get()
+    except LumosError as exc:
+        return f'<p class="alert" role="alert">{_e(exc.message)}</p>', 422
+    model, rounds, arms = got["model"], got["rounds"], got["arms"]
+    s = model.settings
+    parts = []
+    span = ""
+    if len(rounds):
+        first, last = (pd.Timestamp(t, unit="s").strftime("%Y-%m-%d")
+                       for t in (rounds["ts"].min(), rounds["ts"].max()))  # fmt: skip
+        span = f" served {first} to {last}"
+    waiting = max(0, got["served"] - len(rounds) - got["unknown"])
+    parts.append(
+        f'<p class="muted">Model <strong>{_e(s.model_id)}</strong>: {_e(s.policy)} over '
+        f"{len(model.arm_ids)} arms (product × creative × channel, and no offer). Judged on "
+        f"{_e(figures.name)}: {len(rounds):,} closed rounds{span}; a round converts when a "
+        f"{_e(' or '.join(s.conversions))} follows within {s.window_hours:g} h."
+        + (f" {waiting:,} served offers are still inside their window and not counted yet."
+           if waiting else "")
+        + (f" {got['unknown']:,} served offers name arms this model does not know."
+           if got["unknown"] else "")
+        + "</p>"
+    )  # fmt: skip
+    parts.append(_policies(got))
+    parts.append(_arms(arms, model))
+    return "".join(parts), 200
+
+
+def _policies(got: dict) -> str:
+    head = '<section aria-labelledby="policies"><h2 id="policies">Candidate policies</h2>'
+    if got["compare"] is None:
+        return head + f'<p class="alert" role="status">{_e(got["problem"])}</p></section>'
+    table = got["compare"]
+    estimators = [e for e in ESTIMATOR_NAMES if e in table.index.unique("estimator")]
+    policies = [p for p in table.index.unique("policy") if p != "logged"]
+    logged = table.loc[("logged", "logged")]
+    best = max(policies, key=lambda p: table.loc[(p, JUDGE), "value"])
+    b = table.loc[(best, JUDGE)]
+    times = b["value"] / logged["value"] if logged["value"] > 0 else math.nan
+    summary = (
+        f"<p>Estimated off-policy on the same {int(logged['rounds']):,} rounds. By the doubly "
+        f"robust estimate, the best is <strong>{_e(POLICY_NAMES[best].lower())}</strong>: a "
+        f"conversion rate of {b['value']:.3f} (95% interval {b['low']:.3f} to {b['high']:.3f})"
+        + (f", {times:.1f}× the {logged['value']:.3f} the log's own policy converted."
+           if math.isfinite(times) else ".")
+        + "</p>"
+    )  # fmt: skip
+    labels = [POLICY_NAMES[p] for p in policies] + [POLICY_NAMES["logged"]]
+    rows = [table.loc[(p, JUDGE)] for p in policies] + [logged]
+    plot = _intervals(labels, [r["value"] for r in rows], [r["low"] for r in rows],
+                      [r["high"] for r in rows], title="conversion rate per policy, DR, 95% "
+                      "interval")  # fmt: skip
+    th = "".join(f'<th scope="col" class="num">{ESTIMATOR_NAMES[e]}</th>' for e in estimators)
+    body = []
+    for p in policies:
+        cells = "".join(
+            f'<td class="num">{_num(table.loc[(p, e), "value"], 3)}<br><span class="muted">'
+            f"{_num(table.loc[(p, e), 'low'], 3)} – {_num(table.loc[(p, e), 'high'], 3)}"
+            "</span></td>"
+            for e in estimators
+        )
+        body.append(f'<tr data-policy="{_e(p)}"><th scope="row">{_e(POLICY_NAMES[p])}</th>'
+                    f"{cells}</tr>")  # fmt: skip
+    body.append(
+        f'<tr data-policy="logged"><th scope="row">{POLICY_NAMES["logged"]}</th>'
+        f'<td class="num" colspan="{len(estimators)}">{_num(logged["value"], 3)} '
+        f'<span class="muted">({_num(logged["low"], 3)} – {_num(logged["high"], 3)})'
+        "</span></td></tr>"
+    )
+    return (
+        head + summary + f'<figure class="plot">{plot}<figcaption>Conversion rate per round, '
+        "doubly robust estimate and 95% bootstrap interval.</figcaption></figure>"
+        '<div class="scroll"><table class="book"><caption>Conversion rate per round by '
+        "estimator (value, 95% interval)</caption>"
+        f'<thead><tr><th scope="col">Policy</th>{th}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div></section>"
+    )
+
+
+def _arms(arms: pd.DataFrame, model) -> str:
+    nu = getattr(model.policy, "nu", None)
+    spread = f"ν = {nu:g} times the posterior's standard deviation" if nu else "the posterior"
+    order = arms.sort_values("mean", ascending=False, kind="stable")
+    rows = []
+    for r in order.itertuples(index=False):
+        rows.append(
+            f'<tr data-arm="{_e(r.arm_id)}"><th scope="row">{_e(r.arm_id)}</th>'
+            f"<td>{_e(r.product or '—')}</td><td>{_e(r.creative or '—')}</td>"
+            f"<td>{_e(r.channel or 'any')}</td>"
+            f'<td class="num">{r.shows:,}</td><td class="num">{r.conversions:,}</td>'
+            f'<td class="num">{_num(r.rate, 3)}</td><td class="num">{_num(r.mean, 3)}</td>'
+            f'<td class="num">{_num(r.low, 3)} – {_num(r.high, 3)}</td></tr>'
+        )
+    plot = _intervals(*(order[c].tolist() for c in ("arm_id", "mean", "low", "high")),
+                      title="posterior conversion score per arm")  # fmt: skip
+    heads = ("Arm", "Product", "Creative", "Channel", "Shows", "Conversions", "Rate",
+             "Posterior mean", "95% interval")  # fmt: skip
+    th = "".join(f'<th scope="col"{" class=num" if i >= 4 else ""}>{h}</th>'
+                 for i, h in enumerate(heads))  # fmt: skip
+    return (
+        '<section aria-labelledby="arms"><h2 id="arms">Per arm</h2>'
+        "<p>Shows and conversions count the closed rounds of the log. The posterior is the "
+        "policy's belief about each arm's conversion score for the average member: its mean, "
+        f"and the 95% interval of the spread it draws from ({_e(spread)}).</p>"
+        '<div class="scroll"><table class="book"><caption>Arms by posterior mean</caption>'
+        f"<thead><tr>{th}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+        f'<figure class="plot">{plot}<figcaption>Posterior mean and 95% interval per arm, at '
+        "the average member.</figcaption></figure></section>"
+    )
