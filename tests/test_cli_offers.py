@@ -42,6 +42,12 @@ def test_retrain_evaluate_and_serve(folder):
     lines = judged.output.splitlines()
     assert "logged rounds" in lines[0]
     assert [line.split()[-5] for line in lines[3:]] == ["ipw", "dr", "logged"]
+    both = run("offers", "evaluate", "--logs", folder / "log", "--policy", folder / "lin",
+               "--estimators", "dr", "--candidates", "greedy,uniform",
+               "--bootstrap", "50")  # fmt: skip
+    assert both.exit_code == 0, both.output
+    assert [line.split()[-6:-4] for line in both.output.splitlines()[3:]] == [
+        ["greedy", "dr"], ["uniform", "dr"], ["logged", "logged"]]  # fmt: skip
     LMDBStore(folder / "store").close()  # serve opens an existing store
     app = _app(str(folder / "store"), None, None, "glmix", None, None, [],
                offers_folder=str(folder / "lin"))  # fmt: skip
@@ -105,6 +111,9 @@ def test_error_paths_are_named(folder, tmp_path):
     estimators = run("offers", "evaluate", "--logs", folder / "log", "--policy", folder / "lin",
                      "--estimators", "ipw,magic")  # fmt: skip
     assert estimators.exit_code == 2 and "unknown estimator 'magic'" in estimators.output
+    candidates = run("offers", "evaluate", "--logs", folder / "log", "--policy", folder / "lin",
+                     "--candidates", "greedy,best")  # fmt: skip
+    assert candidates.exit_code == 2 and "unknown candidate 'best'; use model" in candidates.output
     missing = run("offers", "evaluate", "--logs", folder / "log", "--policy", tmp_path)
     assert missing.exit_code == 2 and "is not an offer model" in missing.output
     bad_log = tmp_path / "bad.jsonl"

@@ -1158,14 +1158,21 @@ def offers_retrain(logs, folder, arms, members, policy, two_tower, cap_per_week,
     show_default=True,
     help="Comma-separated: ipw, snipw, dm, dr, switch-dr.",
 )
+@click.option(
+    "--candidates",
+    default="model",
+    show_default=True,
+    help="Comma-separated candidate policies of each model: model, greedy, uniform, no_offer.",
+)
 @click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(10))
 @click.option("--seed", default=0, show_default=True, type=int)
 @_friendly
-def offers_evaluate(logs, folders, estimators, bootstrap, seed):
+def offers_evaluate(logs, folders, estimators, candidates, bootstrap, seed):
     """Estimate each policy's conversion rate on a log written by another policy."""
     import pandas as pd
 
     from lumos.bandits import ESTIMATORS, OfferModel
+    from lumos.bandits._offers import CANDIDATES
 
     names = [e.strip() for e in estimators.split(",") if e.strip()]
     unknown = [e for e in names if e not in ESTIMATORS]
@@ -1175,15 +1182,28 @@ def offers_evaluate(logs, folders, estimators, bootstrap, seed):
             f"{', '.join(ESTIMATORS)}",
             param_hint="--estimators",
         )
+    chosen = _split(candidates) or []
+    wrong = [c for c in chosen if c not in CANDIDATES]
+    if wrong or not chosen:
+        raise click.BadParameter(
+            f"unknown candidate {wrong[0] if wrong else candidates!r}; use {', '.join(CANDIDATES)}",
+            param_hint="--candidates",
+        )
     events = _read_events(logs)
     tables = []
     for folder in folders:
         model = OfferModel.load(folder)
-        table = model.evaluate(events, estimators=names, n_bootstrap=bootstrap, random_state=seed)
+        judged = dict(estimators=names, n_bootstrap=bootstrap, random_state=seed)
+        if chosen == ["model"]:  # the model alone: one row per estimator
+            table = model.evaluate(events, **judged)
+        else:
+            table = model.compare(events, candidates=chosen, **judged)
+            table = table.rename_axis(["candidate", "estimator"])
         tables.append(table.assign(policy=folder).set_index("policy", append=True))
-    table = pd.concat(tables).reorder_levels(["policy", "estimator"])
+    table = pd.concat(tables).reorder_levels(["policy", *tables[0].index.names[:-1]])
     click.echo(f"conversion rate per round ({int(table['rounds'].iloc[0]):,} logged rounds):")
-    click.echo(table.drop(columns="rounds").to_string(float_format=lambda x: f"{x:.4f}"))
+    shown = table.drop(columns="rounds")
+    click.echo(shown.to_string(float_format=lambda x: f"{x:.4f}", sparsify=False))
 
 
 @main.group("evaluate")
