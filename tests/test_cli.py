@@ -247,6 +247,7 @@ def test_demo_runs_end_to_end(tmp_path):
             health = app.get("/health").text
             assert "course_health.parquet" in health and "Where glmix under-performs" in health
             assert "industry" in health and app.get("/health?model=global").status_code == 200
+            assert "Account propensity" in health and "product:recruiter" in health
             titles = pd.read_parquet(out / "learning" / "courses.parquet")["title"]
             learning = app.get(f"/learning?member={member}").text
             assert sum(html.escape(t) in learning for t in titles) >= 5

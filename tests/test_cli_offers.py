@@ -87,6 +87,8 @@ def test_serve_names_bad_dashboard_inputs(folder, tmp_path):
     assert group.exit_code == 2 and "has no column 'segment'" in group.output
     label = run(*base, "--health", held, "--health-label", "clicked")
     assert label.exit_code == 2 and "has no column 'clicked'" in label.output
+    model = run(*base, "--model", folder)
+    assert model.exit_code == 2 and "is not a saved AccountPrioritizer" in model.output
     courses = tmp_path / "courses.csv"
     pd.DataFrame({"course_id": ["c1"], "name": ["Python"]}).to_csv(courses, index=False)
     titles = run(*base, "--courses", courses)

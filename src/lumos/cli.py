@@ -153,6 +153,7 @@ def _demo_app(out: Path, cohorts, events):
         cohorts_config=str(cohorts),
         offers_folder=str(out / "offers"),
         offer_log=str(out / "offers_data" / "log_week_4"),
+        model=str(out / "model"),
         health=(str(out / "course_health.parquet"), "label", "score", list(HEALTH_GROUPS)),
         courses=str(out / "learning" / "courses.parquet"),
     )
@@ -667,6 +668,13 @@ def _router(config, experiment, default):
     "or a .jsonl/.parquet/.csv file; default the --events log).",
 )
 @click.option(
+    "--model",
+    "model_folder",
+    type=click.Path(file_okay=False),
+    help="An account prioritizer folder (lumos propensity train): Model health shows its "
+    "validation report.",
+)
+@click.option(
     "--health",
     "health_path",
     type=click.Path(dir_okay=False),
@@ -707,6 +715,7 @@ def serve(
     cohorts_config,
     offers_folder,
     offer_log,
+    model_folder,
     health_path,
     health_label,
     health_score,
@@ -741,6 +750,7 @@ def serve(
         cohorts_config=cohorts_config,
         offers_folder=offers_folder,
         offer_log=offer_log,
+        model=model_folder,
         health=(health_path, health_label, health_score, _split(health_groups) or [])
         if health_path
         else None,
@@ -779,6 +789,7 @@ def _app(
     cohorts_config=None,
     offers_folder=None,
     offer_log=None,
+    model=None,
     health=None,
     courses=None,
     **options,
@@ -839,6 +850,10 @@ def _app(
         _events_file(offer_log, "--offer-log")  # a wrong path fails now, not on first visit
         options |= {"offer_log": functools.partial(_read_events, offer_log, "--offer-log"),
                     "offer_log_name": offer_log}  # fmt: skip
+    if model is not None:
+        from lumos.recommend import AccountPrioritizer
+
+        options["propensity_report"] = AccountPrioritizer.load(model).report_
     if health is not None:
         options |= _health(*health)
     if courses:

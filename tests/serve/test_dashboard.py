@@ -211,3 +211,27 @@ def test_the_health_page_names_a_table_it_cannot_read(tmp_path):
         page = c.get("/health")
     assert page.status_code == 422
     assert "p.csv row 2: column &#x27;label&#x27; must be 0 or 1; got" in page.text
+
+
+def test_the_health_page_shows_the_account_prioritizers_validation(tmp_path):
+    report = pd.DataFrame({"rows": [814.0, 469.0], "mae": [7.6, 2.4],
+                           "upsell_roc_auc": [0.916, 0.944], "churn_roc_auc": [0.877, np.nan]},
+                          index=["account", "product:jobs"])  # fmt: skip
+    app = create_app(store=LMDBStore(tmp_path / "s"), treatment=lambda m: ("A", "glmix"),
+                     propensity_report=report)  # fmt: skip
+    with TestClient(app) as c:
+        page = c.get("/health")
+    assert page.status_code == 200 and "Account propensity" in page.text
+    assert "product:jobs" in page.text and "0.944" in page.text and "814" in page.text
+    assert page.text.count("<svg") == 2 and "Held-out predictions" not in page.text
+    assert "<td>—</td>" in page.text  # a missing figure is a dash, not NaN
+
+
+def test_lazy_figures_are_computed_once_or_when_stale():
+    from lumos.serve._html import Lazy
+
+    calls = []
+    once = Lazy(lambda: calls.append(1) or len(calls), "x")
+    assert [once.get(), once.get()] == [1, 1]
+    always = Lazy(lambda: calls.append(1) or len(calls), "y", max_age=0)
+    assert always.get() < always.get()

@@ -165,7 +165,7 @@ def _list(sentences) -> str:
 def _table(frame: pd.DataFrame, *, index: bool = False) -> str:
     """A table that scrolls inside its box on a narrow page."""
     return ("<div class='scroll'>"
-            + frame.to_html(index=index, float_format=lambda v: f"{v:.4g}", border=0)
+            + frame.to_html(index=index, float_format=lambda v: f"{v:.4g}", border=0, na_rep="—")
             + "</div>")  # fmt: skip
 
 

@@ -136,6 +136,7 @@ def create_app(
     offer_log_name: str = "the offer log",
     health=None,
     health_name: str = "the predictions",
+    propensity_report: pd.DataFrame | None = None,
     course_titles: dict | None = None,
 ) -> FastAPI:
     """The Lumos API over a store, an experiment assignment, an event sink and insights.
@@ -143,7 +144,8 @@ def create_app(
     The dashboard's Offers page judges ``offers`` on ``offer_log`` (events, or
     a function that reads them; default the ``events`` sink); its Model health
     page shows ``health`` (a :class:`~lumos.evaluate.ModelHealth`, or a function
-    that computes one). ``course_titles`` (course id → title) names Learning's cards.
+    that computes one) and an account prioritizer's ``propensity_report``
+    (its ``report_``). ``course_titles`` (course id → title) names Learning's cards.
     """
 
     served = _GroupCommit(events, flush_ms) if events is not None else None
@@ -530,7 +532,8 @@ def create_app(
     if health is not None:
         health_page = Lazy(health if callable(health) else lambda: health, health_name)
     add_dashboard(app, insights=insights, store=store, treatment=treatment, cohorts=cohorts,
-                  offers=offer_page, health=health_page, titles=course_titles)  # fmt: skip
+                  offers=offer_page, health=health_page, propensity=propensity_report,
+                  titles=course_titles)  # fmt: skip
     return app
 
 

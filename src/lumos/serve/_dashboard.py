@@ -42,14 +42,16 @@ def add_dashboard(
     cohorts=None,
     offers: Lazy | None = None,
     health: Lazy | None = None,
+    propensity: pd.DataFrame | None = None,
     titles: dict | None = None,
 ) -> None:
     """Add the dashboard's pages and static files to ``app``.
 
     ``offers`` and ``health`` compute the Offers and Model health pages' figures
     (:func:`~lumos.serve._offers_page.offer_figures`,
-    :func:`lumos.evaluate.model_health`) on first visit. ``titles`` maps
-    course ids to the titles Learning's cards show.
+    :func:`lumos.evaluate.model_health`) on first visit; ``propensity`` is an
+    account prioritizer's validation report, which Model health shows first.
+    ``titles`` maps course ids to the titles Learning's cards show.
     """
     titles = titles or {}
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -192,7 +194,7 @@ def add_dashboard(
 
     @app.get("/health", response_class=HTMLResponse, include_in_schema=False)
     def health_page(model: str = Query("", max_length=200)):
-        body, status = health_body(health, model)
+        body, status = health_body(health, model, propensity)
         return _page("health", "Model health", body, status=status)
 
     @app.get("/network/{cohort_id}", response_class=HTMLResponse, include_in_schema=False)

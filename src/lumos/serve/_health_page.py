@@ -19,16 +19,54 @@ METRIC_NAMES = {"rows": "Rows", "base_rate": "Base rate", "mean_score": "Mean sc
                 "brier": "Brier score"}  # fmt: skip
 
 
-def health_body(figures: Lazy | None, chosen: str) -> tuple[str, int]:
-    """The page's HTML and status, for model ``chosen`` (default: the table's first)."""
+def health_body(figures: Lazy | None, chosen: str, propensity=None) -> tuple[str, int]:
+    """The page's HTML and status, for model ``chosen`` (default: the table's first).
+
+    ``propensity`` is an account prioritizer's validation report (``report_``),
+    shown first when given.
+    """
+    top = "" if propensity is None else _propensity(propensity)
     if figures is None:
-        return _empty("No held-out predictions are loaded. Start the server with --health "
-                      "PREDICTIONS (a label, a score, and the columns to slice and group by; "
+        if top:
+            return top, 200
+        return _empty("No model reports are loaded. Start the server with --model "
+                      "PRIORITIZER_FOLDER (lumos propensity train) or --health PREDICTIONS "
+                      "(a label, a score, and the columns to slice and group by; "
                       "--health-groups names the groups)."), 200  # fmt: skip
     try:
         health = figures.get()
     except LumosError as exc:
-        return f'<p class="alert" role="alert">{_e(exc.message)}</p>', 422
+        return top + f'<p class="alert" role="alert">{_e(exc.message)}</p>', 422
+    body, status = _predictions(health, figures.name, chosen)
+    return top + body, status
+
+
+PROPENSITY = {"rows": "Rows", "mae": "MAE", "calibration_slope": "Calibration slope",
+              "upsell_roc_auc": "Upsell ROC-AUC", "upsell_precision": "Upsell precision",
+              "upsell_recall": "Upsell recall", "churn_roc_auc": "Churn ROC-AUC",
+              "churn_precision": "Churn precision", "churn_recall": "Churn recall",
+              "all_in_roc_auc": "All-in ROC-AUC"}  # fmt: skip
+
+
+def _propensity(report) -> str:
+    """The account prioritizer's models, validated on renewal cutoffs later than training's."""
+    shown = report.reindex(columns=[c for c in PROPENSITY if c in report.columns])
+    shown = shown.astype({"rows": int}) if "rows" in shown else shown
+    parts = ['<section aria-labelledby="propensity"><h2 id="propensity">Account propensity</h2>',
+             "<p>Each model of the account prioritizer, judged on the renewal cutoffs after the "
+             "ones it was trained on: how well its predicted change in units sorts the upsells "
+             "and churns that followed.</p>",
+             _table(shown.rename(columns=PROPENSITY).rename_axis("model").reset_index()),
+             '<div class="plots">']  # fmt: skip
+    for column in ("upsell_roc_auc", "churn_roc_auc"):
+        if column in report.columns:
+            values, what = report[column].dropna(), PROPENSITY[column] + " per model"
+            plot = _bars(values.index.tolist(), values.tolist(), title=what)
+            parts.append(f'<figure class="plot">{plot}<figcaption>{what}.</figcaption></figure>')
+    return "".join(parts) + "</div></section>"
+
+
+def _predictions(health, name: str, chosen: str) -> tuple[str, int]:
     models = list(health.metrics.index)
     status, problem = 200, ""
     if chosen and chosen not in models:
@@ -46,11 +84,11 @@ def health_body(figures: Lazy | None, chosen: str) -> tuple[str, int]:
     shown = m.astype({"rows": int}).rename(columns=METRIC_NAMES).rename_axis("model")
     parts = [
         problem,
-        f'<p class="muted">Held-out predictions from {_e(figures.name)}: '
+        '<section aria-labelledby="metrics"><h2 id="metrics">Held-out predictions</h2>',
+        f'<p class="muted">From {_e(name)}: '
         f"{int(m['rows'].sum()):,} rows of {len(models)} model{'s' if len(models) > 1 else ''}."
         f"</p>",
         f'<nav class="pager" aria-label="Models">Model: {links}</nav>',
-        '<section aria-labelledby="metrics"><h2 id="metrics">Metrics</h2>',
         _table(shown.reset_index()),
         '<div class="plots"><figure class="plot">',
         _bars(models, m["roc_auc"].tolist(), title="ROC-AUC per model"),
