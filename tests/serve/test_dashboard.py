@@ -161,8 +161,10 @@ def test_the_offers_page_waits_for_closed_rounds(offer_book, tmp_path):
     with TestClient(app) as c:
         page = c.get("/offers")
     assert page.status_code == 200 and "no closed offer rounds" in page.text
-    served = int(((young["type"] == "served") & (young["item_type"] == "offer")).sum())
-    assert f"{served:,} served offers are still inside their window" in page.text
+    served = young[(young["type"] == "served") & (young["item_type"] == "offer")]
+    assert f"{served['tracking_id'].nunique():,} served offers are still inside their window" in (
+        page.text
+    )
 
 
 def test_the_health_page_shows_metrics_slices_and_gaps(tmp_path):

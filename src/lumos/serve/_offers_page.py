@@ -40,11 +40,10 @@ def offer_figures(model, events, lock=None) -> dict:
         events = []
     frame = events if isinstance(events, pd.DataFrame) else pd.DataFrame(list(events))
     rounds, unknown = model.rounds(frame)
-    served = 0
-    if len(frame) and {"type", "item_type"} <= set(frame.columns):
-        served = int(((frame["type"] == "served") & (frame["item_type"] == "offer")).sum())
+    every, _ = model.rounds(frame, now=math.inf)  # as if every window had closed
     out = {"model": model, "arms": model.arm_report(frame), "rounds": rounds,
-           "unknown": unknown, "served": served, "compare": None, "problem": None}  # fmt: skip
+           "unknown": unknown, "open": len(every) - len(rounds), "compare": None,
+           "problem": None}  # fmt: skip
     try:
         out["compare"] = model.compare(frame, n_bootstrap=500)
     except LumosError as exc:  # e.g. no closed round yet, or a round without a propensity
@@ -70,7 +69,7 @@ def offers_body(figures: Lazy | None) -> tuple[str, int]:
         first, last = (pd.Timestamp(t, unit="s").strftime("%Y-%m-%d")
                        for t in (rounds["ts"].min(), rounds["ts"].max()))  # fmt: skip
         span = f" served {first} to {last}"
-    waiting = max(0, got["served"] - len(rounds) - got["unknown"])
+    waiting = got["open"]
     parts.append(
         f'<p class="muted">Model <strong>{_e(s.model_id)}</strong>: {_e(s.policy)} over '
         f"{len(model.arm_ids)} arms (product × creative × channel, and no offer). Judged on "
