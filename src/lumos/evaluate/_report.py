@@ -122,7 +122,7 @@ def slices_section(found, level: int = 2) -> str:
         body.append(f"<h{level}>Effect per slice (95% interval)</h{level}>")
         body.append(_intervals(t["slice"].tolist(), t["effect"].tolist(), t["low"].tolist(),
                                t["high"].tolist(), title="effect per slice"))  # fmt: skip
-        body.append(_table(t))
+        body.append(_table(t, "slices"))
     return "".join(body)
 
 
@@ -152,9 +152,9 @@ def fairness_section(report, level: int = 2) -> str:
                 body.append(f"<p>Inside {html.escape(str(attr))} = {html.escape(str(group))}:</p>")
                 body.append(_list(found.sentences()))
     body.append(f"<h{level}>Largest gaps</h{level}>")
-    body.append(_table(g))
+    body.append(_table(g, "largest gaps"))
     body.append(f"<h{level}>Per group</h{level}>")
-    body.append(_table(m))
+    body.append(_table(m, "metrics per group"))
     return "".join(body)
 
 
@@ -162,9 +162,9 @@ def _list(sentences) -> str:
     return "<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in sentences) + "</ul>"
 
 
-def _table(frame: pd.DataFrame, *, index: bool = False) -> str:
-    """A table that scrolls inside its box on a narrow page."""
-    return ("<div class='scroll'>"
+def _table(frame: pd.DataFrame, label: str, *, index: bool = False) -> str:
+    """A table that scrolls inside its box on a narrow page; the box takes keyboard focus."""
+    return (f"<div class='scroll' tabindex='0' role='region' aria-label='{html.escape(label)}'>"
             + frame.to_html(index=index, float_format=lambda v: f"{v:.4g}", border=0, na_rep="—")
             + "</div>")  # fmt: skip
 
@@ -177,6 +177,7 @@ def abtest_html(result, title: str = "A/B test") -> str:
         body.append("<h2>Lift over control (95% interval)</h2>")
         body.append(_intervals(labels, t["lift"].tolist(), t["lift_low"].tolist(),
                                t["lift_high"].tolist(), title="lift per metric"))  # fmt: skip
-        body.append(_table(t))
-    body.append(_table(pd.DataFrame({"members": result.members}), index=True))
+        body.append(_table(t, "lift per metric"))
+    body.append(_table(pd.DataFrame({"members": result.members}), "members per treatment",
+                       index=True))  # fmt: skip
     return _page(title, "".join(body))

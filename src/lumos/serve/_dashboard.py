@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from lumos.serve._health_page import health_body
-from lumos.serve._html import Lazy, _e, _empty, _num, _page
+from lumos.serve._html import Lazy, _e, _empty, _num, _page, _scroller
 from lumos.serve._offers_page import offers_body
 
 STATIC = Path(__file__).parent / "static"
@@ -318,7 +318,7 @@ def _accounts_body(book, shown, state, page, pages, total, problems) -> str:
     pager = (f'<nav class="pager" aria-label="Pages">{" ".join(nav)} '
              f'<span>Page {page} of {pages} · {total:,} rows</span></nav>')  # fmt: skip
     table = (
-        '<div class="scroll"><table class="book"><caption>Accounts by propensity: the '
+        _scroller("accounts") + '<table class="book"><caption>Accounts by propensity: the '
         "account row and one row per product it holds</caption>"
         f"<thead><tr>{''.join(th)}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )

@@ -56,7 +56,8 @@ def _propensity(report) -> str:
              "<p>Each model of the account prioritizer, judged on the renewal cutoffs after the "
              "ones it was trained on: how well its predicted change in units sorts the upsells "
              "and churns that followed.</p>",
-             _table(shown.rename(columns=PROPENSITY).rename_axis("model").reset_index()),
+             _table(shown.rename(columns=PROPENSITY).rename_axis("model").reset_index(),
+                    "account propensity validation"),
              '<div class="plots">']  # fmt: skip
     for column in ("upsell_roc_auc", "churn_roc_auc"):
         if column in report.columns:
@@ -89,7 +90,7 @@ def _predictions(health, name: str, chosen: str) -> tuple[str, int]:
         f"{int(m['rows'].sum()):,} rows of {len(models)} model{'s' if len(models) > 1 else ''}."
         f"</p>",
         f'<nav class="pager" aria-label="Models">Model: {links}</nav>',
-        _table(shown.reset_index()),
+        _table(shown.reset_index(), "metrics per model"),
         '<div class="plots"><figure class="plot">',
         _bars(models, m["roc_auc"].tolist(), title="ROC-AUC per model"),
         "<figcaption>ROC-AUC per model.</figcaption></figure>",

@@ -38,6 +38,11 @@ def _page(active: str, title: str, body: str, *, status: int = 200) -> HTMLRespo
     return HTMLResponse(doc, status_code=status)
 
 
+def _scroller(label: str) -> str:
+    """The opening of a box a wide table scrolls in; the box takes keyboard focus."""
+    return f'<div class="scroll" tabindex="0" role="region" aria-label="{_e(label)}">'
+
+
 def _empty(message: str) -> str:
     return f'<p class="empty">{_e(message)}</p>'
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from lumos.errors import LumosError
 from lumos.evaluate._report import _intervals
-from lumos.serve._html import Lazy, _e, _empty, _num
+from lumos.serve._html import Lazy, _e, _empty, _num, _scroller
 
 ESTIMATOR_NAMES = {"ipw": "IPW", "snipw": "SNIPW", "dm": "DM", "dr": "DR", "switch-dr": "Switch-DR"}
 POLICY_NAMES = {
@@ -130,7 +130,8 @@ def _policies(got: dict) -> str:
     return (
         head + summary + f'<figure class="plot">{plot}<figcaption>Conversion rate per round, '
         "doubly robust estimate and 95% bootstrap interval.</figcaption></figure>"
-        '<div class="scroll"><table class="book"><caption>Conversion rate per round by '
+        + _scroller("candidate policies")
+        + '<table class="book"><caption>Conversion rate per round by '
         "estimator (value, 95% interval)</caption>"
         f'<thead><tr><th scope="col">Policy</th>{th}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table></div></section>"
@@ -162,7 +163,8 @@ def _arms(arms: pd.DataFrame, model) -> str:
         "<p>Shows and conversions count the closed rounds of the log. The posterior is the "
         "policy's belief about each arm's conversion score for the average member: its mean, "
         f"and the 95% interval of the spread it draws from ({_e(spread)}).</p>"
-        '<div class="scroll"><table class="book"><caption>Arms by posterior mean</caption>'
+        + _scroller("arms")
+        + '<table class="book"><caption>Arms by posterior mean</caption>'
         f"<thead><tr>{th}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
         f'<figure class="plot">{plot}<figcaption>Posterior mean and 95% interval per arm, at '
         "the average member.</figcaption></figure></section>"
