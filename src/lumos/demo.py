@@ -24,7 +24,6 @@ from lumos.data.demo import learning, saas
 from lumos.experiments import Experiments, ModelRouter
 from lumos.explain import carousels, export
 from lumos.recommend import AccountPrioritizer, CourseRecommender, course_lists, publish_lists
-from lumos.recommend._supervised import training_rows
 from lumos.store import LMDBStore
 
 
@@ -195,30 +194,17 @@ HEALTH_GROUPS = ("industry", "region", "seniority")  # the demo's Model health g
 
 def _held_out(book, *, days: int, seed: int) -> pd.DataFrame:
     """The course GLMix and its global model alone, trained before the last ``days`` days,
-    scored on the impressions of those days: a predictions table for Model health."""
+    scored on the impressions of those days, with who saw what: Model health's table."""
     cut = book.end - pd.Timedelta(days=days)
     model = CourseRecommender(as_of=cut, scorer="glmix", seed=seed).fit(*book.tables)
-    rows = training_rows(book.interactions, book.members, book.courses, model.wide_)
-    rows = rows[(rows["timestamp"] >= cut) & (rows["timestamp"] < book.end)].reset_index(drop=True)
-    members = book.members.set_index("member_id").loc[rows["member_id"]]
-    courses = book.courses.set_index("course_id").loc[rows["course_id"]]
-    shared = pd.DataFrame(
-        {
-            "member_id": rows["member_id"],
-            "course_id": rows["course_id"],
-            "label": rows["label"].astype(int),
-            "channel": rows["channel"],
-            **{g: members[g].to_numpy() for g in HEALTH_GROUPS},
-            "category": courses["category"].to_numpy(),
-            "difficulty": courses["difficulty"].to_numpy(),
-        }
+    table = model.click_predictions(book.interactions, start=cut, end=book.end)
+    members = book.members.set_index("member_id").loc[table["member_id"], list(HEALTH_GROUPS)]
+    courses = book.courses.set_index("course_id").loc[table["course_id"]]
+    return table.drop(columns="timestamp").assign(
+        **{g: members[g].to_numpy() for g in HEALTH_GROUPS},
+        category=courses["category"].to_numpy(),
+        difficulty=courses["difficulty"].to_numpy(),
     )
-    unseen = rows.assign(member_id="(global)", course_id="(global)")  # ids it never saw
-    parts = []
-    for name, frame in (("glmix", rows), ("global", unseen)):
-        score = model.glmix_.predict_proba(frame)[:, 1]
-        parts.append(shared.assign(score=score).assign(model=name))
-    return pd.concat(parts, ignore_index=True)
 
 
 def _cohorts(out: Path, store: Path, *, seed: int, echo) -> dict:

@@ -111,3 +111,31 @@ def test_a_model_per_channel(fitted):
     rec = CourseRecommender(as_of=book.end, k=3, scorer="glmix", channel="email")
     rec.fit(*book.tables)
     assert rec.glmix_.entity_rows_["member_id"].sum() <= len(email)
+
+
+def test_click_predictions_judge_the_glmix_on_later_impressions(fitted):
+    from sklearn.metrics import roc_auc_score
+
+    from lumos.features import click_labels
+
+    book = fitted[0]
+    cut = book.start + pd.Timedelta(days=45)
+    rec = CourseRecommender(as_of=cut, scorer="glmix").fit(*book.tables)
+    table = rec.click_predictions(book.interactions)
+    later = click_labels(book.interactions)
+    later = later[later["timestamp"] >= cut]
+    glmix, alone = (table[table["model"] == m] for m in ("glmix", "global"))
+    assert len(glmix) == len(alone) == len(later) and table["score"].between(0, 1).all()
+    assert glmix["label"].sum() == later["label"].sum()
+    # the per-member and per-course models are worth something on clicks they never saw
+    assert (
+        roc_auc_score(glmix["label"], glmix["score"])
+        > roc_auc_score(alone["label"], alone["score"]) + 0.03
+    )
+    window = rec.click_predictions(book.interactions, start=cut, end=cut + pd.Timedelta(days=5))
+    assert window["timestamp"].lt(cut + pd.Timedelta(days=5)).all() and len(window) < len(table)
+    cold = CourseRecommender(as_of=cut).fit(*book.tables)
+    with pytest.raises(
+        LumosUserError, match="needs a CourseRecommender fitted with scorer='glmix'"
+    ):
+        cold.click_predictions(book.interactions)

@@ -164,6 +164,37 @@ class CourseRecommender:
             reason=why["reason"].to_numpy(), reason_text=why["reason_text"].to_numpy()
         )
 
+    def click_predictions(self, interactions, *, start=None, end=None) -> pd.DataFrame:
+        """The GLMix's click probability of each impression from ``start`` (default
+        :attr:`as_of`) until ``end``: held-out predictions for
+        :func:`lumos.evaluate.model_health`.
+
+        Returns ``model, member_id, course_id, channel, timestamp, label, score``
+        twice over: model ``glmix`` (global + per-member + per-course) and
+        ``global`` (the global model alone), so the per-entity models' worth shows.
+        """
+        if getattr(self, "scorer", None) != "glmix" or not hasattr(self, "glmix_"):
+            raise LumosUserError(
+                "click_predictions needs a CourseRecommender fitted with scorer='glmix'.",
+                code="not_fitted",
+            )
+        rows = training_rows(interactions, self.members_, self.courses_, self.wide_,
+                             channel=self.channel)  # fmt: skip
+        start = pd.Timestamp(self.as_of if start is None else start)
+        keep = rows["timestamp"] >= start
+        if end is not None:
+            keep &= rows["timestamp"] < pd.Timestamp(end)
+        rows = rows[keep].reset_index(drop=True)
+        shown = rows[["member_id", "course_id", "channel", "timestamp"]].assign(
+            label=rows["label"].astype(int)
+        )
+        unseen = rows.assign(member_id="", course_id="")  # ids no entity model has
+        return pd.concat(
+            [shown.assign(score=self.glmix_.predict_proba(frame)[:, 1]).assign(model=name)
+             for name, frame in (("glmix", rows), ("global", unseen))],
+            ignore_index=True,
+        )[["model", *shown.columns, "score"]]  # fmt: skip
+
 
 def _positions(member_ids, ids: np.ndarray) -> np.ndarray:
     at = pd.Index(ids).get_indexer(np.asarray(member_ids, dtype=object))
