@@ -52,7 +52,8 @@ def _intervals(labels, values, lows, highs, *, title: str) -> str:
         if math.isfinite(a) and math.isfinite(b):
             parts.append(f"<line x1='{x(a):.1f}' y1='{y}' x2='{x(b):.1f}' y2='{y}' "
                          "stroke='#3b6ea5' stroke-width='2'/>")  # fmt: skip
-        parts.append(f"<circle cx='{x(v):.1f}' cy='{y}' r='4' fill='#c0392b'/>")
+        if math.isfinite(v):  # a missing figure draws nothing (an SVG "nan" is an error)
+            parts.append(f"<circle cx='{x(v):.1f}' cy='{y}' r='4' fill='#c0392b'/>")
     parts.append(f"<text x='{left}' y='{rows * row_h + 22}'>{lo:.3g}</text>")
     parts.append(f"<text x='{left + width}' y='{rows * row_h + 22}' text-anchor='end'>"
                  f"{hi:.3g}</text></svg>")  # fmt: skip
