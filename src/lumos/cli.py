@@ -107,8 +107,9 @@ def main():
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Stop after writing (for scripts and CI).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--no-browser", is_flag=True, help="Do not open the dashboard in a web browser.")
 @_friendly
-def demo(out, n_accounts, months, seed, no_serve, port):
+def demo(out, n_accounts, months, seed, no_serve, port, no_browser):
     """Run the main job on generated data, then serve what it computed."""
     from lumos.demo import run_demo
 
@@ -135,7 +136,28 @@ def demo(out, n_accounts, months, seed, no_serve, port):
             f" /v1/members/U000001/cohorts, /v1/accounts/{member}/insights, POST "
             "/v1/members/om000001/offer?channel=email, /docs. Ctrl-C stops."
         )
+        if not no_browser and _has_display():
+            import threading
+            import webbrowser
+
+            threading.Timer(1.5, webbrowser.open, args=(f"http://127.0.0.1:{port}/",)).start()
         _run_server(app, "127.0.0.1", port)
+
+
+def _has_display(environ=None, platform: str = sys.platform) -> bool:
+    """Whether a graphical browser can open here: never a text browser on a bare terminal.
+
+    >>> _has_display({}, "linux"), _has_display({"DISPLAY": ":0"}, "linux")
+    (False, True)
+    >>> _has_display({}, "darwin")
+    True
+    """
+    import os
+
+    environ = os.environ if environ is None else environ
+    if platform in ("darwin", "win32"):
+        return True
+    return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
 
 
 def _demo_app(out: Path, cohorts, events):
