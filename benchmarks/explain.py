@@ -43,14 +43,26 @@ NUM_SAMPLES = 5000
 TOP_K = 5
 SIZES = {
     False: dict(
-        train=100_000, lumos_lime=200, lime=20, jaccard=20, klime=100_000,
-        narratives=100_000, reference=5_000, shap=5_000,
+        train=100_000,
+        lumos_lime=200,
+        lime=20,
+        jaccard=20,
+        klime=100_000,
+        narratives=100_000,
+        reference=5_000,
+        shap=5_000,
     ),
     True: dict(
-        train=20_000, lumos_lime=50, lime=5, jaccard=10, klime=20_000,
-        narratives=20_000, reference=1_000, shap=500,
+        train=20_000,
+        lumos_lime=50,
+        lime=5,
+        jaccard=10,
+        klime=20_000,
+        narratives=20_000,
+        reference=1_000,
+        shap=500,
     ),
-}  # fmt: skip
+}
 
 
 # -- the model -----------------------------------------------------------------------------
@@ -295,9 +307,13 @@ def klime_reference(A: np.ndarray, y: np.ndarray, grid, seed: int = SEED, alpha:
     Xs = StandardScaler().fit_transform(A)
     rows = np.random.default_rng(seed).choice(n, size=min(n, 10_000), replace=False)
     forest = ExtraTreesRegressor(
-        n_estimators=12, max_depth=8, min_samples_leaf=5, max_features=0.3, n_jobs=-1,
+        n_estimators=12,
+        max_depth=8,
+        min_samples_leaf=5,
+        max_features=0.3,
+        n_jobs=-1,
         random_state=seed,
-    ).fit(Xs[rows], y[rows])  # fmt: skip
+    ).fit(Xs[rows], y[rows])
     top = min(math.ceil(0.25 * A.shape[1]), 6)
     C = Xs[:, np.sort(np.argsort(-forest.feature_importances_, kind="stable")[:top])]
     sub = rng.choice(n, size=min(n, 10_000), replace=False)
@@ -606,8 +622,14 @@ def bench_narratives(size: dict) -> dict:
 
     X, attr = narrative_data(n)  # the child's rows; the reference and the check use the first
     X = X.iloc[:n_ref]
-    attr = Attributions(attr.values[:n_ref], attr.base[:n_ref], attr.feature_names,
-                        attr.method, attr.output, X.index)  # fmt: skip
+    attr = Attributions(
+        attr.values[:n_ref],
+        attr.base[:n_ref],
+        attr.feature_names,
+        attr.method,
+        attr.output,
+        X.index,
+    )
     log(f"narratives: pandas row-by-row reference on {n_ref} rows")
     t = time.perf_counter()
     ref, ref_cards, ref_skipped = reference_narrate(X, attr, spec, design.templates, TOP_K)

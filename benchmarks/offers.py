@@ -170,8 +170,10 @@ def log_updates() -> dict:
     anchor = len(sample) / (time.perf_counter() - started)
     n = len(events)
     both = n / (read_s + learn_s)
-    log(f"from the event log: {n:,} events, {rounds:,} rounds; learn {n / learn_s:,.0f} events/s, "
-        f"read + learn {both:,.0f} events/s; one at a time {anchor:,.0f} rounds/s")  # fmt: skip
+    log(
+        f"from the event log: {n:,} events, {rounds:,} rounds; learn {n / learn_s:,.0f} events/s, "
+        f"read + learn {both:,.0f} events/s; one at a time {anchor:,.0f} rounds/s"
+    )
     return {
         "name": "offer_updates_per_second_from_event_log",
         "unit": "events/s",
@@ -199,8 +201,15 @@ def obd_table(quick: bool) -> list[dict]:
         return obd_results(quick)
     except SystemExit as absent:
         log(f"OBD table skipped: {absent}")
-        return [{"name": "obd_estimators", "unit": None, "lumos": None, "anchor": None,
-                 "skipped": str(absent)}]  # fmt: skip
+        return [
+            {
+                "name": "obd_estimators",
+                "unit": None,
+                "lumos": None,
+                "anchor": None,
+                "skipped": str(absent),
+            }
+        ]
 
 
 def tasks(rng_seed: int = 0):
@@ -278,8 +287,10 @@ def main() -> None:
             curves[(task, name)] = runs
             final = runs[:, -1]
             table[f"{task}/{name}"] = {"mean": float(final.mean()), "std": float(final.std())}
-            log(f"{task} {name}: regret {final.mean():.1f} ± {final.std():.1f} "
-                f"({time.perf_counter() - started:.0f} s)")  # fmt: skip
+            log(
+                f"{task} {name}: regret {final.mean():.1f} ± {final.std():.1f} "
+                f"({time.perf_counter() - started:.0f} s)"
+            )
     results.append(
         {
             "name": "cumulative_regret",

@@ -81,8 +81,10 @@ def child(engine: str, folder: Path) -> None:
                     cell = cell if isinstance(cell, tuple) else (cell,)
                     found.append((-value, tuple(fs), tuple(int(c) for c in cell)))
         found.sort()
-        top = [" and ".join(labels[f][c] for f, c in zip(fs, cell, strict=True))
-               for _, fs, cell in found[:10]]  # fmt: skip
+        top = [
+            " and ".join(labels[f][c] for f, c in zip(fs, cell, strict=True))
+            for _, fs, cell in found[:10]
+        ]
         extra = {"evaluated": len(found)}
     seconds = time.perf_counter() - started
     print(json.dumps({"seconds": seconds, "top": top, **extra}))

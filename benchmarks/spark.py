@@ -62,8 +62,12 @@ def narratives(quick: bool) -> list[dict]:
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         # Spark's Python workers start and load the compiled kernels once: not timed
-        warm, _ = explain(spark.createDataFrame(book.head(base)).repartition(4), model, design,
-                          id_column="account_id")  # fmt: skip
+        warm, _ = explain(
+            spark.createDataFrame(book.head(base)).repartition(4),
+            model,
+            design,
+            id_column="account_id",
+        )
         warm.write.parquet(f"{tmp}/warm.parquet")
         for factor in factors:
             part = book.head(base * factor)
@@ -118,8 +122,10 @@ def scoring(quick: bool) -> list[dict]:
     book = learning(base * factors[-1], 600, days=28, seed=0)
     started = time.perf_counter()
     recs, cold = fit_course_models(book.tables, as_of=book.end, k=10)
-    log(f"recommenders fitted on {base * factors[-1]:,} members in "
-        f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+    log(
+        f"recommenders fitted on {base * factors[-1]:,} members in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
     ids = recs["glmix"].members_["member_id"].to_numpy(dtype=object)
     spark = session("local[2]")
     results, seconds = [], {}
@@ -133,30 +139,42 @@ def scoring(quick: bool) -> list[dict]:
             log(f"scoring on Spark: {len(members):,} members in {seconds[factor]:.2f} s")
         rows = spark.read.parquet(f"{tmp}/s1.parquet").count()
         started = time.perf_counter()
-        local = pd.concat([rec.recommend(ids[:base]).assign(model_id=m)
-                           for m, rec in recs.items()])  # fmt: skip
+        local = pd.concat([rec.recommend(ids[:base]).assign(model_id=m) for m, rec in recs.items()])
         local.to_parquet(f"{tmp}/local.parquet")
         local_s = time.perf_counter() - started
     log(f"scoring locally: {base:,} members in {local_s:.2f} s ({len(local):,} rows)")
-    results.append({
-        "name": "spark_scoring_rows_per_s",
-        "unit": "rows/s",
-        "lumos": rows / seconds[1],
-        "anchor": len(local) / local_s,
-        "anchor_name": "the local engine (CourseRecommender.recommend), same members, same machine",
-        "speedup": local_s / seconds[1],
-        "details": {"members": base, "rows": rows, "models": list(recs), "k": 10,
-                    "master": "local[2]"},
-    })  # fmt: skip
-    results.append({
-        "name": "spark_scoring_time_growth",
-        "unit": "× time",
-        "lumos": seconds[factors[-1]] / seconds[1],
-        "anchor": None,
-        "goal": {"lumos": f"<= {factors[-1] + 1}"},
-        "details": {"members_factor": factors[-1], "seconds": {str(k): v
-                                                                for k, v in seconds.items()}},
-    })  # fmt: skip
+    results.append(
+        {
+            "name": "spark_scoring_rows_per_s",
+            "unit": "rows/s",
+            "lumos": rows / seconds[1],
+            "anchor": len(local) / local_s,
+            "anchor_name": (
+                "the local engine (CourseRecommender.recommend), same members, same machine"
+            ),
+            "speedup": local_s / seconds[1],
+            "details": {
+                "members": base,
+                "rows": rows,
+                "models": list(recs),
+                "k": 10,
+                "master": "local[2]",
+            },
+        }
+    )
+    results.append(
+        {
+            "name": "spark_scoring_time_growth",
+            "unit": "× time",
+            "lumos": seconds[factors[-1]] / seconds[1],
+            "anchor": None,
+            "goal": {"lumos": f"<= {factors[-1] + 1}"},
+            "details": {
+                "members_factor": factors[-1],
+                "seconds": {str(k): v for k, v in seconds.items()},
+            },
+        }
+    )
     with _redis() as url:
         members = ids[: base * factors[-1]]
         with RedisStore(url, prefix="spark") as store:
@@ -169,15 +187,19 @@ def scoring(quick: bool) -> list[dict]:
             publish_lists(store, lists)
             local_s = time.perf_counter() - started
     log(f"publish to Redis: Spark {spark_s:.2f} s, local {local_s:.2f} s")
-    results.append({
-        "name": "spark_publish_members_per_s",
-        "unit": "members/s",
-        "lumos": report["members"] / spark_s,
-        "anchor": report["members"] / local_s,
-        "anchor_name": "the local engine (recommend + publish_lists) into the same redis-server",
-        "speedup": local_s / spark_s,
-        "details": {"members": report["members"], "record_bytes": report["bytes"]},
-    })  # fmt: skip
+    results.append(
+        {
+            "name": "spark_publish_members_per_s",
+            "unit": "members/s",
+            "lumos": report["members"] / spark_s,
+            "anchor": report["members"] / local_s,
+            "anchor_name": (
+                "the local engine (recommend + publish_lists) into the same redis-server"
+            ),
+            "speedup": local_s / spark_s,
+            "details": {"members": report["members"], "record_bytes": report["bytes"]},
+        }
+    )
     return results
 
 
@@ -210,11 +232,14 @@ def glmix(quick: bool) -> dict | None:
     frame.unpersist()
     auc_local = float(roc_auc_score(y[test], local.decision_function(table[test])))
     auc_spark = float(roc_auc_score(y[test], got.decision_function(table[test])))
-    diff = max([float(np.abs(got.coef_ - local.coef_).max())]
-               + [float(np.abs(got.entity_coef_[c] - local.entity_coef_[c]).max())
-                  for c in effects])  # fmt: skip
-    log(f"GLMix on MovieLens-100k: Spark AUC {auc_spark:.4f} in {spark_s:.1f} s, local "
-        f"{auc_local:.4f} in {local_s:.1f} s, max |Δ coef| {diff:.1e}")  # fmt: skip
+    diff = max(
+        [float(np.abs(got.coef_ - local.coef_).max())]
+        + [float(np.abs(got.entity_coef_[c] - local.entity_coef_[c]).max()) for c in effects]
+    )
+    log(
+        f"GLMix on MovieLens-100k: Spark AUC {auc_spark:.4f} in {spark_s:.1f} s, local "
+        f"{auc_local:.4f} in {local_s:.1f} s, max |Δ coef| {diff:.1e}"
+    )
     return {
         "name": "spark_glmix_movielens100k_auc",
         "unit": "AUC",
@@ -222,10 +247,15 @@ def glmix(quick: bool) -> dict | None:
         "anchor": auc_local,
         "anchor_name": "the local GLMix, same split and configuration",
         "goal": {"lumos": f">= {auc_local - 1e-4:.4f}"},
-        "details": {"coordinates": ["fixed_effect", *effects], "train_rows": int((~test).sum()),
-                    "max_abs_coef_diff": diff, "spark_fit_s": spark_s, "local_fit_s": local_s,
-                    "master": "local[2]"},
-    }  # fmt: skip
+        "details": {
+            "coordinates": ["fixed_effect", *effects],
+            "train_rows": int((~test).sum()),
+            "max_abs_coef_diff": diff,
+            "spark_fit_s": spark_s,
+            "local_fit_s": local_s,
+            "master": "local[2]",
+        },
+    }
 
 
 def clone_fit(model, train):
@@ -281,9 +311,13 @@ def features(quick: bool) -> dict:
         "anchor": local_s,
         "anchor_name": "the local NumPy engine, same usage and cutoffs",
         "speedup": local_s / spark_s,
-        "details": {"usage_rows": len(book.usage), "cutoff_rows": len(cutoffs),
-                    "features": len(cols), "max_abs_diff": diff},
-    }  # fmt: skip
+        "details": {
+            "usage_rows": len(book.usage),
+            "cutoff_rows": len(cutoffs),
+            "features": len(cols),
+            "max_abs_diff": diff,
+        },
+    }
 
 
 def main() -> None:

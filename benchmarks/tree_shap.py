@@ -67,9 +67,15 @@ def train(folder: Path, quick: bool) -> None:
             trees,
         )
         booster.save_model(folder / f"{name}.json")
-        params = {"objective": "binary", "num_leaves": 2**depth, "max_depth": depth,
-                  "learning_rate": 0.1, "verbose": -1, "num_threads": 2,
-                  "min_data_in_leaf": 5}  # fmt: skip
+        params = {
+            "objective": "binary",
+            "num_leaves": 2**depth,
+            "max_depth": depth,
+            "learning_rate": 0.1,
+            "verbose": -1,
+            "num_threads": 2,
+            "min_data_in_leaf": 5,
+        }
         lgb.train(params, lgb.Dataset(X, label=y), trees).save_model(folder / f"{name}.txt")
         explain, _ = make_data(rows, seed=1)
         np.save(folder / f"{name}.npy", explain)
@@ -134,8 +140,17 @@ def child(engine: str, scenario: str, folder: Path) -> None:
     values, routine = run(X)
     seconds = time.perf_counter() - started
     np.save(folder / f"out_{engine}_{scenario}.npy", np.asarray(values, dtype=np.float64))
-    print(json.dumps({"seconds": seconds, "rows": len(X), "first_call_s": first,
-                      "import_s": imported, "routine": routine}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "rows": len(X),
+                "first_call_s": first,
+                "import_s": imported,
+                "routine": routine,
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -165,12 +180,22 @@ def main() -> None:
         for label in ("cold", "cached"):
             out, _ = run_child([here, "--child", "lumos", "A", str(folder)])
             jit[label] = out
-            log(f"JIT {label}: first call {out['first_call_s']:.2f} s "
-                f"(import {out['import_s']:.2f} s)")  # fmt: skip
+            log(
+                f"JIT {label}: first call {out['first_call_s']:.2f} s "
+                f"(import {out['import_s']:.2f} s)"
+            )
         for scenario, (trees, depth, _) in SCENARIOS.items():
             runs = {}
-            engines = ("load", "lumos", "lumos-recursive", "xgboost", "shap", "load-lgb",
-                       "lumos-lgb", "lightgbm")  # fmt: skip
+            engines = (
+                "load",
+                "lumos",
+                "lumos-recursive",
+                "xgboost",
+                "shap",
+                "load-lgb",
+                "lumos-lgb",
+                "lightgbm",
+            )
             for engine in engines:
                 out, rss = run_child([here, "--child", engine, scenario, str(folder)])
                 out["peak_rss_mb"] = rss
@@ -226,10 +251,12 @@ def main() -> None:
                     },
                 }
             )
-            log(f"{scenario}: Lumos {rate['lumos'] / rate['xgboost']:.2f}× pred_contribs, "
+            log(
+                f"{scenario}: Lumos {rate['lumos'] / rate['xgboost']:.2f}× pred_contribs, "
                 f"{rate['lumos'] / rate['shap']:.2f}× shap, LightGBM model "
                 f"{rate['lumos-lgb'] / rate['lightgbm']:.2f}× pred_contrib; "
-                f"max |Δ| {diff}")  # fmt: skip
+                f"max |Δ| {diff}"
+            )
         results.append(
             {
                 "name": "tree_shap_first_call_s",

@@ -253,8 +253,16 @@ def test_demo_runs_end_to_end(tmp_path):
             assert sum(html.escape(t) in learning for t in titles) >= 5
     assert "Model health: a GLMix trained on all but the last 14 days" in result.output
     assert "Offers: LinTS learned from" in result.output and "simulator's truth" in result.output
-    judged = run("offers", "evaluate", "--logs", out / "offers_data" / "log_week_4",
-                 "--policy", out / "offers", "--bootstrap", 100)  # fmt: skip
+    judged = run(
+        "offers",
+        "evaluate",
+        "--logs",
+        out / "offers_data" / "log_week_4",
+        "--policy",
+        out / "offers",
+        "--bootstrap",
+        100,
+    )
     assert judged.exit_code == 0 and "dr" in judged.output, judged.output
     model = out / "model"
     narrated = run(

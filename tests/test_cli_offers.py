@@ -29,40 +29,109 @@ def run(*args):
 
 
 def test_retrain_evaluate_and_serve(folder):
-    made = run("offers", "retrain", "--logs", folder / "old.jsonl", "--model", folder / "lin",
-               "--arms", folder / "arms.csv", "--members", folder / "members.parquet")  # fmt: skip
+    made = run(
+        "offers",
+        "retrain",
+        "--logs",
+        folder / "old.jsonl",
+        "--model",
+        folder / "lin",
+        "--arms",
+        folder / "arms.csv",
+        "--members",
+        folder / "members.parquet",
+    )
     assert made.exit_code == 0, made.output
     assert "Retrained lints on" in made.output and "46 arms, 600 members" in made.output
-    again = run("offers", "retrain", "--logs", folder / "log", "--model", folder / "lin",
-                "--policy", "egreedy", "--cap-per-week", "1")  # fmt: skip
+    again = run(
+        "offers",
+        "retrain",
+        "--logs",
+        folder / "log",
+        "--model",
+        folder / "lin",
+        "--policy",
+        "egreedy",
+        "--cap-per-week",
+        "1",
+    )
     assert again.exit_code == 0 and "Retrained egreedy" in again.output, again.output
-    judged = run("offers", "evaluate", "--logs", folder / "log", "--policy", folder / "lin",
-                 "--estimators", "ipw,dr", "--bootstrap", "50")  # fmt: skip
+    judged = run(
+        "offers",
+        "evaluate",
+        "--logs",
+        folder / "log",
+        "--policy",
+        folder / "lin",
+        "--estimators",
+        "ipw,dr",
+        "--bootstrap",
+        "50",
+    )
     assert judged.exit_code == 0, judged.output
     lines = judged.output.splitlines()
     assert "logged rounds" in lines[0]
     assert [line.split()[-5] for line in lines[3:]] == ["ipw", "dr", "logged"]
-    both = run("offers", "evaluate", "--logs", folder / "log", "--policy", folder / "lin",
-               "--estimators", "dr", "--candidates", "greedy,uniform",
-               "--bootstrap", "50")  # fmt: skip
+    both = run(
+        "offers",
+        "evaluate",
+        "--logs",
+        folder / "log",
+        "--policy",
+        folder / "lin",
+        "--estimators",
+        "dr",
+        "--candidates",
+        "greedy,uniform",
+        "--bootstrap",
+        "50",
+    )
     assert both.exit_code == 0, both.output
     assert [line.split()[-6:-4] for line in both.output.splitlines()[3:]] == [
-        ["greedy", "dr"], ["uniform", "dr"], ["logged", "logged"]]  # fmt: skip
+        ["greedy", "dr"],
+        ["uniform", "dr"],
+        ["logged", "logged"],
+    ]
     LMDBStore(folder / "store").close()  # serve opens an existing store
-    app = _app(str(folder / "store"), None, None, "glmix", None, None, [],
-               offers_folder=str(folder / "lin"))  # fmt: skip
+    app = _app(
+        str(folder / "store"),
+        None,
+        None,
+        "glmix",
+        None,
+        None,
+        [],
+        offers_folder=str(folder / "lin"),
+    )
     with TestClient(app) as client:
         offer = client.post("/v1/members/om000003/offer?channel=notification").json()
     assert offer["arm_id"] == "none" or offer["arm_id"].endswith("/notification")
     # the Offers page judges the model on --offer-log (a file here), read on the first visit
-    app = _app(str(folder / "store"), None, None, "glmix", None, None, [],
-               offers_folder=str(folder / "lin"), offer_log=str(folder / "old.jsonl"))  # fmt: skip
+    app = _app(
+        str(folder / "store"),
+        None,
+        None,
+        "glmix",
+        None,
+        None,
+        [],
+        offers_folder=str(folder / "lin"),
+        offer_log=str(folder / "old.jsonl"),
+    )
     with TestClient(app) as client:
         page = client.get("/offers").text
     assert "old.jsonl" in page and "Candidate policies" in page and "Greedy on the" in page
     # without --offer-log, on the --events log (here the later one)
-    app = _app(str(folder / "store"), None, None, "glmix", str(folder / "log"), None, [],
-               offers_folder=str(folder / "lin"))  # fmt: skip
+    app = _app(
+        str(folder / "store"),
+        None,
+        None,
+        "glmix",
+        str(folder / "log"),
+        None,
+        [],
+        offers_folder=str(folder / "lin"),
+    )
     with TestClient(app) as client:
         page = client.get("/offers").text
     assert "the event log" in page and "This model (as it decides now)" in page
@@ -100,21 +169,56 @@ def test_serve_names_bad_dashboard_inputs(folder, tmp_path):
 def test_error_paths_are_named(folder, tmp_path):
     no_model = run("offers", "retrain", "--logs", folder / "old.jsonl", "--model", tmp_path / "x")
     assert no_model.exit_code == 2 and "give --arms and --members" in no_model.output
-    no_logs = run("offers", "retrain", "--logs", tmp_path / "nope", "--model", tmp_path / "x",
-                  "--arms", folder / "arms.csv", "--members", folder / "members.parquet",
-                  )  # fmt: skip
+    no_logs = run(
+        "offers",
+        "retrain",
+        "--logs",
+        tmp_path / "nope",
+        "--model",
+        tmp_path / "x",
+        "--arms",
+        folder / "arms.csv",
+        "--members",
+        folder / "members.parquet",
+    )
     assert no_logs.exit_code == 2 and "is neither an event log folder nor a file" in no_logs.output
     bad_arms = tmp_path / "arms.csv"
     pd.DataFrame({"arm_id": ["a"], "product": ["p"]}).to_csv(bad_arms, index=False)
-    arms = run("offers", "retrain", "--logs", folder / "old.jsonl", "--model", tmp_path / "y",
-               "--arms", bad_arms, "--members", folder / "members.parquet")  # fmt: skip
+    arms = run(
+        "offers",
+        "retrain",
+        "--logs",
+        folder / "old.jsonl",
+        "--model",
+        tmp_path / "y",
+        "--arms",
+        bad_arms,
+        "--members",
+        folder / "members.parquet",
+    )
     assert arms.exit_code == 2 and "needs column 'creative'" in arms.output
     assert not (tmp_path / "y" / "offers.json").exists()
-    estimators = run("offers", "evaluate", "--logs", folder / "log", "--policy", folder / "lin",
-                     "--estimators", "ipw,magic")  # fmt: skip
+    estimators = run(
+        "offers",
+        "evaluate",
+        "--logs",
+        folder / "log",
+        "--policy",
+        folder / "lin",
+        "--estimators",
+        "ipw,magic",
+    )
     assert estimators.exit_code == 2 and "unknown estimator 'magic'" in estimators.output
-    candidates = run("offers", "evaluate", "--logs", folder / "log", "--policy", folder / "lin",
-                     "--candidates", "greedy,best")  # fmt: skip
+    candidates = run(
+        "offers",
+        "evaluate",
+        "--logs",
+        folder / "log",
+        "--policy",
+        folder / "lin",
+        "--candidates",
+        "greedy,best",
+    )
     assert candidates.exit_code == 2 and "unknown candidate 'best'; use model" in candidates.output
     missing = run("offers", "evaluate", "--logs", folder / "log", "--policy", tmp_path)
     assert missing.exit_code == 2 and "is not an offer model" in missing.output
@@ -122,6 +226,7 @@ def test_error_paths_are_named(folder, tmp_path):
     bad_log.write_text('{"type": "served", "item_type": "offer", "ts": "soon"}\n')
     broken = run("offers", "evaluate", "--logs", bad_log, "--policy", folder / "lin")
     assert broken.exit_code == 2 and "event row 0: ts 'soon' is not a time" in broken.output
-    policy = run("offers", "retrain", "--logs", folder / "log", "--model", folder / "lin",
-                 "--policy", "ucb")  # fmt: skip
+    policy = run(
+        "offers", "retrain", "--logs", folder / "log", "--model", folder / "lin", "--policy", "ucb"
+    )
     assert policy.exit_code == 2 and "'ucb' is not one of" in policy.output

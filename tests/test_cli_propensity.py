@@ -24,8 +24,14 @@ def run(*args):
 
 
 def tables(files, contracts="contracts.parquet"):
-    return ["--contracts", files / contracts, "--usage", files / "usage.parquet",
-            "--firmographics", files / "firmographics.csv"]  # fmt: skip
+    return [
+        "--contracts",
+        files / contracts,
+        "--usage",
+        files / "usage.parquet",
+        "--firmographics",
+        files / "firmographics.csv",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +52,17 @@ def test_train_writes_a_model_folder_and_reports(trained):
 @pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl"])
 def test_score_writes_one_row_per_account_and_product(files, trained, tmp_path, suffix):
     out = tmp_path / f"scores{suffix}"
-    result = run("propensity", "score", "--model", trained[0], *tables(files, "contracts.csv"),
-                 "--as-of", "2025-03-01", "--out", out)  # fmt: skip
+    result = run(
+        "propensity",
+        "score",
+        "--model",
+        trained[0],
+        *tables(files, "contracts.csv"),
+        "--as-of",
+        "2025-03-01",
+        "--out",
+        out,
+    )
     assert result.exit_code == 0, result.output
     assert "rows scored on 2025-03-01" in result.output
     read = {".parquet": pd.read_parquet, ".csv": pd.read_csv}.get(suffix)
@@ -63,8 +78,16 @@ def test_bad_input_gives_one_clear_line(files, trained, tmp_path):
     bad.loc[7, "quantity"] = -3
     bad.to_csv(tmp_path / "bad.csv", index=False)
     out = tmp_path / "model"
-    result = run("propensity", "train", "--contracts", tmp_path / "bad.csv", "--usage",
-                 files / "usage.parquet", "--out", out)  # fmt: skip
+    result = run(
+        "propensity",
+        "train",
+        "--contracts",
+        tmp_path / "bad.csv",
+        "--usage",
+        files / "usage.parquet",
+        "--out",
+        out,
+    )
     assert result.exit_code == 2
     assert f"file '{tmp_path / 'bad.csv'}': contracts row 7, column 'quantity'" in result.output
     assert not out.exists()  # nothing written
@@ -79,11 +102,28 @@ def test_bad_input_gives_one_clear_line(files, trained, tmp_path):
         result = run("propensity", "score", *args, *tables(files), "--out", scores)
         assert result.exit_code == 2 and message in result.output, result.output
         assert not scores.exists()
-    result = run("propensity", "score", "--model", trained[0], *tables(files), "--as-of",
-                 "2025-03-01", "--out", tmp_path / "scores.xlsx")  # fmt: skip
+    result = run(
+        "propensity",
+        "score",
+        "--model",
+        trained[0],
+        *tables(files),
+        "--as-of",
+        "2025-03-01",
+        "--out",
+        tmp_path / "scores.xlsx",
+    )
     assert result.exit_code == 2 and ".parquet, .csv or .jsonl" in result.output
     result = run("propensity", "train", *tables(files), "--out", trained[0])
     assert result.exit_code == 2 and "pass --overwrite" in result.output
-    result = run("propensity", "train", "--contracts", files / "missing.csv", "--usage",
-                 files / "usage.parquet", "--out", tmp_path / "m2")  # fmt: skip
+    result = run(
+        "propensity",
+        "train",
+        "--contracts",
+        files / "missing.csv",
+        "--usage",
+        files / "usage.parquet",
+        "--out",
+        tmp_path / "m2",
+    )
     assert result.exit_code == 2 and "does not exist" in result.output

@@ -256,8 +256,9 @@ def explain_run(
     design = InsightsDesign.load(design_dir)
     model = import_model(model_path, trust=trust, score_column=score_column, id_column=id_column)
     if engine == "spark":
-        return _explain_on_spark(model, design, data_path, id_column, out, method, top_k,
-                                 direction, master)  # fmt: skip
+        return _explain_on_spark(
+            model, design, data_path, id_column, out, method, top_k, direction, master
+        )
     data = read_table(data_path, what="data")
     with Progress(transient=True, disable=len(data) < 50_000) as bar:
         task = bar.add_task("explaining", total=len(data))
@@ -295,10 +296,14 @@ def _explain_on_spark(model, design, data_path, id_column, out, method, top_k, d
         )
     spark = session(master)
     reader = spark.read
-    frame = (reader.parquet(data_path) if suffix == ".parquet"
-             else reader.csv(data_path, header=True, inferSchema=True))  # fmt: skip
-    narratives, _ = explain(frame, model, design, id_column=id_column, method=method,
-                            top_k=top_k, direction=direction)  # fmt: skip
+    frame = (
+        reader.parquet(data_path)
+        if suffix == ".parquet"
+        else reader.csv(data_path, header=True, inferSchema=True)
+    )
+    narratives, _ = explain(
+        frame, model, design, id_column=id_column, method=method, top_k=top_k, direction=direction
+    )
     narratives.write.parquet(out)
     written = spark.read.parquet(out).count()
     click.echo(f"{frame.count():,} rows explained on Spark: {written:,} narratives → {out}")
@@ -597,14 +602,18 @@ def recommend_publish(folder, as_of, target, models, config, experiment, k, keep
     router = _router(config, experiment, models.split(",")[0])
     t = read_tables(folder, _LEARNING)
     spark, fitter = _spark_fitter(engine, master)
-    recs, cold = fit_course_models(tuple(t[n] for n in _LEARNING), as_of=_date(as_of, "--as-of"),
-                                   models=models.split(","), k=k, glmix_fitter=fitter)  # fmt: skip
+    recs, cold = fit_course_models(
+        tuple(t[n] for n in _LEARNING),
+        as_of=_date(as_of, "--as-of"),
+        models=models.split(","),
+        k=k,
+        glmix_fitter=fitter,
+    )
     with open_store(target, keep=keep) as store:
         if spark is not None:
             from lumos.spark import publish_course_lists
 
-            report = publish_course_lists(store, recs, cold_start=cold, router=router,
-                                          spark=spark)  # fmt: skip
+            report = publish_course_lists(store, recs, cold_start=cold, router=router, spark=spark)
             version, members = report["version"], report["members"] - 1
         else:
             lists = {m: rec.recommend() for m, rec in recs.items()} | {COLD_START: cold}
@@ -867,11 +876,14 @@ def _app(
         offer_model = OfferModel.load(offers_folder)
     if offer_log is not None:
         if offer_model is None:
-            raise click.BadParameter("give --offers (the model to judge) too",
-                                     param_hint="--offer-log")  # fmt: skip
+            raise click.BadParameter(
+                "give --offers (the model to judge) too", param_hint="--offer-log"
+            )
         _events_file(offer_log, "--offer-log")  # a wrong path fails now, not on first visit
-        options |= {"offer_log": functools.partial(_read_events, offer_log, "--offer-log"),
-                    "offer_log_name": offer_log}  # fmt: skip
+        options |= {
+            "offer_log": functools.partial(_read_events, offer_log, "--offer-log"),
+            "offer_log_name": offer_log,
+        }
     if model is not None:
         from lumos.recommend import AccountPrioritizer
 
@@ -1153,8 +1165,13 @@ def offers_retrain(logs, folder, arms, members, policy, two_tower, cap_per_week,
     from lumos.bandits import OfferModel, OfferSettings
     from lumos.data import read_table
 
-    chosen = {"policy": policy, "two_tower": two_tower, "cap_per_week": cap_per_week,
-              "model_id": model_id, "seed": seed}  # fmt: skip
+    chosen = {
+        "policy": policy,
+        "two_tower": two_tower,
+        "cap_per_week": cap_per_week,
+        "model_id": model_id,
+        "seed": seed,
+    }
     chosen = {k: v for k, v in chosen.items() if v is not None}
     if (Path(folder) / "offers.json").is_file() and not (arms or members):
         model = OfferModel.load(folder)
@@ -1249,12 +1266,17 @@ def evaluate_group():
 
 
 _PREDICTIONS = [
-    click.option("--data", "data_path", required=True, type=click.Path(dir_okay=False),
-                 help="Predictions with their features (.parquet, .csv, .jsonl)."),
+    click.option(
+        "--data",
+        "data_path",
+        required=True,
+        type=click.Path(dir_okay=False),
+        help="Predictions with their features (.parquet, .csv, .jsonl).",
+    ),
     click.option("--label", required=True, help="The column of 0/1 labels."),
     click.option("--score", required=True, help="The column of predicted probabilities."),
     click.option("--out", type=click.Path(dir_okay=False), help="Write an HTML report here."),
-]  # fmt: skip
+]
 
 
 def _predictions(fn):
@@ -1315,10 +1337,19 @@ def evaluate_slices(data_path, label, score, out, features, metric, max_order, m
 
     features = _split(features)
     data = _load_predictions(data_path, label, score, features or ())
-    found = find_slices(data, label, score, features, metric=metric, max_order=max_order,
-                        min_support=min_support, top_k=top_k)  # fmt: skip
-    shown = found.table[["slice", "share", "metric_slice", "metric_rest", "effect", "low", "high",
-                         "p_adjusted"]]  # fmt: skip
+    found = find_slices(
+        data,
+        label,
+        score,
+        features,
+        metric=metric,
+        max_order=max_order,
+        min_support=min_support,
+        top_k=top_k,
+    )
+    shown = found.table[
+        ["slice", "share", "metric_slice", "metric_rest", "effect", "low", "high", "p_adjusted"]
+    ]
     click.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     for sentence in found.sentences()[:5]:
         click.echo(f"• {sentence}")
@@ -1338,8 +1369,7 @@ def evaluate_fairness(data_path, label, score, out, groups, threshold, bootstrap
 
     groups = _split(groups)
     data = _load_predictions(data_path, label, score, groups)
-    report = fairness_report(data, label, score, groups, threshold=threshold,
-                             n_bootstrap=bootstrap)  # fmt: skip
+    report = fairness_report(data, label, score, groups, threshold=threshold, n_bootstrap=bootstrap)
     click.echo(report.gaps.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     for sentence in report.sentences()[:5]:
         click.echo(f"• {sentence}")
@@ -1357,8 +1387,17 @@ def evaluate_abtest(sink, control, out):
     from lumos.evaluate._report import abtest_html
 
     result = abtest(_read_events(sink), control=control)
-    columns = ["metric", "treatment", "control_value", "treatment_value", "lift", "lift_low",
-               "lift_high", "p_value", "members"]  # fmt: skip
+    columns = [
+        "metric",
+        "treatment",
+        "control_value",
+        "treatment_value",
+        "lift",
+        "lift_low",
+        "lift_high",
+        "p_value",
+        "members",
+    ]
     click.echo(result.table[columns].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     click.echo(
         f"members per treatment: {result.members.to_dict()} (SRM p = {result.srm_p_value:.3g})"

@@ -185,8 +185,13 @@ def _courses(out: Path, *, seed: int, echo) -> dict:
         f"alone: {auc['global']:.3f}). The dashboard's Model health page shows its slices and "
         "gaps between groups of members."
     )
-    return {"learning_tables": folder, "courses": path, "experiments": experiments, "store": store,
-            "health": health}  # fmt: skip
+    return {
+        "learning_tables": folder,
+        "courses": path,
+        "experiments": experiments,
+        "store": store,
+        "health": health,
+    }
 
 
 HEALTH_GROUPS = ("industry", "region", "seniority")  # the demo's Model health groups

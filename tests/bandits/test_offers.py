@@ -43,20 +43,35 @@ def test_a_policy_retrained_on_a_uniform_log_converts_far_more(book):
 
 
 def test_rounds_reward_conversions_in_the_window_and_wait_for_open_ones():
-    arms = pd.DataFrame({"arm_id": ["a/x/email"], "product": ["a"], "creative": ["x"],
-                         "channel": ["email"]})  # fmt: skip
-    model = OfferModel(arms, pd.DataFrame({"member_id": ["m1"], "f": [1.0]}),
-                       {"window_hours": 10})  # fmt: skip
+    arms = pd.DataFrame(
+        {"arm_id": ["a/x/email"], "product": ["a"], "creative": ["x"], "channel": ["email"]}
+    )
+    model = OfferModel(arms, pd.DataFrame({"member_id": ["m1"], "f": [1.0]}), {"window_hours": 10})
     t0 = 1_767_225_600.0
 
     def served(t, ts, arm="a/x/email"):
-        return {"event_id": f"s{t}", "tracking_id": t, "type": "served", "member_id": "m1",
-                "item_id": arm, "item_type": "offer", "channel": "email", "propensity": 0.5,
-                "ts": ts}  # fmt: skip
+        return {
+            "event_id": f"s{t}",
+            "tracking_id": t,
+            "type": "served",
+            "member_id": "m1",
+            "item_id": arm,
+            "item_type": "offer",
+            "channel": "email",
+            "propensity": 0.5,
+            "ts": ts,
+        }
 
     def bought(t, ts, action="purchase"):
-        return {"event_id": f"p{t}", "tracking_id": t, "type": "action", "action": action,
-                "member_id": "m1", "item_id": "a/x/email", "ts": ts}  # fmt: skip
+        return {
+            "event_id": f"p{t}",
+            "tracking_id": t,
+            "type": "action",
+            "action": action,
+            "member_id": "m1",
+            "item_id": "a/x/email",
+            "ts": ts,
+        }
 
     events = [
         served("in", t0),
@@ -112,8 +127,13 @@ def test_candidate_policies_are_judged_side_by_side(book):
     model.retrain(train)
     table = model.compare(test, n_bootstrap=200)
     rounds, _ = model.rounds(test)
-    assert list(table.index.unique("policy")) == ["model", "greedy", "uniform", "no_offer",
-                                                  "logged"]  # fmt: skip
+    assert list(table.index.unique("policy")) == [
+        "model",
+        "greedy",
+        "uniform",
+        "no_offer",
+        "logged",
+    ]
     # the log was written by a uniform policy: IPW of a uniform candidate is the logged rate
     assert table.loc[("uniform", "ipw"), "value"] == pytest.approx(rounds["reward"].mean())
     assert table.loc[("no_offer", "ipw"), "value"] == 0.0  # "no offer" never converts
@@ -144,8 +164,9 @@ def test_the_arm_report_counts_closed_rounds_and_reads_the_posterior(book):
     mine = rounds[rounds["arm"] == rounds["arm"].mode()[0]]
     assert (top["shows"], top["conversions"]) == (len(mine), mine["reward"].sum())
     # linear: the score at the average member is the members' average score
-    mean, _ = model.policy.mean_and_variance(model.contexts(book.members["member_id"]),
-                                               model.arm_features)  # fmt: skip
+    mean, _ = model.policy.mean_and_variance(
+        model.contexts(book.members["member_id"]), model.arm_features
+    )
     assert np.allclose(report["mean"], mean.mean(axis=0))
     assert (report["low"] < report["mean"]).all() and (report["mean"] < report["high"]).all()
     assert np.allclose(report["high"] - report["mean"], report["mean"] - report["low"])
@@ -173,8 +194,13 @@ def test_decisions_keep_to_the_channel_and_the_weekly_cap(book):
 
 
 def test_the_cap_is_rebuilt_from_the_log():
-    shown = {"type": "served", "item_type": "offer", "item_id": "a", "member_id": "m",
-             "channel": "email"}  # fmt: skip
+    shown = {
+        "type": "served",
+        "item_type": "offer",
+        "item_id": "a",
+        "member_id": "m",
+        "channel": "email",
+    }
     events = [{**shown, "ts": float(t), "tracking_id": str(t)} for t in (0, 10)]
     events.append({**events[0], "item_id": NO_OFFER, "ts": 20.0, "tracking_id": "n"})
     cap = FrequencyCap.from_events(2, events)
@@ -186,8 +212,10 @@ def test_the_online_path_learns_conversions_and_expired_offers(book):
     model = OfferModel(book.arms, book.members, {"batch": 3, "window_hours": 1})
     d = model.decide(["om000001", "om000002", "om000003"], "email", now=0.0)
     model.served(["t1", "t2", "t3"], d, now=0.0)
-    assert model.observe([{"type": "action", "action": "purchase", "tracking_id": "t1"}],
-                         now=60.0) == 0  # fmt: skip
+    assert (
+        model.observe([{"type": "action", "action": "purchase", "tracking_id": "t1"}], now=60.0)
+        == 0
+    )
     assert model.policy.n_updates == 0  # one round ready, the batch holds three
     assert model.observe([], now=2 * HOUR) == 3  # t2 and t3 expired: reward 0
     assert model.policy.n_updates == 3 and model.policy.b.any()
@@ -222,16 +250,39 @@ def test_neural_ts_offers_round_trip(book, tmp_path):
 @pytest.mark.parametrize(
     ("arms", "message"),
     [
-        (pd.DataFrame({"arm_id": ["a"], "product": ["p"], "creative": ["c"]}),
-         "needs column 'channel'"),
-        (pd.DataFrame({"arm_id": ["a", "a"], "product": ["p", "q"], "creative": ["c", "c"],
-                       "channel": ["e", "e"]}), "arms row 1: arm_id 'a' appears twice"),
-        (pd.DataFrame({"arm_id": ["a"], "product": ["p"], "creative": ["c"], "channel": [None]}),
-         r"arms row 0 \(arm 'a'\) has no channel"),
-        (pd.DataFrame({"arm_id": ["a"], "product": ["p"], "creative": ["c"], "channel": ["e"],
-                       "price": ["cheap"]}), "arms row 0, column 'price': 'cheap' is not a finite"),
+        (
+            pd.DataFrame({"arm_id": ["a"], "product": ["p"], "creative": ["c"]}),
+            "needs column 'channel'",
+        ),
+        (
+            pd.DataFrame(
+                {
+                    "arm_id": ["a", "a"],
+                    "product": ["p", "q"],
+                    "creative": ["c", "c"],
+                    "channel": ["e", "e"],
+                }
+            ),
+            "arms row 1: arm_id 'a' appears twice",
+        ),
+        (
+            pd.DataFrame({"arm_id": ["a"], "product": ["p"], "creative": ["c"], "channel": [None]}),
+            r"arms row 0 \(arm 'a'\) has no channel",
+        ),
+        (
+            pd.DataFrame(
+                {
+                    "arm_id": ["a"],
+                    "product": ["p"],
+                    "creative": ["c"],
+                    "channel": ["e"],
+                    "price": ["cheap"],
+                }
+            ),
+            "arms row 0, column 'price': 'cheap' is not a finite",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_arms_are_named(arms, message):
     with pytest.raises(DataValidationError, match=message):
         OfferModel(arms, pd.DataFrame({"member_id": ["m"]}))
@@ -253,8 +304,9 @@ def test_bad_members_settings_and_logs_are_named(book, tmp_path):
     model = OfferModel(book.arms, book.members)
     served = book.events[book.events["type"] == "served"].head(50).copy()
     with pytest.raises(DataValidationError, match="event row 3: ts 'yesterday' is not a time"):
-        model.rounds(served.assign(ts=served["ts"].astype(object).where(
-            np.arange(50) != 3, "yesterday")))  # fmt: skip
+        model.rounds(
+            served.assign(ts=served["ts"].astype(object).where(np.arange(50) != 3, "yesterday"))
+        )
     broken = served.assign(propensity=np.where(np.arange(50) == 7, np.nan, 0.0625))
     with pytest.raises(DataValidationError, match="propensity nan; off-policy evaluation"):
         model.evaluate(broken, now=served["ts"].max() + 100 * HOUR)

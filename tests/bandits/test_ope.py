@@ -164,8 +164,10 @@ def test_position_axis(log):
     n = len(log["reward"])
     rng = np.random.default_rng(0)
     position = rng.integers(0, 3, n)
-    dist3 = np.stack([log["action_dist"], np.roll(log["action_dist"], 1, axis=1), TARGET[0]
-                      * np.ones((n, 1))], axis=2)  # fmt: skip
+    dist3 = np.stack(
+        [log["action_dist"], np.roll(log["action_dist"], 1, axis=1), TARGET[0] * np.ones((n, 1))],
+        axis=2,
+    )
     q3 = np.repeat(log["q_true"][:, :, None], 3, axis=2)
     data = {**_inputs(log), "action_dist": dist3, "position": position, "estimated_rewards": q3}
     table = evaluate_all(**data, random_state=0)

@@ -118,8 +118,12 @@ def test_accounts_sort_and_the_why_pop_up(page, server):
     page.focus('th a[data-sort="score"]')
     page.keyboard.press("Enter")  # the book is by score, highest first: this flips it
     page.wait_for_url("**/accounts?*order=asc*")
-    values = [float(v) for v in page.eval_on_selector_all(
-        "td[data-score]", "cells => cells.map(c => c.dataset.score)")]  # fmt: skip
+    values = [
+        float(v)
+        for v in page.eval_on_selector_all(
+            "td[data-score]", "cells => cells.map(c => c.dataset.score)"
+        )
+    ]
     assert len(values) == 50 and values == sorted(values)
     assert page.get_attribute("th[aria-sort]", "aria-sort") == "ascending"
     # the "i" button of the first row opens a modal dialog of that account's narratives
@@ -194,8 +198,12 @@ def test_offers_and_model_health_show_what_the_library_computes(page, server, de
     model = OfferModel.load(demo / "offers")
     greedy = model.compare(log, candidates="greedy", n_bootstrap=500).loc[("greedy", "dr")]
     row = page.locator('tr[data-policy="greedy"] td').nth(3)  # IPW, SNIPW, DM, DR
-    assert row.inner_text().split() == [f"{greedy['value']:.3f}", f"{greedy['low']:.3f}", "–",
-                                        f"{greedy['high']:.3f}"]  # fmt: skip
+    assert row.inner_text().split() == [
+        f"{greedy['value']:.3f}",
+        f"{greedy['low']:.3f}",
+        "–",
+        f"{greedy['high']:.3f}",
+    ]
     arms = model.arm_report(log)
     top = arms.loc[arms["mean"].idxmax()]
     first = page.locator("tr[data-arm]").first
@@ -221,9 +229,13 @@ def test_every_page_loads_without_console_errors(page, server, demo, width):
 
     page.set_viewport_size({"width": width, "height": 900})
     member = pd.read_parquet(demo / "learning" / "members.parquet")["member_id"].iloc[0]
-    paths = (("accounts", "/accounts"), ("learning", f"/learning?member={member}"),
-             ("network", "/network?member=U000001"), ("offers", "/offers"),
-             ("health", "/health"))  # fmt: skip
+    paths = (
+        ("accounts", "/accounts"),
+        ("learning", f"/learning?member={member}"),
+        ("network", "/network?member=U000001"),
+        ("offers", "/offers"),
+        ("health", "/health"),
+    )
     for name, path in paths:
         response = page.goto(f"{server}{path}", timeout=120_000)  # the first visit computes
         assert response.status == 200, path

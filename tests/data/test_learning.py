@@ -45,8 +45,11 @@ def test_planted_structure(book):
     members = {m: k for k, m in enumerate(book.members["member_id"])}
     courses = {c: k for k, c in enumerate(book.courses["course_id"])}
     tags = truth["tags"]
-    aff = lambda d: (truth["interest"][d["member_id"].map(members)] *  # noqa: E731
-                     tags[d["course_id"].map(courses)]).sum(1).mean()  # fmt: skip
+
+    def aff(d):
+        interest = truth["interest"][d["member_id"].map(members)]
+        return (interest * tags[d["course_id"].map(courses)]).sum(1).mean()
+
     assert aff(clicks) > 1.2 * aff(imp)
     watch = i[i["type"] == "watch"]
     assert (watch["seconds"] > 0).mean() > 0.9

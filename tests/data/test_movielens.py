@@ -57,8 +57,9 @@ def test_ratings_of_unknown_users_are_reported(tmp_path):
     pd.DataFrame(ratings).to_parquet(tmp_path / FILES["ratings"])
     users = {"user_id": [1], "age": [30], "gender": ["F"], "occupation": ["writer"]}
     pd.DataFrame(users).to_parquet(tmp_path / FILES["users"])
-    movies = pd.DataFrame({"movie_id": [1], "movie_title": ["A (1995)"],
-                           "release_date": ["01-Jan-1995"]})  # fmt: skip
+    movies = pd.DataFrame(
+        {"movie_id": [1], "movie_title": ["A (1995)"], "release_date": ["01-Jan-1995"]}
+    )
     for g in GENRES:
         movies[g] = np.int64(0)
     movies.to_parquet(tmp_path / FILES["movies"])

@@ -75,20 +75,39 @@ def _usage(**changes):
 @pytest.mark.parametrize(
     ("name", "table", "message", "code"),
     [
-        ("usage", _usage().drop(columns="metric"), "usage table has no column 'metric'",
-         "missing_column"),
-        ("usage", _usage(month=["2025-01-01", "2025-02-15"]),
-         "usage row 1, column 'month': 2025-02-15 is not the first day of a month", "bad_value"),
-        ("usage", _usage(month=["2025-01-01", "2025-01-01"]),
-         "usage row 1, column 'metric': repeats the row", "duplicate_row"),
-        ("usage", _usage(value=["3", "lots"]),
-         "usage row 1, column 'value': 'lots' is not a number", "bad_value"),
+        (
+            "usage",
+            _usage().drop(columns="metric"),
+            "usage table has no column 'metric'",
+            "missing_column",
+        ),
+        (
+            "usage",
+            _usage(month=["2025-01-01", "2025-02-15"]),
+            "usage row 1, column 'month': 2025-02-15 is not the first day of a month",
+            "bad_value",
+        ),
+        (
+            "usage",
+            _usage(month=["2025-01-01", "2025-01-01"]),
+            "usage row 1, column 'metric': repeats the row",
+            "duplicate_row",
+        ),
+        (
+            "usage",
+            _usage(value=["3", "lots"]),
+            "usage row 1, column 'value': 'lots' is not a number",
+            "bad_value",
+        ),
         ("accounts", pd.DataFrame({"account_id": ["x", "x"]}), "accounts row 1", "duplicate_row"),
-        ("firmographics", pd.DataFrame({"account_id": ["x"], "month": ["2025-01-01"],
-                                        "ceo": ["Ann"]}), "column 'ceo' must hold numbers",
-         "bad_value"),
+        (
+            "firmographics",
+            pd.DataFrame({"account_id": ["x"], "month": ["2025-01-01"], "ceo": ["Ann"]}),
+            "column 'ceo' must hold numbers",
+            "bad_value",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_tables(name, table, message, code):
     with pytest.raises(DataValidationError) as err:
         validate_table(name, table)

@@ -21,8 +21,17 @@ def _index(book):
 
 
 def test_tables_validate_in_order(book):
-    names = ["members", "connections", "groups", "group_members", "events", "event_attendees",
-             "newsletters", "hashtags", "follows"]  # fmt: skip
+    names = [
+        "members",
+        "connections",
+        "groups",
+        "group_members",
+        "events",
+        "event_attendees",
+        "newsletters",
+        "hashtags",
+        "follows",
+    ]
     assert list(book.tables) == names
     for name, table in book.tables.items():
         assert list(table.columns) == SCHEMAS[f"social_{name}"].names
@@ -38,8 +47,10 @@ def test_tables_validate_in_order(book):
     assert ((starts >= START) & (starts < START + pd.Timedelta(days=90))).all()
     assert book.newsletters["author_id"].isin(m["member_id"]).all()
     assert book.hashtags["hashtag"].str.fullmatch("[a-z0-9]+").all()
-    ids = {"newsletter": set(book.newsletters["newsletter_id"]),
-           "hashtag": set(book.hashtags["hashtag"])}  # fmt: skip
+    ids = {
+        "newsletter": set(book.newsletters["newsletter_id"]),
+        "hashtag": set(book.hashtags["hashtag"]),
+    }
     for kind, rows in book.follows.groupby("entity_type"):
         assert set(rows["entity_id"]) <= ids[kind]
     assert set(book.follows["entity_type"]) == {"newsletter", "hashtag"}
@@ -94,13 +105,19 @@ def test_groups_events_and_follows_follow_interests(book):
 
     chance = 1 / len(topics)  # rows sum to 1: a random topic's expected interest
     groups = book.groups.set_index("group_id")["topic"]
-    assert mean_interest(book.group_members.rename(columns={"group_id": "entity"}),
-                         groups) > 2 * chance  # fmt: skip
+    assert (
+        mean_interest(book.group_members.rename(columns={"group_id": "entity"}), groups)
+        > 2 * chance
+    )
     events = book.events.set_index("event_id")["topic"]
     attendees = book.event_attendees.rename(columns={"event_id": "entity"})
     assert mean_interest(attendees, events) > 2 * chance
-    topic_of = pd.concat([book.newsletters.set_index("newsletter_id")["topic"],
-                          book.hashtags.set_index("hashtag")["topic"]])  # fmt: skip
+    topic_of = pd.concat(
+        [
+            book.newsletters.set_index("newsletter_id")["topic"],
+            book.hashtags.set_index("hashtag")["topic"],
+        ]
+    )
     follows = book.follows.rename(columns={"entity_id": "entity"})
     assert mean_interest(follows, topic_of) > 2 * chance
     # members attend events of their own region mostly

@@ -24,9 +24,17 @@ def funnel(n=6000, split=(1, 1, 1), seed=0):
             if rng.random() < click_p[i]:
                 rows.append({**base, "event_id": f"c{t}", "type": "action", "action": "click"})
         if rng.random() < buy_p[i]:
-            rows.append({"tracking_id": f"t{i}-0", "member_id": f"m{i}", "item_id": "c0",
-                         "ts": 1.7e9, "event_id": f"p{i}", "type": "action",
-                         "action": "purchase"})  # fmt: skip
+            rows.append(
+                {
+                    "tracking_id": f"t{i}-0",
+                    "member_id": f"m{i}",
+                    "item_id": "c0",
+                    "ts": 1.7e9,
+                    "event_id": f"p{i}",
+                    "type": "action",
+                    "action": "purchase",
+                }
+            )
     return pd.DataFrame(rows)
 
 

@@ -18,9 +18,13 @@ def predictions(tmp_path_factory):
     folder = tmp_path_factory.mktemp("evaluate")
     rng = np.random.default_rng(0)
     n = 5000
-    df = pd.DataFrame({"industry": rng.choice(["Retail", "Software", "Finance"], n),
-                       "gender": rng.choice(["F", "M"], n),
-                       "tenure": rng.exponential(10, n)})  # fmt: skip
+    df = pd.DataFrame(
+        {
+            "industry": rng.choice(["Retail", "Software", "Finance"], n),
+            "gender": rng.choice(["F", "M"], n),
+            "tenure": rng.exponential(10, n),
+        }
+    )
     p = 1 / (1 + np.exp(-rng.normal(size=n)))
     df["label"] = (rng.random(n) < p).astype(int)
     wrong = (df["industry"] == "Retail").to_numpy()
@@ -30,17 +34,43 @@ def predictions(tmp_path_factory):
 
 
 def test_slices_and_fairness_print_tables_and_write_reports(predictions, tmp_path):
-    found = run("evaluate", "slices", "--data", predictions / "pred.parquet", "--label", "label",
-                "--score", "score", "--features", "industry,tenure", "--max-order", 2,
-                "--out", tmp_path / "slices.html")  # fmt: skip
+    found = run(
+        "evaluate",
+        "slices",
+        "--data",
+        predictions / "pred.parquet",
+        "--label",
+        "label",
+        "--score",
+        "score",
+        "--features",
+        "industry,tenure",
+        "--max-order",
+        2,
+        "--out",
+        tmp_path / "slices.html",
+    )
     assert found.exit_code == 0, found.output
     assert "industry = Retail" in found.output.splitlines()[1]
     assert "• Log loss is" in found.output
     page = (tmp_path / "slices.html").read_text()
     assert "<svg" in page and "industry = Retail" in page and "http" not in page
-    fair = run("evaluate", "fairness", "--data", predictions / "pred.parquet", "--label", "label",
-               "--score", "score", "--groups", "gender,industry", "--bootstrap", 50,
-               "--out", tmp_path / "fair.html")  # fmt: skip
+    fair = run(
+        "evaluate",
+        "fairness",
+        "--data",
+        predictions / "pred.parquet",
+        "--label",
+        "label",
+        "--score",
+        "score",
+        "--groups",
+        "gender,industry",
+        "--bootstrap",
+        50,
+        "--out",
+        tmp_path / "fair.html",
+    )
     assert fair.exit_code == 0, fair.output
     assert "calibration" in fair.output and (tmp_path / "fair.html").stat().st_size > 2000
 
@@ -56,22 +86,58 @@ def test_abtest_reads_an_event_log(tmp_path):
             events.append({**base, "event_id": f"c{i}", "type": "action", "action": "click"})
     with EventLog(tmp_path / "log") as log:
         log.append(events)
-    result = run("evaluate", "abtest", "--events", tmp_path / "log", "--control", "A",
-                 "--out", tmp_path / "ab.html")  # fmt: skip
+    result = run(
+        "evaluate",
+        "abtest",
+        "--events",
+        tmp_path / "log",
+        "--control",
+        "A",
+        "--out",
+        tmp_path / "ab.html",
+    )
     assert result.exit_code == 0, result.output
     assert "ctr" in result.output and "members per treatment" in result.output
     assert (tmp_path / "ab.html").exists()
 
 
 def test_error_paths_are_named(predictions, tmp_path):
-    missing = run("evaluate", "slices", "--data", predictions / "pred.parquet", "--label", "y",
-                  "--score", "score")  # fmt: skip
+    missing = run(
+        "evaluate",
+        "slices",
+        "--data",
+        predictions / "pred.parquet",
+        "--label",
+        "y",
+        "--score",
+        "score",
+    )
     assert missing.exit_code == 2 and "has no column 'y'" in missing.output
-    nofile = run("evaluate", "fairness", "--data", tmp_path / "none.csv", "--label", "label",
-                 "--score", "score", "--groups", "gender")  # fmt: skip
+    nofile = run(
+        "evaluate",
+        "fairness",
+        "--data",
+        tmp_path / "none.csv",
+        "--label",
+        "label",
+        "--score",
+        "score",
+        "--groups",
+        "gender",
+    )
     assert nofile.exit_code == 2 and "does not exist" in nofile.output
-    group = run("evaluate", "fairness", "--data", predictions / "pred.parquet", "--label",
-                "label", "--score", "score", "--groups", "race")  # fmt: skip
+    group = run(
+        "evaluate",
+        "fairness",
+        "--data",
+        predictions / "pred.parquet",
+        "--label",
+        "label",
+        "--score",
+        "score",
+        "--groups",
+        "race",
+    )
     assert group.exit_code == 2 and "no column 'race'" in group.output
     nolog = run("evaluate", "abtest", "--events", tmp_path / "nolog")
     assert nolog.exit_code == 2 and "neither an event log folder nor a file" in nolog.output

@@ -10,11 +10,13 @@ from lumos.evaluate import fairness_report
 
 def members(n=6000, seed=0):
     rng = np.random.default_rng(seed)
-    df = pd.DataFrame({
-        "gender": rng.choice(["F", "M", None], n, p=[0.48, 0.48, 0.04]),
-        "age": rng.choice(["18-24", "25-34", "35+"], n),
-        "tenure": rng.exponential(10, n),
-    })  # fmt: skip
+    df = pd.DataFrame(
+        {
+            "gender": rng.choice(["F", "M", None], n, p=[0.48, 0.48, 0.04]),
+            "age": rng.choice(["18-24", "25-34", "35+"], n),
+            "tenure": rng.exponential(10, n),
+        }
+    )
     p_true = 1 / (1 + np.exp(-rng.normal(size=n)))
     y = (rng.random(n) < p_true).astype(float)
     score = p_true.copy()
@@ -25,8 +27,7 @@ def members(n=6000, seed=0):
 
 def test_the_planted_gap_leads_with_an_interval_that_excludes_zero():
     df, y, score = members()
-    report = fairness_report(df.assign(y=y, s=score), "y", "s", ["gender", "age"],
-                             n_bootstrap=200)  # fmt: skip
+    report = fairness_report(df.assign(y=y, s=score), "y", "s", ["gender", "age"], n_bootstrap=200)
     age = report.gaps[report.gaps["attribute"] == "age"].set_index("metric")
     assert age.loc["calibration", "high_group"] == "35+"
     assert age.loc["calibration", "gap"] == pytest.approx(0.2, abs=0.03)

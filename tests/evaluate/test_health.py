@@ -11,9 +11,13 @@ from lumos.evaluate import binary_report, check_predictions, model_health, relia
 
 def predictions(n=6000, seed=0):
     rng = np.random.default_rng(seed)
-    data = pd.DataFrame({"member_id": [f"m{i}" for i in range(n)],
-                         "industry": rng.choice(["Retail", "Finance", "Health"], n),
-                         "tenure": rng.integers(0, 10, n)})  # fmt: skip
+    data = pd.DataFrame(
+        {
+            "member_id": [f"m{i}" for i in range(n)],
+            "industry": rng.choice(["Retail", "Finance", "Health"], n),
+            "tenure": rng.integers(0, 10, n),
+        }
+    )
     truth = np.where(data["industry"] == "Finance", 0.4, 0.15)
     data["label"] = (rng.random(n) < truth).astype(int)
     data["score"] = np.clip(truth + rng.normal(0, 0.03, n), 0.01, 0.99)
@@ -49,8 +53,9 @@ def test_reliability_bins_hold_every_row_once():
 def test_model_health_finds_the_planted_slice_and_the_group_gap():
     data = predictions()
     wrong = data.assign(score=np.where(data["tenure"] < 2, 0.8, data["score"]), model="wrong")
-    health = model_health(pd.concat([data.assign(model="right"), wrong]), groups=["industry"],
-                          n_bootstrap=100)  # fmt: skip
+    health = model_health(
+        pd.concat([data.assign(model="right"), wrong]), groups=["industry"], n_bootstrap=100
+    )
     assert list(health.metrics.index) == ["right", "wrong"]
     assert health.features == ["industry", "tenure"]  # not the id, label, score or model
     top = health.slices["wrong"].table.iloc[0]
@@ -70,12 +75,14 @@ def test_model_health_finds_the_planted_slice_and_the_group_gap():
     [
         (lambda d: d.drop(columns="score"), "p.csv has no column 'score'; it has member_id"),
         (lambda d: d.assign(label=d["label"] * 2), "p.csv row 0: column 'label' must be 0 or 1"),
-        (lambda d: d.assign(score=np.r_[0.2, np.nan, d["score"].iloc[2:]]),
-         "p.csv row 1: column 'score' must be a probability in \\[0, 1\\]; got nan"),
+        (
+            lambda d: d.assign(score=np.r_[0.2, np.nan, d["score"].iloc[2:]]),
+            "p.csv row 1: column 'score' must be a probability in \\[0, 1\\]; got nan",
+        ),
         (lambda d: d.assign(score="high"), "row 0: column 'score' must be a probability"),
         (lambda d: d.iloc[:0], "p.csv has no rows"),
     ],
-)  # fmt: skip
+)
 def test_bad_predictions_are_named(change, message):
     data = predictions(50)
     data.loc[0, "label"] = 1

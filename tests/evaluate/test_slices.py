@@ -13,13 +13,15 @@ from lumos.evaluate._slices import encode, row_losses
 
 def world(n=20_000, seed=0):
     rng = np.random.default_rng(seed)
-    df = pd.DataFrame({
-        "industry": rng.choice(["Retail", "Software", "Finance", "Health"], n),
-        "seniority": rng.choice(["junior", "senior", "lead"], n, p=[0.5, 0.35, 0.15]),
-        "tenure": rng.exponential(12, n),
-        "country": rng.choice(["US", "FR", "IN", None], n),
-        "noise": rng.normal(size=n),
-    })  # fmt: skip
+    df = pd.DataFrame(
+        {
+            "industry": rng.choice(["Retail", "Software", "Finance", "Health"], n),
+            "seniority": rng.choice(["junior", "senior", "lead"], n, p=[0.5, 0.35, 0.15]),
+            "tenure": rng.exponential(12, n),
+            "country": rng.choice(["US", "FR", "IN", None], n),
+            "noise": rng.normal(size=n),
+        }
+    )
     p_true = 1 / (1 + np.exp(-(rng.normal(size=n))))
     y = rng.random(n) < p_true
     score = p_true.copy()
@@ -65,8 +67,9 @@ def test_the_planted_slice_comes_first_and_is_significant():
 def test_equal_to_an_exhaustive_search_of_the_same_lattice(metric):
     df, y, score, _ = world(6000, seed=1)
     features = ["industry", "seniority", "tenure", "country", "noise"]
-    found = find_slices(df, y, score, features, metric=metric, max_order=3, min_support=0.02,
-                        top_k=10)  # fmt: skip
+    found = find_slices(
+        df, y, score, features, metric=metric, max_order=3, min_support=0.02, top_k=10
+    )
     everything = exhaustive(df, y, score, features, metric, 3, int(np.ceil(0.02 * 6000)))
     assert found.table["slice"].tolist() == everything[:10]
     assert found.evaluated <= len(everything) and found.lattice_size >= len(everything)
@@ -78,8 +81,16 @@ def test_a_user_function_and_support_as_a_count():
     def absolute_error(y_true, y_score):
         return np.abs(y_true - y_score)
 
-    found = find_slices(df, y, score, ["industry", "tenure"], metric=absolute_error,
-                        min_support=100, max_order=2, top_k=3)  # fmt: skip
+    found = find_slices(
+        df,
+        y,
+        score,
+        ["industry", "tenure"],
+        metric=absolute_error,
+        min_support=100,
+        max_order=2,
+        top_k=3,
+    )
     assert found.metric == "absolute_error" and (found.table["size"] >= 100).all()
     assert len(found.table) == 3
 
@@ -108,8 +119,9 @@ def test_bad_input_is_named():
 
 def test_a_condition_every_row_meets_is_not_a_slice():
     df, y, score, _ = world(2000)
-    found = find_slices(df.assign(everyone="yes"), y, score, ["everyone", "industry"],
-                        max_order=2, min_support=0.05)  # fmt: skip
+    found = find_slices(
+        df.assign(everyone="yes"), y, score, ["everyone", "industry"], max_order=2, min_support=0.05
+    )
     assert "everyone = yes" not in found.table["slice"].tolist()
     assert np.isfinite(found.table[["effect", "low", "high"]].to_numpy()).all()
 
@@ -119,8 +131,9 @@ def test_auc_slices_equal_scoring_every_slice_with_sklearn():
 
     df, y, score, _ = world(3000, seed=3)
     features = ["industry", "seniority", "country"]
-    found = find_slices(df, y, score, features, metric="auc", max_order=2, min_support=0.03,
-                        top_k=5)  # fmt: skip
+    found = find_slices(
+        df, y, score, features, metric="auc", max_order=2, min_support=0.03, top_k=5
+    )
     codes, labels = encode(df, features, 4)
     brute = []
     for order in (1, 2):

@@ -204,8 +204,10 @@ def test_reading_the_log_gives_what_json_gives(tmp_path):
     ]
     with EventLog(tmp_path / "log") as log:
         log.append(batch)
-        lines = [json.loads(x) for x in (tmp_path / "log").glob("segment-*.jsonl")
-                 .__next__().read_bytes().splitlines()]  # fmt: skip
+        lines = [
+            json.loads(x)
+            for x in (tmp_path / "log").glob("segment-*.jsonl").__next__().read_bytes().splitlines()
+        ]
         got = log.read()
         only = log.read(contains=b'"action":"watch"')
     expected = pd.DataFrame(lines, columns=list(FIELDS))

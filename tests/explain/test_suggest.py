@@ -282,14 +282,19 @@ def test_window_features_read_as_a_change_over_their_window(tmp_path):
 
     from lumos.explain import InsightsDesign, attribute, narrate
 
-    X = pd.DataFrame({"searches_mean_3m": [18.0, 30.0, 50.0, 20.0],
-                      "searches_mean_prev_3m": [41.0, 30.0, 40.0, 25.0],
-                      "searches_sum_12m": [300.0, 360.0, 500.0, 280.0],
-                      "searches_slope_6m": [-4.0, 0.0, 2.0, -1.0]})  # fmt: skip
+    X = pd.DataFrame(
+        {
+            "searches_mean_3m": [18.0, 30.0, 50.0, 20.0],
+            "searches_mean_prev_3m": [41.0, 30.0, 40.0, 25.0],
+            "searches_sum_12m": [300.0, 360.0, 500.0, 280.0],
+            "searches_slope_6m": [-4.0, 0.0, 2.0, -1.0],
+        }
+    )
     model = LinearRegression().fit(X, [1.0, 2.0, 4.0, 1.5])
     design = InsightsDesign.load(suggest_design(model, X).write(tmp_path / "design"))
-    text = narrate(X, attribute(model, X, method="linear_shap", background=X), design,
-                   direction="absolute")  # fmt: skip
+    text = narrate(
+        X, attribute(model, X, method="linear_shap", background=X), design, direction="absolute"
+    )
     assert text.loc[text["row"] == 0, "text"].tolist() == [
         "Searches fell from 41 to 18 (-56%) in the last 3 months against the 3 before."
     ]

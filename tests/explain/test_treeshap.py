@@ -70,9 +70,13 @@ def test_xgboost_binary_multiclass_and_categorical():
     X, y = data(1200, categorical=True)
     for model, labels in (
         (xgb.XGBClassifier(n_estimators=30, max_depth=5, enable_categorical=True), y > 0),
-        (xgb.XGBClassifier(n_estimators=15, max_depth=4, enable_categorical=True,
-                           max_cat_to_onehot=1), np.digitize(y, [-1, 1])),
-    ):  # fmt: skip
+        (
+            xgb.XGBClassifier(
+                n_estimators=15, max_depth=4, enable_categorical=True, max_cat_to_onehot=1
+            ),
+            np.digitize(y, [-1, 1]),
+        ),
+    ):
         model.fit(X, labels)
         library = model.get_booster().predict(
             xgb.DMatrix(X, enable_categorical=True), pred_contribs=True

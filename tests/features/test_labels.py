@@ -76,20 +76,38 @@ def test_tolerance_makes_small_changes_flat():
 @pytest.mark.parametrize(
     ("change", "message", "code"),
     [
-        (lambda c: c.drop(columns="kind"),
-         "contracts table has no column 'kind'", "missing_column"),
-        (lambda c: c.assign(end=["2024-12-01", "2026-01-01", "2027-01-01"]),
-         "contracts row 0, column 'end': 2024-12-01 is not after start 2025-01-01", "bad_value"),
-        (lambda c: c.assign(quantity=[10, -5, 12]),
-         "contracts row 1, column 'quantity': -5.0 must be a number >= 0", "bad_value"),
-        (lambda c: c.assign(kind=["new", "upgrade", "renewal"]),
-         "contracts row 1, column 'kind': 'upgrade' is not one of", "bad_value"),
-        (lambda c: c.assign(start=["2025-01-01", "soon", "2026-01-01"]),
-         "contracts row 1, column 'start': 'soon' is not a date", "bad_value"),
-        (lambda c: c.assign(account_id=["a", None, "a"]),
-         "contracts row 1, column 'account_id': is empty", "bad_value"),
+        (
+            lambda c: c.drop(columns="kind"),
+            "contracts table has no column 'kind'",
+            "missing_column",
+        ),
+        (
+            lambda c: c.assign(end=["2024-12-01", "2026-01-01", "2027-01-01"]),
+            "contracts row 0, column 'end': 2024-12-01 is not after start 2025-01-01",
+            "bad_value",
+        ),
+        (
+            lambda c: c.assign(quantity=[10, -5, 12]),
+            "contracts row 1, column 'quantity': -5.0 must be a number >= 0",
+            "bad_value",
+        ),
+        (
+            lambda c: c.assign(kind=["new", "upgrade", "renewal"]),
+            "contracts row 1, column 'kind': 'upgrade' is not one of",
+            "bad_value",
+        ),
+        (
+            lambda c: c.assign(start=["2025-01-01", "soon", "2026-01-01"]),
+            "contracts row 1, column 'start': 'soon' is not a date",
+            "bad_value",
+        ),
+        (
+            lambda c: c.assign(account_id=["a", None, "a"]),
+            "contracts row 1, column 'account_id': is empty",
+            "bad_value",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_contracts(change, message, code):
     with pytest.raises(DataValidationError) as err:
         renewal_labels(change(ADD_ON_THEN_SMALLER_RENEWAL))

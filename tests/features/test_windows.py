@@ -19,8 +19,10 @@ def window_features_reference(usage, cutoffs, spec, lead_months=0):
     u = usage[usage["value"].notna()].copy()
     u["t"] = u["month"].dt.year * 12 + u["month"].dt.month - 1
     monthly = u.groupby([*keys, "metric", "t"])["value"].sum()  # observed values, over products
-    series = {k: g.droplevel(list(range(len(keys) + 1))) for k, g in monthly.groupby(level=[
-        *range(len(keys) + 1)])}  # fmt: skip
+    series = {
+        k: g.droplevel(list(range(len(keys) + 1)))
+        for k, g in monthly.groupby(level=[*range(len(keys) + 1)])
+    }
     metrics = spec.metrics or sorted(usage["metric"].unique())
     empty = pd.Series(dtype=float)
 
@@ -64,9 +66,14 @@ def window_features_reference(usage, cutoffs, spec, lead_months=0):
 def _usage(seed=0, accounts=4, months=30):
     rng = np.random.default_rng(seed)
     idx = pd.MultiIndex.from_product(
-        [[f"a{i}" for i in range(accounts)], ["p1", "p2"],
-         pd.date_range("2023-01-01", periods=months, freq="MS"), METRICS],
-        names=["account_id", "product", "month", "metric"])  # fmt: skip
+        [
+            [f"a{i}" for i in range(accounts)],
+            ["p1", "p2"],
+            pd.date_range("2023-01-01", periods=months, freq="MS"),
+            METRICS,
+        ],
+        names=["account_id", "product", "month", "metric"],
+    )
     u = idx.to_frame(index=False)
     u["value"] = rng.gamma(2.0, 10.0, len(u)).round(1)
     u.loc[rng.random(len(u)) < 0.1, "value"] = np.nan
@@ -78,8 +85,12 @@ def _usage(seed=0, accounts=4, months=30):
 def _cutoffs(level, seed=0):
     rng = np.random.default_rng(seed + 1)
     months = pd.date_range("2023-02-01", "2025-09-01", freq="MS")  # before, inside and after
-    rows = [(f"a{i}", p, months[j]) for i in range(5) for p in ("p1", "p2")
-            for j in rng.choice(len(months), 5, replace=False)]  # fmt: skip
+    rows = [
+        (f"a{i}", p, months[j])
+        for i in range(5)
+        for p in ("p1", "p2")
+        for j in rng.choice(len(months), 5, replace=False)
+    ]
     c = pd.DataFrame(rows, columns=["account_id", "product", "cutoff"])  # a4 has no usage
     return c if level == "product" else c.drop(columns="product")
 
@@ -96,8 +107,9 @@ def test_features_match_the_reference(engine, level, lead):
     pd.testing.assert_frame_equal(got[want.columns[:3]], want[want.columns[:3]])
     feats = spec.names(METRICS)
     assert (got[feats].dtypes == np.float64).all()
-    np.testing.assert_allclose(got[feats].to_numpy(), want[feats].to_numpy(float), rtol=1e-8,
-                               atol=1e-8)  # fmt: skip
+    np.testing.assert_allclose(
+        got[feats].to_numpy(), want[feats].to_numpy(float), rtol=1e-8, atol=1e-8
+    )
     assert 0 < np.isnan(got[feats].to_numpy()).mean() < 0.5
 
 
@@ -112,8 +124,9 @@ def test_engines_agree_and_the_sql_text_runs():
     ran = con.sql(text).df().sort_values(["account_id", "cutoff"], ignore_index=True)
     fast = fast.sort_values(["account_id", "cutoff"], ignore_index=True)
     assert list(ran.columns) == list(fast.columns)
-    np.testing.assert_allclose(ran[spec.names()].to_numpy(float), fast[spec.names()], rtol=1e-9,
-                               atol=1e-9)  # fmt: skip
+    np.testing.assert_allclose(
+        ran[spec.names()].to_numpy(float), fast[spec.names()], rtol=1e-9, atol=1e-9
+    )
 
 
 @pytest.mark.parametrize("engine", ["numpy", "sql"])
@@ -148,11 +161,26 @@ def test_nothing_at_or_after_cutoff_minus_lead_moves_a_feature(engine, lead):
 
 
 def test_hand_computed_window():
-    months = pd.to_datetime(["2025-01-01", "2025-02-01", "2025-03-01", "2025-04-01", "2025-06-01",
-                             "2025-06-01", "2025-07-01"])  # fmt: skip
-    usage = pd.DataFrame({"account_id": "a", "product": ["p"] * 5 + ["q", "p"], "month": months,
-                          "metric": "Searches / Seat",
-                          "value": [2.0, 4.0, np.nan, 5.0, 9.0, 1.0, 100.0]})  # fmt: skip
+    months = pd.to_datetime(
+        [
+            "2025-01-01",
+            "2025-02-01",
+            "2025-03-01",
+            "2025-04-01",
+            "2025-06-01",
+            "2025-06-01",
+            "2025-07-01",
+        ]
+    )
+    usage = pd.DataFrame(
+        {
+            "account_id": "a",
+            "product": ["p"] * 5 + ["q", "p"],
+            "month": months,
+            "metric": "Searches / Seat",
+            "value": [2.0, 4.0, np.nan, 5.0, 9.0, 1.0, 100.0],
+        }
+    )
     # current window Apr-Jun: Apr 5, May no row, Jun 9 + 1 = 10 (two products); July is the cutoff
     # previous window Jan-Mar: Jan 2, Feb 4, Mar unknown (NaN)
     spec = WindowFeatures(windows=(3,), prev=ALL_PREV)
@@ -161,9 +189,17 @@ def test_hand_computed_window():
         for engine in ("numpy", "sql"):
             got = window_features(usage, cut, spec, lead_months=lead, engine=engine).iloc[0]
             name = "searches___seat"
-            want = {"sum_3m": 15.0, "sum_prev_3m": 6.0, "mean_3m": 7.5, "mean_prev_3m": 3.0,
-                    "last_3m": 10.0, "last_prev_3m": 4.0, "slope_3m": 2.5, "slope_prev_3m": 2.0,
-                    "ratio_3m": 2.5}  # fmt: skip
+            want = {
+                "sum_3m": 15.0,
+                "sum_prev_3m": 6.0,
+                "mean_3m": 7.5,
+                "mean_prev_3m": 3.0,
+                "last_3m": 10.0,
+                "last_prev_3m": 4.0,
+                "slope_3m": 2.5,
+                "slope_prev_3m": 2.0,
+                "ratio_3m": 2.5,
+            }
             assert list(got.index[2:]) == [f"{name}_{k}" for k in want]
             assert got[2:].to_dict() == pytest.approx({f"{name}_{k}": v for k, v in want.items()})
     early = pd.DataFrame({"account_id": ["a"], "cutoff": [pd.Timestamp("2025-02-01")]})
@@ -176,8 +212,14 @@ def test_names_and_suggested_narratives():
     assert metric_identifier("Searches / Seat") == "searches___seat"
     assert metric_identifier("3d views") == "m_3d_views"
     spec = WindowFeatures(["logins"], windows=(3, 12), aggregates=("sum", "mean"))
-    assert spec.names() == ["logins_sum_3m", "logins_sum_12m", "logins_mean_3m", "logins_mean_12m",
-                            "logins_mean_prev_3m", "logins_mean_prev_12m"]  # fmt: skip
+    assert spec.names() == [
+        "logins_sum_3m",
+        "logins_sum_12m",
+        "logins_mean_3m",
+        "logins_mean_12m",
+        "logins_mean_prev_3m",
+        "logins_mean_prev_12m",
+    ]
     usage, cutoffs = _usage(4), _cutoffs("account", 4)
     X = window_features(usage, cutoffs, WindowFeatures(["logins"])).iloc[:, 2:]
     model = LinearRegression().fit(X.fillna(0), np.arange(len(X)))
@@ -187,9 +229,11 @@ def test_names_and_suggested_narratives():
     assert ins["change_3_months", "prev_value"] == "logins_mean_prev_3m"
     assert ins["change_3_months", "current_value"] == "logins_mean_3m"
     text = design.templates["change_3_months"]["text"]
-    assert text == ("{super_feature} {percent_change:rose/fell} from {prev_value} to "
-                    "{current_value} ({percent_change:+pct}) in the last 3 months against the 3 "
-                    "before.")  # fmt: skip
+    assert text == (
+        "{super_feature} {percent_change:rose/fell} from {prev_value} to "
+        "{current_value} ({percent_change:+pct}) in the last 3 months against the 3 "
+        "before."
+    )
 
 
 def test_arrow_tables_and_dates():
@@ -208,14 +252,19 @@ def test_dictionary_encoded_usage(level):
     spec = WindowFeatures(level=level, prev=ALL_PREV)
     want = window_features(usage, cutoffs, spec)
     cat = dict.fromkeys(["account_id", "product", "metric"], "category")
-    table = pa.concat_tables([pa.Table.from_pandas(part.astype(cat), preserve_index=False)
-                              for part in (usage[:300], usage[300:])])  # fmt: skip
+    table = pa.concat_tables(
+        [
+            pa.Table.from_pandas(part.astype(cat), preserve_index=False)
+            for part in (usage[:300], usage[300:])
+        ]
+    )
     assert pa.types.is_dictionary(table["metric"].type) and table["metric"].num_chunks == 2
     for engine in ("numpy", "sql"):  # each chunk has its own dictionaries
         got = window_features(table, cutoffs, spec, engine=engine)
         pd.testing.assert_frame_equal(got, want, check_exact=engine == "numpy", rtol=1e-9)
-    ids = pa.DictionaryArray.from_arrays(pa.array(np.arange(len(usage)) == 5, pa.int8()).cast(
-        pa.int32()), pa.array(["a0", None]))  # fmt: skip
+    ids = pa.DictionaryArray.from_arrays(
+        pa.array(np.arange(len(usage)) == 5, pa.int8()).cast(pa.int32()), pa.array(["a0", None])
+    )
     with pytest.raises(DataValidationError) as e:  # a null in the dictionary is an empty id
         window_features(table.set_column(0, "account_id", ids), cutoffs, spec)
     assert (e.value.code, e.value.row, e.value.column) == ("bad_value", 5, "account_id")
@@ -223,12 +272,18 @@ def test_dictionary_encoded_usage(level):
 
 @pytest.mark.parametrize(
     ("kwargs", "word"),
-    [({"windows": (3, 0)}, "windows"), ({"windows": (3, 3)}, "windows"),
-     ({"aggregates": ("sum", "median")}, "aggregates"), ({"aggregates": ()}, "aggregates"),
-     ({"level": "contract"}, "level"), ({"prev": ("ratio",)}, "prev"),
-     ({"aggregates": ("sum",), "prev": ("mean",)}, "prev"), ({"metrics": "logins"}, "metrics"),
-     ({"metrics": ["a b", "a-b"]}, "metrics")],
-)  # fmt: skip
+    [
+        ({"windows": (3, 0)}, "windows"),
+        ({"windows": (3, 3)}, "windows"),
+        ({"aggregates": ("sum", "median")}, "aggregates"),
+        ({"aggregates": ()}, "aggregates"),
+        ({"level": "contract"}, "level"),
+        ({"prev": ("ratio",)}, "prev"),
+        ({"aggregates": ("sum",), "prev": ("mean",)}, "prev"),
+        ({"metrics": "logins"}, "metrics"),
+        ({"metrics": ["a b", "a-b"]}, "metrics"),
+    ],
+)
 def test_bad_declarations(kwargs, word):
     with pytest.raises(LumosUserError, match=f"'{word}' parameter") as e:
         WindowFeatures(**kwargs)
@@ -241,13 +296,22 @@ def test_bad_tables():
     def fails(u, c, code, file, row=None, column=None, **kw):
         with pytest.raises(DataValidationError) as e:
             window_features(u, c, kw.pop("spec", spec), **kw)
-        assert (e.value.code, e.value.file, e.value.row, e.value.column) == (code, file, row,
-                                                                             column)  # fmt: skip
+        assert (e.value.code, e.value.file, e.value.row, e.value.column) == (
+            code,
+            file,
+            row,
+            column,
+        )
         return e.value.message
 
     fails(usage.drop(columns="value"), cutoffs, "missing_column", "usage", column="value")
-    fails(usage, cutoffs.rename(columns={"cutoff": "date"}), "missing_column", "cutoffs",
-          column="cutoff")  # fmt: skip
+    fails(
+        usage,
+        cutoffs.rename(columns={"cutoff": "date"}),
+        "missing_column",
+        "cutoffs",
+        column="cutoff",
+    )
     fails(usage.assign(account_id=1), cutoffs, "bad_value", "usage", 0, "account_id")
     fails(usage.assign(value="x"), cutoffs, "bad_value", "usage", 0, "value")
     bad = usage.copy()
@@ -261,14 +325,29 @@ def test_bad_tables():
     fails(bad, cutoffs, "bad_value", "usage", 5, "account_id")
     dup = pd.concat([usage, usage.iloc[[40]]], ignore_index=True)
     assert "keep one" in fails(dup, cutoffs, "duplicate_row", "usage", len(usage), "metric")
-    fails(dup, _cutoffs("product", 6), "duplicate_row", "usage", len(usage), "metric",
-          spec=WindowFeatures(level="product"))  # fmt: skip
-    fails(usage, cutoffs, "missing_value", "usage", column="metric",
-          spec=WindowFeatures(["logins", "logons"]))  # fmt: skip
-    for call, match in ((lambda: window_features(usage, cutoffs, spec, lead_months=-1), "lead"),
-                        (lambda: window_features(usage.to_dict(), cutoffs, spec), "DataFrame or"),
-                        (lambda: window_features(usage, cutoffs, spec, engine="spark"), "engine"),
-                        (lambda: spec.sql(), "pass metrics=")):  # fmt: skip
+    fails(
+        dup,
+        _cutoffs("product", 6),
+        "duplicate_row",
+        "usage",
+        len(usage),
+        "metric",
+        spec=WindowFeatures(level="product"),
+    )
+    fails(
+        usage,
+        cutoffs,
+        "missing_value",
+        "usage",
+        column="metric",
+        spec=WindowFeatures(["logins", "logons"]),
+    )
+    for call, match in (
+        (lambda: window_features(usage, cutoffs, spec, lead_months=-1), "lead"),
+        (lambda: window_features(usage.to_dict(), cutoffs, spec), "DataFrame or"),
+        (lambda: window_features(usage, cutoffs, spec, engine="spark"), "engine"),
+        (lambda: spec.sql(), "pass metrics="),
+    ):
         with pytest.raises(LumosUserError, match=match) as e:
             call()
         assert e.value.code == "bad_argument"

@@ -90,8 +90,9 @@ def test_batched_newton_equals_one_logistic_regression_per_entity():
     y = (rng.random(400) < 0.4).astype(float)
     offset = rng.normal(size=400)
     pen = np.array([1e-4, 2.0, 2.0])
-    beta = fit_entities(X, y, None, offset, ent, 5, np.zeros((5, 3)), np.zeros((5, 3)), pen,
-                        tol=1e-10)  # fmt: skip
+    beta = fit_entities(
+        X, y, None, offset, ent, 5, np.zeros((5, 3)), np.zeros((5, 3)), pen, tol=1e-10
+    )
     for e in range(5):
         rows = ent == e
         one = LogisticRegression(l2=2.0, intercept_l2=1e-4, solver="newton", tol=1e-10)

@@ -33,8 +33,12 @@ def fitted(book):
 
 def test_one_model_per_level_with_a_time_split(fitted):
     assert set(fitted.models_) == {
-        "account", "product:jobs", "product:learning", "product:recruiter", "all_in"
-    }  # fmt: skip
+        "account",
+        "product:jobs",
+        "product:learning",
+        "product:recruiter",
+        "all_in",
+    }
     for model in fitted.models_.values():
         assert model.train_cutoffs_.max() < model.validation_cutoffs_.min()
     report = fitted.report_

@@ -17,8 +17,9 @@ def book(n=120, seed=0):
     rows = pd.DataFrame({"account_id": ids, "product": None})
     rows = pd.concat([rows, pd.DataFrame({"account_id": ids[:40], "product": "jobs"})])
     rows["score"] = rng.normal(0, 0.3, len(rows))
-    rows["class"] = np.where(rows["score"] > 0.1, "upsell", np.where(rows["score"] < -0.1,
-                                                                     "churn", "flat"))  # fmt: skip
+    rows["class"] = np.where(
+        rows["score"] > 0.1, "upsell", np.where(rows["score"] < -0.1, "churn", "flat")
+    )
     rows["predicted_change"] = rows["score"] * 10
     rows["score_last_month"] = rows["score"] - 0.05
     rows["why_usage"] = "Searches rose from 3 to 9 (+200%) in the last month."
@@ -28,15 +29,27 @@ def book(n=120, seed=0):
 
 @pytest.fixture
 def client(tmp_path):
-    lists = pd.DataFrame({"member_id": "m1", "course_id": ["c1", "c2", "c3"],
-                          "score": [0.9, 0.8, 0.7], "reason": ["skill", "skill", "trend"],
-                          "reason_text": ["Because of your skill 'Python'"] * 2
-                          + ["Trending in your industry"]})  # fmt: skip
+    lists = pd.DataFrame(
+        {
+            "member_id": "m1",
+            "course_id": ["c1", "c2", "c3"],
+            "score": [0.9, 0.8, 0.7],
+            "reason": ["skill", "skill", "trend"],
+            "reason_text": ["Because of your skill 'Python'"] * 2 + ["Trending in your industry"],
+        }
+    )
     store = LMDBStore(tmp_path / "store")
-    store.publish(build_records({"glmix": lists, COLD_START: lists.assign(member_id=COLD_START)},
-                                version="v1"))  # fmt: skip
-    app = create_app(store=store, treatment=lambda m: ("B", "glmix"), insights=book(),
-                     course_titles={"c1": "Python <Basics>"})  # fmt: skip
+    store.publish(
+        build_records(
+            {"glmix": lists, COLD_START: lists.assign(member_id=COLD_START)}, version="v1"
+        )
+    )
+    app = create_app(
+        store=store,
+        treatment=lambda m: ("B", "glmix"),
+        insights=book(),
+        course_titles={"c1": "Python <Basics>"},
+    )
     with TestClient(app) as c:
         yield c
 
@@ -116,8 +129,10 @@ def offer_book():
 def cells(page: str, attribute: str, value: str) -> list[str]:
     row = re.search(rf'<tr {attribute}="{re.escape(value)}">(.*?)</tr>', page, re.S)
     assert row, (attribute, value)
-    return [re.sub(r"<[^>]+>", " ", c).split() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>",
-                                                                  row.group(1), re.S)]  # fmt: skip
+    return [
+        re.sub(r"<[^>]+>", " ", c).split()
+        for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row.group(1), re.S)
+    ]
 
 
 def test_the_offers_page_shows_each_arm_and_the_candidate_policies(offer_book, tmp_path):
@@ -128,8 +143,13 @@ def test_the_offers_page_shows_each_arm_and_the_candidate_policies(offer_book, t
         calls.append(1)
         return log
 
-    app = create_app(store=LMDBStore(tmp_path / "s"), treatment=lambda m: ("A", "glmix"),
-                     offers=model, offer_log=read, offer_log_name="week <4>")  # fmt: skip
+    app = create_app(
+        store=LMDBStore(tmp_path / "s"),
+        treatment=lambda m: ("A", "glmix"),
+        offers=model,
+        offer_log=read,
+        offer_log_name="week <4>",
+    )
     with TestClient(app) as c:
         page = c.get("/offers")
         again = c.get("/offers")
@@ -156,8 +176,12 @@ def test_the_offers_page_shows_each_arm_and_the_candidate_policies(offer_book, t
 def test_the_offers_page_waits_for_closed_rounds(offer_book, tmp_path):
     model, log = offer_book
     young = log[log["ts"] < log["ts"].min() + 3600]  # an hour of a 72-hour window
-    app = create_app(store=LMDBStore(tmp_path / "s"), treatment=lambda m: ("A", "glmix"),
-                     offers=model, offer_log=young)  # fmt: skip
+    app = create_app(
+        store=LMDBStore(tmp_path / "s"),
+        treatment=lambda m: ("A", "glmix"),
+        offers=model,
+        offer_log=young,
+    )
     with TestClient(app) as c:
         page = c.get("/offers")
     assert page.status_code == 200 and "no closed offer rounds" in page.text
@@ -172,9 +196,13 @@ def test_the_health_page_shows_metrics_slices_and_gaps(tmp_path):
 
     rng = np.random.default_rng(0)
     n = 4000
-    data = pd.DataFrame({"member_id": [f"m{i}" for i in range(n)],
-                         "region": rng.choice(["NA", "EU", "APAC"], n),
-                         "plan": rng.choice(["free", "pro"], n)})  # fmt: skip
+    data = pd.DataFrame(
+        {
+            "member_id": [f"m{i}" for i in range(n)],
+            "region": rng.choice(["NA", "EU", "APAC"], n),
+            "plan": rng.choice(["free", "pro"], n),
+        }
+    )
     truth = np.where(data["region"] == "EU", 0.5, 0.2)
     data["label"] = (rng.random(n) < truth).astype(int)
     good = np.clip(truth + rng.normal(0, 0.05, n), 0.01, 0.99)
@@ -186,8 +214,12 @@ def test_the_health_page_shows_metrics_slices_and_gaps(tmp_path):
         calls.append(1)
         return model_health(data, groups=["region"], n_bootstrap=50)
 
-    app = create_app(store=LMDBStore(tmp_path / "s"), treatment=lambda m: ("A", "glmix"),
-                     health=compute, health_name="held_out.parquet")  # fmt: skip
+    app = create_app(
+        store=LMDBStore(tmp_path / "s"),
+        treatment=lambda m: ("A", "glmix"),
+        health=compute,
+        health_name="held_out.parquet",
+    )
     with TestClient(app) as c:
         first = c.get("/health")
         bad_page = c.get("/health?model=bad")
@@ -207,8 +239,11 @@ def test_the_health_page_names_a_table_it_cannot_read(tmp_path):
     from lumos.evaluate import model_health
 
     data = pd.DataFrame({"label": [0, 1, 2], "score": [0.1, 0.5, 0.9]})
-    app = create_app(store=LMDBStore(tmp_path / "s"), treatment=lambda m: ("A", "glmix"),
-                     health=lambda: model_health(data, source="p.csv"))  # fmt: skip
+    app = create_app(
+        store=LMDBStore(tmp_path / "s"),
+        treatment=lambda m: ("A", "glmix"),
+        health=lambda: model_health(data, source="p.csv"),
+    )
     with TestClient(app) as c:
         page = c.get("/health")
     assert page.status_code == 422
@@ -216,11 +251,20 @@ def test_the_health_page_names_a_table_it_cannot_read(tmp_path):
 
 
 def test_the_health_page_shows_the_account_prioritizers_validation(tmp_path):
-    report = pd.DataFrame({"rows": [814.0, 469.0], "mae": [7.6, 2.4],
-                           "upsell_roc_auc": [0.916, 0.944], "churn_roc_auc": [0.877, np.nan]},
-                          index=["account", "product:jobs"])  # fmt: skip
-    app = create_app(store=LMDBStore(tmp_path / "s"), treatment=lambda m: ("A", "glmix"),
-                     propensity_report=report)  # fmt: skip
+    report = pd.DataFrame(
+        {
+            "rows": [814.0, 469.0],
+            "mae": [7.6, 2.4],
+            "upsell_roc_auc": [0.916, 0.944],
+            "churn_roc_auc": [0.877, np.nan],
+        },
+        index=["account", "product:jobs"],
+    )
+    app = create_app(
+        store=LMDBStore(tmp_path / "s"),
+        treatment=lambda m: ("A", "glmix"),
+        propensity_report=report,
+    )
     with TestClient(app) as c:
         page = c.get("/health")
     assert page.status_code == 200 and "Account propensity" in page.text

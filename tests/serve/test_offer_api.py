@@ -43,9 +43,15 @@ def test_an_offer_is_a_logged_decision_and_a_purchase_teaches_the_policy(served)
         assert offer["channel"] == "email" and 0 < offer["propensity"] <= 1
         assert offer["arm_id"] == NO_OFFER or offer["arm_id"].endswith("/email")
         assert offer["model_id"] == "offers" and not offer["capped"]
-        purchase = {"event_id": "p1", "tracking_id": offer["tracking_id"], "type": "action",
-                    "action": "purchase", "member_id": "om000001", "item_id": offer["arm_id"],
-                    "ts": 1767225600}  # fmt: skip
+        purchase = {
+            "event_id": "p1",
+            "tracking_id": offer["tracking_id"],
+            "type": "action",
+            "action": "purchase",
+            "member_id": "om000001",
+            "item_id": offer["arm_id"],
+            "ts": 1767225600,
+        }
         posted = client.post("/v1/events", json={"events": [purchase]}, headers={"X-API-Key": KEY})
         assert posted.status_code == 200, posted.text
         assert model.policy.n_updates == before + 1  # a mini-batch of one: learned at once
@@ -73,8 +79,12 @@ def test_the_weekly_cap_holds_across_requests_and_restarts(served):
         other = client.post("/v1/members/om000002/offer?channel=email").json()
         assert not other["capped"]
     model.cap = None  # a new server reads the cap back from the log
-    app2 = create_app(store=LMDBStore(folder / "store"), treatment=lambda m: ("A", "x"),
-                      events=EventLog(folder / "events"), offers=model)  # fmt: skip
+    app2 = create_app(
+        store=LMDBStore(folder / "store"),
+        treatment=lambda m: ("A", "x"),
+        events=EventLog(folder / "events"),
+        offers=model,
+    )
     with TestClient(app2) as client:
         again = client.post("/v1/members/om000002/offer?channel=feed").json()
         assert again["capped"]

@@ -66,9 +66,20 @@ def test_the_command_line_runs_on_spark_and_names_bad_input(spark, tmp_path):
     )
     clf.save_model(tmp_path / "model.json")
     book.to_parquet(tmp_path / "book.parquet")
-    args = ["explain", "run", "--model", tmp_path / "model.json", "--data",
-            tmp_path / "book.parquet", "--design", accounts_design_path(), "--id-column",
-            "account_id", "--engine", "spark"]  # fmt: skip
+    args = [
+        "explain",
+        "run",
+        "--model",
+        tmp_path / "model.json",
+        "--data",
+        tmp_path / "book.parquet",
+        "--design",
+        accounts_design_path(),
+        "--id-column",
+        "account_id",
+        "--engine",
+        "spark",
+    ]
     run = CliRunner().invoke(main, [str(a) for a in [*args, "--out", tmp_path / "n.parquet"]])
     assert run.exit_code == 0, run.output
     assert "300 rows explained on Spark" in run.output

@@ -23,12 +23,14 @@ def test_spark_sql_equals_the_local_engine(spark, level):
     )
     spec = WindowFeatures(windows=(3, 6, 12), level=level)
     local = window_features(usage, cutoffs, spec, lead_months=1)
-    got = on_spark(spark.createDataFrame(usage), spark.createDataFrame(cutoffs), spec,
-                   lead_months=1).toPandas()  # fmt: skip
+    got = on_spark(
+        spark.createDataFrame(usage), spark.createDataFrame(cutoffs), spec, lead_months=1
+    ).toPandas()
     order = [*keys, "cutoff"]
     local = local.sort_values(order).reset_index(drop=True)
     got = got.sort_values(order).reset_index(drop=True)
     assert len(got) == len(local) == len(cutoffs)
     features = [c for c in local.columns if c not in order]
-    np.testing.assert_allclose(got[features].to_numpy(float), local[features].to_numpy(float),
-                               rtol=1e-9, atol=1e-9)  # fmt: skip
+    np.testing.assert_allclose(
+        got[features].to_numpy(float), local[features].to_numpy(float), rtol=1e-9, atol=1e-9
+    )

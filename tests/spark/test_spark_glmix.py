@@ -67,8 +67,12 @@ def test_the_row_cap_draws_the_local_sample(spark):
     from lumos.spark import fit_glmix
 
     df = simulated(4000, seed=1)
-    kw = dict(fixed_effect=["x"], random_effects={"member_id": ["x"]}, max_rows_per_entity=40,
-              random_state=7)  # fmt: skip
+    kw = dict(
+        fixed_effect=["x"],
+        random_effects={"member_id": ["x"]},
+        max_rows_per_entity=40,
+        random_state=7,
+    )
     local = GLMix(**kw).fit(df, df["clicked"])
     # a frame in the pandas order: the sample is keyed by each row's position
     got = fit_glmix(spark.createDataFrame(df), GLMix(**kw), label="clicked")
@@ -84,8 +88,9 @@ def test_lbfgs_on_the_driver_lands_where_the_local_engine_does(spark):
     local = GLMix(**kw).fit(df, df["clicked"])
     got = fit_glmix(spark.createDataFrame(df).repartition(2), GLMix(**kw), label="clicked")
     np.testing.assert_allclose(got.coef_, local.coef_, atol=1e-4)
-    np.testing.assert_allclose(got.entity_coef_["course_id"], local.entity_coef_["course_id"],
-                               atol=1e-4)  # fmt: skip
+    np.testing.assert_allclose(
+        got.entity_coef_["course_id"], local.entity_coef_["course_id"], atol=1e-4
+    )
 
 
 def test_bad_input_is_named(spark):

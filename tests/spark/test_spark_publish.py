@@ -64,8 +64,9 @@ def test_spark_publish_writes_the_local_records(spark, fitted, redis_url, tmp_pa
         want = local.get_many(ids, decode=False)
     store = RedisStore(redis_url, prefix="spark-publish")
     publish_course_lists(store, recs, cold_start=cold, version="v0", partitions=3)
-    report = publish_course_lists(store, recs, cold_start=cold, router=router, version="v1",
-                                  partitions=3)  # fmt: skip
+    report = publish_course_lists(
+        store, recs, cold_start=cold, router=router, version="v1", partitions=3
+    )
     assert report["version"] == "v1" and store.version == "v1"
     assert report["members"] == len(ids)
     got = store.get_many(ids, decode=False)

@@ -191,8 +191,10 @@ def test_models_keep_their_names_whatever_the_order_of_the_tables():
     rows = pd.DataFrame({"member_id": ["m1"], "course_id": ["c1"], "score": [1.0]})
     other = pd.DataFrame({"member_id": ["m2"], "course_id": ["c9"], "score": [0.5]})
     records = build_records({"first": rows, "second": other}, version="v1")
-    got = {m: decode_record(v)["models"] for m, v in zip(records.member_ids, records.values,
-                                                          strict=True)}  # fmt: skip
+    got = {
+        m: decode_record(v)["models"]
+        for m, v in zip(records.member_ids, records.values, strict=True)
+    }
     assert got == {"m1": {"first": [0]}, "m2": {"second": [0]}}
 
 

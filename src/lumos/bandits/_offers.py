@@ -61,8 +61,18 @@ POLICIES = ("lints", "neuralts", "egreedy")
 CANDIDATES = ("model", "greedy", "uniform", "no_offer")  # policies OfferModel.compare judges
 FORMAT, VERSION = "lumos.offers", 1
 # the funnel event's fields that offers read (the event log's shape; see lumos.events)
-_EVENT_FIELDS = ("tracking_id", "type", "action", "member_id", "item_id", "item_type", "channel",
-                 "model_id", "propensity", "ts")  # fmt: skip
+_EVENT_FIELDS = (
+    "tracking_id",
+    "type",
+    "action",
+    "member_id",
+    "item_id",
+    "item_type",
+    "channel",
+    "model_id",
+    "propensity",
+    "ts",
+)
 
 
 @dataclass(frozen=True)
@@ -416,9 +426,16 @@ class OfferModel:
         Every estimator with its bootstrap interval, plus the log's own rate
         (``logged``, the logging policy's on-policy value).
         """
-        table = self.compare(events, candidates=("model",), now=now, model_id=model_id,
-                             estimators=estimators, n_bootstrap=n_bootstrap, draws=draws,
-                             random_state=random_state)  # fmt: skip
+        table = self.compare(
+            events,
+            candidates=("model",),
+            now=now,
+            model_id=model_id,
+            estimators=estimators,
+            n_bootstrap=n_bootstrap,
+            draws=draws,
+            random_state=random_state,
+        )
         return pd.concat([table.loc["model"], table.loc["logged"]])
 
     def compare(

@@ -212,9 +212,18 @@ def evaluate_all(
 
 
 def _evaluate(
-    names, reward, action, pscore, action_dist, position, estimated_rewards, tau, n_bootstrap,
-    alpha, random_state,
-) -> list[Estimate]:  # fmt: skip
+    names,
+    reward,
+    action,
+    pscore,
+    action_dist,
+    position,
+    estimated_rewards,
+    tau,
+    n_bootstrap,
+    alpha,
+    random_state,
+) -> list[Estimate]:
     for name in names:
         if name not in ESTIMATORS:
             raise LumosUserError(

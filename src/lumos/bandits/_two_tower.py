@@ -363,9 +363,12 @@ class TwoTower:
     def load(cls, path) -> TwoTower:
         """Read a model written by :meth:`save`; scoring it needs no PyTorch."""
         arrays, meta = read_npz(
-            path, what="two-tower model", fmt=FORMAT, version=VERSION,
+            path,
+            what="two-tower model",
+            fmt=FORMAT,
+            version=VERSION,
             how="fit a TwoTower and save it",
-        )  # fmt: skip
+        )
         try:
             model = cls(**meta["params"], seed=meta["seed"])
             model.member_tower_ = {k: arrays[f"member/{k}"].astype(float) for k in _LAYERS}

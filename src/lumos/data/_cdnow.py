@@ -57,8 +57,14 @@ def load_cdnow(path=None) -> pd.DataFrame:
             code="file_not_found",
             file=str(path),
         )
-    raw = pd.read_csv(path, sep=r"\s+", header=None, skiprows=1, dtype=str,
-                      names=["customer_id", "date", "cds", "amount"])  # fmt: skip
+    raw = pd.read_csv(
+        path,
+        sep=r"\s+",
+        header=None,
+        skiprows=1,
+        dtype=str,
+        names=["customer_id", "date", "cds", "amount"],
+    )
     date = pd.to_datetime(raw["date"], format="%Y%m%d", errors="coerce")
     cds = pd.to_numeric(raw["cds"], errors="coerce")
     amount = pd.to_numeric(raw["amount"], errors="coerce")

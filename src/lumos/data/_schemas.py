@@ -75,49 +75,86 @@ SCHEMAS: dict[str, pa.Schema] = {
         ]
     ),
     "firmographics": pa.schema([("account_id", pa.string()), ("month", pa.date32())]),
-    "members": pa.schema([(c, pa.string()) for c in
-                          ("member_id", "title", "industry", "company", "region")]),
-    "member_skills": pa.schema([("member_id", pa.string()), ("skill_id", pa.string()),
-                                ("score", pa.float64())]),
-    "courses": pa.schema([*[(c, pa.string()) for c in ("course_id", "title", "description",
-                                                        "category", "author", "difficulty")],
-                          ("duration", pa.float64()), ("release_date", pa.date32())]),
+    "members": pa.schema(
+        [(c, pa.string()) for c in ("member_id", "title", "industry", "company", "region")]
+    ),
+    "member_skills": pa.schema(
+        [("member_id", pa.string()), ("skill_id", pa.string()), ("score", pa.float64())]
+    ),
+    "courses": pa.schema(
+        [
+            *[
+                (c, pa.string())
+                for c in ("course_id", "title", "description", "category", "author", "difficulty")
+            ],
+            ("duration", pa.float64()),
+            ("release_date", pa.date32()),
+        ]
+    ),
     "course_skills": pa.schema([("course_id", pa.string()), ("skill_id", pa.string())]),
-    "skills": pa.schema([("skill_id", pa.string()), ("name", pa.string()),
-                         ("category", pa.string())]),
-    "interactions": pa.schema([("member_id", pa.string()), ("course_id", pa.string()),
-                               ("channel", pa.string()), ("type", pa.string()),
-                               ("seconds", pa.float64()), ("timestamp", pa.timestamp("s"))]),
-    "social_members": pa.schema([*[(c, pa.string()) for c in ("member_id", "name", "title",
-                                                               "company", "school", "region",
-                                                               "image_url")],
-                                 ("joined", pa.timestamp("s"))]),
-    "social_connections": pa.schema([("member_id", pa.string()), ("other_id", pa.string()),
-                                     ("since", pa.timestamp("s"))]),
+    "skills": pa.schema(
+        [("skill_id", pa.string()), ("name", pa.string()), ("category", pa.string())]
+    ),
+    "interactions": pa.schema(
+        [
+            ("member_id", pa.string()),
+            ("course_id", pa.string()),
+            ("channel", pa.string()),
+            ("type", pa.string()),
+            ("seconds", pa.float64()),
+            ("timestamp", pa.timestamp("s")),
+        ]
+    ),
+    "social_members": pa.schema(
+        [
+            *[
+                (c, pa.string())
+                for c in ("member_id", "name", "title", "company", "school", "region", "image_url")
+            ],
+            ("joined", pa.timestamp("s")),
+        ]
+    ),
+    "social_connections": pa.schema(
+        [("member_id", pa.string()), ("other_id", pa.string()), ("since", pa.timestamp("s"))]
+    ),
     "social_groups": pa.schema([(c, pa.string()) for c in ("group_id", "name", "topic")]),
     "social_group_members": pa.schema([("group_id", pa.string()), ("member_id", pa.string())]),
-    "social_events": pa.schema([*[(c, pa.string()) for c in ("event_id", "name", "topic",
-                                                              "region")],
-                                ("starts", pa.timestamp("s"))]),
+    "social_events": pa.schema(
+        [
+            *[(c, pa.string()) for c in ("event_id", "name", "topic", "region")],
+            ("starts", pa.timestamp("s")),
+        ]
+    ),
     "social_event_attendees": pa.schema([("event_id", pa.string()), ("member_id", pa.string())]),
-    "social_newsletters": pa.schema([(c, pa.string()) for c in
-                                     ("newsletter_id", "name", "topic", "author_id")]),
+    "social_newsletters": pa.schema(
+        [(c, pa.string()) for c in ("newsletter_id", "name", "topic", "author_id")]
+    ),
     "social_hashtags": pa.schema([("hashtag", pa.string()), ("topic", pa.string())]),
-    "social_follows": pa.schema([(c, pa.string()) for c in
-                                 ("member_id", "entity_type", "entity_id")]),
-}  # fmt: skip
+    "social_follows": pa.schema(
+        [(c, pa.string()) for c in ("member_id", "entity_type", "entity_id")]
+    ),
+}
 CONTRACT_KINDS = ("new", "renewal", "add_on")
 INTERACTION_TYPES = ("impression", "click", "watch", "bookmark", "dismiss")
 FOLLOW_ENTITY_TYPES = ("newsletter", "hashtag")
 _OPTIONAL = {("members", "company"), ("courses", "description"), ("courses", "author")}
-_IDS = {"accounts": "account_id", "members": "member_id", "courses": "course_id",
-        "skills": "skill_id", "social_members": "member_id", "social_groups": "group_id",
-        "social_events": "event_id", "social_newsletters": "newsletter_id",
-        "social_hashtags": "hashtag"}  # fmt: skip
-_PAIRS = {"social_connections": ["member_id", "other_id"],
-          "social_group_members": ["group_id", "member_id"],
-          "social_event_attendees": ["event_id", "member_id"],
-          "social_follows": ["member_id", "entity_type", "entity_id"]}  # fmt: skip
+_IDS = {
+    "accounts": "account_id",
+    "members": "member_id",
+    "courses": "course_id",
+    "skills": "skill_id",
+    "social_members": "member_id",
+    "social_groups": "group_id",
+    "social_events": "event_id",
+    "social_newsletters": "newsletter_id",
+    "social_hashtags": "hashtag",
+}
+_PAIRS = {
+    "social_connections": ["member_id", "other_id"],
+    "social_group_members": ["group_id", "member_id"],
+    "social_event_attendees": ["event_id", "member_id"],
+    "social_follows": ["member_id", "entity_type", "entity_id"],
+}
 
 
 def _fail(table: str, row: int, column: str, message: str, code: str = "bad_value"):
@@ -227,8 +264,13 @@ def _check(name: str, t: pd.DataFrame) -> None:
         bad = (t["end"] <= t["start"]).to_numpy()
         if bad.any():
             i = int(bad.argmax())
-            _fail(name, i, "end", f"{t['end'].iloc[i]:%Y-%m-%d} is not after start "
-                  f"{t['start'].iloc[i]:%Y-%m-%d}; end is the first day not covered.")  # fmt: skip
+            _fail(
+                name,
+                i,
+                "end",
+                f"{t['end'].iloc[i]:%Y-%m-%d} is not after start "
+                f"{t['start'].iloc[i]:%Y-%m-%d}; end is the first day not covered.",
+            )
         for col in ("quantity", "amount"):
             values = t[col].to_numpy()
             bad = np.isnan(values) | (values < 0)
@@ -238,29 +280,46 @@ def _check(name: str, t: pd.DataFrame) -> None:
         bad = ~t["kind"].isin(CONTRACT_KINDS).to_numpy()
         if bad.any():
             i = int(bad.argmax())
-            _fail(name, i, "kind", f"{t['kind'].iloc[i]!r} is not one of "
-                  f"{', '.join(CONTRACT_KINDS)}.")  # fmt: skip
+            _fail(
+                name, i, "kind", f"{t['kind'].iloc[i]!r} is not one of {', '.join(CONTRACT_KINDS)}."
+            )
     if name in ("usage", "firmographics"):
         bad = (t["month"].dt.day != 1).to_numpy()
         if bad.any():
             i = int(bad.argmax())
-            _fail(name, i, "month", f"{t['month'].iloc[i]:%Y-%m-%d} is not the first day of "
-                  "a month; store monthly values on the 1st.")  # fmt: skip
-        keys = ["account_id", "product", "month", "metric"] if name == "usage" else [
-            "account_id", "month"]  # fmt: skip
+            _fail(
+                name,
+                i,
+                "month",
+                f"{t['month'].iloc[i]:%Y-%m-%d} is not the first day of "
+                "a month; store monthly values on the 1st.",
+            )
+        keys = (
+            ["account_id", "product", "month", "metric"]
+            if name == "usage"
+            else ["account_id", "month"]
+        )
         dup = t.duplicated(keys).to_numpy()
         if dup.any():
             i = int(dup.argmax())
-            _fail(name, i, keys[-1], f"repeats the row of {', '.join(keys)} above; keep one.",
-                  code="duplicate_row")  # fmt: skip
+            _fail(
+                name,
+                i,
+                keys[-1],
+                f"repeats the row of {', '.join(keys)} above; keep one.",
+                code="duplicate_row",
+            )
     if name in _IDS:
         key = _IDS[name]
         dup = t[key].duplicated().to_numpy()
         if dup.any():
             i = int(dup.argmax())
             _fail(name, i, key, f"{t[key].iloc[i]!r} appears twice.", code="duplicate_row")
-    checks = {("member_skills", "score"): (0, 1), ("courses", "duration"): (1e-9, np.inf),
-              ("interactions", "seconds"): (0, np.inf)}  # fmt: skip
+    checks = {
+        ("member_skills", "score"): (0, 1),
+        ("courses", "duration"): (1e-9, np.inf),
+        ("interactions", "seconds"): (0, np.inf),
+    }
     for (table, col), (low, high) in checks.items():
         if table == name:
             values = t[col].to_numpy()
@@ -273,24 +332,42 @@ def _check(name: str, t: pd.DataFrame) -> None:
         bad = (t["member_id"] == t["other_id"]).to_numpy()
         if bad.any():
             i = int(bad.argmax())
-            _fail(name, i, "other_id", f"{t['other_id'].iloc[i]!r} is the member itself; a "
-                  "connection joins two different members.")  # fmt: skip
+            _fail(
+                name,
+                i,
+                "other_id",
+                f"{t['other_id'].iloc[i]!r} is the member itself; a "
+                "connection joins two different members.",
+            )
     if name in _PAIRS:
         keys = _PAIRS[name]
         dup = t.duplicated(keys).to_numpy()
         if dup.any():
             i = int(dup.argmax())
-            _fail(name, i, keys[-1], f"repeats the row of {', '.join(keys)} above; keep one.",
-                  code="duplicate_row")  # fmt: skip
+            _fail(
+                name,
+                i,
+                keys[-1],
+                f"repeats the row of {', '.join(keys)} above; keep one.",
+                code="duplicate_row",
+            )
     if name == "social_follows":
         bad = ~t["entity_type"].isin(FOLLOW_ENTITY_TYPES).to_numpy()
         if bad.any():
             i = int(bad.argmax())
-            _fail(name, i, "entity_type", f"{t['entity_type'].iloc[i]!r} is not one of "
-                  f"{', '.join(FOLLOW_ENTITY_TYPES)}.")  # fmt: skip
+            _fail(
+                name,
+                i,
+                "entity_type",
+                f"{t['entity_type'].iloc[i]!r} is not one of {', '.join(FOLLOW_ENTITY_TYPES)}.",
+            )
     if name == "interactions":
         bad = ~t["type"].isin(INTERACTION_TYPES).to_numpy()
         if bad.any():
             i = int(bad.argmax())
-            _fail(name, i, "type", f"{t['type'].iloc[i]!r} is not one of "
-                  f"{', '.join(INTERACTION_TYPES)}.")  # fmt: skip
+            _fail(
+                name,
+                i,
+                "type",
+                f"{t['type'].iloc[i]!r} is not one of {', '.join(INTERACTION_TYPES)}.",
+            )

@@ -81,38 +81,171 @@ HASHTAGS = {
     "Healthcare": ("healthcare", "digitalhealth", "nursing", "medtech", "publichealth"),
 }
 SCHOOLS = (
-    "Northgate University", "Lakeshore Institute of Technology", "St. Alder College",
-    "Riverbend University", "Westfield School of Business", "Eastbrook University",
-    "Harborview College", "Pinecrest University", "Summit Polytechnic", "Greystone University",
-    "Maple Ridge College", "Oakhaven Institute", "Silverlake University",
-    "Kingsbridge School of Economics", "Brightwater University", "Cedar Valley College",
-    "Ironwood Institute of Design", "Meadowlark University", "Stonegate Medical School",
+    "Northgate University",
+    "Lakeshore Institute of Technology",
+    "St. Alder College",
+    "Riverbend University",
+    "Westfield School of Business",
+    "Eastbrook University",
+    "Harborview College",
+    "Pinecrest University",
+    "Summit Polytechnic",
+    "Greystone University",
+    "Maple Ridge College",
+    "Oakhaven Institute",
+    "Silverlake University",
+    "Kingsbridge School of Economics",
+    "Brightwater University",
+    "Cedar Valley College",
+    "Ironwood Institute of Design",
+    "Meadowlark University",
+    "Stonegate Medical School",
     "Fairhaven University",
-)  # fmt: skip
+)
 #: How a planted edge picks its partner: from the same company, school, region, or anyone.
 MIXING = {"company": 0.4, "school": 0.2, "region": 0.25, "random": 0.15}
 
 _FIRST = (
-    "Aisha", "Alejandro", "Amara", "Ana", "Arjun", "Ben", "Carlos", "Chen", "Chloe", "Daniel",
-    "David", "Elena", "Emma", "Fatima", "Felix", "Grace", "Hannah", "Hiroshi", "Ines", "Isaac",
-    "Jamal", "Julia", "Kai", "Kofi", "Laura", "Leila", "Liam", "Lucas", "Maya", "Mei", "Mohammed",
-    "Nadia", "Noah", "Olivia", "Omar", "Priya", "Rafael", "Ravi", "Rosa", "Sam", "Sara", "Sofia",
-    "Tariq", "Thomas", "Valentina", "Wei", "Yara", "Yuki", "Zainab", "Zoe",
-)  # fmt: skip
+    "Aisha",
+    "Alejandro",
+    "Amara",
+    "Ana",
+    "Arjun",
+    "Ben",
+    "Carlos",
+    "Chen",
+    "Chloe",
+    "Daniel",
+    "David",
+    "Elena",
+    "Emma",
+    "Fatima",
+    "Felix",
+    "Grace",
+    "Hannah",
+    "Hiroshi",
+    "Ines",
+    "Isaac",
+    "Jamal",
+    "Julia",
+    "Kai",
+    "Kofi",
+    "Laura",
+    "Leila",
+    "Liam",
+    "Lucas",
+    "Maya",
+    "Mei",
+    "Mohammed",
+    "Nadia",
+    "Noah",
+    "Olivia",
+    "Omar",
+    "Priya",
+    "Rafael",
+    "Ravi",
+    "Rosa",
+    "Sam",
+    "Sara",
+    "Sofia",
+    "Tariq",
+    "Thomas",
+    "Valentina",
+    "Wei",
+    "Yara",
+    "Yuki",
+    "Zainab",
+    "Zoe",
+)
 _LAST = (
-    "Adeyemi", "Andersen", "Bauer", "Bianchi", "Chen", "Costa", "Dubois", "Fernandez", "Fischer",
-    "Garcia", "Gupta", "Haddad", "Hansen", "Ivanova", "Jensen", "Johnson", "Kim", "Kowalski",
-    "Laurent", "Lee", "Lopez", "Martin", "Mensah", "Meyer", "Moreau", "Murphy", "Nakamura",
-    "Nguyen", "Novak", "Okafor", "Park", "Patel", "Petrov", "Rossi", "Santos", "Schmidt", "Silva",
-    "Singh", "Smith", "Tanaka", "Taylor", "Walker", "Wang", "Williams", "Wong", "Yilmaz", "Zhang",
-)  # fmt: skip
+    "Adeyemi",
+    "Andersen",
+    "Bauer",
+    "Bianchi",
+    "Chen",
+    "Costa",
+    "Dubois",
+    "Fernandez",
+    "Fischer",
+    "Garcia",
+    "Gupta",
+    "Haddad",
+    "Hansen",
+    "Ivanova",
+    "Jensen",
+    "Johnson",
+    "Kim",
+    "Kowalski",
+    "Laurent",
+    "Lee",
+    "Lopez",
+    "Martin",
+    "Mensah",
+    "Meyer",
+    "Moreau",
+    "Murphy",
+    "Nakamura",
+    "Nguyen",
+    "Novak",
+    "Okafor",
+    "Park",
+    "Patel",
+    "Petrov",
+    "Rossi",
+    "Santos",
+    "Schmidt",
+    "Silva",
+    "Singh",
+    "Smith",
+    "Tanaka",
+    "Taylor",
+    "Walker",
+    "Wang",
+    "Williams",
+    "Wong",
+    "Yilmaz",
+    "Zhang",
+)
 _PREFIXES = (
-    "Northwind", "Bluepeak", "Brightline", "Cedar", "Copperleaf", "Evergreen", "Falcon",
-    "Granite", "Harbor", "Ironclad", "Juniper", "Keystone", "Lighthouse", "Meridian", "Nimbus",
-    "Oakridge", "Pinnacle", "Quarry", "Redwood", "Silverline", "Tidewater", "Vantage",
-    "Westbrook", "Zenith", "Aurora", "Beacon", "Cobalt", "Driftwood", "Ember", "Fjord",
-    "Glacier", "Horizon", "Indigo", "Lumen", "Orchard", "Prairie", "Sequoia", "Willow",
-)  # fmt: skip
+    "Northwind",
+    "Bluepeak",
+    "Brightline",
+    "Cedar",
+    "Copperleaf",
+    "Evergreen",
+    "Falcon",
+    "Granite",
+    "Harbor",
+    "Ironclad",
+    "Juniper",
+    "Keystone",
+    "Lighthouse",
+    "Meridian",
+    "Nimbus",
+    "Oakridge",
+    "Pinnacle",
+    "Quarry",
+    "Redwood",
+    "Silverline",
+    "Tidewater",
+    "Vantage",
+    "Westbrook",
+    "Zenith",
+    "Aurora",
+    "Beacon",
+    "Cobalt",
+    "Driftwood",
+    "Ember",
+    "Fjord",
+    "Glacier",
+    "Horizon",
+    "Indigo",
+    "Lumen",
+    "Orchard",
+    "Prairie",
+    "Sequoia",
+    "Willow",
+)
 _SUFFIXES = {
     "Software": ("Software", "Labs", "Systems"),
     "Data science": ("Analytics", "AI", "Data"),
@@ -123,12 +256,29 @@ _SUFFIXES = {
     "Leadership": ("Consulting", "Partners", "Group"),
     "Healthcare": ("Health", "Medical", "Clinics"),
 }
-_GROUP_FORMS = ("{t} Professionals", "{r} {t} Community", "Women in {t}", "{t} Leaders Network",
-                "Future of {t}", "{t} Careers", "{t} Practitioners Forum")  # fmt: skip
-_EVENT_FORMS = ("{r} {t} Meetup", "{t} Summit {r}", "{r} {t} Breakfast", "{t} Workshop: {r}",
-                "{r} {t} Conference")  # fmt: skip
-_NEWSLETTER_FORMS = ("{last} on {t}", "The {t} Brief", "{t} Weekly", "{first}'s {t} Notes",
-                     "Inside {t}")  # fmt: skip
+_GROUP_FORMS = (
+    "{t} Professionals",
+    "{r} {t} Community",
+    "Women in {t}",
+    "{t} Leaders Network",
+    "Future of {t}",
+    "{t} Careers",
+    "{t} Practitioners Forum",
+)
+_EVENT_FORMS = (
+    "{r} {t} Meetup",
+    "{t} Summit {r}",
+    "{r} {t} Breakfast",
+    "{t} Workshop: {r}",
+    "{r} {t} Conference",
+)
+_NEWSLETTER_FORMS = (
+    "{last} on {t}",
+    "The {t} Brief",
+    "{t} Weekly",
+    "{first}'s {t} Notes",
+    "Inside {t}",
+)
 
 
 @dataclass(frozen=True)
@@ -158,8 +308,17 @@ class SocialBook:
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table by name, in order; table ``x`` validates as ``social_x``."""
-        names = ("members", "connections", "groups", "group_members", "events",
-                 "event_attendees", "newsletters", "hashtags", "follows")  # fmt: skip
+        names = (
+            "members",
+            "connections",
+            "groups",
+            "group_members",
+            "events",
+            "event_attendees",
+            "newsletters",
+            "hashtags",
+            "follows",
+        )
         return {name: getattr(self, name) for name in names}
 
 
@@ -199,8 +358,10 @@ def social(n_members: int = 2000, *, seed: int = 0, start="2025-01-01") -> Socia
     ['hashtag', 'newsletter']
     """
     if not isinstance(n_members, Integral) or isinstance(n_members, bool) or n_members < 2:
-        raise LumosUserError(f"n_members must be an int >= 2 (a network needs two members). "
-                             f"Got {n_members!r}.", code="bad_argument")  # fmt: skip
+        raise LumosUserError(
+            f"n_members must be an int >= 2 (a network needs two members). Got {n_members!r}.",
+            code="bad_argument",
+        )
     if not isinstance(seed, Integral) or isinstance(seed, bool) or seed < 0:
         raise LumosUserError(f"seed must be an int >= 0. Got {seed!r}.", code="bad_argument")
     try:
@@ -208,8 +369,9 @@ def social(n_members: int = 2000, *, seed: int = 0, start="2025-01-01") -> Socia
     except (TypeError, ValueError):
         begin = pd.NaT
     if begin is pd.NaT:
-        raise LumosUserError(f"start must be a date such as '2025-01-01'. Got {start!r}.",
-                             code="bad_argument")  # fmt: skip
+        raise LumosUserError(
+            f"start must be a date such as '2025-01-01'. Got {start!r}.", code="bad_argument"
+        )
     rng = np.random.default_rng(int(seed))
     n, T = int(n_members), len(TOPICS)
     t0 = np.datetime64(begin.tz_localize(None) if begin.tz else begin, "s")
@@ -223,13 +385,18 @@ def social(n_members: int = 2000, *, seed: int = 0, start="2025-01-01") -> Socia
     titles = list(TITLES)
     title_topic = np.array([TOPICS.index(p) for p, _ in TITLES.values()])
     title = _pick(rng, title_topic, np.ones(len(titles)), topic, T)
-    region = np.where(rng.random(n) < 0.75, comp_region[company],
-                      rng.choice(len(REGIONS), n, p=_norm(list(REGIONS.values()))))  # fmt: skip
+    region = np.where(
+        rng.random(n) < 0.75,
+        comp_region[company],
+        rng.choice(len(REGIONS), n, p=_norm(list(REGIONS.values()))),
+    )
     school_region = np.arange(len(SCHOOLS)) % len(REGIONS)
     school_pop = rng.lognormal(0, 0.6, len(SCHOOLS))
-    school = np.where(rng.random(n) < 0.6,
-                      _pick(rng, school_region, school_pop, region, len(REGIONS)),
-                      rng.choice(len(SCHOOLS), n, p=_norm(school_pop)))  # fmt: skip
+    school = np.where(
+        rng.random(n) < 0.6,
+        _pick(rng, school_region, school_pop, region, len(REGIONS)),
+        rng.choice(len(SCHOOLS), n, p=_norm(school_pop)),
+    )
     activity = 1 + rng.pareto(1.8, n)  # heavy tail: degree and engagement follow it
     engage = np.sqrt(np.clip(activity / activity.mean(), 0.2, 9))
 
@@ -246,26 +413,39 @@ def social(n_members: int = 2000, *, seed: int = 0, start="2025-01-01") -> Socia
     joined = t0 - joined_age.astype("timedelta64[s]")
     first_names = np.asarray(_FIRST, dtype=object)[rng.integers(0, len(_FIRST), n)]
     last_names = np.asarray(_LAST, dtype=object)[rng.integers(0, len(_LAST), n)]
-    members = pd.DataFrame({
-        "member_id": ids,
-        "name": first_names + " " + last_names,
-        "title": np.asarray(titles, dtype=object)[title],
-        "company": companies[company],
-        "school": np.asarray(SCHOOLS, dtype=object)[school],
-        "region": regions[region],
-        "image_url": "https://img.example/u/" + ids + ".png",
-        "joined": joined,
-    })  # fmt: skip
+    members = pd.DataFrame(
+        {
+            "member_id": ids,
+            "name": first_names + " " + last_names,
+            "title": np.asarray(titles, dtype=object)[title],
+            "company": companies[company],
+            "school": np.asarray(SCHOOLS, dtype=object)[school],
+            "region": regions[region],
+            "image_url": "https://img.example/u/" + ids + ".png",
+            "joined": joined,
+        }
+    )
 
-    a, b, context = _edges(rng, activity, {"company": (company, n_comp),
-                                           "school": (school, len(SCHOOLS)),
-                                           "region": (region, len(REGIONS))})  # fmt: skip
+    a, b, context = _edges(
+        rng,
+        activity,
+        {
+            "company": (company, n_comp),
+            "school": (school, len(SCHOOLS)),
+            "region": (region, len(REGIONS)),
+        },
+    )
     lo = np.maximum(joined[a], joined[b]).astype(np.int64)
     since = (lo + rng.random(len(a)) * (t0.astype(np.int64) - lo)).astype("datetime64[s]")
     src, dst = np.concatenate([a, b]), np.concatenate([b, a])
     order = np.lexsort((dst, src))
-    connections = pd.DataFrame({"member_id": ids[src[order]], "other_id": ids[dst[order]],
-                                "since": np.concatenate([since, since])[order]})  # fmt: skip
+    connections = pd.DataFrame(
+        {
+            "member_id": ids[src[order]],
+            "other_id": ids[dst[order]],
+            "since": np.concatenate([since, since])[order],
+        }
+    )
     adjacency = (np.bincount(src, minlength=n), dst[order])  # degree, neighbours by member
 
     # groups: by interest, and groups a connection is in
@@ -282,11 +462,13 @@ def social(n_members: int = 2000, *, seed: int = 0, start="2025-01-01") -> Socia
     gm_group = np.concatenate([joined_groups, their[ok]])
     gm_group, gm_member = _unique_pairs(gm_group, gm_member, n)
     group_ids = _ids("G", 4, n_groups)
-    groups = pd.DataFrame({
-        "group_id": group_ids,
-        "name": _names(rng, _GROUP_FORMS, group_topic, r=regions[group_region]),
-        "topic": np.asarray(TOPICS, dtype=object)[group_topic],
-    })  # fmt: skip
+    groups = pd.DataFrame(
+        {
+            "group_id": group_ids,
+            "name": _names(rng, _GROUP_FORMS, group_topic, r=regions[group_region]),
+            "topic": np.asarray(TOPICS, dtype=object)[group_topic],
+        }
+    )
     group_members = pd.DataFrame({"group_id": group_ids[gm_group], "member_id": ids[gm_member]})
 
     # events: in the 90 days after start, attended in one's region on topics of interest
@@ -296,21 +478,25 @@ def social(n_members: int = 2000, *, seed: int = 0, start="2025-01-01") -> Socia
     event_pop = rng.lognormal(0, 0.7, n_events)
     who = np.repeat(np.arange(n), rng.poisson(0.5 * engage))
     want = _draw(rng, interests[who])
-    went = _pick(rng, event_region * T + event_topic, event_pop, region[who] * T + want,
-                 len(REGIONS) * T)  # fmt: skip
+    went = _pick(
+        rng, event_region * T + event_topic, event_pop, region[who] * T + want, len(REGIONS) * T
+    )
     away = rng.random(len(who)) < 0.1  # travels to one anywhere; else none nearby: stays home
     went = np.where(away, _pick(rng, event_topic, event_pop, want, T), went)
     went, who = _unique_pairs(went[went >= 0], who[went >= 0], n)
-    starts = t0 + (rng.integers(0, 90, n_events) * 86400
-                   + rng.integers(9, 19, n_events) * 3600).astype("timedelta64[s]")  # fmt: skip
+    starts = t0 + (
+        rng.integers(0, 90, n_events) * 86400 + rng.integers(9, 19, n_events) * 3600
+    ).astype("timedelta64[s]")
     event_ids = _ids("E", 4, n_events)
-    events = pd.DataFrame({
-        "event_id": event_ids,
-        "name": _names(rng, _EVENT_FORMS, event_topic, r=regions[event_region]),
-        "topic": np.asarray(TOPICS, dtype=object)[event_topic],
-        "region": regions[event_region],
-        "starts": starts,
-    })  # fmt: skip
+    events = pd.DataFrame(
+        {
+            "event_id": event_ids,
+            "name": _names(rng, _EVENT_FORMS, event_topic, r=regions[event_region]),
+            "topic": np.asarray(TOPICS, dtype=object)[event_topic],
+            "region": regions[event_region],
+            "starts": starts,
+        }
+    )
     event_attendees = pd.DataFrame({"event_id": event_ids[went], "member_id": ids[who]})
 
     # newsletters, written by active members of their topic; hashtags
@@ -320,20 +506,25 @@ def social(n_members: int = 2000, *, seed: int = 0, start="2025-01-01") -> Socia
     author = np.where(author < 0, rng.integers(0, n, n_news), author)
     first, last = first_names[author], last_names[author]
     news_ids = _ids("N", 4, n_news)
-    newsletters = pd.DataFrame({
-        "newsletter_id": news_ids,
-        "name": _names(rng, _NEWSLETTER_FORMS, news_topic, first=first, last=last),
-        "topic": np.asarray(TOPICS, dtype=object)[news_topic],
-        "author_id": ids[author],
-    })  # fmt: skip
+    newsletters = pd.DataFrame(
+        {
+            "newsletter_id": news_ids,
+            "name": _names(rng, _NEWSLETTER_FORMS, news_topic, first=first, last=last),
+            "topic": np.asarray(TOPICS, dtype=object)[news_topic],
+            "author_id": ids[author],
+        }
+    )
     tag_names = np.array([h for t in TOPICS for h in HASHTAGS[t]], dtype=object)
     tag_topic = np.repeat(np.arange(T), [len(HASHTAGS[t]) for t in TOPICS])
-    hashtags = pd.DataFrame({"hashtag": tag_names,
-                             "topic": np.asarray(TOPICS, dtype=object)[tag_topic]})  # fmt: skip
+    hashtags = pd.DataFrame(
+        {"hashtag": tag_names, "topic": np.asarray(TOPICS, dtype=object)[tag_topic]}
+    )
 
     follows = []
-    for kind, names, of_topic, rate in (("newsletter", news_ids, news_topic, 0.8),
-                                        ("hashtag", tag_names, tag_topic, 2.0)):  # fmt: skip
+    for kind, names, of_topic, rate in (
+        ("newsletter", news_ids, news_topic, 0.8),
+        ("hashtag", tag_names, tag_topic, 2.0),
+    ):
         who = np.repeat(np.arange(n), rng.poisson(rate * engage))
         pop = rng.lognormal(0, 0.8, len(names))
         what = _pick(rng, of_topic, pop, _draw(rng, interests[who]), T)
@@ -341,8 +532,9 @@ def social(n_members: int = 2000, *, seed: int = 0, start="2025-01-01") -> Socia
             keep = author[what] != who
             who, what = who[keep], what[keep]
         what, who = _unique_pairs(what, who, n)
-        follows.append(pd.DataFrame({"member_id": ids[who], "entity_type": kind,
-                                     "entity_id": names[what]}))  # fmt: skip
+        follows.append(
+            pd.DataFrame({"member_id": ids[who], "entity_type": kind, "entity_id": names[what]})
+        )
     follows = pd.concat(follows, ignore_index=True)
     follows = follows.sort_values(["member_id", "entity_type", "entity_id"], ignore_index=True)
 
@@ -350,15 +542,30 @@ def social(n_members: int = 2000, *, seed: int = 0, start="2025-01-01") -> Socia
         "topics": TOPICS,
         "interests": interests,
         "activity": activity,
-        "communities": pd.DataFrame({
-            "member_id": ids, "company": members["company"], "school": members["school"],
-            "region": members["region"], "topic": np.asarray(TOPICS, dtype=object)[topic]}),
-        "edge_context": pd.DataFrame({"member_id": ids[a], "other_id": ids[b],
-                                      "context": context}),
+        "communities": pd.DataFrame(
+            {
+                "member_id": ids,
+                "company": members["company"],
+                "school": members["school"],
+                "region": members["region"],
+                "topic": np.asarray(TOPICS, dtype=object)[topic],
+            }
+        ),
+        "edge_context": pd.DataFrame({"member_id": ids[a], "other_id": ids[b], "context": context}),
         "mixing": dict(MIXING),
-    }  # fmt: skip
-    return SocialBook(members, connections, groups, group_members, events, event_attendees,
-                      newsletters, hashtags, follows, truth)  # fmt: skip
+    }
+    return SocialBook(
+        members,
+        connections,
+        groups,
+        group_members,
+        events,
+        event_attendees,
+        newsletters,
+        hashtags,
+        follows,
+        truth,
+    )
 
 
 def _norm(w) -> np.ndarray:

@@ -241,11 +241,13 @@ def saas(n_accounts: int = 2000, months: int = 36, seed: int = 0, start="2023-01
     5
     """
     if not isinstance(n_accounts, int) or n_accounts < 1:
-        raise LumosUserError(f"n_accounts must be an int >= 1. Got {n_accounts!r}.",
-                             code="bad_argument")  # fmt: skip
+        raise LumosUserError(
+            f"n_accounts must be an int >= 1. Got {n_accounts!r}.", code="bad_argument"
+        )
     if not isinstance(months, int) or months < 13:
-        raise LumosUserError(f"months must be an int >= 13 (one renewal). Got {months!r}.",
-                             code="bad_argument")  # fmt: skip
+        raise LumosUserError(
+            f"months must be an int >= 13 (one renewal). Got {months!r}.", code="bad_argument"
+        )
     rng = np.random.default_rng(seed)
     first = pd.Timestamp(start).to_period("M")
     month_dates = pd.period_range(first, periods=months + 1, freq="M").to_timestamp()
@@ -315,13 +317,15 @@ def saas(n_accounts: int = 2000, months: int = 36, seed: int = 0, start="2023-01
         if len(a):
             hs, units = h[a], qty[a, p]
             noise = rng.normal(0, 0.25, (5, len(a)))
-            values = np.stack([
-                1 / (1 + np.exp(-(0.4 + 1.1 * hs + noise[0]))),
-                np.round(units * np.exp(3.0 + 0.45 * hs + noise[1])),
-                np.round(units * np.exp(2.3 + 0.35 * hs + noise[2])),
-                1 / (1 + np.exp(-(-0.6 + 0.7 * hs + noise[3]))),
-                rng.poisson(units * 0.12 * np.exp(0.6 * hs)).astype(float),
-            ])  # fmt: skip
+            values = np.stack(
+                [
+                    1 / (1 + np.exp(-(0.4 + 1.1 * hs + noise[0]))),
+                    np.round(units * np.exp(3.0 + 0.45 * hs + noise[1])),
+                    np.round(units * np.exp(2.3 + 0.35 * hs + noise[2])),
+                    1 / (1 + np.exp(-(-0.6 + 0.7 * hs + noise[3]))),
+                    rng.poisson(units * 0.12 * np.exp(0.6 * hs)).astype(float),
+                ]
+            )
             rows_u.append((a, p, t, values))
 
     contracts = _contract_table(rows_c, ids, begin, month_dates, months)
@@ -342,19 +346,41 @@ def saas(n_accounts: int = 2000, months: int = 36, seed: int = 0, start="2023-01
         ignore_index=True,
     )
     firmographics = pd.concat(
-        [pd.DataFrame({"account_id": ids[a], "month": month_dates[t], "employees": e,
-                       "hiring": hire.astype(float)}) for a, t, e, hire in rows_f],
+        [
+            pd.DataFrame(
+                {
+                    "account_id": ids[a],
+                    "month": month_dates[t],
+                    "employees": e,
+                    "hiring": hire.astype(float),
+                }
+            )
+            for a, t, e, hire in rows_f
+        ],
         ignore_index=True,
-    )  # fmt: skip
-    accounts = pd.DataFrame({"account_id": ids, "industry": industry, "region": region,
-                             "size": pd.cut(employees, [0, 200, 1000, 5000, np.inf],
-                                            labels=["small", "mid", "large", "enterprise"])
-                             .astype(str)})  # fmt: skip
-    health_table = pd.DataFrame({
-        "account_id": np.repeat(ids, months), "month": np.tile(month_dates[:months], n),
-        "health": health.ravel()})  # fmt: skip
-    return SaaSBook(accounts, contracts, usage, firmographics, health_table,
-                    month_dates[0], month_dates[months])  # fmt: skip
+    )
+    accounts = pd.DataFrame(
+        {
+            "account_id": ids,
+            "industry": industry,
+            "region": region,
+            "size": pd.cut(
+                employees,
+                [0, 200, 1000, 5000, np.inf],
+                labels=["small", "mid", "large", "enterprise"],
+            ).astype(str),
+        }
+    )
+    health_table = pd.DataFrame(
+        {
+            "account_id": np.repeat(ids, months),
+            "month": np.tile(month_dates[:months], n),
+            "health": health.ravel(),
+        }
+    )
+    return SaaSBook(
+        accounts, contracts, usage, firmographics, health_table, month_dates[0], month_dates[months]
+    )
 
 
 def _contract_table(rows, ids, begin, month_dates, months) -> pd.DataFrame:
@@ -368,9 +394,15 @@ def _contract_table(rows, ids, begin, month_dates, months) -> pd.DataFrame:
         month_dates[0].to_period("M"), periods=months + 13, freq="M"
     ).to_timestamp()
     products = np.asarray(PRODUCTS, dtype=object)[p]
-    frame = pd.DataFrame({
-        "account_id": ids[a], "product": products, "start": all_months[t],
-        "end": all_months[cycle_end], "quantity": q,
-        "amount": q * np.array([PRICES[x] for x in PRODUCTS])[p] * (cycle_end - t) / 12,
-        "kind": kind})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "account_id": ids[a],
+            "product": products,
+            "start": all_months[t],
+            "end": all_months[cycle_end],
+            "quantity": q,
+            "amount": q * np.array([PRICES[x] for x in PRODUCTS])[p] * (cycle_end - t) / 12,
+            "kind": kind,
+        }
+    )
     return frame.sort_values(["account_id", "product", "start", "kind"]).reset_index(drop=True)

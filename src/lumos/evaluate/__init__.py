@@ -13,6 +13,18 @@ from lumos.evaluate._health import (
 from lumos.evaluate._propensity import propensity_report
 from lumos.evaluate._slices import METRICS, Slices, find_slices
 
-__all__ = ["METRICS", "ABTest", "FairnessReport", "ModelHealth", "Slices", "abtest",
-           "binary_report", "check_predictions", "fairness_report", "find_slices",
-           "model_health", "propensity_report", "reliability"]  # fmt: skip
+__all__ = [
+    "METRICS",
+    "ABTest",
+    "FairnessReport",
+    "ModelHealth",
+    "Slices",
+    "abtest",
+    "binary_report",
+    "check_predictions",
+    "fairness_report",
+    "find_slices",
+    "model_health",
+    "propensity_report",
+    "reliability",
+]

@@ -175,13 +175,26 @@ def abtest(
             lift = v / c - 1 if c else np.nan
             se_lift = np.sqrt(var_t / c**2 + v**2 * var_c / c**4) if c else np.nan
             mde = (z + z_power) * se
-            rows.append({"metric": name, "treatment": t, "control": control,
-                         "control_value": c, "treatment_value": v, "difference": diff,
-                         "low": diff - z * se, "high": diff + z * se, "lift": lift,
-                         "lift_low": lift - z * se_lift, "lift_high": lift + z * se_lift,
-                         "p_value": p_value, "members": int(members[t]),
-                         "control_members": int(members[control]), "mde": mde,
-                         "underpowered": bool(abs(diff) < mde)})  # fmt: skip
+            rows.append(
+                {
+                    "metric": name,
+                    "treatment": t,
+                    "control": control,
+                    "control_value": c,
+                    "treatment_value": v,
+                    "difference": diff,
+                    "low": diff - z * se,
+                    "high": diff + z * se,
+                    "lift": lift,
+                    "lift_low": lift - z * se_lift,
+                    "lift_high": lift + z * se_lift,
+                    "p_value": p_value,
+                    "members": int(members[t]),
+                    "control_members": int(members[control]),
+                    "mde": mde,
+                    "underpowered": bool(abs(diff) < mde),
+                }
+            )
             if abs(diff) < mde:
                 notes.append(
                     f"{name} under {t} is underpowered: with these members only a difference of "

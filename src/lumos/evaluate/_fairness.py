@@ -20,9 +20,14 @@ from lumos.errors import DataValidationError, LumosUserError
 from lumos.evaluate._slices import Slices, _column, find_slices
 
 RATES = ("selection_rate", "tpr", "fpr", "precision", "calibration")
-_READABLE = {"selection_rate": "selection rate", "tpr": "true-positive rate",
-             "fpr": "false-positive rate", "precision": "precision",
-             "calibration": "calibration (mean score − mean label)", "auc": "AUC"}  # fmt: skip
+_READABLE = {
+    "selection_rate": "selection rate",
+    "tpr": "true-positive rate",
+    "fpr": "false-positive rate",
+    "precision": "precision",
+    "calibration": "calibration (mean score − mean label)",
+    "auc": "AUC",
+}
 
 
 @dataclass
@@ -44,8 +49,9 @@ class FairnessReport:
         return out
 
 
-def _group_rates(group: np.ndarray, k: int, y: np.ndarray, pred: np.ndarray, p: np.ndarray,
-                 w: np.ndarray) -> dict:  # fmt: skip
+def _group_rates(
+    group: np.ndarray, k: int, y: np.ndarray, pred: np.ndarray, p: np.ndarray, w: np.ndarray
+) -> dict:
     """Each rate per group code (``k`` groups) with row weights ``w`` (1s, or a resample's)."""
 
     def s(values):
@@ -136,16 +142,29 @@ def fairness_report(
             inside = codes == j
             both = 0 < y[inside].sum() < inside.sum()
             auc = float(roc_auc_score(y[inside], p[inside])) if both else np.nan
-            metric_rows.append({"attribute": attribute, "group": name, "rows": int(counts[j]),
-                                **{m: float(rates[m][j]) for m in RATES}, "auc": auc})  # fmt: skip
+            metric_rows.append(
+                {
+                    "attribute": attribute,
+                    "group": name,
+                    "rows": int(counts[j]),
+                    **{m: float(rates[m][j]) for m in RATES},
+                    "auc": auc,
+                }
+            )
         big = counts >= min_rows
         if big.sum() < 2:
             continue
         resampled = [  # Poisson(1) row weights, one generator per resample: no n × B matrix
-            _group_rates(codes, k, y, pred, p,
-                         np.random.default_rng([seed, b]).poisson(1.0, len(y)).astype(float))
+            _group_rates(
+                codes,
+                k,
+                y,
+                pred,
+                p,
+                np.random.default_rng([seed, b]).poisson(1.0, len(y)).astype(float),
+            )
             for b in range(n_bootstrap)
-        ]  # fmt: skip
+        ]
         for metric in RATES:
             values = np.where(big, rates[metric], np.nan)
             if np.isnan(values).all():
@@ -157,22 +176,37 @@ def fairness_report(
             low, high = (
                 np.quantile(boot, [alpha / 2, 1 - alpha / 2]) if len(boot) else (np.nan, np.nan)
             )
-            gap_rows.append({"attribute": attribute, "metric": metric, "high_group": names[hi],
-                             "low_group": names[lo], "gap": float(gap), "low": float(low),
-                             "high": float(high)})  # fmt: skip
+            gap_rows.append(
+                {
+                    "attribute": attribute,
+                    "metric": metric,
+                    "high_group": names[hi],
+                    "low_group": names[lo],
+                    "gap": float(gap),
+                    "low": float(low),
+                    "high": float(high),
+                }
+            )
         features = [f for f in slice_features if f != attribute]
         for j, name in enumerate(names):
             inside = codes == j
             if features and counts[j] >= max(min_rows, 20):
                 try:
-                    found = find_slices(data.loc[inside].reset_index(drop=True), y[inside],
-                                        p[inside], features, max_order=2,
-                                        min_support=slice_support, top_k=3)  # fmt: skip
+                    found = find_slices(
+                        data.loc[inside].reset_index(drop=True),
+                        y[inside],
+                        p[inside],
+                        features,
+                        max_order=2,
+                        min_support=slice_support,
+                        top_k=3,
+                    )
                 except LumosUserError:
                     continue  # too small a group to slice
                 slices[(attribute, name)] = found
-    gaps = pd.DataFrame(gap_rows, columns=["attribute", "metric", "high_group", "low_group",
-                                           "gap", "low", "high"])  # fmt: skip
+    gaps = pd.DataFrame(
+        gap_rows, columns=["attribute", "metric", "high_group", "low_group", "gap", "low", "high"]
+    )
     gaps = gaps.sort_values("gap", ascending=False, kind="stable").reset_index(drop=True)
     return FairnessReport(pd.DataFrame(metric_rows), gaps, slices)
 

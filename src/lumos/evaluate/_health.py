@@ -185,14 +185,28 @@ def model_health(
         yy, pp = y[rows], p[rows]
         out.calibration[name] = reliability(yy, pp)
         if features:
-            out.slices[name] = find_slices(part, yy, pp, features, metric=metric,
-                                           max_order=max_order, min_support=min_support,
-                                           top_k=top_k)  # fmt: skip
+            out.slices[name] = find_slices(
+                part,
+                yy,
+                pp,
+                features,
+                metric=metric,
+                max_order=max_order,
+                min_support=min_support,
+                top_k=top_k,
+            )
         if groups:
             cut = float(yy.mean()) if threshold is None else threshold
-            out.fairness[name] = fairness_report(part, yy, pp, groups, threshold=cut,
-                                                 n_bootstrap=n_bootstrap,
-                                                 slice_features=[], seed=seed)  # fmt: skip
+            out.fairness[name] = fairness_report(
+                part,
+                yy,
+                pp,
+                groups,
+                threshold=cut,
+                n_bootstrap=n_bootstrap,
+                slice_features=[],
+                seed=seed,
+            )
     return out
 
 

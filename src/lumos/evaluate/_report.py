@@ -27,8 +27,10 @@ def _page(title: str, body: str) -> str:
 
 def _svg(title: str, width: int, height: int) -> str:
     """An SVG's opening tag; its viewBox lets a narrow page shrink it (``max-width: 100%``)."""
-    return (f"<svg role='img' aria-label='{html.escape(title)}' width='{width}' height='{height}' "
-            f"viewBox='0 0 {width} {height}'>")  # fmt: skip
+    return (
+        f"<svg role='img' aria-label='{html.escape(title)}' width='{width}' height='{height}' "
+        f"viewBox='0 0 {width} {height}'>"
+    )
 
 
 def _intervals(labels, values, lows, highs, *, title: str) -> str:
@@ -43,20 +45,25 @@ def _intervals(labels, values, lows, highs, *, title: str) -> str:
         return left + (v - lo) / span * width
 
     parts = [_svg(title, left + width + 20, rows * row_h + 30)]
-    parts.append(f"<line x1='{x(0):.1f}' y1='0' x2='{x(0):.1f}' y2='{rows * row_h}' "
-                 "stroke='#999' stroke-dasharray='3'/>")  # fmt: skip
+    parts.append(
+        f"<line x1='{x(0):.1f}' y1='0' x2='{x(0):.1f}' y2='{rows * row_h}' "
+        "stroke='#999' stroke-dasharray='3'/>"
+    )
     for i, (label, v, a, b) in enumerate(zip(labels, values, lows, highs, strict=True)):
         y = i * row_h + 12
         text = html.escape(label if len(label) < 52 else label[:50] + "…")
         parts.append(f"<text x='{left - 8}' y='{y + 4}' text-anchor='end'>{text}</text>")
         if math.isfinite(a) and math.isfinite(b):
-            parts.append(f"<line x1='{x(a):.1f}' y1='{y}' x2='{x(b):.1f}' y2='{y}' "
-                         "stroke='#3b6ea5' stroke-width='2'/>")  # fmt: skip
+            parts.append(
+                f"<line x1='{x(a):.1f}' y1='{y}' x2='{x(b):.1f}' y2='{y}' "
+                "stroke='#3b6ea5' stroke-width='2'/>"
+            )
         if math.isfinite(v):  # a missing figure draws nothing (an SVG "nan" is an error)
             parts.append(f"<circle cx='{x(v):.1f}' cy='{y}' r='4' fill='#c0392b'/>")
     parts.append(f"<text x='{left}' y='{rows * row_h + 22}'>{lo:.3g}</text>")
-    parts.append(f"<text x='{left + width}' y='{rows * row_h + 22}' text-anchor='end'>"
-                 f"{hi:.3g}</text></svg>")  # fmt: skip
+    parts.append(
+        f"<text x='{left + width}' y='{rows * row_h + 22}' text-anchor='end'>{hi:.3g}</text></svg>"
+    )
     return "".join(parts)
 
 
@@ -69,13 +76,13 @@ def _bars(labels, values, *, title: str) -> str:
     parts = [_svg(title, left + width + 70, len(labels) * row_h + 8)]
     for i, (label, v) in enumerate(zip(labels, values, strict=True)):
         y = i * row_h + 4
-        parts.append(f"<text x='{left - 6}' y='{y + 12}' text-anchor='end'>"
-                     f"{html.escape(str(label))}</text>")  # fmt: skip
+        parts.append(
+            f"<text x='{left - 6}' y='{y + 12}' text-anchor='end'>{html.escape(str(label))}</text>"
+        )
         if math.isfinite(v):
             x0 = left + (min(v, 0) - lo) / span * width
             w = abs(v) / span * width
-            parts.append(f"<rect x='{x0:.1f}' y='{y}' width='{w:.1f}' height='14' "
-                         "fill='#3b6ea5'/>")  # fmt: skip
+            parts.append(f"<rect x='{x0:.1f}' y='{y}' width='{w:.1f}' height='14' fill='#3b6ea5'/>")
             parts.append(f"<text x='{x0 + w + 4:.1f}' y='{y + 12}'>{v:.3g}</text>")
     return "".join(parts) + "</svg>"
 
@@ -90,10 +97,13 @@ def calibration_plot(table: pd.DataFrame, *, title: str = "calibration") -> str:
 
     parts = [_svg(title, size + pad + 12, size + pad + 12)]
     parts.append(f"<g transform='translate(0 {size + 2 * pad}) scale(1 -1)'>")
-    parts.append(f"<rect x='{pad}' y='{pad}' width='{size}' height='{size}' fill='none' "
-                 "stroke='#d9dee7'/>")  # fmt: skip
-    parts.append(f"<line x1='{pad}' y1='{pad}' x2='{at(top)}' y2='{at(top)}' stroke='#999' "
-                 "stroke-dasharray='3'/>")  # fmt: skip
+    parts.append(
+        f"<rect x='{pad}' y='{pad}' width='{size}' height='{size}' fill='none' stroke='#d9dee7'/>"
+    )
+    parts.append(
+        f"<line x1='{pad}' y1='{pad}' x2='{at(top)}' y2='{at(top)}' stroke='#999' "
+        "stroke-dasharray='3'/>"
+    )
     pairs = list(zip(table["mean_score"], table["observed"], strict=True))
     points = " ".join(f"{at(x):.1f},{at(y):.1f}" for x, y in pairs)
     parts.append(f"<polyline points='{points}' fill='none' stroke='#3b6ea5' stroke-width='2'/>")
@@ -101,8 +111,10 @@ def calibration_plot(table: pd.DataFrame, *, title: str = "calibration") -> str:
         parts.append(f"<circle cx='{at(x):.1f}' cy='{at(y):.1f}' r='3.5' fill='#c0392b'/>")
     parts.append("</g>")
     bottom = size + pad + 10
-    parts.append(f"<text x='{pad}' y='{bottom}'>0</text><text x='{pad + size}' y='{bottom}' "
-                 f"text-anchor='end'>mean score {top:.2g}</text>")  # fmt: skip
+    parts.append(
+        f"<text x='{pad}' y='{bottom}'>0</text><text x='{pad + size}' y='{bottom}' "
+        f"text-anchor='end'>mean score {top:.2g}</text>"
+    )
     parts.append(f"<text x='{pad - 4}' y='{pad + 8}' text-anchor='end'>{top:.2g}</text>")
     parts.append(f"<text x='{pad - 4}' y='{pad + 20}' text-anchor='end'>rate</text></svg>")
     return "".join(parts)
@@ -115,14 +127,23 @@ def slices_html(found, title: str = "Where the model under-performs") -> str:
 def slices_section(found, level: int = 2) -> str:
     """The slice finder's findings: a summary, one sentence each, their effects plotted, a table."""
     t = found.table
-    body = [f"<p>{found.n_rows:,} rows; overall {html.escape(found.metric)} "
-            f"{found.overall:.4g}; {found.evaluated:,} slices scored of a lattice of "
-            f"{found.lattice_size:,}.</p>"]  # fmt: skip
+    body = [
+        f"<p>{found.n_rows:,} rows; overall {html.escape(found.metric)} "
+        f"{found.overall:.4g}; {found.evaluated:,} slices scored of a lattice of "
+        f"{found.lattice_size:,}.</p>"
+    ]
     body.append(_list(found.sentences()))
     if len(t):
         body.append(f"<h{level}>Effect per slice (95% interval)</h{level}>")
-        body.append(_intervals(t["slice"].tolist(), t["effect"].tolist(), t["low"].tolist(),
-                               t["high"].tolist(), title="effect per slice"))  # fmt: skip
+        body.append(
+            _intervals(
+                t["slice"].tolist(),
+                t["effect"].tolist(),
+                t["low"].tolist(),
+                t["high"].tolist(),
+                title="effect per slice",
+            )
+        )
         body.append(_table(t, "slices"))
     return "".join(body)
 
@@ -138,16 +159,25 @@ def fairness_section(report, level: int = 2) -> str:
     g = report.gaps
     if len(g):
         body.append(f"<h{level}>Largest gap per metric (95% interval)</h{level}>")
-        labels = [f"{r.attribute}: {r.metric} ({r.high_group} − {r.low_group})"
-                  for r in g.itertuples()]  # fmt: skip
-        body.append(_intervals(labels, g["gap"].tolist(), g["low"].tolist(), g["high"].tolist(),
-                               title="largest gap per metric"))  # fmt: skip
+        labels = [
+            f"{r.attribute}: {r.metric} ({r.high_group} − {r.low_group})" for r in g.itertuples()
+        ]
+        body.append(
+            _intervals(
+                labels,
+                g["gap"].tolist(),
+                g["low"].tolist(),
+                g["high"].tolist(),
+                title="largest gap per metric",
+            )
+        )
     for attribute, part in m.groupby("attribute", sort=False):
         body.append(f"<h{level}>{html.escape(str(attribute))}</h{level}>")
         for metric in ("selection_rate", "tpr", "fpr", "precision", "calibration", "auc"):
             body.append(f"<p>{html.escape(metric)}</p>")
-            body.append(_bars(part["group"].tolist(), part[metric].tolist(),
-                              title=f"{attribute}: {metric}"))  # fmt: skip
+            body.append(
+                _bars(part["group"].tolist(), part[metric].tolist(), title=f"{attribute}: {metric}")
+            )
         for (attr, group), found in report.slices.items():
             if attr == attribute and len(found.table):
                 body.append(f"<p>Inside {html.escape(str(attr))} = {html.escape(str(group))}:</p>")
@@ -165,9 +195,11 @@ def _list(sentences) -> str:
 
 def _table(frame: pd.DataFrame, label: str, *, index: bool = False) -> str:
     """A table that scrolls inside its box on a narrow page; the box takes keyboard focus."""
-    return (f"<div class='scroll' tabindex='0' role='region' aria-label='{html.escape(label)}'>"
-            + frame.to_html(index=index, float_format=lambda v: f"{v:.4g}", border=0, na_rep="—")
-            + "</div>")  # fmt: skip
+    return (
+        f"<div class='scroll' tabindex='0' role='region' aria-label='{html.escape(label)}'>"
+        + frame.to_html(index=index, float_format=lambda v: f"{v:.4g}", border=0, na_rep="—")
+        + "</div>"
+    )
 
 
 def abtest_html(result, title: str = "A/B test") -> str:
@@ -176,9 +208,17 @@ def abtest_html(result, title: str = "A/B test") -> str:
     if len(t):
         labels = [f"{r.metric} · {r.treatment}" for r in t.itertuples()]
         body.append("<h2>Lift over control (95% interval)</h2>")
-        body.append(_intervals(labels, t["lift"].tolist(), t["lift_low"].tolist(),
-                               t["lift_high"].tolist(), title="lift per metric"))  # fmt: skip
+        body.append(
+            _intervals(
+                labels,
+                t["lift"].tolist(),
+                t["lift_low"].tolist(),
+                t["lift_high"].tolist(),
+                title="lift per metric",
+            )
+        )
         body.append(_table(t, "lift per metric"))
-    body.append(_table(pd.DataFrame({"members": result.members}), "members per treatment",
-                       index=True))  # fmt: skip
+    body.append(
+        _table(pd.DataFrame({"members": result.members}), "members per treatment", index=True)
+    )
     return _page(title, "".join(body))

@@ -35,9 +35,13 @@ from scipy import stats
 from lumos.errors import DataValidationError, LumosUserError
 
 METRICS = ("log_loss", "error_rate", "squared_error", "calibration_gap", "auc")
-_NAMES = {"log_loss": "Log loss", "error_rate": "Error rate", "squared_error": "Squared error",
-          "calibration_gap": "Under-prediction (label − score)",
-          "auc": "AUC's shortfall"}  # fmt: skip
+_NAMES = {
+    "log_loss": "Log loss",
+    "error_rate": "Error rate",
+    "squared_error": "Squared error",
+    "calibration_gap": "Under-prediction (label − score)",
+    "auc": "AUC's shortfall",
+}
 
 
 @dataclass
@@ -208,8 +212,9 @@ def find_slices(
         raise LumosUserError("give at least one feature to slice by.", code="bad_argument")
     for name, value, low in (("max_order", max_order, 1), ("top_k", top_k, 1), ("bins", bins, 2)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise LumosUserError(f"{name} must be an int >= {low}; got {value!r}.",
-                                 code="bad_argument")  # fmt: skip
+            raise LumosUserError(
+                f"{name} must be an int >= {low}; got {value!r}.", code="bad_argument"
+            )
     if not 0 < alpha < 1:
         raise LumosUserError(f"alpha must be in (0, 1); got {alpha!r}.", code="bad_argument")
     n = len(data)
@@ -221,8 +226,9 @@ def find_slices(
             code="bad_argument",
         )
     if metric == "auc":
-        return _auc_slices(data, y, p, features, bins, min_size, min(max_order, len(features)),
-                           top_k, alpha)  # fmt: skip
+        return _auc_slices(
+            data, y, p, features, bins, min_size, min(max_order, len(features)), top_k, alpha
+        )
     losses = row_losses(metric, y, p)
     bad = ~np.isfinite(losses)
     if bad.any():
@@ -257,8 +263,22 @@ def find_slices(
         p_adjusted = min(1.0, p_value * lattice)
         crit = stats.t.ppf(1 - alpha / 2, df)
         text = " and ".join(labels[f][c] for f, c in zip(fs, cell, strict=True))
-        rows.append((text, len(fs), size, size / n, mean_in, mean_out, effect, effect - crit * se,
-                     effect + crit * se, p_value, p_adjusted, p_adjusted < alpha))  # fmt: skip
+        rows.append(
+            (
+                text,
+                len(fs),
+                size,
+                size / n,
+                mean_in,
+                mean_out,
+                effect,
+                effect - crit * se,
+                effect + crit * se,
+                p_value,
+                p_adjusted,
+                p_adjusted < alpha,
+            )
+        )
     table = pd.DataFrame(
         rows,
         columns=[
@@ -371,8 +391,13 @@ class _Search:
                 )
                 for flat in np.flatnonzero(effect.ravel() > threshold):
                     cell = np.unravel_index(flat, shape)
-                    best.append((float(effect[cell]), (fs, tuple(int(c) for c in cell)),
-                                 (int(count[cell]), float(s1[cell]))))  # fmt: skip
+                    best.append(
+                        (
+                            float(effect[cell]),
+                            (fs, tuple(int(c) for c in cell)),
+                            (int(count[cell]), float(s1[cell])),
+                        )
+                    )
                 if len(best) > self.top_k:
                     best.sort(key=lambda b: (-b[0], b[1]))
                     del best[self.top_k :]
@@ -422,8 +447,11 @@ def _auc_slices(data, y, p, features, bins, min_size, max_order, top_k, alpha) -
     pos_above = n_pos - np.cumsum(ys)  # positives ranked above each row
     u_total = float((ys * neg_below).sum())
     columns = [np.ascontiguousarray(codes[order, f]) for f in range(codes.shape[1])]
-    lattice = sum(math.prod(cards[f] for f in fs) for k in range(1, max_order + 1)
-                  for fs in itertools.combinations(range(len(cards)), k))  # fmt: skip
+    lattice = sum(
+        math.prod(cards[f] for f in fs)
+        for k in range(1, max_order + 1)
+        for fs in itertools.combinations(range(len(cards)), k)
+    )
     found, evaluated, alive = [], 0, {}
     for level in range(1, max_order + 1):
         next_alive = {}
@@ -465,8 +493,20 @@ def _auc_slices(data, y, p, features, bins, min_size, max_order, top_k, alpha) -
                 a_in = u_in[flat] / (p_in[flat] * n_in[flat])
                 a_out = u_out[flat] / (p_out[flat] * n_out[flat])
                 cell_index = np.unravel_index(flat, shape)
-                found.append((a_out - a_in, fs, cell_index, count[flat], a_in, a_out,
-                              p_in[flat], n_in[flat], p_out[flat], n_out[flat]))  # fmt: skip
+                found.append(
+                    (
+                        a_out - a_in,
+                        fs,
+                        cell_index,
+                        count[flat],
+                        a_in,
+                        a_out,
+                        p_in[flat],
+                        n_in[flat],
+                        p_out[flat],
+                        n_out[flat],
+                    )
+                )
         alive = next_alive
     found.sort(key=lambda r: (-r[0], r[1], tuple(int(c) for c in r[2])))
     rows = []
@@ -476,11 +516,39 @@ def _auc_slices(data, y, p, features, bins, min_size, max_order, top_k, alpha) -
         p_adjusted = min(1.0, p_value * lattice)
         crit = stats.norm.ppf(1 - alpha / 2)
         text = " and ".join(labels[f][int(c)] for f, c in zip(fs, cell, strict=True))
-        rows.append((text, len(fs), int(size), size / n, a_in, a_out, effect, effect - crit * se,
-                     effect + crit * se, p_value, p_adjusted, p_adjusted < alpha))  # fmt: skip
-    table = pd.DataFrame(rows, columns=["slice", "order", "size", "share", "metric_slice",
-                                        "metric_rest", "effect", "low", "high", "p_value",
-                                        "p_adjusted", "significant"])  # fmt: skip
+        rows.append(
+            (
+                text,
+                len(fs),
+                int(size),
+                size / n,
+                a_in,
+                a_out,
+                effect,
+                effect - crit * se,
+                effect + crit * se,
+                p_value,
+                p_adjusted,
+                p_adjusted < alpha,
+            )
+        )
+    table = pd.DataFrame(
+        rows,
+        columns=[
+            "slice",
+            "order",
+            "size",
+            "share",
+            "metric_slice",
+            "metric_rest",
+            "effect",
+            "low",
+            "high",
+            "p_value",
+            "p_adjusted",
+            "significant",
+        ],
+    )
     u_all = u_total / (n_pos * n_neg) if n_pos and n_neg else float("nan")
     return Slices(table, "auc", float(u_all), n, lattice, evaluated)
 

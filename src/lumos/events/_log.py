@@ -32,8 +32,12 @@ from lumos.errors import LumosUserError
 from lumos.events._event import FIELDS, validate_event
 
 _SEGMENT = "segment-{:08d}.jsonl"
-_NUMBERS = {"position": pa.int64(), "propensity": pa.float64(), "value": pa.float64(),
-            "ts": pa.float64()}  # fmt: skip
+_NUMBERS = {
+    "position": pa.int64(),
+    "propensity": pa.float64(),
+    "value": pa.float64(),
+    "ts": pa.float64(),
+}
 _SCHEMA = pa.schema([(f, _NUMBERS.get(f, pa.string())) for f in FIELDS])
 
 

@@ -83,10 +83,19 @@ class Forest:
 
 
 _COLUMNS = {  # name: dtype
-    "left": np.int32, "right": np.int32, "feature": np.int32, "threshold": np.float64,
-    "kind": np.int8, "missing": np.int8, "default_left": np.int8, "cat_start": np.int32,
-    "cat_len": np.int32, "cat_left": np.int8, "value": np.float64, "cover": np.float64,
-}  # fmt: skip
+    "left": np.int32,
+    "right": np.int32,
+    "feature": np.int32,
+    "threshold": np.float64,
+    "kind": np.int8,
+    "missing": np.int8,
+    "default_left": np.int8,
+    "cat_start": np.int32,
+    "cat_len": np.int32,
+    "cat_left": np.int8,
+    "value": np.float64,
+    "cover": np.float64,
+}
 
 
 class _Builder:
@@ -99,9 +108,22 @@ class _Builder:
         self.roots: list[int] = []
         self.group: list[int] = []
 
-    def arrays(self, group: int, *, left, right, feature, cover, threshold=None, value=None,
-               kind=None, missing=None, default_left=None, cats=None,
-               cat_left=None) -> None:  # fmt: skip
+    def arrays(
+        self,
+        group: int,
+        *,
+        left,
+        right,
+        feature,
+        cover,
+        threshold=None,
+        value=None,
+        kind=None,
+        missing=None,
+        default_left=None,
+        cats=None,
+        cat_left=None,
+    ) -> None:
         """One tree from per-node arrays; children are indices within the tree (-1: a leaf).
 
         ``cats`` maps a node to its category set; omitted arrays take their defaults.
@@ -136,10 +158,21 @@ class _Builder:
 
     def tree(self, nodes: list[dict], group: int) -> None:
         """One tree from a node list (dicts of the :meth:`arrays` fields, leaves without "left")."""
-        get = {k: [node.get(k, d) for node in nodes] for k, d in (
-            ("left", -1), ("right", -1), ("feature", 0), ("threshold", 0.0), ("value", 0.0),
-            ("cover", 0.0), ("kind", LESS), ("missing", MISSING_DEFAULT),
-            ("default_left", False), ("cat_left", False))}  # fmt: skip
+        get = {
+            k: [node.get(k, d) for node in nodes]
+            for k, d in (
+                ("left", -1),
+                ("right", -1),
+                ("feature", 0),
+                ("threshold", 0.0),
+                ("value", 0.0),
+                ("cover", 0.0),
+                ("kind", LESS),
+                ("missing", MISSING_DEFAULT),
+                ("default_left", False),
+                ("cat_left", False),
+            )
+        }
         cats = {i: node["cats"] for i, node in enumerate(nodes) if node.get("cats") is not None}
         self.arrays(group, cats=cats, **get)
 
@@ -183,9 +216,13 @@ def from_xgboost(booster) -> Forest:
             )
         cats = {
             node: tree["categories"][start : start + size]
-            for node, start, size in zip(tree["categories_nodes"], tree["categories_segments"],
-                                         tree["categories_sizes"], strict=True)
-        }  # fmt: skip
+            for node, start, size in zip(
+                tree["categories_nodes"],
+                tree["categories_segments"],
+                tree["categories_sizes"],
+                strict=True,
+            )
+        }
         split_type = np.asarray(tree["split_type"])
         conditions = np.asarray(tree["split_conditions"], dtype=np.float32).astype(np.float64)
         builder.arrays(
@@ -215,8 +252,11 @@ def from_lightgbm(booster) -> Forest:
         )
     per_iteration = int(model.get("num_tree_per_iteration", 1))
     builder = _Builder()
-    missing_rules = {"None": MISSING_AS_ZERO, "Zero": ZERO_OR_MISSING_DEFAULT,
-                     "NaN": MISSING_DEFAULT}  # fmt: skip
+    missing_rules = {
+        "None": MISSING_AS_ZERO,
+        "Zero": ZERO_OR_MISSING_DEFAULT,
+        "NaN": MISSING_DEFAULT,
+    }
     for info in model["tree_info"]:
         if info.get("is_linear"):
             raise LumosUserError(
@@ -272,8 +312,10 @@ def from_sklearn(estimator) -> Forest:
     builder = _Builder()
     if isinstance(estimator, BaseDecisionTree):
         trees, scale = [(estimator, None)], 1.0
-    elif isinstance(estimator, RandomForestClassifier | RandomForestRegressor |
-                    ExtraTreesClassifier | ExtraTreesRegressor):  # fmt: skip
+    elif isinstance(
+        estimator,
+        RandomForestClassifier | RandomForestRegressor | ExtraTreesClassifier | ExtraTreesRegressor,
+    ):
         trees, scale = [(t, None) for t in estimator.estimators_], 1.0 / len(estimator.estimators_)
     elif isinstance(estimator, GradientBoostingClassifier | GradientBoostingRegressor):
         trees = [(t, k) for stage in estimator.estimators_ for k, t in enumerate(stage)]

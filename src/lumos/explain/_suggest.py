@@ -71,29 +71,78 @@ _PATTERNS = (
     ("window", re.compile(rf"(?P<stem>.+?)_{_WINDOW}", re.IGNORECASE)),
 )
 _AGG = re.compile(r"(?P<stem>.+?)_(?P<agg>sum|mean|avg|last|slope|ratio|min|max)", re.IGNORECASE)
-_UNITS = {"d": ("day", 1), "w": ("week", 7), "m": ("month", 30), "q": ("quarter", 91),
-          "y": ("year", 365)}  # fmt: skip
+_UNITS = {
+    "d": ("day", 1),
+    "w": ("week", 7),
+    "m": ("month", 30),
+    "q": ("quarter", 91),
+    "y": ("year", 365),
+}
 _WORDS = {
-    "num": "number of", "nb": "number of", "pct": "percent", "perc": "percent",
-    "avg": "average", "cnt": "count", "amt": "amount", "qty": "quantity", "tot": "total",
-    "yoy": "year over year", "mom": "month over month", "qoq": "quarter over quarter",
-    "wow": "week over week", "std": "standard deviation", "acct": "account",
-    "accts": "accounts", "emp": "employee", "emps": "employees", "mgr": "manager",
-    "msg": "message", "msgs": "messages", "rev": "revenue", "resp": "response",
-    "id": "ID", "ctr": "CTR", "ltv": "LTV", "nps": "NPS", "crm": "CRM", "roi": "ROI",
-}  # fmt: skip
-_GENERIC = {*_WORDS, "n", "number", "percent", "average", "count", "total", "mean", "median",
-            "max", "min", "sum", "is", "has", "log", "ratio", "rate", "share"}  # fmt: skip
+    "num": "number of",
+    "nb": "number of",
+    "pct": "percent",
+    "perc": "percent",
+    "avg": "average",
+    "cnt": "count",
+    "amt": "amount",
+    "qty": "quantity",
+    "tot": "total",
+    "yoy": "year over year",
+    "mom": "month over month",
+    "qoq": "quarter over quarter",
+    "wow": "week over week",
+    "std": "standard deviation",
+    "acct": "account",
+    "accts": "accounts",
+    "emp": "employee",
+    "emps": "employees",
+    "mgr": "manager",
+    "msg": "message",
+    "msgs": "messages",
+    "rev": "revenue",
+    "resp": "response",
+    "id": "ID",
+    "ctr": "CTR",
+    "ltv": "LTV",
+    "nps": "NPS",
+    "crm": "CRM",
+    "roi": "ROI",
+}
+_GENERIC = {
+    *_WORDS,
+    "n",
+    "number",
+    "percent",
+    "average",
+    "count",
+    "total",
+    "mean",
+    "median",
+    "max",
+    "min",
+    "sum",
+    "is",
+    "has",
+    "log",
+    "ratio",
+    "rate",
+    "share",
+}
 _TEMPLATES = {
-    "value_change": {"text": "{super_feature} changed from {prev_value} to {current_value} "
-                             "({percent_change:+.0%}) in the last period.",
-                     "derive": {"percent_change": "(current_value - prev_value) / prev_value"}},
-    "trend": {"text": "{super_feature} is {recent_value} over the most recent window against "
-                      "{baseline_value} over the longest ({change:+.0%}).",
-              "derive": {"change": "(recent_value - baseline_value) / baseline_value"}},
+    "value_change": {
+        "text": "{super_feature} changed from {prev_value} to {current_value} "
+        "({percent_change:+.0%}) in the last period.",
+        "derive": {"percent_change": "(current_value - prev_value) / prev_value"},
+    },
+    "trend": {
+        "text": "{super_feature} is {recent_value} over the most recent window against "
+        "{baseline_value} over the longest ({change:+.0%}).",
+        "derive": {"change": "(recent_value - baseline_value) / baseline_value"},
+    },
     "flag": {"text": "{super_feature}: {value:yesno}."},
     "current_value": {"text": "{super_feature} is {value}."},
-}  # fmt: skip
+}
 
 
 class _Part(NamedTuple):
@@ -302,8 +351,11 @@ def _insight(parts: list[_Part], is_flag) -> tuple[str, list[tuple[str, str]]]:
     """The insight type of one stem's features and its (item, feature) pairs."""
     others = [p for p in parts if p.role != "prev"]
     for prev in sorted((p for p in parts if p.role == "prev"), key=lambda p: p.days or 0):
-        same = [o for o in others if o.role == "window" and prev.days and o.days == prev.days
-                and o.agg == prev.agg]  # fmt: skip
+        same = [
+            o
+            for o in others
+            if o.role == "window" and prev.days and o.days == prev.days and o.agg == prev.agg
+        ]
         if prev.agg and same:  # window aggregates: the change names its window
             kind = "change_" + prev.period.split(" ", 1)[1].replace(" ", "_")
             return kind, [("prev_value", prev.name), ("current_value", same[0].name)]

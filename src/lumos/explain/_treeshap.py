@@ -46,8 +46,19 @@ BLOCK = 128  # rows walked together through one tree
 
 
 @nb.njit(cache=True, inline="always")
-def _goes_left(node, x, feature, threshold, kind, missing, default_left, cat_start, cat_len,
-               cat_left, cat_values):  # fmt: skip
+def _goes_left(
+    node,
+    x,
+    feature,
+    threshold,
+    kind,
+    missing,
+    default_left,
+    cat_start,
+    cat_len,
+    cat_left,
+    cat_values,
+):
     value = x[feature[node]]
     rule = missing[node]
     if np.isnan(value):
@@ -82,8 +93,24 @@ def _goes_left(node, x, feature, threshold, kind, missing, default_left, cat_sta
 
 
 @nb.njit(cache=True, parallel=True)
-def _predict(X, roots, group, n_groups, left, right, feature, threshold, kind, missing,
-             default_left, cat_start, cat_len, cat_left, cat_values, value):  # fmt: skip
+def _predict(
+    X,
+    roots,
+    group,
+    n_groups,
+    left,
+    right,
+    feature,
+    threshold,
+    kind,
+    missing,
+    default_left,
+    cat_start,
+    cat_len,
+    cat_left,
+    cat_values,
+    value,
+):
     n = X.shape[0]
     out = np.zeros((n, n_groups))
     for r in nb.prange(n):
@@ -91,8 +118,19 @@ def _predict(X, roots, group, n_groups, left, right, feature, threshold, kind, m
         for t in range(len(roots)):
             node = roots[t]
             while left[node] >= 0:
-                if _goes_left(node, x, feature, threshold, kind, missing, default_left, cat_start,
-                              cat_len, cat_left, cat_values):  # fmt: skip
+                if _goes_left(
+                    node,
+                    x,
+                    feature,
+                    threshold,
+                    kind,
+                    missing,
+                    default_left,
+                    cat_start,
+                    cat_len,
+                    cat_left,
+                    cat_values,
+                ):
                     node = left[node]
                 else:
                     node = right[node]
@@ -103,9 +141,24 @@ def _predict(X, roots, group, n_groups, left, right, feature, threshold, kind, m
 def predict_margin(forest: Forest, X: np.ndarray) -> np.ndarray:
     """``(n, outputs)``: the sum of the trees' leaf values plus each output's offset."""
     f = forest
-    raw = _predict(_inputs(f, X), f.roots, f.group, f.n_groups,
-                   f.left, f.right, f.feature, f.threshold, f.kind, f.missing, f.default_left,
-                   f.cat_start, f.cat_len, f.cat_left, f.cat_values, f.value)  # fmt: skip
+    raw = _predict(
+        _inputs(f, X),
+        f.roots,
+        f.group,
+        f.n_groups,
+        f.left,
+        f.right,
+        f.feature,
+        f.threshold,
+        f.kind,
+        f.missing,
+        f.default_left,
+        f.cat_start,
+        f.cat_len,
+        f.cat_left,
+        f.cat_values,
+        f.value,
+    )
     return raw + f.offset[None, :]
 
 
@@ -216,9 +269,31 @@ def _high_bit(t):
 
 
 @nb.njit(cache=True, parallel=True)
-def _explain_tables(X, roots, group, n_groups, left, right, feature, threshold, kind, missing,
-                    default_left, cat_start, cat_len, cat_left, cat_values, pos, leaf_of,
-                    depth_of, feats, ratio, starts, tables, max_depth):  # fmt: skip
+def _explain_tables(
+    X,
+    roots,
+    group,
+    n_groups,
+    left,
+    right,
+    feature,
+    threshold,
+    kind,
+    missing,
+    default_left,
+    cat_start,
+    cat_len,
+    cat_left,
+    cat_values,
+    pos,
+    leaf_of,
+    depth_of,
+    feats,
+    ratio,
+    starts,
+    tables,
+    max_depth,
+):
     n, p = X.shape
     out = np.zeros((n, n_groups, p + 1))
     n_blocks = (n + BLOCK - 1) // BLOCK
@@ -242,9 +317,23 @@ def _explain_tables(X, roots, group, n_groups, left, right, feature, threshold, 
                 # every split's decision first, then a walk without unpredictable branches
                 for node in range(root, end):
                     if left[node] >= 0:
-                        right_of[node - root] = 0 if _goes_left(
-                            node, x, feature, threshold, kind, missing, default_left, cat_start,
-                            cat_len, cat_left, cat_values) else 1  # fmt: skip
+                        right_of[node - root] = (
+                            0
+                            if _goes_left(
+                                node,
+                                x,
+                                feature,
+                                threshold,
+                                kind,
+                                missing,
+                                default_left,
+                                cat_start,
+                                cat_len,
+                                cat_left,
+                                cat_values,
+                            )
+                            else 1
+                        )
                 top = 0
                 stack_node[0] = root
                 stack_mask[0] = -1  # every bit set: a feature is satisfied until a split is not
@@ -321,9 +410,34 @@ def _unwound_sum(pz, po, pw, start, depth, index):
 
 
 @nb.njit(cache=True)
-def _shap_row(x, phi, root, pf, pz, po, pw, s_node, s_depth, s_parent, s_zero, s_one, s_feat, left,
-              right, feature, threshold, kind, missing, default_left, cat_start, cat_len, cat_left,
-              cat_values, value, cover):  # fmt: skip
+def _shap_row(
+    x,
+    phi,
+    root,
+    pf,
+    pz,
+    po,
+    pw,
+    s_node,
+    s_depth,
+    s_parent,
+    s_zero,
+    s_one,
+    s_feat,
+    left,
+    right,
+    feature,
+    threshold,
+    kind,
+    missing,
+    default_left,
+    cat_start,
+    cat_len,
+    cat_left,
+    cat_values,
+    value,
+    cover,
+):
     """The recursion of Lundberg et al. as a loop over an explicit stack of frames.
 
     A frame's path is a copy of its parent's, past it in ``pf``/``pz``/``po``/
@@ -348,8 +462,19 @@ def _shap_row(x, phi, root, pf, pz, po, pw, s_node, s_depth, s_parent, s_zero, s
                 w = _unwound_sum(pz, po, pw, start, depth, i)
                 phi[pf[start + i]] += w * (po[start + i] - pz[start + i]) * value[node]
             continue
-        if _goes_left(node, x, feature, threshold, kind, missing, default_left, cat_start, cat_len,
-                      cat_left, cat_values):  # fmt: skip
+        if _goes_left(
+            node,
+            x,
+            feature,
+            threshold,
+            kind,
+            missing,
+            default_left,
+            cat_start,
+            cat_len,
+            cat_left,
+            cat_values,
+        ):
             hot, cold = left[node], right[node]
         else:
             hot, cold = right[node], left[node]
@@ -374,9 +499,26 @@ def _shap_row(x, phi, root, pf, pz, po, pw, s_node, s_depth, s_parent, s_zero, s
 
 
 @nb.njit(cache=True, parallel=True)
-def _explain_recursive(X, roots, group, n_groups, left, right, feature, threshold, kind, missing,
-                       default_left, cat_start, cat_len, cat_left, cat_values, value, cover,
-                       max_depth):  # fmt: skip
+def _explain_recursive(
+    X,
+    roots,
+    group,
+    n_groups,
+    left,
+    right,
+    feature,
+    threshold,
+    kind,
+    missing,
+    default_left,
+    cat_start,
+    cat_len,
+    cat_left,
+    cat_values,
+    value,
+    cover,
+    max_depth,
+):
     n, p = X.shape
     out = np.zeros((n, n_groups, p + 1))
     size = (max_depth + 2) * (max_depth + 3) // 2 + 2 * max_depth + 4
@@ -393,10 +535,34 @@ def _explain_recursive(X, roots, group, n_groups, left, right, feature, threshol
         s_one = np.zeros(frames)
         s_feat = np.zeros(frames, dtype=np.int32)
         for t in range(len(roots)):
-            _shap_row(X[r], out[r, group[t]], roots[t], pf, pz, po, pw, s_node, s_depth,
-                      s_parent, s_zero, s_one, s_feat, left, right, feature, threshold, kind,
-                      missing, default_left, cat_start, cat_len, cat_left, cat_values, value,
-                      cover)  # fmt: skip
+            _shap_row(
+                X[r],
+                out[r, group[t]],
+                roots[t],
+                pf,
+                pz,
+                po,
+                pw,
+                s_node,
+                s_depth,
+                s_parent,
+                s_zero,
+                s_one,
+                s_feat,
+                left,
+                right,
+                feature,
+                threshold,
+                kind,
+                missing,
+                default_left,
+                cat_start,
+                cat_len,
+                cat_left,
+                cat_values,
+                value,
+                cover,
+            )
     return out
 
 
@@ -467,9 +633,22 @@ def tree_shap(forest: Forest, X, *, algorithm: str = "auto", memory_budget: int 
         memory_budget = available_memory() if memory_budget is None else memory_budget
         fits = 8 * (np.int64(1) << depth_of.astype(np.int64)).sum() <= memory_budget // 4
         algorithm = "tables" if fits and depth <= 30 else "recursive"
-    common = (f.roots, f.group, f.n_groups, f.left, f.right, f.feature, f.threshold, f.kind,
-              f.missing, f.default_left, f.cat_start, f.cat_len, f.cat_left,
-              f.cat_values)  # fmt: skip
+    common = (
+        f.roots,
+        f.group,
+        f.n_groups,
+        f.left,
+        f.right,
+        f.feature,
+        f.threshold,
+        f.kind,
+        f.missing,
+        f.default_left,
+        f.cat_start,
+        f.cat_len,
+        f.cat_left,
+        f.cat_values,
+    )
     if algorithm == "tables":
         tables = getattr(f, "_tables", None)
         if tables is None:
@@ -481,8 +660,9 @@ def tree_shap(forest: Forest, X, *, algorithm: str = "auto", memory_budget: int 
             tables = (leaf_of, starts, table, ratio)
             f._tables = tables
         leaf_of, starts, table, ratio = tables
-        out = _explain_tables(X, *common, pos, leaf_of, depth_of, feats, ratio, starts, table,
-                              depth)  # fmt: skip
+        out = _explain_tables(
+            X, *common, pos, leaf_of, depth_of, feats, ratio, starts, table, depth
+        )
     else:
         out = _explain_recursive(X, *common, f.value, f.cover, depth)
     out[:, :, -1] = expected_values(f)[None, :]

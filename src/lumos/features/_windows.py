@@ -141,8 +141,10 @@ class WindowFeatures:
             for a in self.aggregates:
                 for prev in (False, True) if a in self.prev else (False,):
                     mid = "_prev" if prev else ""
-                    out += [(i, a, w, prev, f"{metric_identifier(m)}_{a}{mid}_{w}m")
-                            for w in self.windows]  # fmt: skip
+                    out += [
+                        (i, a, w, prev, f"{metric_identifier(m)}_{a}{mid}_{w}m")
+                        for w in self.windows
+                    ]
         return out
 
     def sql(self, *, lead_months: int = 0, metrics=None, usage="usage", cutoffs="cutoffs") -> str:
@@ -212,15 +214,21 @@ def _compile(spec, metrics, cols, lead, usage, cutoffs, carry) -> str:
             f = f"CASE WHEN {at('lt', i, k)} > l.t - {k + w} THEN {at('lv', i, k)} END"
         feats.append(f"CAST({f} AS DOUBLE) AS {name}")
     sums = {"s": "x{}", "a": "t", "b": "t * t", "c": "t * x{}", "z": "ABS(x{})"}
-    run = [f"SUM(CASE WHEN x{i} IS NULL THEN 0 ELSE {e.format(i)} END) OVER w AS {q}{i}"
-           for i in xs for q, e in sums.items()]  # fmt: skip
+    run = [
+        f"SUM(CASE WHEN x{i} IS NULL THEN 0 ELSE {e.format(i)} END) OVER w AS {q}{i}"
+        for i in xs
+        for q, e in sums.items()
+    ]
     run += [
         f"COUNT(x{i}) OVER w AS n{i}, COUNT(NULLIF(x{i}, 0)) OVER w AS q{i}, "
         f"MAX(CASE WHEN x{i} IS NOT NULL THEN t END) OVER w AS lt{i}, x{i}"
         for i in xs
     ]
-    lags = [f", LAG({q}{i}, {k}{'' if q[0] == 'l' else ', 0'}) OVER w AS {q}{i}_{k}"
-            for q, i, k in sorted(need) if k]  # fmt: skip
+    lags = [
+        f", LAG({q}{i}, {k}{'' if q[0] == 'l' else ', 0'}) OVER w AS {q}{i}_{k}"
+        for q, i, k in sorted(need)
+        if k
+    ]
     pivot = [f"SUM(CASE WHEN metric = {lit(x)} THEN v END) AS x{i}" for i, x in enumerate(metrics)]
     dd, sep = "d1.d + 10 * d2.d + 100 * d3.d + 1000 * d4.d", ",\n    "
     return f"""WITH u AS (
@@ -253,8 +261,9 @@ FROM c CROSS JOIN span JOIN l ON {on("c", "l")} AND l.t = c.e - span.lo
 """
 
 
-def window_features(usage, cutoffs, spec: WindowFeatures, *, lead_months: int = 0,
-                    engine: str = "numpy") -> pd.DataFrame:  # fmt: skip
+def window_features(
+    usage, cutoffs, spec: WindowFeatures, *, lead_months: int = 0, engine: str = "numpy"
+) -> pd.DataFrame:
     """Window features at every cutoff, from usage strictly before ``cutoff − lead_months``.
 
     Parameters
@@ -301,16 +310,25 @@ def window_features(usage, cutoffs, spec: WindowFeatures, *, lead_months: int = 
         con.register("usage", u)
         present, products = (sorted(_distinct(u[k])) for k in ("metric", "product"))
         metrics = spec.metrics or present
-        _distinct_identifiers(metrics, lambda hint: DataValidationError(
-            f"usage column 'metric' {hint}; rename one.", code="bad_value", file="usage",
-            column="metric"))  # fmt: skip
+        _distinct_identifiers(
+            metrics,
+            lambda hint: DataValidationError(
+                f"usage column 'metric' {hint}; rename one.",
+                code="bad_value",
+                file="usage",
+                column="metric",
+            ),
+        )
         missing = sorted(set(metrics) - set(present))
         if missing:
             has = ", ".join(present[:9]) + ", …" * (len(present) > 9) or "none"
             raise DataValidationError(
                 f"usage has no rows for metric {missing[0]!r} (it has {has}); fix the name or "
                 "drop it from metrics.",
-                code="missing_value", file="usage", column="metric")  # fmt: skip
+                code="missing_value",
+                file="usage",
+                column="metric",
+            )
         cols = spec._columns(metrics)
         out = np.empty((len(cols), len(c))).T  # column-major: each feature contiguous
         if len(c):
@@ -344,13 +362,17 @@ def _table(data, name: str, required: list[str], decode: bool = True) -> pa.Tabl
     dictionaries, and decoding a large table costs more than the rest of the work.
     """
     if not isinstance(data, pd.DataFrame | pa.Table):
-        raise _argument(name, type(data).__name__, "must be a pandas DataFrame or an Arrow "
-                        "table", owner="{}")  # fmt: skip
+        raise _argument(
+            name, type(data).__name__, "must be a pandas DataFrame or an Arrow table", owner="{}"
+        )
     have = list(map(str, data.columns if isinstance(data, pd.DataFrame) else data.column_names))
     for col in (c for c in required if c not in have):
-        raise DataValidationError(f"{name} table has no column {col!r} (columns: "
-                                  f"{', '.join(have)}); add it.", code="missing_column",
-                                  file=name, column=col)  # fmt: skip
+        raise DataValidationError(
+            f"{name} table has no column {col!r} (columns: {', '.join(have)}); add it.",
+            code="missing_column",
+            file=name,
+            column=col,
+        )
     if isinstance(data, pd.DataFrame):
         data = pa.Table.from_pandas(data[required], preserve_index=False)
     return pa.table([_column(name, col, data[col], decode) for col in required], names=required)
@@ -362,8 +384,9 @@ def _distinct(a: pa.ChunkedArray) -> list[str]:
 
 
 def _fail(name, row, col, msg, code="bad_value"):
-    raise DataValidationError(f"{name} row {row}, column {col!r}: {msg}", code=code, file=name,
-                              row=int(row), column=col)  # fmt: skip
+    raise DataValidationError(
+        f"{name} row {row}, column {col!r}: {msg}", code=code, file=name, row=int(row), column=col
+    )
 
 
 def _column(name: str, col: str, a: pa.ChunkedArray, decode: bool) -> pa.ChunkedArray:
@@ -376,12 +399,17 @@ def _column(name: str, col: str, a: pa.ChunkedArray, decode: bool) -> pa.Chunked
             _fail(name, 0, col, f"must hold numbers; got type {kind}. Convert it to float.")
         return a.cast(pa.float64())
     if a.null_count or (keep and pc.any(pc.is_null(a)).as_py()):  # nulls in a dictionary too
-        _fail(name, pc.index(pc.is_null(a), True).as_py(), col, "is empty; every row needs one "
-              "(an unknown value is NaN in column 'value').")  # fmt: skip
+        _fail(
+            name,
+            pc.index(pc.is_null(a), True).as_py(),
+            col,
+            "is empty; every row needs one (an unknown value is NaN in column 'value').",
+        )
     if col not in ("month", "cutoff"):
         if not (types.is_string(kind) or types.is_large_string(kind) or types.is_string_view(kind)):
-            _fail(name, 0, col, f"must hold strings; got type {kind}. Convert it with "
-                  ".astype(str).")  # fmt: skip
+            _fail(
+                name, 0, col, f"must hold strings; got type {kind}. Convert it with .astype(str)."
+            )
         return a
     if types.is_timestamp(kind) and kind.tz is None:
         ok = pc.and_(pc.equal(pc.floor_temporal(a, unit="day"), a), pc.equal(pc.day(a), 1))
@@ -391,8 +419,12 @@ def _column(name: str, col: str, a: pa.ChunkedArray, decode: bool) -> pa.Chunked
         _fail(name, 0, col, f"must hold dates (datetime64 or date); got type {kind}.")
     if not pc.all(ok, min_count=0).as_py():
         i = pc.index(ok, False).as_py()
-        _fail(name, i, col, f"{a[i].as_py()} is not the first day of a month; give monthly "
-              "dates as the 1st.")  # fmt: skip
+        _fail(
+            name,
+            i,
+            col,
+            f"{a[i].as_py()} is not the first day of a month; give monthly dates as the 1st.",
+        )
     return a
 
 
@@ -481,9 +513,15 @@ def _repeat(u, metric, month):
     at = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
     seen = u.take(pa.array(at)).select(["account_id", "product"]).to_pandas().duplicated()
     row = int(at[seen.to_numpy().argmax()])
-    _fail("usage", row, "metric", f"repeats account {u['account_id'][row]}, product "
-          f"{u['product'][row]}, month {u['month'][row]} and metric {metric!r} of an earlier "
-          "row; keep one.", code="duplicate_row")  # fmt: skip
+    _fail(
+        "usage",
+        row,
+        "metric",
+        f"repeats account {u['account_id'][row]}, product "
+        f"{u['product'][row]}, month {u['month'][row]} and metric {metric!r} of an earlier "
+        "row; keep one.",
+        code="duplicate_row",
+    )
 
 
 def _numpy(x, o, ent, ep, cols, out):
@@ -505,11 +543,14 @@ def _numpy(x, o, ent, ep, cols, out):
     def metric(i, mine, buffers):
         xi, oi, done = x[i], o[i], set()
         neg, tmp = bool((xi < 0).any()), buffer(buffers, "tmp", (e, t))
-        parts = {"s": lambda: xi, "n": lambda: np.multiply(oi, 1.0, out=tmp),
-                 "a": lambda: np.multiply(oi, tt, out=tmp),
-                 "b": lambda: np.multiply(oi, tt * tt, out=tmp),
-                 "c": lambda: np.multiply(xi, tt, out=tmp),
-                 "z": lambda: np.abs(xi, out=tmp)}  # fmt: skip
+        parts = {
+            "s": lambda: xi,
+            "n": lambda: np.multiply(oi, 1.0, out=tmp),
+            "a": lambda: np.multiply(oi, tt, out=tmp),
+            "b": lambda: np.multiply(oi, tt * tt, out=tmp),
+            "c": lambda: np.multiply(xi, tt, out=tmp),
+            "z": lambda: np.abs(xi, out=tmp),
+        }
 
         def run(q):  # running sums with a leading 0, flat: run[i * (t + 1) + k] = sum over < k
             if q not in done:

@@ -202,8 +202,9 @@ class GLMix(ClassifierMixin, BaseEstimator):
         il2 = self._per_coordinate("intercept_l2", 1e-4, coords)
         check_number("GLMix", "min_rows", self.min_rows, low=1, integer=True)
         if self.max_rows_per_entity is not None:
-            check_number("GLMix", "max_rows_per_entity", self.max_rows_per_entity, low=1,
-                         integer=True)  # fmt: skip
+            check_number(
+                "GLMix", "max_rows_per_entity", self.max_rows_per_entity, low=1, integer=True
+            )
         check_number("GLMix", "passes", self.passes, low=1, integer=True)
         check_number("GLMix", "random_state", self.random_state, low=0, integer=True)
         check_number("GLMix", "max_iter", self.max_iter, low=1, integer=True)
@@ -318,10 +319,18 @@ class GLMix(ClassifierMixin, BaseEstimator):
         for _ in range(self.passes):
             offset = total - score[FIXED]
             fparams, _ = minimize_logistic(
-                Xf, y01, offset=offset, sample_weight=w, l2=l2[FIXED], intercept_l2=il2[FIXED],
-                prior=fprior, x0=fparams, solver=self.solver, max_iter=self.max_iter * 4,
+                Xf,
+                y01,
+                offset=offset,
+                sample_weight=w,
+                l2=l2[FIXED],
+                intercept_l2=il2[FIXED],
+                prior=fprior,
+                x0=fparams,
+                solver=self.solver,
+                max_iter=self.max_iter * 4,
                 tol=self.tol,
-            )  # fmt: skip
+            )
             score[FIXED] = Xf @ fparams[:-1] + fparams[-1]
             total = offset + score[FIXED]
             for col, b in blocks.items():
@@ -329,9 +338,18 @@ class GLMix(ClassifierMixin, BaseEstimator):
                 pen = np.r_[il2[col], np.full(b.beta.shape[1] - 1, l2[col])]
                 ww = None if w is None else w[b.rows]
                 b.beta = fit_entities(
-                    b.X_all[b.rows], y01[b.rows], ww, offset[b.rows], b.ent, len(b.ids),
-                    b.beta, b.prior, pen, max_iter=self.max_iter, tol=self.tol,
-                )  # fmt: skip
+                    b.X_all[b.rows],
+                    y01[b.rows],
+                    ww,
+                    offset[b.rows],
+                    b.ent,
+                    len(b.ids),
+                    b.beta,
+                    b.prior,
+                    pen,
+                    max_iter=self.max_iter,
+                    tol=self.tol,
+                )
                 score[col] = b.score_all(b.beta)
                 total = offset + score[col]
             self.loss_.append(self._loss(total, y01, w, fparams, fprior, blocks, l2, il2))
@@ -444,9 +462,11 @@ class GLMix(ClassifierMixin, BaseEstimator):
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         arrays = {
-            "coef": self.coef_, "intercept": self.intercept_,
-            "scale_mean": self.scale_mean_, "scale_std": self.scale_std_,
-        }  # fmt: skip
+            "coef": self.coef_,
+            "intercept": self.intercept_,
+            "scale_mean": self.scale_mean_,
+            "scale_std": self.scale_std_,
+        }
         for k, col in enumerate(self.random_effects_):
             arrays[f"re{k}_ids"] = self.entity_ids_[col]
             arrays[f"re{k}_coef"] = self.entity_coef_[col]
@@ -575,8 +595,9 @@ def fit_entities(X, y, w, offset, ent, n_entities, beta, prior, pen, *, max_iter
         grad = np.add.reduceat(X * (wt * (mu - y))[:, None], starts, axis=0)
         grad += (beta - prior) * pen
         s = wt * mu * (1.0 - mu)
-        blocks = sp.csc_matrix(((X * s[:, None]).ravel(), indices, indptr),
-                               shape=(n_entities * d, n))  # fmt: skip
+        blocks = sp.csc_matrix(
+            ((X * s[:, None]).ravel(), indices, indptr), shape=(n_entities * d, n)
+        )
         H = (blocks @ X).reshape(n_entities, d, d) + eye
         step = -np.linalg.solve(H, grad[:, :, None])[:, :, 0]
         slope = np.einsum("ij,ij->i", grad, step)
@@ -675,8 +696,11 @@ def _matrix(df, columns) -> np.ndarray:
                 code="non_numeric_column",
                 column=c,
             )
-    M = df[columns].to_numpy(dtype=np.float64, na_value=np.nan) if columns else np.zeros(
-        (len(df), 0))  # fmt: skip
+    M = (
+        df[columns].to_numpy(dtype=np.float64, na_value=np.nan)
+        if columns
+        else np.zeros((len(df), 0))
+    )
     bad = ~np.isfinite(M)
     if bad.any():
         i, j = np.argwhere(bad)[0]

@@ -178,8 +178,9 @@ class CourseRecommender:
                 "click_predictions needs a CourseRecommender fitted with scorer='glmix'.",
                 code="not_fitted",
             )
-        rows = training_rows(interactions, self.members_, self.courses_, self.wide_,
-                             channel=self.channel)  # fmt: skip
+        rows = training_rows(
+            interactions, self.members_, self.courses_, self.wide_, channel=self.channel
+        )
         start = pd.Timestamp(self.as_of if start is None else start)
         keep = rows["timestamp"] >= start
         if end is not None:
@@ -190,10 +191,12 @@ class CourseRecommender:
         )
         unseen = rows.assign(member_id="", course_id="")  # ids no entity model has
         return pd.concat(
-            [shown.assign(score=self.glmix_.predict_proba(frame)[:, 1]).assign(model=name)
-             for name, frame in (("glmix", rows), ("global", unseen))],
+            [
+                shown.assign(score=self.glmix_.predict_proba(frame)[:, 1]).assign(model=name)
+                for name, frame in (("glmix", rows), ("global", unseen))
+            ],
             ignore_index=True,
-        )[["model", *shown.columns, "score"]]  # fmt: skip
+        )[["model", *shown.columns, "score"]]
 
 
 def _positions(member_ids, ids: np.ndarray) -> np.ndarray:

@@ -389,8 +389,9 @@ class AccountPrioritizer:
         table = table.reindex(columns=[*first, *why])
         table = table.sort_values(["account_id", "product"], na_position="first", ignore_index=True)
         if last_month:
-            table["score_last_month"] = self._last_month(contracts, usage, firmographics, when,
-                                                         top_k, table)  # fmt: skip
+            table["score_last_month"] = self._last_month(
+                contracts, usage, firmographics, when, top_k, table
+            )
         if not narratives:
             return table
         return table, pd.concat(long, ignore_index=True)
@@ -399,8 +400,13 @@ class AccountPrioritizer:
         """Each row's score a month before ``when`` (NaN where there was none)."""
         keys = ["account_id", "product"]
         try:
-            before = self.score(contracts, usage, firmographics=firmographics,
-                                as_of=when - pd.DateOffset(months=1), top_k=top_k)  # fmt: skip
+            before = self.score(
+                contracts,
+                usage,
+                firmographics=firmographics,
+                as_of=when - pd.DateOffset(months=1),
+                top_k=top_k,
+            )
         except DataValidationError:  # nothing under contract a month before
             return np.full(len(table), np.nan)
         joined = table[keys].merge(before[[*keys, "score"]], on=keys, how="left")
@@ -417,8 +423,9 @@ class AccountPrioritizer:
         """
         self._check_fitted()
         if level not in ("account", "product"):
-            raise LumosUserError(f"level must be 'account' or 'product'. Got {level!r}.",
-                                 code="bad_argument")  # fmt: skip
+            raise LumosUserError(
+                f"level must be 'account' or 'product'. Got {level!r}.", code="bad_argument"
+            )
         when = self._when(as_of)
         rows, X = self._at(_Tables(contracts, usage, firmographics, until=when), when, level)
         keys = ["account_id", "product"] if level == "product" else ["account_id"]

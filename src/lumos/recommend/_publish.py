@@ -31,8 +31,9 @@ def course_lists(tables, *, as_of, models=SCORERS, k: int = 50, seed: int = 0) -
     return out
 
 
-def fit_course_models(tables, *, as_of, models=SCORERS, k: int = 50, seed: int = 0,
-                      glmix_fitter=None):  # fmt: skip
+def fit_course_models(
+    tables, *, as_of, models=SCORERS, k: int = 50, seed: int = 0, glmix_fitter=None
+):
     """``({model_id: fitted CourseRecommender}, cold-start list)``: what scoring needs.
 
     Each recommender's :meth:`~CourseRecommender.recommend` gives a member the

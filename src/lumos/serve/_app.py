@@ -531,9 +531,17 @@ def create_app(
     health_page = None
     if health is not None:
         health_page = Lazy(health if callable(health) else lambda: health, health_name)
-    add_dashboard(app, insights=insights, store=store, treatment=treatment, cohorts=cohorts,
-                  offers=offer_page, health=health_page, propensity=propensity_report,
-                  titles=course_titles)  # fmt: skip
+    add_dashboard(
+        app,
+        insights=insights,
+        store=store,
+        treatment=treatment,
+        cohorts=cohorts,
+        offers=offer_page,
+        health=health_page,
+        propensity=propensity_report,
+        titles=course_titles,
+    )
     return app
 
 

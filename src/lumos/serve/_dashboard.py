@@ -75,9 +75,14 @@ def add_dashboard(
         page: int = Query(1, ge=1, le=1_000_000),
     ):
         if insights is None:
-            return _page("accounts", "Accounts", _empty(
-                "No account scores are loaded. Start the server with --insights scores.parquet "
-                "(the table lumos propensity score writes)."))  # fmt: skip
+            return _page(
+                "accounts",
+                "Accounts",
+                _empty(
+                    "No account scores are loaded. Start the server with --insights scores.parquet "
+                    "(the table lumos propensity score writes)."
+                ),
+            )
         problems = []
         if sort not in SORTS:
             problems.append(f"sort must be one of {', '.join(SORTS)}; got {sort!r}")
@@ -100,13 +105,22 @@ def add_dashboard(
             book = book[book["product"] == product]
         if low is not None:
             book = book[book["score"] >= low]
-        book = book.sort_values([sort, "account_id"], ascending=[order == "asc", True],
-                                na_position="last", kind="stable")  # fmt: skip
+        book = book.sort_values(
+            [sort, "account_id"],
+            ascending=[order == "asc", True],
+            na_position="last",
+            kind="stable",
+        )
         pages = max(1, math.ceil(len(book) / PAGE_SIZE))
         page = min(page, pages)
         shown = book.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-        state = {"sort": sort, "order": order, "class": klass, "product": product,
-                 "min_score": min_score}  # fmt: skip
+        state = {
+            "sort": sort,
+            "order": order,
+            "class": klass,
+            "product": product,
+            "min_score": min_score,
+        }
         body = _accounts_body(whole, shown, state, page, pages, len(book), problems)
         return _page("accounts", "Accounts", body, status=400 if problems else 200)
 
@@ -128,16 +142,26 @@ def add_dashboard(
         if cold:
             record, model = store.get(COLD_START), COLD_START
         if record is None or model not in record["models"]:
-            return _page("learning", "Learning", form + _empty(
-                f"No recommendations for member {member!r} and no cold-start list in the "
-                "store; publish with lumos recommend publish."), status=404)  # fmt: skip
+            return _page(
+                "learning",
+                "Learning",
+                form
+                + _empty(
+                    f"No recommendations for member {member!r} and no cold-start list in the "
+                    "store; publish with lumos recommend publish."
+                ),
+                status=404,
+            )
         rows = ranked(record, model)
         groups: dict[str, list] = {}
         for row in rows:
             groups.setdefault(row["reason_text"] or "Recommended for you", []).append(row)
-        parts = [form, f'<p class="muted">Model {_e(model)}'
-                 f'{" (cold start: popular courses)" if cold else ""}; '
-                 f"{len(rows)} courses.</p>"]  # fmt: skip
+        parts = [
+            form,
+            f'<p class="muted">Model {_e(model)}'
+            f"{' (cold start: popular courses)' if cold else ''}; "
+            f"{len(rows)} courses.</p>",
+        ]
         for n, (reason, items) in enumerate(groups.items()):
             cards = "".join(
                 f'<li class="card" data-item="{_e(i["item_id"])}"><span class="course">'
@@ -166,13 +190,18 @@ def add_dashboard(
         if cohorts is None:
             return _page("network", "My Network", _empty(NO_COHORTS))
         if not member:
-            return _page("network", "My Network", form + _empty(
-                "Enter a member id to see their discovery cohorts."))  # fmt: skip
+            return _page(
+                "network",
+                "My Network",
+                form + _empty("Enter a member id to see their discovery cohorts."),
+            )
         page = await cohorts.page(member, max_items=4)
         parts = [form]
         if page["left_out"]:
-            parts.append(f'<p class="alert" role="status">Not shown (their rankers did not '
-                         f'answer in time): {_e(", ".join(page["left_out"]))}.</p>')  # fmt: skip
+            parts.append(
+                f'<p class="alert" role="status">Not shown (their rankers did not '
+                f"answer in time): {_e(', '.join(page['left_out']))}.</p>"
+            )
         for n, cohort in enumerate(page["cohorts"]):
             see_all = f"/network/{quote(cohort['cohort_id'])}?" + urlencode({"member": member})
             parts.append(
@@ -208,11 +237,14 @@ def add_dashboard(
         if cohorts is None:
             return _page("network", "My Network", _empty(NO_COHORTS), status=404)
         try:
-            got = await cohorts.cohort(member, cohort_id, page_token=page_token,
-                                       count=COHORT_PAGE)  # fmt: skip
+            got = await cohorts.cohort(member, cohort_id, page_token=page_token, count=COHORT_PAGE)
         except PageError as exc:
-            return _page("network", "My Network", f'<p class="alert" role="alert">'
-                         f"{_e(exc.message)}</p>", status=exc.status)  # fmt: skip
+            return _page(
+                "network",
+                "My Network",
+                f'<p class="alert" role="alert">{_e(exc.message)}</p>',
+                status=exc.status,
+            )
         first = got["items"][0]["position"] + 1 if got["items"] else 0
         last = first + len(got["items"]) - 1
         items = "".join(_cohort_card(i, tag="li") for i in got["items"])
@@ -233,8 +265,10 @@ def add_dashboard(
 def _cohort_card(item: dict, tag: str = "li") -> str:
     name = item.get("name") or item["item_id"]
     detail = item.get("headline") or item.get("title") or item.get("item_type", "")
-    return (f'<{tag} class="card" data-item="{_e(item["item_id"])}"><span class="course">'
-            f'{_e(name)}</span><span class="muted">{_e(detail)}</span></{tag}>')  # fmt: skip
+    return (
+        f'<{tag} class="card" data-item="{_e(item["item_id"])}"><span class="course">'
+        f'{_e(name)}</span><span class="muted">{_e(detail)}</span></{tag}>'
+    )
 
 
 def _book(insights: pd.DataFrame) -> pd.DataFrame:
@@ -262,14 +296,19 @@ def _accounts_body(book, shown, state, page, pages, total, problems) -> str:
 
     def options(values, chosen, blank):
         opts = [f'<option value="">{blank}</option>']
-        opts += [f'<option value="{_e(v)}"{" selected" if v == chosen else ""}>{_e(v)}</option>'
-                 for v in values]  # fmt: skip
+        opts += [
+            f'<option value="{_e(v)}"{" selected" if v == chosen else ""}>{_e(v)}</option>'
+            for v in values
+        ]
         return "".join(opts)
 
     alert = ""
     if problems:
-        alert = ('<div class="alert" role="alert">' + "; ".join(map(_e, problems))
-                 + ". The table shows the defaults instead.</div>")  # fmt: skip
+        alert = (
+            '<div class="alert" role="alert">'
+            + "; ".join(map(_e, problems))
+            + ". The table shows the defaults instead.</div>"
+        )
     form = (
         '<form class="filters" method="get" action="/accounts" role="search" '
         'aria-label="Filter accounts">'
@@ -282,19 +321,29 @@ def _accounts_body(book, shown, state, page, pages, total, problems) -> str:
         f'<input type="hidden" name="order" value="{_e(state["order"])}">'
         '<button type="submit">Apply</button></form>'
     )
-    heads = (("account_id", "Account"), ("product", "Product"), ("score", "Score"),
-             ("class", "Class"), ("predicted_change", "Predicted change"),
-             ("change", "Change since last month"))  # fmt: skip
+    heads = (
+        ("account_id", "Account"),
+        ("product", "Product"),
+        ("score", "Score"),
+        ("class", "Class"),
+        ("predicted_change", "Predicted change"),
+        ("change", "Change since last month"),
+    )
     th = []
     for key, label in heads:
         active = state["sort"] == key
         flip = "asc" if active and state["order"] == "desc" else "desc"
         link = "/accounts?" + urlencode({**state, "sort": key, "order": flip})
-        sort_attr = (f' aria-sort="{"ascending" if state["order"] == "asc" else "descending"}"'
-                     if active else "")  # fmt: skip
+        sort_attr = (
+            f' aria-sort="{"ascending" if state["order"] == "asc" else "descending"}"'
+            if active
+            else ""
+        )
         arrow = ("▲" if state["order"] == "asc" else "▼") if active else ""
-        th.append(f'<th scope="col"{sort_attr}><a href="{_e(link)}" data-sort="{key}">'
-                  f'{label} <span aria-hidden="true">{arrow}</span></a></th>')  # fmt: skip
+        th.append(
+            f'<th scope="col"{sort_attr}><a href="{_e(link)}" data-sort="{key}">'
+            f'{label} <span aria-hidden="true">{arrow}</span></a></th>'
+        )
     th.append('<th scope="col"><span class="sr-only">Why</span></th>')
     rows = []
     for r in shown.itertuples(index=False):
@@ -315,8 +364,10 @@ def _accounts_body(book, shown, state, page, pages, total, problems) -> str:
         if 1 <= target <= pages:
             link = "/accounts?" + urlencode({**state, "page": target})
             nav.append(f'<a href="{_e(link)}" rel="{rel}">{label}</a>')
-    pager = (f'<nav class="pager" aria-label="Pages">{" ".join(nav)} '
-             f'<span>Page {page} of {pages} · {total:,} rows</span></nav>')  # fmt: skip
+    pager = (
+        f'<nav class="pager" aria-label="Pages">{" ".join(nav)} '
+        f"<span>Page {page} of {pages} · {total:,} rows</span></nav>"
+    )
     table = (
         _scroller("accounts") + '<table class="book"><caption>Accounts by propensity: the '
         "account row and one row per product it holds</caption>"

@@ -14,9 +14,15 @@ from lumos.errors import LumosError
 from lumos.evaluate._report import _bars, _table, calibration_plot, fairness_section, slices_section
 from lumos.serve._html import Lazy, _e, _empty
 
-METRIC_NAMES = {"rows": "Rows", "base_rate": "Base rate", "mean_score": "Mean score",
-                "roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "log_loss": "Log loss",
-                "brier": "Brier score"}  # fmt: skip
+METRIC_NAMES = {
+    "rows": "Rows",
+    "base_rate": "Base rate",
+    "mean_score": "Mean score",
+    "roc_auc": "ROC-AUC",
+    "pr_auc": "PR-AUC",
+    "log_loss": "Log loss",
+    "brier": "Brier score",
+}
 
 
 def health_body(figures: Lazy | None, chosen: str, propensity=None) -> tuple[str, int]:
@@ -29,10 +35,12 @@ def health_body(figures: Lazy | None, chosen: str, propensity=None) -> tuple[str
     if figures is None:
         if top:
             return top, 200
-        return _empty("No model reports are loaded. Start the server with --model "
-                      "PRIORITIZER_FOLDER (lumos propensity train) or --health PREDICTIONS "
-                      "(a label, a score, and the columns to slice and group by; "
-                      "--health-groups names the groups)."), 200  # fmt: skip
+        return _empty(
+            "No model reports are loaded. Start the server with --model "
+            "PRIORITIZER_FOLDER (lumos propensity train) or --health PREDICTIONS "
+            "(a label, a score, and the columns to slice and group by; "
+            "--health-groups names the groups)."
+        ), 200
     try:
         health = figures.get()
     except LumosError as exc:
@@ -41,24 +49,35 @@ def health_body(figures: Lazy | None, chosen: str, propensity=None) -> tuple[str
     return top + body, status
 
 
-PROPENSITY = {"rows": "Rows", "mae": "MAE", "calibration_slope": "Calibration slope",
-              "upsell_roc_auc": "Upsell ROC-AUC", "upsell_precision": "Upsell precision",
-              "upsell_recall": "Upsell recall", "churn_roc_auc": "Churn ROC-AUC",
-              "churn_precision": "Churn precision", "churn_recall": "Churn recall",
-              "all_in_roc_auc": "All-in ROC-AUC"}  # fmt: skip
+PROPENSITY = {
+    "rows": "Rows",
+    "mae": "MAE",
+    "calibration_slope": "Calibration slope",
+    "upsell_roc_auc": "Upsell ROC-AUC",
+    "upsell_precision": "Upsell precision",
+    "upsell_recall": "Upsell recall",
+    "churn_roc_auc": "Churn ROC-AUC",
+    "churn_precision": "Churn precision",
+    "churn_recall": "Churn recall",
+    "all_in_roc_auc": "All-in ROC-AUC",
+}
 
 
 def _propensity(report) -> str:
     """The account prioritizer's models, validated on renewal cutoffs later than training's."""
     shown = report.reindex(columns=[c for c in PROPENSITY if c in report.columns])
     shown = shown.astype({"rows": int}) if "rows" in shown else shown
-    parts = ['<section aria-labelledby="propensity"><h2 id="propensity">Account propensity</h2>',
-             "<p>Each model of the account prioritizer, judged on the renewal cutoffs after the "
-             "ones it was trained on: how well its predicted change in units sorts the upsells "
-             "and churns that followed.</p>",
-             _table(shown.rename(columns=PROPENSITY).rename_axis("model").reset_index(),
-                    "account propensity validation"),
-             '<div class="plots">']  # fmt: skip
+    parts = [
+        '<section aria-labelledby="propensity"><h2 id="propensity">Account propensity</h2>',
+        "<p>Each model of the account prioritizer, judged on the renewal cutoffs after the "
+        "ones it was trained on: how well its predicted change in units sorts the upsells "
+        "and churns that followed.</p>",
+        _table(
+            shown.rename(columns=PROPENSITY).rename_axis("model").reset_index(),
+            "account propensity validation",
+        ),
+        '<div class="plots">',
+    ]
     for column in ("upsell_roc_auc", "churn_roc_auc"):
         if column in report.columns:
             values, what = report[column].dropna(), PROPENSITY[column] + " per model"
@@ -71,9 +90,11 @@ def _predictions(health, name: str, chosen: str) -> tuple[str, int]:
     models = list(health.metrics.index)
     status, problem = 200, ""
     if chosen and chosen not in models:
-        problem = (f'<p class="alert" role="alert">No model {_e(repr(chosen))} in the '
-                   f"predictions; showing {_e(repr(models[0]))}. The models: "
-                   f"{_e(', '.join(models))}.</p>")  # fmt: skip
+        problem = (
+            f'<p class="alert" role="alert">No model {_e(repr(chosen))} in the '
+            f"predictions; showing {_e(repr(models[0]))}. The models: "
+            f"{_e(', '.join(models))}.</p>"
+        )
         status, chosen = 404, ""
     chosen = chosen or models[0]
     links = " ".join(
@@ -105,8 +126,7 @@ def _predictions(health, name: str, chosen: str) -> tuple[str, int]:
         parts.append(slices_section(health.slices[chosen], level=3))
     else:
         parts.append(_empty("No columns to slice by."))
-    parts.append('</section><section aria-labelledby="gaps"><h2 id="gaps">Gaps between '
-                 "groups</h2>")  # fmt: skip
+    parts.append('</section><section aria-labelledby="gaps"><h2 id="gaps">Gaps between groups</h2>')
     if chosen in health.fairness:
         parts.append(
             "<p>A row counts as selected when its score is at least the base rate; gaps are "

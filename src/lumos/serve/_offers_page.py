@@ -41,9 +41,15 @@ def offer_figures(model, events, lock=None) -> dict:
     frame = events if isinstance(events, pd.DataFrame) else pd.DataFrame(list(events))
     rounds, unknown = model.rounds(frame)
     every, _ = model.rounds(frame, now=math.inf)  # as if every window had closed
-    out = {"model": model, "arms": model.arm_report(frame), "rounds": rounds,
-           "unknown": unknown, "open": len(every) - len(rounds), "compare": None,
-           "problem": None}  # fmt: skip
+    out = {
+        "model": model,
+        "arms": model.arm_report(frame),
+        "rounds": rounds,
+        "unknown": unknown,
+        "open": len(every) - len(rounds),
+        "compare": None,
+        "problem": None,
+    }
     try:
         out["compare"] = model.compare(frame, n_bootstrap=500)
     except LumosError as exc:  # e.g. no closed round yet, or a round without a propensity
@@ -54,9 +60,10 @@ def offer_figures(model, events, lock=None) -> dict:
 def offers_body(figures: Lazy | None) -> tuple[str, int]:
     """The page's HTML and status."""
     if figures is None:
-        return _empty("No offer model is loaded. Start the server with --offers MODEL_FOLDER "
-                      "(lumos offers retrain) and --offer-log LOG (served offers and purchases)."
-                      ), 200  # fmt: skip
+        return _empty(
+            "No offer model is loaded. Start the server with --offers MODEL_FOLDER "
+            "(lumos offers retrain) and --offer-log LOG (served offers and purchases)."
+        ), 200
     try:
         got = figures.get()
     except LumosError as exc:
@@ -66,8 +73,10 @@ def offers_body(figures: Lazy | None) -> tuple[str, int]:
     parts = []
     span = ""
     if len(rounds):
-        first, last = (pd.Timestamp(t, unit="s").strftime("%Y-%m-%d")
-                       for t in (rounds["ts"].min(), rounds["ts"].max()))  # fmt: skip
+        first, last = (
+            pd.Timestamp(t, unit="s").strftime("%Y-%m-%d")
+            for t in (rounds["ts"].min(), rounds["ts"].max())
+        )
         span = f" served {first} to {last}"
     waiting = got["open"]
     parts.append(
@@ -75,12 +84,18 @@ def offers_body(figures: Lazy | None) -> tuple[str, int]:
         f"{len(model.arm_ids)} arms (product × creative × channel, and no offer). Judged on "
         f"{_e(figures.name)}: {len(rounds):,} closed rounds{span}; a round converts when a "
         f"{_e(' or '.join(s.conversions))} follows within {s.window_hours:g} h."
-        + (f" {waiting:,} served offers are still inside their window and not counted yet."
-           if waiting else "")
-        + (f" {got['unknown']:,} served offers name arms this model does not know."
-           if got["unknown"] else "")
+        + (
+            f" {waiting:,} served offers are still inside their window and not counted yet."
+            if waiting
+            else ""
+        )
+        + (
+            f" {got['unknown']:,} served offers name arms this model does not know."
+            if got["unknown"]
+            else ""
+        )
         + "</p>"
-    )  # fmt: skip
+    )
     parts.append(_policies(got))
     parts.append(_arms(arms, model))
     return "".join(parts), 200
@@ -101,15 +116,22 @@ def _policies(got: dict) -> str:
         f"<p>Estimated off-policy on the same {int(logged['rounds']):,} rounds. By the doubly "
         f"robust estimate, the best is <strong>{_e(POLICY_NAMES[best].lower())}</strong>: a "
         f"conversion rate of {b['value']:.3f} (95% interval {b['low']:.3f} to {b['high']:.3f})"
-        + (f", {times:.1f}× the {logged['value']:.3f} the log's own policy converted."
-           if math.isfinite(times) else ".")
+        + (
+            f", {times:.1f}× the {logged['value']:.3f} the log's own policy converted."
+            if math.isfinite(times)
+            else "."
+        )
         + "</p>"
-    )  # fmt: skip
+    )
     labels = [POLICY_NAMES[p] for p in policies] + [POLICY_NAMES["logged"]]
     rows = [table.loc[(p, JUDGE)] for p in policies] + [logged]
-    plot = _intervals(labels, [r["value"] for r in rows], [r["low"] for r in rows],
-                      [r["high"] for r in rows], title="conversion rate per policy, DR, 95% "
-                      "interval")  # fmt: skip
+    plot = _intervals(
+        labels,
+        [r["value"] for r in rows],
+        [r["low"] for r in rows],
+        [r["high"] for r in rows],
+        title="conversion rate per policy, DR, 95% interval",
+    )
     th = "".join(f'<th scope="col" class="num">{ESTIMATOR_NAMES[e]}</th>' for e in estimators)
     body = []
     for p in policies:
@@ -119,8 +141,9 @@ def _policies(got: dict) -> str:
             "</span></td>"
             for e in estimators
         )
-        body.append(f'<tr data-policy="{_e(p)}"><th scope="row">{_e(POLICY_NAMES[p])}</th>'
-                    f"{cells}</tr>")  # fmt: skip
+        body.append(
+            f'<tr data-policy="{_e(p)}"><th scope="row">{_e(POLICY_NAMES[p])}</th>{cells}</tr>'
+        )
     body.append(
         f'<tr data-policy="logged"><th scope="row">{POLICY_NAMES["logged"]}</th>'
         f'<td class="num" colspan="{len(estimators)}">{_num(logged["value"], 3)} '
@@ -152,12 +175,24 @@ def _arms(arms: pd.DataFrame, model) -> str:
             f'<td class="num">{_num(r.rate, 3)}</td><td class="num">{_num(r.mean, 3)}</td>'
             f'<td class="num">{_num(r.low, 3)} – {_num(r.high, 3)}</td></tr>'
         )
-    plot = _intervals(*(order[c].tolist() for c in ("arm_id", "mean", "low", "high")),
-                      title="posterior conversion score per arm")  # fmt: skip
-    heads = ("Arm", "Product", "Creative", "Channel", "Shows", "Conversions", "Rate",
-             "Posterior mean", "95% interval")  # fmt: skip
-    th = "".join(f'<th scope="col"{" class=num" if i >= 4 else ""}>{h}</th>'
-                 for i, h in enumerate(heads))  # fmt: skip
+    plot = _intervals(
+        *(order[c].tolist() for c in ("arm_id", "mean", "low", "high")),
+        title="posterior conversion score per arm",
+    )
+    heads = (
+        "Arm",
+        "Product",
+        "Creative",
+        "Channel",
+        "Shows",
+        "Conversions",
+        "Rate",
+        "Posterior mean",
+        "95% interval",
+    )
+    th = "".join(
+        f'<th scope="col"{" class=num" if i >= 4 else ""}>{h}</th>' for i, h in enumerate(heads)
+    )
     return (
         '<section aria-labelledby="arms"><h2 id="arms">Per arm</h2>'
         "<p>Shows and conversions count the closed rounds of the log. The posterior is the "

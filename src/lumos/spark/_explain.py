@@ -21,8 +21,16 @@ from lumos.explain._pipeline import explain_table
 PARTITION_LOCAL = ("tree_shap",)
 
 
-def explain(frame, model: ImportedModel, design: InsightsDesign, *, id_column: str,
-            method: str = "auto", top_k: int = 5, direction: str = "positive"):  # fmt: skip
+def explain(
+    frame,
+    model: ImportedModel,
+    design: InsightsDesign,
+    *,
+    id_column: str,
+    method: str = "auto",
+    top_k: int = 5,
+    direction: str = "positive",
+):
     """A Spark DataFrame of narratives (the local engine's columns) and each row's score.
 
     ``frame`` is a Spark DataFrame with ``id_column`` and the model's features.
@@ -45,8 +53,15 @@ def explain(frame, model: ImportedModel, design: InsightsDesign, *, id_column: s
     shipped = spark.sparkContext.broadcast((model, design))
     # the output schema: the local engine's own columns, from one row
     sample = frame.limit(1).toPandas()
-    local, _, _ = explain_table(model, sample, design, id_column=id_column, method=resolved,
-                                top_k=top_k, direction=direction)  # fmt: skip
+    local, _, _ = explain_table(
+        model,
+        sample,
+        design,
+        id_column=id_column,
+        method=resolved,
+        top_k=top_k,
+        direction=direction,
+    )
     schema = _schema(spark, local)
 
     def narrate_batches(batches):
@@ -54,9 +69,15 @@ def explain(frame, model: ImportedModel, design: InsightsDesign, *, id_column: s
         for batch in batches:
             if len(batch) == 0:
                 continue
-            narratives, _, _ = explain_table(model_, batch, design_, id_column=id_column,
-                                             method=resolved, top_k=top_k,
-                                             direction=direction)  # fmt: skip
+            narratives, _, _ = explain_table(
+                model_,
+                batch,
+                design_,
+                id_column=id_column,
+                method=resolved,
+                top_k=top_k,
+                direction=direction,
+            )
             yield narratives
 
     def score_batches(batches):
@@ -64,8 +85,15 @@ def explain(frame, model: ImportedModel, design: InsightsDesign, *, id_column: s
         for batch in batches:
             if len(batch) == 0:
                 continue
-            _, scores, _ = explain_table(model_, batch, design_, id_column=id_column,
-                                         method=resolved, top_k=1, direction=direction)  # fmt: skip
+            _, scores, _ = explain_table(
+                model_,
+                batch,
+                design_,
+                id_column=id_column,
+                method=resolved,
+                top_k=1,
+                direction=direction,
+            )
             yield pd.DataFrame({id_column: scores.index.astype(str), "score": scores.to_numpy()})
 
     narratives = frame.mapInPandas(narrate_batches, schema)

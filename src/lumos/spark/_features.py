@@ -20,9 +20,10 @@ def window_features(usage, cutoffs, spec: WindowFeatures, *, lead_months: int = 
     """
     if not isinstance(spec, WindowFeatures):
         raise LumosUserError(f"spec must be a WindowFeatures; got {spec!r}.", code="bad_argument")
-    for name, frame, need in (("usage", usage, ["account_id", "product", "month", "metric",
-                                                "value"]),
-                              ("cutoffs", cutoffs, [*spec.keys, "cutoff"])):  # fmt: skip
+    for name, frame, need in (
+        ("usage", usage, ["account_id", "product", "month", "metric", "value"]),
+        ("cutoffs", cutoffs, [*spec.keys, "cutoff"]),
+    ):
         missing = [c for c in need if c not in frame.columns]
         if missing:
             raise DataValidationError(

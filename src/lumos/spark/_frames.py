@@ -20,8 +20,9 @@ def key_expr(row, seed: int):
     """:func:`lumos.models._glmix.sample_keys` in Spark SQL: the same 32-bit keys."""
     from pyspark.sql import functions as F
 
-    x = (row.bitwiseXOR(F.shiftright(row, 32)).bitwiseXOR(F.lit(seed_word(seed)))
-         ).bitwiseAND(F.lit(_MASK))  # fmt: skip
+    x = (row.bitwiseXOR(F.shiftright(row, 32)).bitwiseXOR(F.lit(seed_word(seed)))).bitwiseAND(
+        F.lit(_MASK)
+    )
     for _ in range(2):
         for mult in MIX:
             x = x.bitwiseXOR(F.shiftright(x, 16))
@@ -45,8 +46,11 @@ def indexed(frame):
     parts = max(counts, default=-1) + 1
     sizes = np.array([counts.get(p, 0) for p in range(parts)], dtype=np.int64)
     starts = np.r_[0, np.cumsum(sizes)[:-1]] if parts else np.zeros(0, np.int64)
-    start = F.element_at(F.array(*(F.lit(int(s)) for s in starts)), F.col("_pid") + 1) if parts \
-        else F.lit(0)  # fmt: skip
+    start = (
+        F.element_at(F.array(*(F.lit(int(s)) for s in starts)), F.col("_pid") + 1)
+        if parts
+        else F.lit(0)
+    )
     # monotonically_increasing_id: the partition in the upper 31 bits, the record in the lower 33
     local = F.col("_mid") - F.shiftleft(F.col("_pid").cast("long"), 33)
     return tagged.withColumn("_row", (start + local).cast("long")).drop("_pid", "_mid"), tagged
@@ -56,8 +60,9 @@ def spark_id_type(kind) -> str:
     """Integer ids stay integers (long); anything else is compared as text, as locally."""
     from pyspark.sql.types import BooleanType, IntegralType
 
-    return "long" if isinstance(kind, IntegralType) and not isinstance(kind, BooleanType) \
-        else "string"  # fmt: skip
+    return (
+        "long" if isinstance(kind, IntegralType) and not isinstance(kind, BooleanType) else "string"
+    )
 
 
 def check_columns(frame, need, label, ids, weight):
@@ -65,8 +70,15 @@ def check_columns(frame, need, label, ids, weight):
 
     for c in need:
         if c not in frame.columns:
-            role = ("label" if c == label else "random-effect id" if c in ids
-                    else "sample weight" if c == weight else "feature")  # fmt: skip
+            role = (
+                "label"
+                if c == label
+                else "random-effect id"
+                if c in ids
+                else "sample weight"
+                if c == weight
+                else "feature"
+            )
             raise DataValidationError(
                 f"the Spark DataFrame has no {role} column {c!r}; its columns are "
                 f"{', '.join(map(repr, frame.columns[:10]))}.",
@@ -93,16 +105,25 @@ def check_values(data, columns, weight, ids):
         v = F.col(c).cast("double")
         return F.col(c).isNull() | F.isnan(v) | v.isin(float("inf"), float("-inf"))
 
-    checks = [(c, bad_number(c), "feature", "fill or drop missing and infinite values first")
-              for c in columns]  # fmt: skip
+    checks = [
+        (c, bad_number(c), "feature", "fill or drop missing and infinite values first")
+        for c in columns
+    ]
     if weight is not None:
-        checks.append((weight, bad_number(weight) | (F.col(weight).cast("double") < 0),
-                       "sample weight", "weights must be finite and >= 0"))  # fmt: skip
+        checks.append(
+            (
+                weight,
+                bad_number(weight) | (F.col(weight).cast("double") < 0),
+                "sample weight",
+                "weights must be finite and >= 0",
+            )
+        )
     checks += [(c, F.col(c).isNull(), "id", "every row needs an id") for c in ids]
     if not checks:
         return
-    counts = data.agg(*(F.sum(cond.cast("long")).alias(f"c{i}")
-                        for i, (_, cond, _, _) in enumerate(checks))).first()  # fmt: skip
+    counts = data.agg(
+        *(F.sum(cond.cast("long")).alias(f"c{i}") for i, (_, cond, _, _) in enumerate(checks))
+    ).first()
     for i, (c, cond, role, fix) in enumerate(checks):
         if counts[f"c{i}"]:
             first = data.filter(cond).orderBy("_row").select("_row", c).first()
@@ -143,8 +164,10 @@ def moments(data, columns):
 
     if not columns:
         return np.zeros(0), np.ones(0)
-    row = data.agg(*(F.avg(F.col(c).cast("double")) for c in columns),
-                   *(F.stddev_pop(F.col(c).cast("double")) for c in columns)).first()  # fmt: skip
+    row = data.agg(
+        *(F.avg(F.col(c).cast("double")) for c in columns),
+        *(F.stddev_pop(F.col(c).cast("double")) for c in columns),
+    ).first()
     values = np.array(list(row), dtype=np.float64)
     mean, std = values[: len(columns)], values[len(columns) :]
     std[std == 0] = 1.0

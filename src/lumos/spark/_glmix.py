@@ -50,8 +50,15 @@ from lumos.spark._frames import (
 )
 
 
-def fit_glmix(frame, model: GLMix, *, label: str, sample_weight: str | None = None,
-              bucket_rows: int = 100_000, depth: int = 2) -> GLMix:  # fmt: skip
+def fit_glmix(
+    frame,
+    model: GLMix,
+    *,
+    label: str,
+    sample_weight: str | None = None,
+    bucket_rows: int = 100_000,
+    depth: int = 2,
+) -> GLMix:
     """Fit ``model``'s configuration on a Spark DataFrame; return a fitted copy.
 
     Parameters
@@ -79,8 +86,9 @@ def fit_glmix(frame, model: GLMix, *, label: str, sample_weight: str | None = No
     from pyspark.sql import functions as F
 
     if not isinstance(model, GLMix):
-        raise LumosUserError(f"model must be a GLMix; got {type(model).__name__}.",
-                             code="bad_argument")  # fmt: skip
+        raise LumosUserError(
+            f"model must be a GLMix; got {type(model).__name__}.", code="bad_argument"
+        )
     if model.warm_start:
         raise LumosUserError(
             "The Spark engine fits GLMix from zero; warm_start and prior refits run on the "
@@ -107,8 +115,12 @@ def fit_glmix(frame, model: GLMix, *, label: str, sample_weight: str | None = No
         pos = {c: j for j, c in enumerate(columns)}
         id_types = {}
         weight = F.lit(1.0) if sample_weight is None else F.col(sample_weight).cast("double")
-        selected = [F.col("_row"), y01.alias("_y"), weight.alias("_w"),
-                    key_expr(F.col("_row"), model.random_state).alias("_key")]  # fmt: skip
+        selected = [
+            F.col("_row"),
+            y01.alias("_y"),
+            weight.alias("_w"),
+            key_expr(F.col("_row"), model.random_state).alias("_key"),
+        ]
         for k, col in enumerate(effects):
             id_types[col] = spark_id_type(frame.schema[col].dataType)
             selected.append(F.col(col).cast(id_types[col]).alias(f"_e{k}"))
@@ -140,8 +152,17 @@ def fit_glmix(frame, model: GLMix, *, label: str, sample_weight: str | None = No
     try:
         for _ in range(model.passes):
             offset = _sum(F.col(s) for s in score_names[1:])
-            fparams = _fit_fixed(state, fixed_cols, offset, l2["fixed_effect"],
-                                 il2["fixed_effect"], fparams, model, depth, n)  # fmt: skip
+            fparams = _fit_fixed(
+                state,
+                fixed_cols,
+                offset,
+                l2["fixed_effect"],
+                il2["fixed_effect"],
+                fparams,
+                model,
+                depth,
+                n,
+            )
             swap(state.withColumn("_s_fixed", _dot(fixed_cols, fparams[:-1], fparams[-1])))
             for k, (col, feats) in enumerate(effects.items()):
                 others = _sum(F.col(s) for s in score_names if s != f"_s{k}")
@@ -202,8 +223,9 @@ def _fit_fixed(state, cols, offset, l2, il2, x0, model, depth, n):
 
         def add(acc, block):
             X, y, w, o = block[:, :d], block[:, d], block[:, d + 1], block[:, d + 2]
-            value, grad = logistic_loss_grad(params, X, y, offset=o, sample_weight=w, l2=0.0,
-                                             intercept_l2=0.0)  # fmt: skip
+            value, grad = logistic_loss_grad(
+                params, X, y, offset=o, sample_weight=w, l2=0.0, intercept_l2=0.0
+            )
             out = np.r_[value, grad]
             if hessian:
                 H = _hessian(params, X, w, o, 0.0, 0.0, True)
@@ -221,11 +243,17 @@ def _fit_fixed(state, cols, offset, l2, il2, x0, model, depth, n):
     try:
         if model.solver == "lbfgs":
             res = scipy.optimize.minimize(
-                lambda v: evaluate(v, False), x0, jac=True, method="L-BFGS-B",
+                lambda v: evaluate(v, False),
+                x0,
+                jac=True,
+                method="L-BFGS-B",
                 # the loss is a sum over rows: the tolerance is per row, as locally
-                options={"maxiter": model.max_iter * 4, "gtol": model.tol * max(1, n),
-                         "ftol": 1e-12},
-            )  # fmt: skip
+                options={
+                    "maxiter": model.max_iter * 4,
+                    "gtol": model.tol * max(1, n),
+                    "ftol": 1e-12,
+                },
+            )
             return res.x
         return _newton(evaluate, np.array(x0, dtype=np.float64), model.max_iter * 4, model.tol)
     finally:
@@ -301,9 +329,19 @@ def _fit_random(state, k, fcols, others, pen, model, bucket_rows, id_type):
         n_ent = len(ids)
         X = np.column_stack([np.ones(len(pdf)), pdf[fcols].to_numpy(np.float64)])
         zeros = np.zeros((n_ent, d + 1))
-        beta = fit_entities(X, pdf["_y"].to_numpy(np.float64), pdf["_w"].to_numpy(np.float64),
-                            pdf["_o"].to_numpy(np.float64), codes, n_ent, zeros, zeros, pen,
-                            max_iter=max_iter, tol=tol)  # fmt: skip
+        beta = fit_entities(
+            X,
+            pdf["_y"].to_numpy(np.float64),
+            pdf["_w"].to_numpy(np.float64),
+            pdf["_o"].to_numpy(np.float64),
+            codes,
+            n_ent,
+            zeros,
+            zeros,
+            pen,
+            max_iter=max_iter,
+            tol=tol,
+        )
         out = pd.DataFrame(beta, columns=names)
         out.insert(0, "_rows", np.bincount(codes, minlength=n_ent).astype(np.int64))
         out.insert(0, e, np.asarray(ids))
@@ -376,12 +414,15 @@ def _loss(state, score_names, fparams, fits, effects, l2, il2) -> float:
     z = _sum(F.col(s) for s in score_names)
     softplus = F.greatest(z, F.lit(0.0)) + F.log1p(F.exp(-F.abs(z)))
     value = float(state.agg(F.sum(F.col("_w") * (softplus - F.col("_y") * z))).first()[0])
-    value += 0.5 * (l2["fixed_effect"] * float(fparams[:-1] @ fparams[:-1])
-                    + il2["fixed_effect"] * float(fparams[-1] ** 2))  # fmt: skip
+    value += 0.5 * (
+        l2["fixed_effect"] * float(fparams[:-1] @ fparams[:-1])
+        + il2["fixed_effect"] * float(fparams[-1] ** 2)
+    )
     for col, table in fits.items():
         names = _coef_names(len(effects[col]))
-        squares = table.agg(F.sum(F.col(names[0]) ** 2),
-                            _sum(F.sum(F.col(b) ** 2) for b in names[1:])).first()  # fmt: skip
+        squares = table.agg(
+            F.sum(F.col(names[0]) ** 2), _sum(F.sum(F.col(b) ** 2) for b in names[1:])
+        ).first()
         value += 0.5 * (il2[col] * float(squares[0] or 0.0) + l2[col] * float(squares[1] or 0.0))
     return value
 
@@ -398,8 +439,11 @@ def _fitted(model, fixed, effects, columns, mean, std, fparams, fits, loss, clas
     for k, col in enumerate(effects):
         table = fits[col]
         key = table[f"_e{k}"]
-        ids = key.to_numpy(np.int64) if pd.api.types.is_integer_dtype(key) else key.astype(
-            str).to_numpy(dtype=str)  # fmt: skip
+        ids = (
+            key.to_numpy(np.int64)
+            if pd.api.types.is_integer_dtype(key)
+            else key.astype(str).to_numpy(dtype=str)
+        )
         order = np.argsort(ids, kind="stable")
         beta = table[_coef_names(len(effects[col]))].to_numpy(np.float64)[order]
         out.entity_ids_[col] = ids[order]

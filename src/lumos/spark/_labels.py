@@ -9,8 +9,9 @@ from lumos.errors import DataValidationError, LumosUserError
 _VIEWS = itertools.count()
 
 
-def renewal_labels(contracts, *, level: str = "account", horizon="renewal", as_of=None,
-                   tolerance: float = 0.0):  # fmt: skip
+def renewal_labels(
+    contracts, *, level: str = "account", horizon="renewal", as_of=None, tolerance: float = 0.0
+):
     """A Spark DataFrame of :func:`lumos.features.renewal_labels`'s rows, by Spark SQL.
 
     Cycles are the spans of ``new`` and ``renewal`` contracts; each cycle's
@@ -20,16 +21,18 @@ def renewal_labels(contracts, *, level: str = "account", horizon="renewal", as_o
     renewal, or ``horizon`` months on) within ``tolerance``.
     """
     if level not in ("account", "product"):
-        raise LumosUserError(f"level must be 'account' or 'product'. Got {level!r}.",
-                             code="bad_argument")  # fmt: skip
+        raise LumosUserError(
+            f"level must be 'account' or 'product'. Got {level!r}.", code="bad_argument"
+        )
     if horizon != "renewal" and not (isinstance(horizon, int) and horizon >= 1):
         raise LumosUserError(
             f"horizon must be 'renewal' or an int number of months >= 1. Got {horizon!r}.",
             code="bad_argument",
         )
     if not (isinstance(tolerance, int | float) and tolerance >= 0):
-        raise LumosUserError(f"tolerance must be a number >= 0. Got {tolerance!r}.",
-                             code="bad_argument")  # fmt: skip
+        raise LumosUserError(
+            f"tolerance must be a number >= 0. Got {tolerance!r}.", code="bad_argument"
+        )
     need = ["account_id", "product", "start", "end", "quantity", "kind"]
     missing = [c for c in need if c not in contracts.columns]
     if missing:
@@ -45,10 +48,12 @@ def renewal_labels(contracts, *, level: str = "account", horizon="renewal", as_o
     view = f"lumos_contracts_{next(_VIEWS)}"
     contracts.createOrReplaceTempView(view)
     spark = contracts.sparkSession
-    as_of_sql = (f"DATE '{str(as_of)[:10]}'" if as_of is not None
-                 else f"(SELECT MAX(CAST(start AS DATE)) FROM {view})")  # fmt: skip
-    until = ("c.renewal" if horizon == "renewal"
-             else f"add_months(c.cutoff, {int(horizon)})")  # fmt: skip
+    as_of_sql = (
+        f"DATE '{str(as_of)[:10]}'"
+        if as_of is not None
+        else f"(SELECT MAX(CAST(start AS DATE)) FROM {view})"
+    )
+    until = "c.renewal" if horizon == "renewal" else f"add_months(c.cutoff, {int(horizon)})"
     return spark.sql(f"""
 WITH k AS (
   SELECT {kc}, CAST(start AS DATE) AS start, CAST(`end` AS DATE) AS `end`,

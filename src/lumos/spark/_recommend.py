@@ -30,8 +30,14 @@ LIST_SCHEMA = (
 )
 
 
-def course_lists(recommenders: dict, *, members=None, cold_start: pd.DataFrame | None = None,
-                 partitions: int | None = None, spark=None):  # fmt: skip
+def course_lists(
+    recommenders: dict,
+    *,
+    members=None,
+    cold_start: pd.DataFrame | None = None,
+    partitions: int | None = None,
+    spark=None,
+):
     """Every model's lists as one Spark DataFrame (``model_id`` and the local columns).
 
     Parameters
@@ -67,10 +73,17 @@ def course_lists(recommenders: dict, *, members=None, cold_start: pd.DataFrame |
     return lists
 
 
-def publish_course_lists(store, recommenders: dict, *, members=None,
-                         cold_start: pd.DataFrame | None = None, router=None,
-                         version: str | None = None, partitions: int | None = None,
-                         spark=None) -> dict:  # fmt: skip
+def publish_course_lists(
+    store,
+    recommenders: dict,
+    *,
+    members=None,
+    cold_start: pd.DataFrame | None = None,
+    router=None,
+    version: str | None = None,
+    partitions: int | None = None,
+    spark=None,
+) -> dict:
     """Score every member on the executors and publish the records into Redis as one version.
 
     The records are those :func:`lumos.recommend.publish_lists` publishes
@@ -102,9 +115,16 @@ def publish_course_lists(store, recommenders: dict, *, members=None,
     ids, positions = _members(spark, recommenders, members, partitions)
     if isinstance(store, str) and store.startswith(("redis://", "rediss://", "unix://")):
         with RedisStore(store) as own:
-            return publish_course_lists(own, recommenders, members=members,
-                                        cold_start=cold_start, router=router, version=version,
-                                        partitions=partitions, spark=spark)  # fmt: skip
+            return publish_course_lists(
+                own,
+                recommenders,
+                members=members,
+                cold_start=cold_start,
+                router=router,
+                version=version,
+                partitions=partitions,
+                spark=spark,
+            )
     if not isinstance(store, RedisStore):
         raise LumosUserError(
             "The Spark engine publishes to a Redis store, which every executor writes to; got "
@@ -127,11 +147,17 @@ def publish_course_lists(store, recommenders: dict, *, members=None,
                 members = every[batch["id"].to_numpy()]
                 lists = {model: rec.recommend(members) for model, rec in recs.items()}
                 rows = sum(len(t) for t in lists.values())
-                records = build_records(lists, version=version,
-                                        treatments=member_treatments(route, members))  # fmt: skip
+                records = build_records(
+                    lists, version=version, treatments=member_treatments(route, members)
+                )
                 write_records(client, key, records.member_ids, records.values)
-                yield pd.DataFrame({"members": [len(records)], "rows": [rows],
-                                    "bytes": [sum(map(len, records.values))]})  # fmt: skip
+                yield pd.DataFrame(
+                    {
+                        "members": [len(records)],
+                        "rows": [rows],
+                        "bytes": [sum(map(len, records.values))],
+                    }
+                )
         finally:
             client.close()
 
@@ -141,8 +167,9 @@ def publish_course_lists(store, recommenders: dict, *, members=None,
     )
     totals = written.first().asDict()
     if cold_start is not None:
-        cold = build_records({COLD_START: cold_start}, version=version,
-                             treatments=member_treatments(router, []))  # fmt: skip
+        cold = build_records(
+            {COLD_START: cold_start}, version=version, treatments=member_treatments(router, [])
+        )
         write_records(store._r, key, cold.member_ids, cold.values)
         totals["members"] += len(cold)
         totals["rows"] += len(cold_start)
@@ -198,6 +225,7 @@ def _members(spark, recommenders, members, partitions):
     if partitions is None:
         partitions = 2 * spark.sparkContext.defaultParallelism
     if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
-        raise LumosUserError(f"partitions must be an int >= 1. Got {partitions!r}.",
-                             code="bad_argument")  # fmt: skip
+        raise LumosUserError(
+            f"partitions must be an int >= 1. Got {partitions!r}.", code="bad_argument"
+        )
     return ids, spark.range(0, len(ids), numPartitions=min(partitions, max(len(ids), 1)))
