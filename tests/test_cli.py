@@ -101,7 +101,7 @@ def test_error_paths_name_the_problem_and_write_nothing(files, tmp_path):
     (tmp_path / "broken.json").write_text('{"learner": ')
     _fails(
         explain(files, out, **{"--model": tmp_path / "broken.json"}),
-        "model_unreadable",
+        "unreadable_file",
         "broken.json",
     )
     (tmp_path / "model.pkl").write_bytes(b"\x80\x04K\x01.")
@@ -131,7 +131,7 @@ def test_error_paths_name_the_problem_and_write_nothing(files, tmp_path):
     )
     _fails(explain(files, out, **{"--id-column": "acct"}), "missing_column", "'acct'")
     data.assign(account_id="same").to_parquet(tmp_path / "dup.parquet")
-    _fails(explain(files, out, **{"--data": tmp_path / "dup.parquet"}), "duplicate_id", "row 1")
+    _fails(explain(files, out, **{"--data": tmp_path / "dup.parquet"}), "duplicate", "row 1")
     _fails(explain(files, out, **{"--data": tmp_path / "nothere.csv"}), "file_not_found")
     assert not out.exists()
     assert list(tmp_path.glob(".out.jsonl*")) == []

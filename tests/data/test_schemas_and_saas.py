@@ -91,7 +91,7 @@ def _usage(**changes):
             "usage",
             _usage(month=["2025-01-01", "2025-01-01"]),
             "usage row 1, column 'metric': repeats the row",
-            "duplicate_row",
+            "duplicate",
         ),
         (
             "usage",
@@ -99,7 +99,7 @@ def _usage(**changes):
             "usage row 1, column 'value': 'lots' is not a number",
             "bad_value",
         ),
-        ("accounts", pd.DataFrame({"account_id": ["x", "x"]}), "accounts row 1", "duplicate_row"),
+        ("accounts", pd.DataFrame({"account_id": ["x", "x"]}), "accounts row 1", "duplicate"),
         (
             "firmographics",
             pd.DataFrame({"account_id": ["x"], "month": ["2025-01-01"], "ceo": ["Ann"]}),

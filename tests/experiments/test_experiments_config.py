@@ -187,7 +187,7 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
 def test_missing_and_empty_files(tmp_path):
     with pytest.raises(DataValidationError, match="does not exist") as info:
         Experiments.load(tmp_path / "nope.yaml")
-    assert info.value.code == "experiments_not_found"
+    assert info.value.code == "file_not_found"
     err = error(tmp_path, "")
     assert "is empty" in err.message
 

@@ -138,7 +138,7 @@ def test_bad_csv_files(tmp_path, features, insights, message):
 def test_missing_folder_and_files(tmp_path):
     with pytest.raises(DataValidationError, match="does not exist") as err:
         InsightsDesign.load(tmp_path / "nowhere")
-    assert err.value.code == "design_not_found"
+    assert err.value.code == "file_not_found"
     folder = write_design(tmp_path / "d")
     (folder / "insights.csv").unlink()
     with pytest.raises(DataValidationError, match=r"insights.csv.*is missing"):

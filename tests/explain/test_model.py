@@ -119,7 +119,7 @@ def test_bad_model_files(tmp_path):
         path.write_text(content)
         with pytest.raises(DataValidationError, match="could not be read") as err:
             import_model(path)
-        assert err.value.code == "model_unreadable" and err.value.file == str(path)
+        assert err.value.code == "unreadable_file" and err.value.file == str(path)
     with pytest.raises(DataValidationError, match="does not exist"):
         import_model(tmp_path / "missing.json")
     (tmp_path / "m.onnx").write_text("x")

@@ -249,7 +249,7 @@ def test_no_rows(accounts):
     model, frame = accounts
     with pytest.raises(DataValidationError, match="no rows") as err:
         suggest_design(model, frame.iloc[:0])
-    assert err.value.code == "empty_data"
+    assert err.value.code == "empty"
 
 
 def test_design_is_frozen(design):

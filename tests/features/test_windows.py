@@ -324,11 +324,11 @@ def test_bad_tables():
     bad.loc[5, "account_id"] = None
     fails(bad, cutoffs, "bad_value", "usage", 5, "account_id")
     dup = pd.concat([usage, usage.iloc[[40]]], ignore_index=True)
-    assert "keep one" in fails(dup, cutoffs, "duplicate_row", "usage", len(usage), "metric")
+    assert "keep one" in fails(dup, cutoffs, "duplicate", "usage", len(usage), "metric")
     fails(
         dup,
         _cutoffs("product", 6),
-        "duplicate_row",
+        "duplicate",
         "usage",
         len(usage),
         "metric",

@@ -108,7 +108,7 @@ def test_bad_input(store):
     assert err.value.code == "bad_value"
     with pytest.raises(DataValidationError, match=r"item 'C.*' appears twice") as err:
         build_records({"m1": pd.concat([table, table.iloc[:1]], ignore_index=True)})
-    assert err.value.code == "duplicate_item"
+    assert err.value.code == "duplicate"
     with pytest.raises(LumosUserError, match=r"version must be a str.*Got 'a b'"):
         build_records({"m1": table}, version="a b")
     with pytest.raises(LumosUserError, match="mapping"):

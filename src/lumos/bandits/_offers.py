@@ -616,7 +616,7 @@ class OfferModel:
         except json.JSONDecodeError as exc:
             raise DataValidationError(
                 f"{meta_file} is not JSON ({exc}); rewrite it with lumos offers retrain.",
-                code="bad_format",
+                code="unreadable_file",
                 file=str(meta_file),
             ) from None
         check_format(meta, meta_file, FORMAT, VERSION, "rewrite it with lumos offers retrain")

@@ -54,7 +54,7 @@ def read_npz(path, *, what: str, fmt: str, version: int, how: str) -> tuple[dict
     except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise DataValidationError(
             f"{str(path)!r} is not a saved Lumos {what} ({exc}); {how}.",
-            code="bad_format",
+            code="unreadable_file",
             file=str(path),
         ) from None
     check_format(meta, path, fmt, version, how)
@@ -67,7 +67,7 @@ def check_format(meta: dict, path, fmt: str, version: int, how: str) -> None:
         raise DataValidationError(
             f"{str(path)!r} holds format {meta.get('format')!r} version {meta.get('version')!r}; "
             f"this Lumos reads {fmt!r} version {version} ({how}).",
-            code="bad_format",
+            code="unreadable_file",
             file=str(path),
         )
 

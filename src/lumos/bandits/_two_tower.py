@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import expit
 
+from lumos._checks import check_fitted
 from lumos.bandits._neural import _torch
 from lumos.bandits._persist import read_npz, write_npz
 from lumos.errors import DataValidationError, LumosUserError
@@ -305,11 +306,7 @@ class TwoTower:
     # -- scoring --------------------------------------------------------------------------------
 
     def _fitted(self) -> None:
-        if not hasattr(self, "bias_"):
-            raise LumosUserError(
-                "This TwoTower is not fitted yet; call fit first (or TwoTower.load a saved one).",
-                code="not_fitted",
-            )
+        check_fitted(self, "bias_", hint="call fit first (or TwoTower.load a saved one)")
 
     def member_embeddings(self, member_features) -> np.ndarray:
         """``(n, dim)`` float64: the member tower's embedding of each row."""
@@ -381,7 +378,7 @@ class TwoTower:
             raise DataValidationError(
                 f"{str(path)!r} is a damaged two-tower model (missing or bad {exc}); save it "
                 "again with TwoTower.save.",
-                code="bad_format",
+                code="unreadable_file",
                 file=str(path),
             ) from None
         return model

@@ -307,14 +307,14 @@ def _check(name: str, t: pd.DataFrame) -> None:
                 i,
                 keys[-1],
                 f"repeats the row of {', '.join(keys)} above; keep one.",
-                code="duplicate_row",
+                code="duplicate",
             )
     if name in _IDS:
         key = _IDS[name]
         dup = t[key].duplicated().to_numpy()
         if dup.any():
             i = int(dup.argmax())
-            _fail(name, i, key, f"{t[key].iloc[i]!r} appears twice.", code="duplicate_row")
+            _fail(name, i, key, f"{t[key].iloc[i]!r} appears twice.", code="duplicate")
     checks = {
         ("member_skills", "score"): (0, 1),
         ("courses", "duration"): (1e-9, np.inf),
@@ -349,7 +349,7 @@ def _check(name: str, t: pd.DataFrame) -> None:
                 i,
                 keys[-1],
                 f"repeats the row of {', '.join(keys)} above; keep one.",
-                code="duplicate_row",
+                code="duplicate",
             )
     if name == "social_follows":
         bad = ~t["entity_type"].isin(FOLLOW_ENTITY_TYPES).to_numpy()

@@ -110,7 +110,7 @@ class EventLog:
                 raise LumosUserError(
                     f"event log {str(self.folder)!r} does not exist; give the folder a "
                     "server writes (lumos serve --events).",
-                    code="not_found",
+                    code="file_not_found",
                 )
             return
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -141,7 +141,7 @@ class EventLog:
                 raise LumosUserError(
                     f"event log segment {str(path)!r} ends mid-line; it is not "
                     "the last segment, so it was damaged outside Lumos.",
-                    code="corrupt_log",
+                    code="unreadable_file",
                 )
             with open(path, "r+b") as f:
                 f.truncate(end)

@@ -120,7 +120,7 @@ def read_config(path) -> tuple[dict[str, Experiment], dict[str, Layer]]:
         raise DataValidationError(
             f"experiments config {str(path)!r} does not exist; write one like "
             "lumos/experiments/example.yaml.",
-            code="experiments_not_found",
+            code="file_not_found",
             file=str(path),
         )
     return parse_config(path.read_text(encoding="utf-8"), str(path))

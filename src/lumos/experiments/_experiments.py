@@ -115,7 +115,7 @@ class Experiments:
     def _for_unit(self, unit: str) -> list[Experiment]:
         if unit not in UNITS:
             raise LumosUserError(
-                f"unit must be one of {', '.join(UNITS)}; got {unit!r}.", code="bad_unit"
+                f"unit must be one of {', '.join(UNITS)}; got {unit!r}.", code="bad_argument"
             )
         return [e for e in self.experiments.values() if e.unit == unit]
 

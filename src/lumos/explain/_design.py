@@ -84,7 +84,7 @@ class InsightsDesign:
                 f"insights design folder {str(folder)!r} does not exist; create it with "
                 "features.csv, insights.csv and templates.yaml (or run "
                 "'lumos explain suggest-design').",
-                code="design_not_found",
+                code="file_not_found",
                 file=str(folder),
             )
         features = _read_csv(folder / "features.csv", FEATURE_COLUMNS)
@@ -245,7 +245,7 @@ def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
         raise DataValidationError(
             f"insights design file {str(path)!r} is missing; it needs columns "
             f"{', '.join(required)}.",
-            code="design_not_found",
+            code="file_not_found",
             file=str(path),
         )
     try:
@@ -277,7 +277,7 @@ def _read_templates(path: Path) -> dict[str, Template]:
         raise DataValidationError(
             f"insights design file {str(path)!r} is missing; it maps each insight type to "
             "a template.",
-            code="design_not_found",
+            code="file_not_found",
             file=str(path),
         )
     try:

@@ -73,7 +73,7 @@ def export(
         raise LumosUserError(
             f"scores has row label {dup!r} more than once; rows need unique labels (pass "
             "id_column= to explain_table, or reset the index).",
-            code="duplicate_id",
+            code="duplicate",
         )
     writer = {"jsonl": _jsonl, "csv": _flat, "parquet": _flat, "html": _html}[kind]
     with atomic_path(path) as tmp:

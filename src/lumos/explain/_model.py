@@ -20,7 +20,7 @@ import pandas as pd
 from scipy.special import expit, softmax
 
 from lumos.data import read_table
-from lumos.errors import DataValidationError, LumosUserError
+from lumos.errors import DataValidationError, LumosUserError, NotFittedError
 
 KINDS = ("xgboost", "lightgbm", "sklearn_tree", "linear", "scores")
 PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib"}
@@ -293,7 +293,7 @@ def _unreadable(path: Path, exc: Exception) -> DataValidationError:
     return DataValidationError(
         f"model file {str(path)!r} could not be read ({type(exc).__name__}: {exc}); "
         "check it is a complete model saved by the library it names.",
-        code="model_unreadable",
+        code="unreadable_file",
         file=str(path),
     )
 
@@ -397,9 +397,7 @@ def _from_sklearn(obj, feature_names, source) -> ImportedModel:
     try:
         check_is_fitted(obj)
     except Exception as exc:
-        raise LumosUserError(
-            f"The {type(obj).__name__} is not fitted; call fit first.", code="not_fitted"
-        ) from exc
+        raise NotFittedError(f"The {type(obj).__name__} is not fitted; call fit first.") from exc
     n_in = getattr(obj, "n_features_in_", None) or getattr(est, "n_features_in_", None)
     names = _names(getattr(obj, "feature_names_in_", None), int(n_in), feature_names)
     kind = _sklearn_kind(est)

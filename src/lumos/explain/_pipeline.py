@@ -58,7 +58,7 @@ def explain_table(
             raise DataValidationError(
                 f"{source} row {i}: id {ids.iloc[i]!r} in column {id_column!r} appears twice; "
                 "ids must be unique.",
-                code="duplicate_id",
+                code="duplicate",
                 file=source,
                 row=i,
                 column=id_column,
@@ -66,9 +66,7 @@ def explain_table(
         data = data.set_index(id_column)
     select_features(data, model.feature_names, where=source)
     if len(data) == 0:
-        raise DataValidationError(
-            f"{source} has no rows to explain.", code="empty_data", file=source
-        )
+        raise DataValidationError(f"{source} has no rows to explain.", code="empty", file=source)
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise LumosUserError(
             f"chunk_size must be an int >= 1. Got {chunk_size!r}.", code="bad_argument"

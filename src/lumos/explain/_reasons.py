@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from lumos._checks import check_fitted
 from lumos.data import validate_table
 from lumos.errors import LumosUserError
 from lumos.models._skills import _index, course_skill_matrix
@@ -197,10 +198,7 @@ class CourseReasons:
 
     def scores(self, member_ids, course_ids) -> tuple[np.ndarray, np.ndarray]:
         """Raw scores (pairs × reasons) and each reason's detail text (pairs × reasons)."""
-        if not hasattr(self, "reasons_"):
-            raise LumosUserError(
-                "This CourseReasons is not fitted; call fit first.", code="not_fitted"
-            )
+        check_fitted(self, "reasons_")
         m = _index(np.asarray(member_ids, dtype=object), self.members_, "pairs", "member_id")
         c = _index(np.asarray(course_ids, dtype=object), self.courses_, "pairs", "course_id")
         raw = np.zeros((len(m), len(self.reasons_)))

@@ -282,7 +282,7 @@ def suggest_design(
     X = select_features(data, names, where="data")
     if len(X) == 0:
         msg = "data has no rows; pass a sample of the rows the model scores (e.g. training data)."
-        raise DataValidationError(msg, code="empty_data")
+        raise DataValidationError(msg, code="empty")
     groups: dict[str, list[_Part]] = {}
     for part in map(_parse, names):
         groups.setdefault(part.stem.lower(), []).append(part)

@@ -410,7 +410,7 @@ def _to_arrow(frame: pd.DataFrame, idc: str, where: str) -> pa.Table:
     dup = ids.duplicated().to_numpy()
     if dup.any():
         i = int(dup.argmax())
-        fail(i, idc, f"{ids.iloc[i]!r} appears twice; keep one row per id.", "duplicate_row")
+        fail(i, idc, f"{ids.iloc[i]!r} appears twice; keep one row per id.", "duplicate")
     features = [c for c in frame.columns if c != idc]
     if not features:
         raise DataValidationError(

@@ -520,7 +520,7 @@ def _repeat(u, metric, month):
         f"repeats account {u['account_id'][row]}, product "
         f"{u['product'][row]}, month {u['month'][row]} and metric {metric!r} of an earlier "
         "row; keep one.",
-        code="duplicate_row",
+        code="duplicate",
     )
 
 

@@ -25,13 +25,12 @@ import scipy.sparse as sp
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from lumos._checks import check_fitted, check_number
 from lumos.data import atomic_path
 from lumos.errors import DataValidationError, LumosUserError
 from lumos.models._logistic import (
     SOLVERS,
-    NotFittedError,
     binary_labels,
-    check_number,
     check_weights,
     minimize_logistic,
 )
@@ -246,7 +245,7 @@ class GLMix(ClassifierMixin, BaseEstimator):
                 code="bad_argument",
             )
         if len(df) == 0:
-            raise DataValidationError("df has no rows; GLMix needs data.", code="empty_table")
+            raise DataValidationError("df has no rows; GLMix needs data.", code="empty")
         w = check_weights(sample_weight, len(df), "GLMix")
         start = self if (self.warm_start and hasattr(self, "coef_")) else None
         if prior is not None:
@@ -400,8 +399,7 @@ class GLMix(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ prediction
     def _check_fitted(self) -> None:
-        if not hasattr(self, "coef_"):
-            raise NotFittedError("This GLMix is not fitted; call fit first.")
+        check_fitted(self, "coef_")
 
     def _layout(self):
         return self.fixed_effect_, self.random_effects_
@@ -506,7 +504,7 @@ class GLMix(ClassifierMixin, BaseEstimator):
             raise DataValidationError(
                 f"{meta_file} holds format {meta.get('format')!r} version "
                 f"{meta.get('version')!r}; this Lumos reads {FORMAT!r} version {VERSION}.",
-                code="bad_format",
+                code="unreadable_file",
                 file=str(meta_file),
             )
         model = cls(**meta["params"])

@@ -12,15 +12,13 @@ with ``z_i = offset_i + x_i . coef + b``. The intercept carries only the tiny
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import scipy.optimize
 import scipy.sparse as sp
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import NotFittedError as _SklearnNotFitted
 
+from lumos._checks import check_fitted, check_number
 from lumos.errors import DataValidationError, LumosUserError
 
 try:  # scikit-learn >= 1.6
@@ -32,12 +30,6 @@ except ImportError:  # pragma: no cover - older scikit-learn
 
 
 SOLVERS = ("lbfgs", "newton")
-
-
-class NotFittedError(LumosUserError, _SklearnNotFitted):
-    """A model was used before ``fit``; also scikit-learn's ``NotFittedError``."""
-
-    code = "not_fitted"
 
 
 def logistic_loss_grad(
@@ -179,21 +171,6 @@ def minimize_logistic(
         if np.max(np.abs(t * step)) < tol:
             return x, it
     return x, max_iter
-
-
-def check_number(owner, name, value, *, low=0.0, integer=False, strict=False):
-    """Raise LumosUserError unless ``value`` is a number >= ``low`` (> when ``strict``)."""
-    kind = numbers.Integral if integer else numbers.Real
-    ok = isinstance(value, kind) and not isinstance(value, bool)
-    ok = ok and (value > low if strict else value >= low) and np.isfinite(value)
-    if not ok:
-        what = "an int" if integer else "a float"
-        sign = ">" if strict else ">="
-        low_text = f"{low:g}"
-        raise LumosUserError(
-            f"The {name!r} parameter of {owner} must be {what} {sign} {low_text}. Got {value!r}.",
-            code="bad_argument",
-        )
 
 
 def binary_labels(y, owner="LogisticRegression"):
@@ -382,8 +359,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         return self
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "coef_"):
-            raise NotFittedError(f"This {type(self).__name__} is not fitted; call fit first.")
+        check_fitted(self, "coef_")
 
     def decision_function(self, X, offset=None) -> np.ndarray:
         """The score (log-odds) of each row, ``offset`` included."""

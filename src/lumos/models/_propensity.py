@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from lumos._checks import check_fitted
 from lumos.errors import DataValidationError, LumosUserError
 
 CLASSES = np.array(["churn", "flat", "upsell"], dtype=object)
@@ -208,10 +209,7 @@ class PropensityModel:
         return self
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "booster_"):
-            raise LumosUserError(
-                "This PropensityModel is not fitted; call fit first.", code="not_fitted"
-            )
+        check_fitted(self, "booster_")
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """The predicted change per row (a probability for a ``binary:`` objective)."""

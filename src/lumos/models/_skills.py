@@ -22,6 +22,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 
+from lumos._checks import check_fitted
 from lumos.data import validate_table
 from lumos.errors import DataValidationError, LumosUserError
 
@@ -123,10 +124,7 @@ class SkillTagger:
 
     def predict_proba(self, courses) -> np.ndarray:
         """Course × skill probabilities (columns: ``skills_``)."""
-        if not hasattr(self, "model_"):
-            raise LumosUserError(
-                "This SkillTagger is not fitted; call fit first.", code="not_fitted"
-            )
+        check_fitted(self, "model_")
         courses = validate_table("courses", courses)
         return self.model_.predict_proba(self.vectorizer_.transform(_text(courses)))
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lumos._checks import check_fitted
 from lumos.data import validate_table
-from lumos.errors import LumosUserError
+from lumos.errors import LumosUserError, NotFittedError
 from lumos.explain import CourseReasons
 from lumos.models._skills import SkillAffinity, SkillTagger
 from lumos.recommend._candidates import candidate_pools
@@ -138,10 +139,7 @@ class CourseRecommender:
 
     def recommend(self, member_ids=None) -> pd.DataFrame:
         """``member_id, rank, course_id, score, reason, reason_text`` for the members (all)."""
-        if not hasattr(self, "reasons_"):
-            raise LumosUserError(
-                "This CourseRecommender is not fitted; call fit first.", code="not_fitted"
-            )
+        check_fitted(self, "reasons_")
         ids = self.members_["member_id"].to_numpy(dtype=object)
         index = np.arange(len(ids)) if member_ids is None else _positions(member_ids, ids)
         cand, self.candidates_report_ = self.candidates(index)
@@ -174,9 +172,8 @@ class CourseRecommender:
         ``global`` (the global model alone), so the per-entity models' worth shows.
         """
         if getattr(self, "scorer", None) != "glmix" or not hasattr(self, "glmix_"):
-            raise LumosUserError(
-                "click_predictions needs a CourseRecommender fitted with scorer='glmix'.",
-                code="not_fitted",
+            raise NotFittedError(
+                "click_predictions needs a CourseRecommender fitted with scorer='glmix'."
             )
         rows = training_rows(
             interactions, self.members_, self.courses_, self.wide_, channel=self.channel

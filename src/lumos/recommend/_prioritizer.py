@@ -38,6 +38,7 @@ import xgboost as xgb
 import yaml
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from lumos._checks import check_fitted
 from lumos.data import validate_table
 from lumos.errors import DataValidationError, LumosUserError
 from lumos.evaluate import propensity_report
@@ -610,10 +611,7 @@ class AccountPrioritizer:
         self._model("reg:squarederror")._check_params()
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "models_"):
-            raise LumosUserError(
-                "This AccountPrioritizer is not fitted; call fit first.", code="not_fitted"
-            )
+        check_fitted(self, "models_")
 
 
 class _Tables:

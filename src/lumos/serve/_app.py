@@ -52,24 +52,15 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lumos.bandits import FrequencyCap
-from lumos.errors import LumosError, LumosUserError
+from lumos.errors import ApiError, LumosError, LumosUserError
 from lumos.events import EventLog, new_id, new_ids, served_lines
 from lumos.serve._dashboard import add_dashboard
 from lumos.serve._html import Lazy
 from lumos.serve._offers_page import offer_figures
-from lumos.serve.cohorts import PageError
 from lumos.store import COLD_START, list_length, ranked
 
 _RECOMMENDATIONS = "/v1/members/{member_id}/recommendations"
 _MAX_START = 10_000
-
-
-class ApiError(Exception):
-    """An error the API returns as ``{code, message, field}`` with ``status``."""
-
-    def __init__(self, status: int, code: str, message: str, field: str | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.field = status, code, message, field
 
 
 class Item(BaseModel):
@@ -241,9 +232,12 @@ def create_app(
     def error(status, code, message, field=None):
         return JSONResponse({"code": code, "message": message, "field": field}, status_code=status)
 
+    def api_error(exc: ApiError):
+        return error(exc.status, exc.code, exc.message, exc.field)
+
     @app.exception_handler(ApiError)
     async def _api_error(request, exc: ApiError):
-        return error(exc.status, exc.code, exc.message, exc.field)
+        return api_error(exc)
 
     @app.exception_handler(LumosError)
     async def _lumos_error(request, exc: LumosError):
@@ -257,8 +251,11 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request, exc: StarletteHTTPException):
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error(exc.status_code, code, str(exc.detail))
+        if exc.status_code == 404:
+            return api_error(ApiError(404, "not_found", str(exc.detail)))
+        if exc.status_code == 405:
+            return api_error(ApiError(405, "method_not_allowed", str(exc.detail)))
+        return api_error(ApiError(exc.status_code, "http_error", str(exc.detail)))
 
     def authorize(request: Request, write: bool) -> None:
         if not (write or read_keys):
@@ -275,7 +272,7 @@ def create_app(
     def readyz():
         live = store.version
         if live is None:
-            return error(503, "not_ready", "the store has no published version yet")
+            return api_error(ApiError(503, "not_ready", "the store has no published version yet"))
         live_version.clear()
         live_version.labels(str(live)).set(1)
         return {"status": "ready", "version": live}
@@ -410,19 +407,10 @@ def create_app(
         """One cohort, a page at a time (``next_page_token``); no item is on two pages."""
         authorize(request, write=False)
         service = need_cohorts()
-        try:
-            return _json(
-                await service.cohort(
-                    member_id,
-                    cohort_id,
-                    page_token=page_token,
-                    count=count,
-                    locale=locale,
-                    channel=channel,
-                )
-            )
-        except PageError as exc:
-            raise ApiError(exc.status, exc.code, exc.message, exc.field) from None
+        page = await service.cohort(
+            member_id, cohort_id, page_token=page_token, count=count, locale=locale, channel=channel
+        )
+        return _json(page)
 
     @app.post("/v1/members/{member_id}/offer", response_model=Offer)
     def offer(request: Request, member_id: str, channel: str = Query(min_length=1)):

@@ -22,6 +22,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from lumos.errors import ApiError
 from lumos.serve._health_page import health_body
 from lumos.serve._html import Lazy, _e, _empty, _num, _page, _scroller
 from lumos.serve._offers_page import offers_body
@@ -232,13 +233,12 @@ def add_dashboard(
         member: str = Query(..., min_length=1, max_length=200),
         page_token: str | None = Query(None, max_length=512),
     ):
-        from lumos.serve.cohorts import PageError
 
         if cohorts is None:
             return _page("network", "My Network", _empty(NO_COHORTS), status=404)
         try:
             got = await cohorts.cohort(member, cohort_id, page_token=page_token, count=COHORT_PAGE)
-        except PageError as exc:
+        except ApiError as exc:
             return _page(
                 "network",
                 "My Network",

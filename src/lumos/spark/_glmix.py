@@ -34,10 +34,11 @@ import pandas as pd
 import scipy.optimize
 from sklearn.base import clone
 
+from lumos._checks import check_number
 from lumos.errors import DataValidationError, LumosUserError
 from lumos.models import GLMix
 from lumos.models._glmix import _feature_union, fit_entities
-from lumos.models._logistic import _hessian, check_number, logistic_loss_grad
+from lumos.models._logistic import _hessian, logistic_loss_grad
 from lumos.spark._frames import (
     check_columns,
     check_values,
@@ -135,7 +136,7 @@ def fit_glmix(
         tagged.unpersist()
     if n == 0:
         state.unpersist()
-        raise DataValidationError("frame has no rows; GLMix needs data.", code="empty_table")
+        raise DataValidationError("frame has no rows; GLMix needs data.", code="empty")
 
     def swap(new):
         # a local checkpoint cuts the lineage: each coordinate's models are computed from the

@@ -17,6 +17,7 @@ import copy
 import numpy as np
 import pandas as pd
 
+from lumos._checks import check_fitted
 from lumos.errors import LumosUserError
 from lumos.recommend._publish import member_treatments
 from lumos.store import COLD_START, build_records, new_version
@@ -196,11 +197,7 @@ def _check_recommenders(recommenders):
             code="bad_argument",
         )
     for model, rec in recommenders.items():
-        if not hasattr(rec, "reasons_"):
-            raise LumosUserError(
-                f"the recommender of model {model!r} is not fitted; call fit first.",
-                code="not_fitted",
-            )
+        check_fitted(rec, "reasons_", what=f"the recommender of model {model!r}")
 
 
 def _members(spark, recommenders, members, partitions):

@@ -126,7 +126,7 @@ def build_records(
     return Records(version, *_encode(long, model_ids, version))
 
 
-def _fail(message, code, *, model=None, row=None, column=None):
+def _fail(message, *, code, model=None, row=None, column=None):
     where = f"table of model {model!r}" if model is not None else "recommendations table"
     if row is not None:
         where += f" row {row}"
@@ -139,7 +139,7 @@ def _long_table(tables, item_column):
         if "model_id" not in tables.columns:
             _fail(
                 "a single table needs a 'model_id' column; add it.",
-                "missing_column",
+                code="missing_column",
                 column="model_id",
             )
         tables = dict(tuple(tables.groupby("model_id", sort=False)))
@@ -176,7 +176,7 @@ def _long_table(tables, item_column):
         _fail(
             f"item {long['item'][at]!r} appears twice in the list of member "
             f"{long['member_id'][at]!r}; keep one row per (member, item).",
-            "duplicate_item",
+            code="duplicate",
             model=model_ids[long["model"][at]],
             row=int(long["row"][at]),
             column="item",
@@ -197,7 +197,7 @@ def _check_table(model, code, table, item_column):
         if column not in table.columns:
             _fail(
                 f"missing column {column!r}; the columns are {list(table.columns)}.",
-                "missing_column",
+                code="missing_column",
                 model=model,
                 column=column,
             )
@@ -211,7 +211,7 @@ def _check_table(model, code, table, item_column):
             at = int(np.argmax(bad))
             _fail(
                 f"column {name!r} must hold non-empty str; got {out[column][at]!r}.",
-                "bad_value",
+                code="bad_value",
                 model=model,
                 row=at,
                 column=name,
@@ -222,7 +222,7 @@ def _check_table(model, code, table, item_column):
         at = int(np.argmax(bad))
         _fail(
             f"column 'score' must hold finite numbers; got {table['score'].iloc[at]!r}.",
-            "bad_value",
+            code="bad_value",
             model=model,
             row=at,
             column="score",
@@ -236,7 +236,7 @@ def _check_table(model, code, table, item_column):
             at = int(np.argmax(~np.isfinite(rank)))
             _fail(
                 f"column 'rank' must hold numbers; got {table['rank'].iloc[at]!r}.",
-                "bad_value",
+                code="bad_value",
                 model=model,
                 row=at,
                 column="rank",
@@ -330,7 +330,7 @@ def _encode(long, model_ids, version):
             _fail(
                 f"member {members[at]!r} has {counts.max()} {what}; a record holds at most "
                 f"{LIMIT}.",
-                "record_too_large",
+                code="record_too_large",
             )
 
     # The strings of each record: model ids, items, reason codes, reason texts.
@@ -355,7 +355,7 @@ def _encode(long, model_ids, version):
     if len(byte_len) and byte_len.max() > LIMIT:
         _fail(
             f"a string of {byte_len.max()} bytes is longer than a record allows ({LIMIT}).",
-            "record_too_large",
+            code="record_too_large",
         )
     blob = b"".join(encoded[codes].tolist())
     string_len = byte_len[codes]
@@ -405,7 +405,7 @@ def _encode(long, model_ids, version):
     if too_long:
         _fail(
             f"member id {too_long[0][:40]!r}… is longer than {MAX_KEY_BYTES} bytes.",
-            "bad_value",
+            code="bad_value",
             column="member_id",
         )
     return ids, values

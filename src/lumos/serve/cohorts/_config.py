@@ -80,7 +80,7 @@ def load_config(path) -> CohortsConfig:
         raw = yaml.safe_load(path.read_text())
     except OSError as exc:
         raise LumosUserError(
-            f"cannot read the cohorts config {str(path)!r}: {exc.strerror}.", code="not_found"
+            f"cannot read the cohorts config {str(path)!r}: {exc.strerror}.", code="file_not_found"
         ) from None
     except yaml.YAMLError as exc:
         raise LumosUserError(

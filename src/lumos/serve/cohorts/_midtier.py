@@ -28,7 +28,7 @@ import pandas as pd
 from lumos.data import read_table
 from lumos.data._io import TABLE_SUFFIXES
 from lumos.data._io import read_tables as read_folder
-from lumos.errors import LumosUserError
+from lumos.errors import ApiError, LumosUserError
 from lumos.events import new_ids, served_lines
 from lumos.serve.cohorts._config import CohortsConfig
 from lumos.serve.cohorts._decorate import Catalogs, Decorator, entity_tables
@@ -40,12 +40,7 @@ from lumos.serve.cohorts._workflow import Operator, Workflow
 log = logging.getLogger("lumos.cohorts")
 
 
-class PageError(Exception):
-    """A request the cohorts API answers with ``{code, message, field}`` and ``status``."""
-
-    def __init__(self, status, code, message, field=None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.field = status, code, message, field
+PageError = ApiError  # the name of a release ago; the API's one error class
 
 
 def read_tables(folder) -> dict[str, pd.DataFrame]:
@@ -281,7 +276,7 @@ class CohortService:
         except (ValueError, UnicodeDecodeError):
             ok = False
         if not ok or cid != cohort_id:
-            raise PageError(
+            raise ApiError(
                 400,
                 "bad_page_token",
                 "page_token is not one this server gave for this cohort; start again "
@@ -290,7 +285,7 @@ class CohortService:
             )
         held = self._snapshots.get(snapshot)
         if held is None or held[0] != member_id or time.monotonic() - held[2] > self.snapshot_ttl:
-            raise PageError(
+            raise ApiError(
                 410,
                 "page_token_expired",
                 "this page_token has expired; fetch the cohort again without page_token.",
@@ -367,7 +362,7 @@ class CohortService:
     ) -> dict:
         """One cohort, a page of ``count`` items; ``next_page_token`` while more remain."""
         if cohort_id not in self.rankers:
-            raise PageError(
+            raise ApiError(
                 404,
                 "unknown_cohort",
                 f"no cohort {cohort_id!r} (the cohorts are {', '.join(self.rankers)}).",
@@ -377,7 +372,7 @@ class CohortService:
         if page_token is None:
             got, failed = await self.fetch(member, [cohort_id])
             if cohort_id in failed:
-                raise PageError(
+                raise ApiError(
                     503,
                     "cohort_unavailable",
                     f"cohort {cohort_id!r} did not answer in time ({failed[cohort_id]}); "

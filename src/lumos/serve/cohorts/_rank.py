@@ -164,7 +164,7 @@ class RelevanceRanker:
             raise LumosUserError(
                 "the events hold no served items with a cohort; serve cohorts and collect "
                 "impressions and actions first.",
-                code="no_data",
+                code="empty",
             )
         acted = set(events.loc[events["type"] == "action", "tracking_id"])
         y = served["tracking_id"].isin(acted).to_numpy(float)

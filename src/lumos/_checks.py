@@ -1,0 +1,109 @@
+"""Input checks every package shares: numbers, columns, a fitted model.
+
+Each raises Lumos's own errors with the message the conventions ask for: what
+was wrong, the value received and what to do.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+from lumos.errors import DataValidationError, LumosUserError
+
+
+def check_number(
+    owner: str | None,
+    name: str,
+    value,
+    *,
+    low: float | None = 0.0,
+    high: float | None = None,
+    integer: bool = False,
+    strict: bool = False,
+    high_strict: bool = False,
+):
+    """Return ``value`` when it is a finite number in range; else raise ``bad_argument``.
+
+    ``low`` is inclusive (exclusive with ``strict``), ``high`` inclusive
+    (exclusive with ``high_strict``); ``None`` leaves that side open.
+    Booleans are never numbers here.
+
+    Examples
+    --------
+    >>> check_number("GLMix", "passes", 3, low=1, integer=True)
+    3
+    >>> check_number("GLMix", "l2", -1)
+    Traceback (most recent call last):
+    lumos.errors.LumosUserError: The 'l2' parameter of GLMix must be a float >= 0. Got -1.
+    >>> check_number(None, "alpha", 1.0, strict=True, high=1, high_strict=True)
+    Traceback (most recent call last):
+    lumos.errors.LumosUserError: The 'alpha' parameter must be a float > 0 and < 1. Got 1.0.
+    """
+    kind = numbers.Integral if integer else numbers.Real
+    ok = isinstance(value, kind) and not isinstance(value, bool)
+    ok = ok and math.isfinite(value)
+    if ok and low is not None:
+        ok = value > low if strict else value >= low
+    if ok and high is not None:
+        ok = value < high if high_strict else value <= high
+    if not ok:
+        bounds = []
+        if low is not None:
+            bounds.append(f"{'>' if strict else '>='} {low:g}")
+        if high is not None:
+            bounds.append(f"{'<' if high_strict else '<='} {high:g}")
+        what = "an int" if integer else "a float"
+        rule = f"{what} {' and '.join(bounds)}" if bounds else f"{what} (finite)"
+        of = f" of {owner}" if owner else ""
+        raise LumosUserError(
+            f"The {name!r} parameter{of} must be {rule}. Got {value!r}.", code="bad_argument"
+        )
+    return value
+
+
+def require_columns(frame, columns, *, source: str, hint: str = "", file: str | None = None):
+    """Raise ``missing_column`` naming the first of ``columns`` that ``frame`` lacks.
+
+    ``source`` names the table in the message ("predictions file 'p.csv'");
+    ``hint`` says what to do; ``file`` is kept on the error for programs.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> require_columns(pd.DataFrame({"a": [1]}), ["a", "b"], source="table t",
+    ...                 hint="add it.")
+    Traceback (most recent call last):
+    lumos.errors.DataValidationError: table t has no column 'b' (it has a); add it.
+    """
+    have = list(frame.columns)
+    for column in columns:
+        if column not in have:
+            shown = ", ".join(map(str, have[:12])) + (", …" if len(have) > 12 else "")
+            end = f"; {hint}" if hint else "."
+            raise DataValidationError(
+                f"{source} has no column {column!r} (it has {shown or 'no columns'}){end}",
+                code="missing_column",
+                file=file,
+                column=str(column),
+            )
+
+
+def check_fitted(estimator, *attributes: str, what: str = "", hint: str = "call fit first"):
+    """Raise :class:`~lumos.errors.NotFittedError` unless ``estimator`` has the ``attributes``.
+
+    ``what`` names the model in the message (default "This <class>"); ``hint``
+    says what to do.
+
+    Examples
+    --------
+    >>> class Model: ...
+    >>> check_fitted(Model(), "coef_")
+    Traceback (most recent call last):
+    lumos.errors.NotFittedError: This Model is not fitted; call fit first.
+    """
+    if not all(hasattr(estimator, a) for a in attributes):
+        from lumos.errors import NotFittedError
+
+        what = what or f"This {type(estimator).__name__}"
+        raise NotFittedError(f"{what} is not fitted; {hint}.")
