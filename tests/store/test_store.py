@@ -47,6 +47,30 @@ def test_get_many_unknown_and_before_publish(store):
         store.get_many("M0001")
 
 
+def test_open_store_by_target_and_read_only(backend):
+    from lumos.store import open_store
+
+    name, target, open_ = backend
+    with open_() as writer:
+        writer.publish(build_records(model_tables(), version="v1"))
+        where = {"prefix": writer.prefix} if name == "redis" else {}
+    reader = open_store(target, readonly=True, **where)
+    assert type(reader).__name__ == {"lmdb": "LMDBStore", "redis": "RedisStore"}[name]
+    assert reader.get("M0003")["version"] == "v1" and reader.readonly
+    for write in (
+        lambda: reader.publish(build_records(model_tables(), version="v2")),
+        lambda: reader.rollback("v1"),
+    ):
+        with pytest.raises(LumosUserError, match="opened read-only") as err:
+            write()
+        assert err.value.code == "read_only"
+    assert reader.versions() == ["v1"]
+    reader.close()
+    with pytest.raises(LumosUserError, match="scheme 'http'") as err:
+        open_store("http://example.com/store")
+    assert err.value.code == "bad_argument"
+
+
 def test_versions_rollback_and_pruning(backend):
     store = backend[2](keep=2)
     for k in (1, 2, 3):

@@ -1,8 +1,9 @@
-"""Funnel tracking: the unified event, durable sinks (disk, Redis Streams), legacy shapes."""
+"""Funnel tracking: the unified event, durable logs (disk, Redis Streams) behind
+:func:`open_event_log`, legacy shapes."""
 
 from lumos.events._event import FIELDS, TYPES, new_id, new_ids, served_lines, validate_event
 from lumos.events._legacy import by_type, funnel, to_interactions
-from lumos.events._log import EventLog, RedisEventLog
+from lumos.events._log import EventLog, RedisEventLog, open_event_log
 
 __all__ = [
     "FIELDS",
@@ -13,6 +14,7 @@ __all__ = [
     "funnel",
     "new_id",
     "new_ids",
+    "open_event_log",
     "served_lines",
     "to_interactions",
     "validate_event",

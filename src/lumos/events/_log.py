@@ -28,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pa_json
 
+from lumos._targets import parse_target
 from lumos.errors import LumosUserError
 from lumos.events._event import FIELDS, validate_event
 
@@ -59,6 +60,76 @@ def _parse(lines: bytes) -> pd.DataFrame:
 
 
 _SERVED = b'"type":"served"'  # only a key and its value: quotes inside strings are escaped
+
+
+def open_event_log(target, *, readonly: bool = False, **kwargs):
+    """The event log at ``target``: Redis Streams for a Redis URL (``redis://``,
+    ``rediss://``, ``unix://``), else the disk log in that folder.
+
+    The targets :func:`lumos.store.open_store` takes; ``readonly`` opens a
+    disk log beside its writer (a Redis stream has no writer's lock, so it
+    only refuses appends); ``kwargs`` go to the backend.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with open_event_log(tempfile.mkdtemp()) as log:
+    ...     type(log).__name__, log.read(type="action").empty
+    ('EventLog', True)
+    """
+    where = parse_target(target, what="event log")
+    if where.is_redis:
+        return RedisEventLog(where.url, readonly=readonly, **kwargs)
+    return EventLog(where.path, readonly=readonly, **kwargs)
+
+
+def _where(fields: dict) -> dict[str, tuple | bool]:
+    """Check :meth:`read`'s filter: each field of the funnel event → True (present) or values."""
+    out = {}
+    for field, want in fields.items():
+        if field not in FIELDS:
+            raise LumosUserError(
+                f"read() filters on fields of the funnel event; {field!r} is not one "
+                f"({', '.join(FIELDS)}).",
+                code="bad_argument",
+            )
+        if want is True:
+            out[field] = True
+        elif isinstance(want, str):
+            out[field] = (want,)
+        elif isinstance(want, list | tuple | set | frozenset) and all(
+            isinstance(v, str) for v in want
+        ):
+            out[field] = tuple(want)
+        else:
+            raise LumosUserError(
+                f"read({field}=...) takes a string, a list of strings, or True (present); "
+                f"got {want!r}.",
+                code="bad_argument",
+            )
+    return out
+
+
+def _select(frame: pd.DataFrame, where: dict) -> pd.DataFrame:
+    """The rows of ``frame`` that pass every filter of ``where``, in order."""
+    keep = pd.Series(True, index=frame.index)
+    for field, want in where.items():
+        keep &= frame[field].notna() if want is True else frame[field].isin(want)
+    return frame[keep].reset_index(drop=True) if where else frame
+
+
+def _patterns(where: dict) -> list[list[bytes]]:
+    """Byte strings a line must hold one of, per filtered string field (a fast prefilter:
+    the log's own JSON escapes quotes inside values, so a match is a key and its value)."""
+    out = []
+    for field, want in where.items():
+        if field in _NUMBERS:
+            continue
+        if want is True:
+            out.append([f'"{field}":"'.encode()])
+        else:
+            out.append([json.dumps({field: v}, separators=(",", ":"))[1:-1].encode() for v in want])
+    return out
 
 
 def _batch(events) -> list[dict]:
@@ -224,19 +295,31 @@ class EventLog:
         data = path.read_bytes()
         return data[: data.rfind(b"\n") + 1]  # whole lines: one may be half written
 
-    def read(self, *, contains: bytes | None = None) -> pd.DataFrame:
-        """Every event in the log, in the order written (one column per field).
+    def read(self, *, contains: bytes | None = None, **where) -> pd.DataFrame:
+        """The events in the log, in the order written (one column per field).
 
-        ``contains`` keeps only the lines holding those bytes before any is
-        parsed — e.g. ``b'"action":"dismiss"'`` — a fast filter on a large log.
+        Keyword filters keep the events whose field holds one of the values
+        given (``action=("dismiss", "follow")``, ``type="action"``) or, with
+        ``True``, any value (``cohort=True``); lines are filtered before they
+        are parsed, so a filtered read of a large log is fast.
+        ``contains`` (bytes a line must hold) is the older, raw form of the
+        same filter.
         """
+        where = _where(where)
+        patterns = _patterns(where)
+        if contains is not None:
+            patterns.append([contains])
         parts = []
         for path in self._segments():
             data = self._lines(path)
-            if contains is not None:
-                data = b"".join(line + b"\n" for line in data.splitlines() if contains in line)
+            if patterns:
+                data = b"".join(
+                    line + b"\n"
+                    for line in data.splitlines()
+                    if all(any(p in line for p in any_of) for any_of in patterns)
+                )
             parts.append(data)
-        return _parse(b"".join(parts))
+        return _select(_parse(b"".join(parts)), where)
 
     @property
     def closed(self) -> bool:
@@ -282,17 +365,28 @@ class RedisEventLog:
     url : str
         ``redis://host:port/db``.
     stream : str, default="lumos:events"
+    readonly : bool, default=False
+        Refuse appends (a process that only reads the stream).
     """
 
-    def __init__(self, url: str, *, stream: str = "lumos:events"):
+    def __init__(self, url: str, *, stream: str = "lumos:events", readonly: bool = False):
         import redis
 
-        self.stream = stream
+        self.url, self.stream, self.readonly = url, stream, readonly
         self._client = redis.Redis.from_url(url)
         self._append = self._client.register_script(_APPEND)
 
+    def _writable(self) -> None:
+        if self.readonly:
+            raise LumosUserError(
+                f"event stream {self.stream!r} at {self.url!r} was opened read-only; open it "
+                "without readonly=True to append.",
+                code="read_only",
+            )
+
     def append(self, events, *, validate: bool = True) -> int:
         """Validate, de-duplicate and append a batch; the number of new events."""
+        self._writable()
         batch = _batch(events) if validate else list(events)
         args = []
         for event in batch:  # an empty id: a served event, never de-duplicated
@@ -304,6 +398,7 @@ class RedisEventLog:
 
     def append_served(self, lines: list[str]) -> int:
         """Append ``served`` events as :func:`~lumos.events.served_lines` made them, in one trip."""
+        self._writable()
         if lines:
             with self._client.pipeline(transaction=False) as pipe:
                 for line in lines:
@@ -314,10 +409,25 @@ class RedisEventLog:
     def __len__(self) -> int:
         return int(self._client.xlen(self.stream))
 
-    def read(self) -> pd.DataFrame:
-        """Every event on the stream, in order."""
-        rows = [json.loads(fields[b"e"]) for _, fields in self._client.xrange(self.stream)]
-        return pd.DataFrame(rows, columns=list(FIELDS))
+    def read(self, **where) -> pd.DataFrame:
+        """The events on the stream, in order; filtered as :meth:`EventLog.read` filters."""
+        where = _where(where)
+        lines = b"\n".join(fields[b"e"] for _, fields in self._client.xrange(self.stream))
+        return _select(_parse(lines + b"\n" if lines else b""), where)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    _closed = False
 
     def close(self) -> None:
         self._client.close()
+        self._closed = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

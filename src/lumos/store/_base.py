@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from lumos._targets import parse_target
 from lumos.errors import LumosUserError
 from lumos.store._build import Records, check_version
 from lumos.store._codec import decode_record
@@ -11,15 +12,20 @@ from lumos.store._codec import decode_record
 COLD_START = "cold_start"  # the member id (and model id) of the list for members without one
 
 
-def open_store(target: str, **kwargs) -> Store:
-    """A Redis store for a ``redis://`` URL, else the LMDB store in the folder ``target``."""
-    if str(target).startswith(("redis://", "rediss://", "unix://")):
+def open_store(target, **kwargs) -> Store:
+    """A Redis store for a Redis URL (``redis://``, ``rediss://``, ``unix://``), else the
+    LMDB store in the folder ``target``; ``kwargs`` go to the backend.
+
+    :func:`lumos.events.open_event_log` takes the same targets.
+    """
+    where = parse_target(target, what="store")
+    if where.is_redis:
         from lumos.store._redis import RedisStore
 
-        return RedisStore(str(target), **kwargs)
+        return RedisStore(where.url, **kwargs)
     from lumos.store._lmdb import LMDBStore
 
-    return LMDBStore(target, **kwargs)
+    return LMDBStore(where.path, **kwargs)
 
 
 class Store:
@@ -29,13 +35,21 @@ class Store:
     writes; reads always come from one complete version.
     """
 
-    def __init__(self, *, keep: int = 3):
+    def __init__(self, *, keep: int = 3, readonly: bool = False):
         if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
             raise LumosUserError(
                 f"The 'keep' parameter of {type(self).__name__} must be an int >= 1. Got {keep!r}.",
                 code="bad_argument",
             )
-        self.keep = keep
+        self.keep, self.readonly = keep, readonly
+
+    def _writable(self, what: str) -> None:
+        if self.readonly:
+            raise LumosUserError(
+                f"This {type(self).__name__} was opened read-only; open it without "
+                f"readonly=True to {what}.",
+                code="read_only",
+            )
 
     def get(self, member_id: str, *, decode: bool = True):
         """The record of ``member_id`` in the live version, or None when it has none."""
@@ -77,6 +91,7 @@ class Store:
         never a mix; a publish killed half-way leaves the live version as it
         was (the next publish removes the half-written one).
         """
+        self._writable("publish")
         if not isinstance(records, Records):
             raise LumosUserError(
                 f"publish takes the Records of build_records. Got {type(records).__name__}.",
@@ -93,6 +108,7 @@ class Store:
 
     def rollback(self, version: str | None = None) -> str:
         """Make a kept ``version`` live again (default: the one published before the live one)."""
+        self._writable("roll back")
         kept = self.versions()
         if version is None:
             live = self._live()

@@ -54,7 +54,7 @@ class LMDBStore(Store):
     """
 
     def __init__(self, path, *, keep: int = 3, map_size: int = 2**36, readonly: bool = False):
-        super().__init__(keep=keep)
+        super().__init__(keep=keep, readonly=readonly)
         self.path = os.fspath(path)
         if not readonly:
             os.makedirs(self.path, exist_ok=True)

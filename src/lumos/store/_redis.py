@@ -43,6 +43,8 @@ class RedisStore(Store):
         Namespace of this store's keys.
     keep : int, default=3
         How many versions stay for rollback, the live one included.
+    readonly : bool, default=False
+        Refuse to publish or roll back (a serving process).
 
     Examples
     --------
@@ -50,8 +52,8 @@ class RedisStore(Store):
     >>> store.get("M000001")  # doctest: +SKIP
     """
 
-    def __init__(self, url: str, *, prefix: str = "lumos", keep: int = 3):
-        super().__init__(keep=keep)
+    def __init__(self, url: str, *, prefix: str = "lumos", keep: int = 3, readonly: bool = False):
+        super().__init__(keep=keep, readonly=readonly)
         self.url, self.prefix = url, prefix
         try:
             self._r = redis.Redis.from_url(url)
@@ -107,6 +109,7 @@ class RedisStore(Store):
         version in one step. Until then readers see the live version; a publish
         that never commits is removed by the next ``begin``.
         """
+        self._writable("publish")
         check_version(version)
         if version in self.versions():
             raise LumosUserError(
