@@ -219,7 +219,7 @@ def test_demo_runs_end_to_end(tmp_path):
     from fastapi.testclient import TestClient
 
     from lumos.cli import _demo_app
-    from lumos.serve.cohorts import downstream_services
+    from lumos.cohorts import downstream_services
 
     assert "Discovery: 8 first-pass rankers" in result.output
     with downstream_services(  # as `lumos demo` does before it serves

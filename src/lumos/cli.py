@@ -117,7 +117,7 @@ def demo(out, n_accounts, months, seed, no_serve, port, no_browser):
     if no_serve:
         return
 
-    from lumos.serve.cohorts import downstream_services
+    from lumos.cohorts import downstream_services
 
     p = done["paths"]
     # two first-pass rankers run as their own HTTP services, as they would in production
@@ -864,7 +864,7 @@ def _app(
     store = open_store(target) if redis else open_store(target, readonly=True)
     cohorts = None
     if cohorts_config:
-        from lumos.serve.cohorts import CohortService, load_config
+        from lumos.cohorts import CohortService, load_config
 
         cohorts = CohortService(
             load_config(cohorts_config), experiments=router.experiments, store=store
@@ -1026,7 +1026,7 @@ def cohorts():
 @_friendly
 def cohorts_fpr_service(config, cohort_id, delay_ms, host, port):
     """Serve one cohort's first-pass ranker over HTTP (what the `rest` plugin fetches)."""
-    from lumos.serve.cohorts import CohortService, fpr_service_app, load_config
+    from lumos.cohorts import CohortService, fpr_service_app, load_config
 
     try:
         low, _, high = delay_ms.partition("-")
@@ -1062,7 +1062,7 @@ def cohorts_fpr_service(config, cohort_id, delay_ms, host, port):
 def cohorts_fit_ranker(sink, config, out):
     """Fit the relevance second-pass ranker from served, impression and action events."""
     from lumos.data import atomic_path
-    from lumos.serve.cohorts import CohortService, RelevanceRanker, load_config
+    from lumos.cohorts import CohortService, RelevanceRanker, load_config
 
     source = _event_source(sink)
     events = source.read()

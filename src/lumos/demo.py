@@ -217,7 +217,7 @@ def _cohorts(out: Path, store: Path, *, seed: int, echo) -> dict:
     import asyncio
 
     from lumos.data.demo import social
-    from lumos.serve.cohorts import CohortService, load_config, write_demo_configs
+    from lumos.cohorts import CohortService, load_config, write_demo_configs
 
     book = social(3000, seed=seed)
     folder = out / "social"

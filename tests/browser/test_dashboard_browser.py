@@ -53,7 +53,7 @@ def demo(tmp_path_factory):
 def server(demo, tmp_path_factory):
     """The base URL of the app `lumos demo` serves, on a free loopback port."""
     from lumos.cli import _demo_app
-    from lumos.serve.cohorts import downstream_services
+    from lumos.cohorts import downstream_services
 
     events = tmp_path_factory.mktemp("events")
     with downstream_services(  # the first-pass rankers, as `lumos demo` starts them

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lumos.serve.cohorts.plugins._graph import SocialRanker
+from lumos.cohorts.plugins._graph import SocialRanker
 
 
 class EventsNearYou(SocialRanker):

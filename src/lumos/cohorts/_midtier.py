@@ -30,12 +30,12 @@ from lumos.data._io import TABLE_SUFFIXES
 from lumos.data._io import read_tables as read_folder
 from lumos.errors import ApiError, LumosUserError
 from lumos.events import new_ids, served_lines
-from lumos.serve.cohorts._config import CohortsConfig
-from lumos.serve.cohorts._decorate import Catalogs, Decorator, entity_tables
-from lumos.serve.cohorts._http import HttpPool
-from lumos.serve.cohorts._plugin import DiscoveryResult, MemberContext, PluginPool
-from lumos.serve.cohorts._rank import MIDTIER, Engagement, RelevanceRanker, RuleRanker
-from lumos.serve.cohorts._workflow import Operator, Workflow
+from lumos.cohorts._config import CohortsConfig
+from lumos.cohorts._decorate import Catalogs, Decorator, entity_tables
+from lumos.cohorts._http import HttpPool
+from lumos.cohorts._plugin import DiscoveryResult, MemberContext, PluginPool
+from lumos.cohorts._rank import MIDTIER, Engagement, RelevanceRanker, RuleRanker
+from lumos.cohorts._workflow import Operator, Workflow
 
 log = logging.getLogger("lumos.cohorts")
 

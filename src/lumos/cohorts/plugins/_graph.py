@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lumos.serve.cohorts._plugin import FirstPassRanker
+from lumos.cohorts._plugin import FirstPassRanker
 
 
 class Graph:

@@ -19,7 +19,7 @@ from lumos.errors import LumosUserError
 from lumos.events import EventLog
 from lumos.experiments import Experiments
 from lumos.serve import create_app
-from lumos.serve.cohorts import (
+from lumos.cohorts import (
     DEMO_COHORTS,
     CohortService,
     Engagement,
@@ -137,7 +137,7 @@ def test_pages_of_one_cohort_never_repeat_an_item(world, tmp_path):
         seen += [i["item_id"] for i in page["items"]]
         token, pages = page["next_page_token"], pages + 1
     assert len(seen) == len(set(seen)) == first["total"] and pages > 2
-    from lumos.serve.cohorts import PageError
+    from lumos.cohorts import PageError
 
     with pytest.raises(PageError, match="not one this server gave"):
         run(svc.cohort("U000003", "pymk_region", page_token=first["next_page_token"][:-2] + "xx"))
@@ -158,7 +158,7 @@ def test_a_new_cohort_is_one_plugin_module_and_one_config_line(world, tmp_path):
     (plugins / "alumni_mentors.py").write_text(
         textwrap.dedent(
             """
-            from lumos.serve.cohorts import FirstPassRanker
+            from lumos.cohorts import FirstPassRanker
 
             class Mentors(FirstPassRanker):
                 item_type = "member"
@@ -198,7 +198,7 @@ def test_failing_and_slow_rankers_are_left_out_and_counted(world, tmp_path):
         textwrap.dedent(
             """
             import asyncio
-            from lumos.serve.cohorts import FirstPassRanker
+            from lumos.cohorts import FirstPassRanker
 
             class Flaky(FirstPassRanker):
                 def request(self, member):
@@ -494,7 +494,7 @@ def st_members():
 
 
 def test_a_ranker_service_answers_in_its_own_shape_and_rejects_bad_parameters(world, tmp_path):
-    from lumos.serve.cohorts import fpr_service_app
+    from lumos.cohorts import fpr_service_app
 
     svc = service(world, tmp_path)
     with TestClient(fpr_service_app(svc, "groups")) as client:
@@ -512,7 +512,7 @@ def test_a_ranker_service_answers_in_its_own_shape_and_rejects_bad_parameters(wo
 
 
 def test_the_midtier_http_client_keeps_connections_alive_and_reports_failures(downstream):
-    from lumos.serve.cohorts._http import HttpError, HttpPool
+    from lumos.cohorts._http import HttpError, HttpPool
 
     config, _ = downstream
     url = load_config(config).cohorts["groups"].options["url"]
@@ -544,3 +544,15 @@ def test_the_midtier_http_client_keeps_connections_alive_and_reports_failures(do
             await pool.close()
 
     run(go())
+
+
+def test_the_old_module_path_still_works_and_warns():
+    import lumos.cohorts
+    import lumos.serve.cohorts as old
+
+    with pytest.warns(DeprecationWarning, match="import it from lumos.cohorts"):
+        from lumos.serve.cohorts import CohortService
+    assert CohortService is lumos.cohorts.CohortService
+    assert set(old.__all__) == set(lumos.cohorts.__all__)
+    with pytest.raises(AttributeError):
+        old.no_such_name  # noqa: B018

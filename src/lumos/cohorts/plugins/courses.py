@@ -5,7 +5,7 @@ A member without a list gets the store's cold-start list.
 
 from __future__ import annotations
 
-from lumos.serve.cohorts import FirstPassRanker
+from lumos.cohorts import FirstPassRanker
 from lumos.store import COLD_START, ranked
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lumos.serve.cohorts.plugins._graph import SocialRanker
+from lumos.cohorts.plugins._graph import SocialRanker
 
 
 class GroupsOfConnections(SocialRanker):

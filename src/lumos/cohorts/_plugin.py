@@ -103,7 +103,7 @@ class FirstPassRanker:
         """The downstream's raw answer.
 
         ``http`` is the mid-tier's client: ``await http.get_json(url, params)``
-        over kept-alive connections (:class:`~lumos.serve.cohorts._http.HttpPool`).
+        over kept-alive connections (:class:`~lumos.cohorts._http.HttpPool`).
         """
         raise NotImplementedError
 

@@ -7,7 +7,7 @@ in its own shape — ``{"elements": [{"urn": "group:G0001", "relevance": 0.8,
 
 from __future__ import annotations
 
-from lumos.serve.cohorts import RestRanker
+from lumos.cohorts import RestRanker
 
 
 class RestCohort(RestRanker):
