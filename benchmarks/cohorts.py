@@ -39,8 +39,8 @@ import yaml
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import emit, free_port, log
 
-from lumos.data.demo import social
 from lumos.cohorts import write_demo_configs
+from lumos.data.demo import social
 from lumos.store import COLD_START, LMDBStore, build_records
 from serve import load, start
 

@@ -1061,8 +1061,8 @@ def cohorts_fpr_service(config, cohort_id, delay_ms, host, port):
 @_friendly
 def cohorts_fit_ranker(sink, config, out):
     """Fit the relevance second-pass ranker from served, impression and action events."""
-    from lumos.data import atomic_path
     from lumos.cohorts import CohortService, RelevanceRanker, load_config
+    from lumos.data import atomic_path
 
     source = _event_source(sink)
     events = source.read()

@@ -216,8 +216,8 @@ def _cohorts(out: Path, store: Path, *, seed: int, echo) -> dict:
     """Discovery cohorts on a generated social network: one member's page."""
     import asyncio
 
-    from lumos.data.demo import social
     from lumos.cohorts import CohortService, load_config, write_demo_configs
+    from lumos.data.demo import social
 
     book = social(3000, seed=seed)
     folder = out / "social"

@@ -14,11 +14,6 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from lumos.cli import main
-from lumos.data.demo import social
-from lumos.errors import LumosUserError
-from lumos.events import EventLog
-from lumos.experiments import Experiments
-from lumos.serve import create_app
 from lumos.cohorts import (
     DEMO_COHORTS,
     CohortService,
@@ -31,6 +26,11 @@ from lumos.cohorts import (
     parse_config,
     write_demo_configs,
 )
+from lumos.data.demo import social
+from lumos.errors import LumosUserError
+from lumos.events import EventLog
+from lumos.experiments import Experiments
+from lumos.serve import create_app
 from lumos.store import COLD_START, LMDBStore, build_records
 
 KEY = "k"

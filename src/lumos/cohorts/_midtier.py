@@ -25,17 +25,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from lumos.data import read_table
-from lumos.data._io import TABLE_SUFFIXES
-from lumos.data._io import read_tables as read_folder
-from lumos.errors import ApiError, LumosUserError
-from lumos.events import new_ids, served_lines
 from lumos.cohorts._config import CohortsConfig
 from lumos.cohorts._decorate import Catalogs, Decorator, entity_tables
 from lumos.cohorts._http import HttpPool
 from lumos.cohorts._plugin import DiscoveryResult, MemberContext, PluginPool
 from lumos.cohorts._rank import MIDTIER, Engagement, RelevanceRanker, RuleRanker
 from lumos.cohorts._workflow import Operator, Workflow
+from lumos.data import read_table
+from lumos.data._io import TABLE_SUFFIXES
+from lumos.data._io import read_tables as read_folder
+from lumos.errors import ApiError, LumosUserError
+from lumos.events import new_ids, served_lines
 
 log = logging.getLogger("lumos.cohorts")
 
