@@ -90,13 +90,3 @@ def test_bad_predictions_are_named(change, message):
         check_predictions(change(data), "label", "score", source="p.csv")
     with pytest.raises(DataValidationError, match="no column 'segment'"):
         model_health(data, groups=["segment"])
-
-
-def test_plots_draw_nothing_for_a_missing_figure():
-    from lumos.evaluate._report import _bars, _intervals, calibration_plot
-
-    nan = float("nan")
-    drawn = _intervals(["a", "b"], [0.1, nan], [0.0, nan], [0.2, nan], title="t")
-    drawn += _bars(["a", "b"], [0.3, nan], title="t")
-    drawn += calibration_plot(reliability([0, 1, 1, 0], [0.1, 0.4, 0.6, 0.9], bins=2))
-    assert "nan" not in drawn.lower() and drawn.count("<circle") == 3

@@ -13,7 +13,6 @@ existing file is replaced only once the new one is fully written.
 
 from __future__ import annotations
 
-import html
 import itertools
 import json
 import os
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lumos._html import esc
 from lumos.data import atomic_path
 from lumos.errors import LumosUserError
 from lumos.explain._format import format_one
@@ -152,7 +152,6 @@ letter-spacing:.04em;color:#5e6b7a;margin:10px 0 2px}.card ul{margin:0;padding-l
 
 
 def _html(narratives, tmp: Path, scores, title: str) -> None:
-    esc = html.escape
     n_rows = narratives["row"].nunique()
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(
