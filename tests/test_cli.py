@@ -218,8 +218,9 @@ def test_demo_runs_end_to_end(tmp_path):
     # what `lumos demo` serves when it ends: the store, the experiment, the account scores
     from fastapi.testclient import TestClient
 
-    from lumos.cli import _demo_app
     from lumos.cohorts import downstream_services
+    from lumos.demo import demo_config
+    from lumos.serve import app_from_config
 
     assert "Discovery: 8 first-pass rankers" in result.output
     with downstream_services(  # as `lumos demo` does before it serves
@@ -228,7 +229,7 @@ def test_demo_runs_end_to_end(tmp_path):
         store=out / "store",
         tables={"courses": out / "learning" / "courses.parquet"},
     ) as cohorts:
-        served = _demo_app(out, cohorts, tmp_path / "events")
+        served = app_from_config(demo_config(out, cohorts, tmp_path / "events"))
         with TestClient(served) as app:  # leaving it closes the store and the event log
             member = courses["member_id"].iloc[0]
             got = app.get(f"/v1/members/{member}/recommendations?count=3").json()
@@ -363,3 +364,21 @@ def test_export_refuses_duplicate_score_labels(tmp_path):
     with pytest.raises(LumosUserError, match="more than once"):
         export(narratives, tmp_path / "o.jsonl", scores=pd.Series([0.1, 0.2], index=[1, 1]))
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_lumos_help_names_every_command_without_importing_them():
+    import subprocess
+    import sys
+
+    from lumos.cli import COMMANDS
+
+    for name, (module, attr, short) in COMMANDS.items():
+        command = main.get_command(None, name)
+        assert command.name == name and command.get_short_help_str(limit=200) == short, name
+    code = (
+        "import sys; from click.testing import CliRunner; from lumos.cli import main; "
+        "out = CliRunner().invoke(main, ['--help']).output; "
+        "print(sorted(m for m in sys.modules if m.startswith('lumos.cli.')), 'demo' in out)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[] True"

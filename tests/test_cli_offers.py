@@ -5,9 +5,10 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from lumos.cli import _app, main
+from lumos.cli import main
 from lumos.data.demo import offers
 from lumos.events import EventLog
+from lumos.serve import ServeConfig, app_from_config
 from lumos.store import LMDBStore
 
 
@@ -93,44 +94,26 @@ def test_retrain_evaluate_and_serve(folder):
         ["logged", "logged"],
     ]
     LMDBStore(folder / "store").close()  # serve opens an existing store
-    app = _app(
-        str(folder / "store"),
-        None,
-        None,
-        "glmix",
-        None,
-        None,
-        [],
-        offers_folder=str(folder / "lin"),
-    )
+    app = app_from_config(ServeConfig(store=str(folder / "store"), offers=str(folder / "lin")))
     with TestClient(app) as client:
         offer = client.post("/v1/members/om000003/offer?channel=notification").json()
     assert offer["arm_id"] == "none" or offer["arm_id"].endswith("/notification")
     # the Offers page judges the model on --offer-log (a file here), read on the first visit
-    app = _app(
-        str(folder / "store"),
-        None,
-        None,
-        "glmix",
-        None,
-        None,
-        [],
-        offers_folder=str(folder / "lin"),
-        offer_log=str(folder / "old.jsonl"),
+    app = app_from_config(
+        ServeConfig(
+            store=str(folder / "store"),
+            offers=str(folder / "lin"),
+            offer_log=str(folder / "old.jsonl"),
+        )
     )
     with TestClient(app) as client:
         page = client.get("/offers").text
     assert "old.jsonl" in page and "Candidate policies" in page and "Greedy on the" in page
     # without --offer-log, on the --events log (here the later one)
-    app = _app(
-        str(folder / "store"),
-        None,
-        None,
-        "glmix",
-        str(folder / "log"),
-        None,
-        [],
-        offers_folder=str(folder / "lin"),
+    app = app_from_config(
+        ServeConfig(
+            store=str(folder / "store"), events=str(folder / "log"), offers=str(folder / "lin")
+        )
     )
     with TestClient(app) as client:
         page = client.get("/offers").text

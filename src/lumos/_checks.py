@@ -74,15 +74,17 @@ def require_columns(frame, columns, *, source: str, hint: str = "", file: str | 
     >>> require_columns(pd.DataFrame({"a": [1]}), ["a", "b"], source="table t",
     ...                 hint="add it.")
     Traceback (most recent call last):
-    lumos.errors.DataValidationError: table t has no column 'b' (it has a); add it.
+    lumos.errors.DataValidationError: table t has no column 'b'; add it. Its columns: a.
     """
     have = list(frame.columns)
     for column in columns:
         if column not in have:
             shown = ", ".join(map(str, have[:12])) + (", …" if len(have) > 12 else "")
-            end = f"; {hint}" if hint else "."
+            hint = hint if not hint or hint.endswith(".") else hint + "."
             raise DataValidationError(
-                f"{source} has no column {column!r} (it has {shown or 'no columns'}){end}",
+                f"{source} has no column {column!r}"
+                + (f"; {hint}" if hint else ".")
+                + f" Its columns: {shown or 'none'}.",
                 code="missing_column",
                 file=file,
                 column=str(column),
@@ -107,3 +109,30 @@ def check_fitted(estimator, *attributes: str, what: str = "", hint: str = "call 
 
         what = what or f"This {type(estimator).__name__}"
         raise NotFittedError(f"{what} is not fitted; {hint}.")
+
+
+def renamed(value, old_value, *, old: str, new: str, owner: str, stacklevel: int = 3):
+    """The value of a parameter renamed from ``old`` to ``new``: the old name still works for
+    a release, with a ``DeprecationWarning``.
+
+    Use as ``random_state = renamed(random_state, seed, old="seed", new="random_state",
+    owner="explain_table")`` with ``seed=None`` in the signature.
+
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     renamed(0, 7, old="seed", new="random_state", owner="f")
+    7
+    >>> str(caught[0].message)
+    "f's 'seed' is now 'random_state'; 'seed' will be removed."
+    """
+    if old_value is None:
+        return value
+    import warnings
+
+    warnings.warn(
+        f"{owner}'s {old!r} is now {new!r}; {old!r} will be removed.",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
+    return old_value

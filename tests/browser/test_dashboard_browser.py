@@ -52,8 +52,9 @@ def demo(tmp_path_factory):
 @pytest.fixture(scope="session")
 def server(demo, tmp_path_factory):
     """The base URL of the app `lumos demo` serves, on a free loopback port."""
-    from lumos.cli import _demo_app
     from lumos.cohorts import downstream_services
+    from lumos.demo import demo_config
+    from lumos.serve import app_from_config
 
     events = tmp_path_factory.mktemp("events")
     with downstream_services(  # the first-pass rankers, as `lumos demo` starts them
@@ -62,7 +63,7 @@ def server(demo, tmp_path_factory):
         store=demo / "store",
         tables={"courses": demo / "learning" / "courses.parquet"},
     ) as cohorts:
-        yield from _serve(_demo_app(demo, cohorts, events))
+        yield from _serve(app_from_config(demo_config(demo, cohorts, events)))
 
 
 def _serve(app):

@@ -1,4 +1,8 @@
-"""The event-log contract, run on each backend by the ``event_log`` fixture (disk and Redis)."""
+"""The event-log contract, run on each backend by the ``event_log`` fixture (disk and Redis).
+
+The fixtures live here, not in a conftest.py: a second conftest.py under tests/ clashes with
+the others by name when the doctests collect them.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,24 @@ import pytest
 from test_events import event
 
 from lumos.errors import DataValidationError, LumosUserError
-from lumos.events import FIELDS, EventLog, RedisEventLog, served_lines
+from lumos.events import FIELDS, EventLog, RedisEventLog, new_id, open_event_log, served_lines
+
+
+@pytest.fixture(params=["disk", "redis"])
+def log_target(request, tmp_path):
+    """``(name, open)``: ``open(**kwargs)`` opens the log of one fresh target."""
+    if request.param == "disk":
+        target, options = str(tmp_path / "log"), {}
+    else:
+        target, options = request.getfixturevalue("redis_url"), {"stream": f"test:{new_id()}"}
+    return request.param, lambda **kw: open_event_log(target, **options, **kw)
+
+
+@pytest.fixture
+def event_log(log_target):
+    log = log_target[1]()
+    yield log
+    log.close()
 
 
 def test_open_event_log_picks_the_backend(log_target):
@@ -60,8 +81,6 @@ def test_read_filters_the_same_way(event_log):
 
 
 def test_both_backends_read_the_same_frame(tmp_path, redis_url):
-    from lumos.events import new_id, open_event_log
-
     batch = [
         event(event_id="a", item_id="café ☕", position=3, channel="email"),
         event(1, type="served", propensity=0.25, model_id="m"),

@@ -24,7 +24,7 @@ experiments:
 @pytest.fixture(scope="module")
 def lists():
     book = learning(300, 100, days=28, seed=9)
-    return course_lists(book.tables, as_of=book.end, k=10)
+    return course_lists(book.tables, as_of=book.end, top_k=10)
 
 
 def test_each_member_gets_the_list_of_its_treatment(lists, tmp_path):

@@ -274,7 +274,7 @@ def test_the_health_page_shows_the_account_prioritizers_validation(tmp_path):
 
 
 def test_lazy_figures_are_computed_once_or_when_stale():
-    from lumos.serve._html import Lazy
+    from lumos.serve import Lazy
 
     calls = []
     once = Lazy(lambda: calls.append(1) or len(calls), "x")

@@ -25,7 +25,7 @@ experiments:
 @pytest.fixture(scope="module")
 def fitted():
     book = learning(240, 90, days=21, seed=2)
-    recs, cold = fit_course_models(book.tables, as_of=book.end, k=8)
+    recs, cold = fit_course_models(book.tables, as_of=book.end, top_k=8)
     return recs, cold
 
 

@@ -20,14 +20,16 @@
 """
 
 from lumos.bandits._linear import Decision, EpsilonGreedy, LinearPolicy, LinTS
+from lumos.bandits._manage import judge_models, open_offer_model
 from lumos.bandits._neural import NeuralTS
-from lumos.bandits._offers import NO_OFFER, FrequencyCap, OfferModel, OfferSettings
+from lumos.bandits._offers import CANDIDATES, NO_OFFER, FrequencyCap, OfferModel, OfferSettings
 from lumos.bandits._ope import ESTIMATORS, Estimate, estimate, evaluate_all
 from lumos.bandits._persist import load_policy, save_policy
 from lumos.bandits._reward import fit_reward_model
 from lumos.bandits._two_tower import TwoTower
 
 __all__ = [
+    "CANDIDATES",
     "ESTIMATORS",
     "NO_OFFER",
     "Decision",
@@ -43,6 +45,8 @@ __all__ = [
     "estimate",
     "evaluate_all",
     "fit_reward_model",
+    "judge_models",
     "load_policy",
+    "open_offer_model",
     "save_policy",
 ]

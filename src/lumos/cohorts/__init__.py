@@ -38,10 +38,12 @@ __all__ = [
     "entity_tables",
     "fpr_service_app",
     "load_config",
+    "member_features",
     "parse_config",
+    "ranker_service",
     "write_demo_configs",
 ]
 
 from lumos.cohorts._demo import DEMO_COHORTS, downstream_services, write_demo_configs
-from lumos.cohorts._midtier import CohortService, PageError
-from lumos.cohorts._service import fpr_service_app
+from lumos.cohorts._midtier import CohortService, PageError, member_features
+from lumos.cohorts._service import fpr_service_app, ranker_service

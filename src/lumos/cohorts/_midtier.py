@@ -31,9 +31,8 @@ from lumos.cohorts._http import HttpPool
 from lumos.cohorts._plugin import DiscoveryResult, MemberContext, PluginPool
 from lumos.cohorts._rank import MIDTIER, Engagement, RelevanceRanker, RuleRanker
 from lumos.cohorts._workflow import Operator, Workflow
-from lumos.data import read_table
-from lumos.data._io import TABLE_SUFFIXES
-from lumos.data._io import read_tables as read_folder
+from lumos.data import TABLE_SUFFIXES, read_table
+from lumos.data import read_tables as read_folder
 from lumos.errors import ApiError, LumosUserError
 from lumos.events import new_ids, served_lines
 
@@ -63,6 +62,24 @@ class _Http:
 
     def __getattr__(self, name):
         return getattr(self._owner._client(), name)
+
+
+def member_features(config) -> pd.DataFrame | None:
+    """The numeric member attributes a cohorts YAML's data gives (``connections``, …), one
+    row per member: what the relevance ranker reads; None when there are none."""
+    from lumos.cohorts._config import load_config
+
+    parsed = load_config(config)
+    parsed.ranking.relevance = None
+    parsed.ranking.experiment = None
+    service = CohortService(parsed)
+    try:
+        frame = pd.DataFrame.from_dict(service.members, orient="index")
+    finally:
+        service.close()
+    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+    frame = frame[numeric].rename_axis("member_id").reset_index()
+    return frame if len(frame.columns) > 1 else None
 
 
 class CohortService:
@@ -137,13 +154,19 @@ class CohortService:
         self.catalogs = Catalogs(config.path(config.catalogs) if config.catalogs else None)
         self.decorate = Decorator(entity_tables(tables))
         self.engagement = Engagement()
-        self.record = None  # set by the app: served event lines → the event sink
-        self.failed = None  # set by the app: a Prometheus counter (cohort, reason)
-        self.fpr_seconds = None
+        self._record = self._on_failure = self._on_fetch = None
         self._secret = secrets.token_bytes(16)
         self._snapshots: OrderedDict[str, tuple] = OrderedDict()
         self.snapshot_ttl, self.max_snapshots = 900.0, 20_000
         self._http, self._http_loop = None, None
+
+    def connect(self, *, record=None, on_failure=None, on_fetch=None) -> CohortService:
+        """Where the service reports: ``record(lines)`` takes the served events' JSON lines
+        (the server's event log), ``on_failure(cohort_id, reason)`` a ranker left out of a
+        page (``timeout`` or ``error``), ``on_fetch(cohort_id, seconds)`` each ranker's fetch
+        time. Returns the service."""
+        self._record, self._on_failure, self._on_fetch = record, on_failure, on_fetch
+        return self
 
     # -- plumbing ------------------------------------------------------------------
     def _client(self):
@@ -222,22 +245,22 @@ class CohortService:
             if reason is not None:
                 failed[cid] = "timeout" if reason == "timeout" else "error"
                 log.warning("cohort %s left out for %s: %s", cid, member.member_id, reason)
-                if self.failed is not None:
-                    self.failed.labels(cid, failed[cid]).inc()
+                if self._on_failure is not None:
+                    self._on_failure(cid, failed[cid])
             else:
                 got[cid] = outcome.outputs[f"{cid}.transform"]
-            if self.fpr_seconds is not None and f"{cid}.fetch" in outcome.seconds:
-                self.fpr_seconds.labels(cid).observe(outcome.seconds[f"{cid}.fetch"])
+            if self._on_fetch is not None and f"{cid}.fetch" in outcome.seconds:
+                self._on_fetch(cid, outcome.seconds[f"{cid}.fetch"])
         return got, failed
 
     def _served(self, member, cohort_id, results, start, channel) -> None:
         if channel != MIDTIER:  # what the member is shown: the relevance ranker's engagement
             for r in results:
                 self.engagement.served_one(member.member_id, cohort_id, r.tracking_id)
-        if self.record is None or not results:
+        if self._record is None or not results:
             return
         ids = new_ids(len(results))
-        self.record(
+        self._record(
             served_lines(
                 member.member_id,
                 [

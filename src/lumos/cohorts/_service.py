@@ -17,6 +17,26 @@ import json
 import random
 from urllib.parse import parse_qsl
 
+from lumos.errors import LumosUserError
+
+
+def ranker_service(config, cohort_id: str, *, delay_ms: tuple[float, float] = (0, 0)):
+    """The ASGI app of one cohort's first-pass ranker, from a cohorts YAML (``config``):
+    that ranker alone, in process (``lumos cohorts fpr-service``)."""
+    from lumos.cohorts._config import load_config
+    from lumos.cohorts._midtier import CohortService
+
+    parsed = load_config(config)
+    if cohort_id not in parsed.cohorts:
+        raise LumosUserError(
+            f"{cohort_id!r} is not a cohort of {config} ({', '.join(parsed.cohorts)}); "
+            "give one of them.",
+            code="unknown_cohort",
+        )
+    parsed.cohorts = {cohort_id: parsed.cohorts[cohort_id]}
+    parsed.ranking.order = []
+    return fpr_service_app(CohortService(parsed), cohort_id, delay_ms=delay_ms)
+
 
 def fpr_service_app(service, cohort_id: str, *, delay_ms: tuple[float, float] = (0, 0)):
     """An ASGI app serving the in-process ranker ``cohort_id`` of a CohortService."""

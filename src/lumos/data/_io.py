@@ -128,3 +128,65 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def write_table(table: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write ``table`` to ``path`` in the format its name says (.parquet, .csv, .jsonl), whole
+    or not at all (:func:`atomic_path`); the index is not written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+    >>> _ = write_table(pd.DataFrame({"a": [1]}), out)
+    >>> read_table(out)["a"].tolist()
+    [1]
+    """
+    path = Path(path)
+    kind = TABLE_SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise DataValidationError(
+            f"output file {str(path)!r}: unknown format {path.suffix!r}; use one of "
+            f"{', '.join(sorted(TABLE_SUFFIXES))}.",
+            code="unknown_format",
+            file=str(path),
+        )
+    with atomic_path(path) as tmp:
+        if kind == "parquet":
+            table.to_parquet(tmp, index=False)
+        elif kind == "csv":
+            table.to_csv(tmp, index=False)
+        else:
+            table.to_json(tmp, orient="records", lines=True, date_format="iso")
+    return path
+
+
+def read_files(paths: dict) -> dict[str, pd.DataFrame | None]:
+    """``{name: table}`` read from ``{name: path}`` (a path of None gives None)."""
+    return {name: read_table(path, what=name) if path else None for name, path in paths.items()}
+
+
+@contextlib.contextmanager
+def naming_files(paths: dict):
+    """Inside the block, an error about table ``name`` (``DataValidationError.file == name``)
+    names its file ``paths[name]`` instead: a model fitted on tables read from files says
+    which file is wrong.
+
+    >>> with naming_files({"usage": "usage.csv"}):
+    ...     raise DataValidationError("row 3: no month.", file="usage")
+    Traceback (most recent call last):
+    lumos.errors.DataValidationError: file 'usage.csv': row 3: no month.
+    """
+    try:
+        yield
+    except DataValidationError as exc:
+        path = paths.get(exc.file) if exc.file else None
+        if path is None:
+            raise
+        raise DataValidationError(
+            f"file {str(path)!r}: {exc.message}",
+            code=exc.code,
+            file=str(path),
+            row=exc.row,
+            column=exc.column,
+        ) from None

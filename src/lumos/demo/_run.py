@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from lumos._checks import renamed
 from lumos.data import atomic_path
 from lumos.data.demo import learning, saas
 from lumos.experiments import Experiments, ModelRouter
@@ -32,10 +33,12 @@ def run_demo(
     *,
     n_accounts: int = 2000,
     months: int = 36,
-    seed: int = 0,
+    random_state: int = 0,
     echo: Callable[[str], None] = print,
+    seed: int | None = None,
 ) -> dict:
     """Run the demo into folder ``out`` and return what it wrote and measured."""
+    seed = renamed(random_state, seed, old="seed", new="random_state", owner="run_demo")
     started = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -162,7 +165,9 @@ def _courses(out: Path, *, seed: int, echo) -> dict:
         tmp.write_text(_EXPERIMENTS)
     lists = {
         "glmix": recs,
-        **course_lists(book.tables, as_of=book.end, models=["affinity"], k=20, seed=seed),
+        **course_lists(
+            book.tables, as_of=book.end, models=["affinity"], top_k=20, random_state=seed
+        ),
     }
     router = ModelRouter(Experiments.load(experiments), "course_ranker", default="glmix")
     store = out / "store"

@@ -3,7 +3,13 @@
 
 from lumos.events._event import FIELDS, TYPES, new_id, new_ids, served_lines, validate_event
 from lumos.events._legacy import by_type, funnel, to_interactions
-from lumos.events._log import EventLog, RedisEventLog, open_event_log
+from lumos.events._log import (
+    EventLog,
+    RedisEventLog,
+    is_events_file,
+    open_event_log,
+    read_events,
+)
 
 __all__ = [
     "FIELDS",
@@ -12,9 +18,11 @@ __all__ = [
     "RedisEventLog",
     "by_type",
     "funnel",
+    "is_events_file",
     "new_id",
     "new_ids",
     "open_event_log",
+    "read_events",
     "served_lines",
     "to_interactions",
     "validate_event",

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 
 from lumos._targets import parse_target
-from lumos.errors import LumosUserError
+from lumos.errors import DataValidationError, LumosUserError
 from lumos.events._event import FIELDS, validate_event
 
 _SEGMENT = "segment-{:08d}.jsonl"
@@ -81,6 +81,35 @@ def open_event_log(target, *, readonly: bool = False, **kwargs):
     if where.is_redis:
         return RedisEventLog(where.url, readonly=readonly, **kwargs)
     return EventLog(where.path, readonly=readonly, **kwargs)
+
+
+def read_events(source, *, name: str = "events") -> pd.DataFrame:
+    """Every event of ``source``: an event log (a folder, a Redis URL) or a file of events
+    (.jsonl, .parquet, .csv); ``name`` names the source in an error (e.g. ``--offer-log``)."""
+    if is_events_file(source, name=name):
+        from lumos.data import read_table
+
+        return read_table(source, what="events")
+    with open_event_log(source, readonly=True) as log:
+        return log.read()
+
+
+def is_events_file(source, *, name: str = "events") -> bool:
+    """Whether ``source`` is a file of events (else an event log: a folder or Redis).
+
+    A path that is neither a folder nor a file is an error naming ``name``.
+    """
+    where = parse_target(source, what=name)
+    if where.is_redis or where.path.is_dir():
+        return False
+    if where.path.is_file():
+        return True
+    raise DataValidationError(
+        f"{name} {str(source)!r} does not exist: it is neither an event log folder nor a "
+        "file; check the path.",
+        code="file_not_found",
+        file=str(source),
+    )
 
 
 def _where(fields: dict) -> dict[str, tuple | bool]:

@@ -9,19 +9,21 @@ The pipeline of LinkedIn's CrystalCandle, in the open::
     export(text, "narratives.jsonl", scores=...)   # Narrative Exporter
 """
 
-from lumos.explain._attributions import Attributions, attribute
+from lumos.explain._attributions import Attributions, attribute, resolve_method
 from lumos.explain._design import InsightsDesign, Template
-from lumos.explain._export import export
+from lumos.explain._export import FORMATS, export
 from lumos.explain._model import ImportedModel, import_model
 from lumos.explain._narrate import narrate, summarize
-from lumos.explain._pipeline import explain_table
+from lumos.explain._pipeline import Explained, explain_table
 from lumos.explain._reasons import REASONS, CourseReasons, carousels, inverted_rank
 from lumos.explain._suggest import SuggestedDesign, suggest_design
 
 __all__ = [
+    "FORMATS",
     "REASONS",
     "Attributions",
     "CourseReasons",
+    "Explained",
     "ImportedModel",
     "InsightsDesign",
     "SuggestedDesign",
@@ -33,6 +35,7 @@ __all__ = [
     "import_model",
     "inverted_rank",
     "narrate",
+    "resolve_method",
     "suggest_design",
     "summarize",
 ]

@@ -121,7 +121,7 @@ def attribute(
     if not isinstance(model, ImportedModel):
         model = import_model(model)
     index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(len(X))
-    method = _resolve(model, method)
+    method = resolve_method(model, method)
     if method == "klime":
         from lumos.explain._klime import klime_attributions
 
@@ -189,7 +189,8 @@ def scores_of(model: ImportedModel, X) -> np.ndarray:
     )
 
 
-def _resolve(model: ImportedModel, method: str) -> str:
+def resolve_method(model: ImportedModel, method: str) -> str:
+    """The attribution method ``method`` means for ``model`` ("auto" and "shap" resolved)."""
     if method == "auto":
         if model.kind == "scores":
             return "klime"

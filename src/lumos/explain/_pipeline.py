@@ -1,22 +1,34 @@
-"""The whole explanation job on a table: attributions → narratives, in chunks."""
+"""The whole explanation job on a table: attributions → narratives, in chunks, on this machine
+or on Spark."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from lumos._checks import renamed
+from lumos._engines import check_engine, spark_job
 from lumos.errors import DataValidationError, LumosUserError
-from lumos.explain._attributions import _resolve, attribute, scores_of
+from lumos.explain._attributions import attribute, resolve_method, scores_of
 from lumos.explain._design import InsightsDesign
 from lumos.explain._model import ImportedModel, select_features
 from lumos.explain._narrate import narrate
 
 
+class Explained(NamedTuple):
+    """What :func:`explain_table` returns, on either engine."""
+
+    narratives: object  #: the narratives (a pandas or Spark DataFrame)
+    scores: object  #: the model's score per row (a Series by id, or a Spark id, score frame)
+    method: str  #: the attribution method used
+
+
 def explain_table(
     model: ImportedModel,
-    data: pd.DataFrame,
+    data,
     design: InsightsDesign,
     *,
     id_column: str | None = None,
@@ -24,24 +36,48 @@ def explain_table(
     top_k: int = 5,
     direction: str = "positive",
     chunk_size: int = 20_000,
-    seed: int = 0,
+    random_state: int = 0,
     progress: Callable[[int], None] | None = None,
     source: str = "data",
-) -> tuple[pd.DataFrame, pd.Series, str]:
+    engine: str = "local",
+    spark=None,
+    seed: int | None = None,
+) -> Explained:
     """Explain and narrate every row of ``data``.
 
     Rows are processed in chunks of ``chunk_size`` (all at once for ``klime``,
     which fits on the whole table), calling ``progress(rows_done)`` after each.
 
+    With ``engine="spark"``, ``data`` is a Spark DataFrame (or the path of a
+    .parquet or .csv file Spark reads), ``id_column`` is required, rows are
+    explained partition by partition on the executors (``spark``: the session,
+    default the active one or ``local[2]``), and the narratives and scores
+    come back as lazy Spark DataFrames holding exactly the local engine's
+    values. Only exact TreeSHAP splits into partitions.
+
     Returns
     -------
-    narratives : DataFrame
-        As :func:`~lumos.explain.narrate` returns, over all rows.
-    scores : Series
-        The model's score per row (a probability for classifiers).
-    method : str
-        The attribution method used.
+    Explained
+        ``narratives`` (as :func:`~lumos.explain.narrate` returns, over all
+        rows), ``scores`` (the model's score per row: a probability for
+        classifiers) and ``method`` (the attribution method used).
     """
+    random_state = renamed(
+        random_state, seed, old="seed", new="random_state", owner="explain_table"
+    )
+    if check_engine(engine) == "spark":
+        return spark_job("explain_table")(
+            model,
+            data,
+            design,
+            id_column=id_column,
+            method=method,
+            top_k=top_k,
+            direction=direction,
+            random_state=random_state,
+            source=source,
+            spark=spark,
+        )
     if id_column is not None:
         if id_column not in data.columns:
             raise DataValidationError(
@@ -71,7 +107,7 @@ def explain_table(
         raise LumosUserError(
             f"chunk_size must be an int >= 1. Got {chunk_size!r}.", code="bad_argument"
         )
-    resolved = _resolve(model, method)
+    resolved = resolve_method(model, method)
     if resolved == "klime":
         chunk_size = len(data)
     parts, scores, used, skipped = [], [], resolved, 0
@@ -79,7 +115,7 @@ def explain_table(
     background = data if resolved in ("lime", "linear_shap") else None
     for start in range(0, len(data), chunk_size):
         chunk = data.iloc[start : start + chunk_size]
-        attr = attribute(model, chunk, method=resolved, seed=seed, background=background)
+        attr = attribute(model, chunk, method=resolved, seed=random_state, background=background)
         nar = narrate(chunk, attr, design, top_k=top_k, direction=direction)
         skipped += nar.attrs["skipped"]
         parts.append(nar)
@@ -89,7 +125,7 @@ def explain_table(
             progress(len(chunk))
     narratives = pd.concat(parts, ignore_index=True)
     narratives.attrs = {**parts[0].attrs, "skipped": skipped}
-    return narratives, pd.concat(scores), used
+    return Explained(narratives, pd.concat(scores), used)
 
 
 def _score(model: ImportedModel, chunk: pd.DataFrame, attr) -> np.ndarray:

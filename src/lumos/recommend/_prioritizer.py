@@ -479,7 +479,7 @@ class AccountPrioritizer:
                 method="tree_shap",
                 top_k=top_k,
                 direction=direction,
-                seed=self.random_state,
+                random_state=self.random_state,
             )
             cards = summarize(text, separator=" ")
             long.append(text.assign(row=label[text["row"].to_numpy(np.int64)]))  # X's rows

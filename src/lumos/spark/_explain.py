@@ -1,7 +1,7 @@
 """Attributions and narratives on Spark: the model broadcast, rows explained partition by partition.
 
 Each partition of the input becomes pandas batches (``mapInPandas``) and
-runs the local engine's own :func:`~lumos.explain._pipeline.explain_table`
+runs the local engine's own :func:`~lumos.explain.explain_table`
 on them, so a row's narratives are the local engine's, byte for byte: exact
 attributions of a row depend on that row alone. Methods that read the whole
 table (LIME's and linear SHAP's background, K-LIME's clusters) are not
@@ -13,10 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from lumos.errors import LumosUserError
-from lumos.explain._attributions import _resolve
-from lumos.explain._design import InsightsDesign
-from lumos.explain._model import ImportedModel
-from lumos.explain._pipeline import explain_table
+from lumos.explain import ImportedModel, InsightsDesign, explain_table, resolve_method
 
 PARTITION_LOCAL = ("tree_shap",)
 
@@ -36,7 +33,7 @@ def explain(
     ``frame`` is a Spark DataFrame with ``id_column`` and the model's features.
     Returns ``(narratives, scores)``: two Spark DataFrames, lazily computed.
     """
-    resolved = _resolve(model, method)
+    resolved = resolve_method(model, method)
     if resolved not in PARTITION_LOCAL:
         raise LumosUserError(
             f"method {resolved!r} reads the whole table, so it does not split into partitions; "

@@ -19,10 +19,15 @@ import pandas as pd
 
 from lumos._checks import check_fitted
 from lumos.errors import LumosUserError
-from lumos.recommend._publish import member_treatments
-from lumos.store import COLD_START, build_records, new_version
-from lumos.store._build import check_version
-from lumos.store._redis import RedisStore, write_records
+from lumos.recommend import member_treatments
+from lumos.store import (
+    COLD_START,
+    RedisStore,
+    build_records,
+    check_version,
+    new_version,
+    write_records,
+)
 
 LIST_COLUMNS = ["model_id", "member_id", "rank", "course_id", "score", "reason", "reason_text"]
 LIST_SCHEMA = (

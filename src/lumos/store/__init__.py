@@ -18,10 +18,10 @@ Examples
 """
 
 from lumos.store._base import COLD_START, Store, open_store
-from lumos.store._build import Records, build_records, new_version
+from lumos.store._build import Records, build_records, check_version, new_version
 from lumos.store._codec import decode_record, list_length, ranked
 from lumos.store._lmdb import LMDBStore
-from lumos.store._redis import RedisStore
+from lumos.store._redis import RedisStore, write_records
 from lumos.store._sizes import record_sizes
 
 __all__ = [
@@ -31,10 +31,12 @@ __all__ = [
     "RedisStore",
     "Store",
     "build_records",
+    "check_version",
     "decode_record",
     "list_length",
     "new_version",
     "open_store",
     "ranked",
     "record_sizes",
+    "write_records",
 ]

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from lumos._html import bars, calibration_plot, esc, table
 from lumos.errors import LumosError
-from lumos.evaluate._report import _bars, _table, calibration_plot, fairness_section, slices_section
-from lumos.serve._html import Lazy, _e, _empty
+from lumos.evaluate import fairness_section, slices_section
+from lumos.serve._pages.shell import empty, page
+from lumos.serve._services import Lazy, services
 
 METRIC_NAMES = {
     "rows": "Rows",
@@ -25,6 +30,16 @@ METRIC_NAMES = {
 }
 
 
+router = APIRouter()
+
+
+@router.get("/health", response_class=HTMLResponse, include_in_schema=False)
+def health_page(request: Request, model: str = Query("", max_length=200)):
+    s = services(request)
+    body, status = health_body(s.health_page, model, s.propensity)
+    return page("health", "Model health", body, status=status)
+
+
 def health_body(figures: Lazy | None, chosen: str, propensity=None) -> tuple[str, int]:
     """The page's HTML and status, for model ``chosen`` (default: the table's first).
 
@@ -35,7 +50,7 @@ def health_body(figures: Lazy | None, chosen: str, propensity=None) -> tuple[str
     if figures is None:
         if top:
             return top, 200
-        return _empty(
+        return empty(
             "No model reports are loaded. Start the server with --model "
             "PRIORITIZER_FOLDER (lumos propensity train) or --health PREDICTIONS "
             "(a label, a score, and the columns to slice and group by; "
@@ -44,7 +59,7 @@ def health_body(figures: Lazy | None, chosen: str, propensity=None) -> tuple[str
     try:
         health = figures.get()
     except LumosError as exc:
-        return top + f'<p class="alert" role="alert">{_e(exc.message)}</p>', 422
+        return top + f'<p class="alert" role="alert">{esc(exc.message)}</p>', 422
     body, status = _predictions(health, figures.name, chosen)
     return top + body, status
 
@@ -72,7 +87,7 @@ def _propensity(report) -> str:
         "<p>Each model of the account prioritizer, judged on the renewal cutoffs after the "
         "ones it was trained on: how well its predicted change in units sorts the upsells "
         "and churns that followed.</p>",
-        _table(
+        table(
             shown.rename(columns=PROPENSITY).rename_axis("model").reset_index(),
             "account propensity validation",
         ),
@@ -81,7 +96,7 @@ def _propensity(report) -> str:
     for column in ("upsell_roc_auc", "churn_roc_auc"):
         if column in report.columns:
             values, what = report[column].dropna(), PROPENSITY[column] + " per model"
-            plot = _bars(values.index.tolist(), values.tolist(), title=what)
+            plot = bars(values.index.tolist(), values.tolist(), title=what)
             parts.append(f'<figure class="plot">{plot}<figcaption>{what}.</figcaption></figure>')
     return "".join(parts) + "</div></section>"
 
@@ -91,15 +106,15 @@ def _predictions(health, name: str, chosen: str) -> tuple[str, int]:
     status, problem = 200, ""
     if chosen and chosen not in models:
         problem = (
-            f'<p class="alert" role="alert">No model {_e(repr(chosen))} in the '
-            f"predictions; showing {_e(repr(models[0]))}. The models: "
-            f"{_e(', '.join(models))}.</p>"
+            f'<p class="alert" role="alert">No model {esc(repr(chosen))} in the '
+            f"predictions; showing {esc(repr(models[0]))}. The models: "
+            f"{esc(', '.join(models))}.</p>"
         )
         status, chosen = 404, ""
     chosen = chosen or models[0]
     links = " ".join(
-        f'<a href="/health?{_e(urlencode({"model": m}))}"'
-        f"{' aria-current=page' if m == chosen else ''}>{_e(m)}</a>"
+        f'<a href="/health?{esc(urlencode({"model": m}))}"'
+        f"{' aria-current=page' if m == chosen else ''}>{esc(m)}</a>"
         for m in models
     )
     m = health.metrics
@@ -107,25 +122,26 @@ def _predictions(health, name: str, chosen: str) -> tuple[str, int]:
     parts = [
         problem,
         '<section aria-labelledby="metrics"><h2 id="metrics">Held-out predictions</h2>',
-        f'<p class="muted">From {_e(name)}: '
+        f'<p class="muted">From {esc(name)}: '
         f"{int(m['rows'].sum()):,} rows of {len(models)} model{'s' if len(models) > 1 else ''}."
         f"</p>",
         f'<nav class="pager" aria-label="Models">Model: {links}</nav>',
-        _table(shown.reset_index(), "metrics per model"),
+        table(shown.reset_index(), "metrics per model"),
         '<div class="plots"><figure class="plot">',
-        _bars(models, m["roc_auc"].tolist(), title="ROC-AUC per model"),
+        bars(models, m["roc_auc"].tolist(), title="ROC-AUC per model"),
         "<figcaption>ROC-AUC per model.</figcaption></figure>",
         '<figure class="plot">',
         calibration_plot(health.calibration[chosen], title=f"calibration of {chosen}"),
-        f"<figcaption>Calibration of {_e(chosen)}: the observed rate of each tenth of the rows "
+        f"<figcaption>Calibration of {esc(chosen)}: the observed rate of each tenth of the rows "
         "by score against their mean score; the dashed line is perfect calibration."
         "</figcaption></figure></div></section>",
-        f'<section aria-labelledby="slices"><h2 id="slices">Where {_e(chosen)} under-performs</h2>',
+        '<section aria-labelledby="slices">'
+        f'<h2 id="slices">Where {esc(chosen)} under-performs</h2>',
     ]
     if chosen in health.slices:
         parts.append(slices_section(health.slices[chosen], level=3))
     else:
-        parts.append(_empty("No columns to slice by."))
+        parts.append(empty("No columns to slice by."))
     parts.append('</section><section aria-labelledby="gaps"><h2 id="gaps">Gaps between groups</h2>')
     if chosen in health.fairness:
         parts.append(
@@ -134,6 +150,6 @@ def _predictions(health, name: str, chosen: str) -> tuple[str, int]:
         )
         parts.append(fairness_section(health.fairness[chosen], level=3))
     else:
-        parts.append(_empty("No group columns were given (--health-groups industry,region)."))
+        parts.append(empty("No group columns were given (--health-groups industry,region)."))
     parts.append("</section>")
     return "".join(parts), status

@@ -14,10 +14,13 @@ import copy
 import math
 
 import pandas as pd
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
 
+from lumos._html import esc, intervals, num, scroller
 from lumos.errors import LumosError
-from lumos.evaluate._report import _intervals
-from lumos.serve._html import Lazy, _e, _empty, _num, _scroller
+from lumos.serve._pages.shell import empty, page
+from lumos.serve._services import Lazy, services
 
 ESTIMATOR_NAMES = {"ipw": "IPW", "snipw": "SNIPW", "dm": "DM", "dr": "DR", "switch-dr": "Switch-DR"}
 POLICY_NAMES = {
@@ -28,6 +31,14 @@ POLICY_NAMES = {
     "logged": "The logging policy (observed)",
 }
 JUDGE = "dr"  # the estimator the plot shows and the summary ranks by
+
+router = APIRouter()
+
+
+@router.get("/offers", response_class=HTMLResponse, include_in_schema=False)
+def offers_page(request: Request):
+    body, status = offers_body(services(request).offer_page)
+    return page("offers", "Offers", body, status=status)
 
 
 def offer_figures(model, events, lock=None) -> dict:
@@ -60,14 +71,14 @@ def offer_figures(model, events, lock=None) -> dict:
 def offers_body(figures: Lazy | None) -> tuple[str, int]:
     """The page's HTML and status."""
     if figures is None:
-        return _empty(
+        return empty(
             "No offer model is loaded. Start the server with --offers MODEL_FOLDER "
             "(lumos offers retrain) and --offer-log LOG (served offers and purchases)."
         ), 200
     try:
         got = figures.get()
     except LumosError as exc:
-        return f'<p class="alert" role="alert">{_e(exc.message)}</p>', 422
+        return f'<p class="alert" role="alert">{esc(exc.message)}</p>', 422
     model, rounds, arms = got["model"], got["rounds"], got["arms"]
     s = model.settings
     parts = []
@@ -80,10 +91,10 @@ def offers_body(figures: Lazy | None) -> tuple[str, int]:
         span = f" served {first} to {last}"
     waiting = got["open"]
     parts.append(
-        f'<p class="muted">Model <strong>{_e(s.model_id)}</strong>: {_e(s.policy)} over '
+        f'<p class="muted">Model <strong>{esc(s.model_id)}</strong>: {esc(s.policy)} over '
         f"{len(model.arm_ids)} arms (product × creative × channel, and no offer). Judged on "
-        f"{_e(figures.name)}: {len(rounds):,} closed rounds{span}; a round converts when a "
-        f"{_e(' or '.join(s.conversions))} follows within {s.window_hours:g} h."
+        f"{esc(figures.name)}: {len(rounds):,} closed rounds{span}; a round converts when a "
+        f"{esc(' or '.join(s.conversions))} follows within {s.window_hours:g} h."
         + (
             f" {waiting:,} served offers are still inside their window and not counted yet."
             if waiting
@@ -104,7 +115,7 @@ def offers_body(figures: Lazy | None) -> tuple[str, int]:
 def _policies(got: dict) -> str:
     head = '<section aria-labelledby="policies"><h2 id="policies">Candidate policies</h2>'
     if got["compare"] is None:
-        return head + f'<p class="alert" role="status">{_e(got["problem"])}</p></section>'
+        return head + f'<p class="alert" role="status">{esc(got["problem"])}</p></section>'
     table = got["compare"]
     estimators = [e for e in ESTIMATOR_NAMES if e in table.index.unique("estimator")]
     policies = [p for p in table.index.unique("policy") if p != "logged"]
@@ -114,7 +125,7 @@ def _policies(got: dict) -> str:
     times = b["value"] / logged["value"] if logged["value"] > 0 else math.nan
     summary = (
         f"<p>Estimated off-policy on the same {int(logged['rounds']):,} rounds. By the doubly "
-        f"robust estimate, the best is <strong>{_e(POLICY_NAMES[best].lower())}</strong>: a "
+        f"robust estimate, the best is <strong>{esc(POLICY_NAMES[best].lower())}</strong>: a "
         f"conversion rate of {b['value']:.3f} (95% interval {b['low']:.3f} to {b['high']:.3f})"
         + (
             f", {times:.1f}× the {logged['value']:.3f} the log's own policy converted."
@@ -125,7 +136,7 @@ def _policies(got: dict) -> str:
     )
     labels = [POLICY_NAMES[p] for p in policies] + [POLICY_NAMES["logged"]]
     rows = [table.loc[(p, JUDGE)] for p in policies] + [logged]
-    plot = _intervals(
+    plot = intervals(
         labels,
         [r["value"] for r in rows],
         [r["low"] for r in rows],
@@ -136,24 +147,24 @@ def _policies(got: dict) -> str:
     body = []
     for p in policies:
         cells = "".join(
-            f'<td class="num">{_num(table.loc[(p, e), "value"], 3)}<br><span class="muted">'
-            f"{_num(table.loc[(p, e), 'low'], 3)} – {_num(table.loc[(p, e), 'high'], 3)}"
+            f'<td class="num">{num(table.loc[(p, e), "value"], 3)}<br><span class="muted">'
+            f"{num(table.loc[(p, e), 'low'], 3)} – {num(table.loc[(p, e), 'high'], 3)}"
             "</span></td>"
             for e in estimators
         )
         body.append(
-            f'<tr data-policy="{_e(p)}"><th scope="row">{_e(POLICY_NAMES[p])}</th>{cells}</tr>'
+            f'<tr data-policy="{esc(p)}"><th scope="row">{esc(POLICY_NAMES[p])}</th>{cells}</tr>'
         )
     body.append(
         f'<tr data-policy="logged"><th scope="row">{POLICY_NAMES["logged"]}</th>'
-        f'<td class="num" colspan="{len(estimators)}">{_num(logged["value"], 3)} '
-        f'<span class="muted">({_num(logged["low"], 3)} – {_num(logged["high"], 3)})'
+        f'<td class="num" colspan="{len(estimators)}">{num(logged["value"], 3)} '
+        f'<span class="muted">({num(logged["low"], 3)} – {num(logged["high"], 3)})'
         "</span></td></tr>"
     )
     return (
         head + summary + f'<figure class="plot">{plot}<figcaption>Conversion rate per round, '
         "doubly robust estimate and 95% bootstrap interval.</figcaption></figure>"
-        + _scroller("candidate policies")
+        + scroller("candidate policies")
         + '<table class="book"><caption>Conversion rate per round by '
         "estimator (value, 95% interval)</caption>"
         f'<thead><tr><th scope="col">Policy</th>{th}</tr></thead>'
@@ -168,14 +179,14 @@ def _arms(arms: pd.DataFrame, model) -> str:
     rows = []
     for r in order.itertuples(index=False):
         rows.append(
-            f'<tr data-arm="{_e(r.arm_id)}"><th scope="row">{_e(r.arm_id)}</th>'
-            f"<td>{_e(r.product or '—')}</td><td>{_e(r.creative or '—')}</td>"
-            f"<td>{_e(r.channel or 'any')}</td>"
+            f'<tr data-arm="{esc(r.arm_id)}"><th scope="row">{esc(r.arm_id)}</th>'
+            f"<td>{esc(r.product or '—')}</td><td>{esc(r.creative or '—')}</td>"
+            f"<td>{esc(r.channel or 'any')}</td>"
             f'<td class="num">{r.shows:,}</td><td class="num">{r.conversions:,}</td>'
-            f'<td class="num">{_num(r.rate, 3)}</td><td class="num">{_num(r.mean, 3)}</td>'
-            f'<td class="num">{_num(r.low, 3)} – {_num(r.high, 3)}</td></tr>'
+            f'<td class="num">{num(r.rate, 3)}</td><td class="num">{num(r.mean, 3)}</td>'
+            f'<td class="num">{num(r.low, 3)} – {num(r.high, 3)}</td></tr>'
         )
-    plot = _intervals(
+    plot = intervals(
         *(order[c].tolist() for c in ("arm_id", "mean", "low", "high")),
         title="posterior conversion score per arm",
     )
@@ -197,8 +208,8 @@ def _arms(arms: pd.DataFrame, model) -> str:
         '<section aria-labelledby="arms"><h2 id="arms">Per arm</h2>'
         "<p>Shows and conversions count the closed rounds of the log. The posterior is the "
         "policy's belief about each arm's conversion score for the average member: its mean, "
-        f"and the 95% interval of the spread it draws from ({_e(spread)}).</p>"
-        + _scroller("arms")
+        f"and the 95% interval of the spread it draws from ({esc(spread)}).</p>"
+        + scroller("arms")
         + '<table class="book"><caption>Arms by posterior mean</caption>'
         f"<thead><tr>{th}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
         f'<figure class="plot">{plot}<figcaption>Posterior mean and 95% interval per arm, at '

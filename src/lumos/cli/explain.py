@@ -1,0 +1,141 @@
+"""``lumos explain run | suggest-design``: narratives of a model's scores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lumos.cli._common import DATA, MODEL, SEED, TRUST, engine, friendly, spark_out, spark_session
+
+
+@click.group()
+def explain():
+    """Narrative explanations of a model's scores."""
+
+
+@explain.command("run")
+@MODEL
+@DATA
+@click.option(
+    "--design",
+    "design_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Insights design folder (features.csv, insights.csv, templates.yaml).",
+)
+@click.option("--id-column", required=True, help="The column that identifies rows.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(),
+    help="Output file: .jsonl, .csv, .parquet or .html (with --engine spark: a .parquet folder).",
+)
+@click.option(
+    "--method",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "shap", "tree_shap", "linear_shap", "lime", "klime"]),
+)
+@engine("rows explained partition by partition on Spark")
+@click.option("--top-k", default=5, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--direction",
+    default="positive",
+    show_default=True,
+    type=click.Choice(["positive", "negative", "absolute"]),
+)
+@click.option(
+    "--score-column",
+    default="score",
+    show_default=True,
+    help="For a scores table: the column holding the model's score.",
+)
+@TRUST
+@SEED
+@friendly
+def explain_run(
+    model_path,
+    data_path,
+    design_dir,
+    id_column,
+    out,
+    method,
+    top_k,
+    direction,
+    score_column,
+    trust,
+    random_state,
+    engine,
+    master,
+):
+    """Explain every row of a table and write its narratives."""
+    from lumos.explain import FORMATS, InsightsDesign, explain_table, export, import_model
+
+    if Path(out).suffix.lower() not in FORMATS:
+        raise click.BadParameter(
+            "use a .jsonl, .csv, .parquet or .html file name", param_hint="--out"
+        )
+    if engine == "spark":
+        spark_out(out)
+    design = InsightsDesign.load(design_dir)
+    model = import_model(model_path, trust=trust, score_column=score_column, id_column=id_column)
+    job = dict(
+        id_column=id_column,
+        method=method,
+        top_k=top_k,
+        direction=direction,
+        random_state=random_state,
+        source=f"data file {data_path!r}",
+    )
+    if engine == "spark":
+        from lumos.spark.engine import read_frame
+
+        spark = spark_session(engine, master)
+        frame = read_frame(spark, data_path, job["source"])
+        narratives, _, _ = explain_table(model, frame, design, engine="spark", spark=spark, **job)
+        narratives.write.parquet(out)
+        written = spark.read.parquet(out).count()
+        click.echo(f"{frame.count():,} rows explained on Spark: {written:,} narratives → {out}")
+        return
+    from rich.progress import Progress
+
+    from lumos.data import read_table
+
+    data = read_table(data_path, what="data")
+    with Progress(transient=True, disable=len(data) < 50_000) as bar:
+        task = bar.add_task("explaining", total=len(data))
+        narratives, scores, used = explain_table(
+            model, data, design, progress=lambda n: bar.advance(task, n), **job
+        )
+    export(narratives, out, scores=scores)
+    click.echo(
+        f"{len(scores):,} rows explained with {used}: {len(narratives):,} narratives "
+        f"({narratives.attrs['skipped']:,} skipped for missing values) → {out}"
+    )
+
+
+@explain.command("suggest-design")
+@MODEL
+@DATA
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder to write features.csv, insights.csv and templates.yaml to.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace a design already in --out.")
+@TRUST
+@friendly
+def suggest_design_cmd(model_path, data_path, out, overwrite, trust):
+    """Write a starting insights design for a model, to edit by hand."""
+    from lumos.data import read_table
+    from lumos.explain import import_model, suggest_design
+
+    model = import_model(model_path, trust=trust)
+    data = read_table(data_path, what="data")
+    design = suggest_design(model, data, out, overwrite=overwrite)
+    click.echo(
+        f"{len(design.features)} features in {design.features['super_feature'].nunique()} super "
+        f"features and {design.features['ultra_feature'].nunique()} ultra features → {out}"
+    )

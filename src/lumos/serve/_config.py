@@ -1,0 +1,244 @@
+"""A server's configuration as files and URLs, and the loaders that read and check them.
+
+``lumos serve`` is :func:`app_from_config` of a :class:`ServeConfig`; a Python
+caller gets the same checks: a table without the columns its page needs, a
+predictions file with a bad label, a missing log — each fails here, naming
+the file and column, before the server starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass
+
+import pandas as pd
+
+from lumos._checks import check_number, require_columns
+from lumos.errors import LumosUserError
+
+
+@dataclass
+class ServeConfig:
+    """Where a server's parts live; only ``store`` is required.
+
+    Parameters
+    ----------
+    store : str
+        An LMDB folder, or a Redis URL (``redis://host:port/db``).
+    experiments, experiment : str, optional
+        An experiments YAML and the experiment whose variants' payloads name the
+        model each member is served; members outside it get ``default_model``.
+    default_model : str, default="glmix"
+    events : str, optional
+        The event log: a folder, or a Redis URL.
+    insights : str, optional
+        Account scores from ``lumos propensity score`` (.parquet, .csv, .jsonl).
+    course_skills : str, optional
+        A ``course_id, skill`` table: courses of skills a member just followed come first.
+    courses : str, optional
+        A ``course_id, title`` table: the Learning page shows titles.
+    cohorts : str, optional
+        A cohorts YAML (``/v1/members/{id}/cohorts``).
+    offers : str, optional
+        An offer model folder (``lumos offers retrain``): ``POST /v1/members/{id}/offer``.
+    offer_log : str, optional
+        The events the Offers page judges the offer model on (an event log or a
+        file of events); default the ``events`` log.
+    prioritizer : str, optional
+        An account prioritizer folder (``lumos propensity train``): Model health
+        shows its validation report.
+    health, health_label, health_score, health_groups : optional
+        Held-out predictions for the Model health page: a 0/1 label column, a
+        probability column, and the columns whose groups' gaps are measured.
+    api_key_hashes : sequence of str
+        SHA-256 hex digests of the API keys allowed to write.
+    read_keys : bool, default=False
+        Reads need a key too.
+    flush_ms : float, default=20.0
+        Served events are written and synced together this often.
+    max_count : int, default=100
+        The most items one recommendations request may ask for.
+    """
+
+    store: str
+    experiments: str | None = None
+    experiment: str | None = None
+    default_model: str = "glmix"
+    events: str | None = None
+    insights: str | None = None
+    course_skills: str | None = None
+    courses: str | None = None
+    cohorts: str | None = None
+    offers: str | None = None
+    offer_log: str | None = None
+    prioritizer: str | None = None
+    health: str | None = None
+    health_label: str = "label"
+    health_score: str = "score"
+    health_groups: tuple[str, ...] = ()
+    api_key_hashes: tuple[str, ...] = ()
+    read_keys: bool = False
+    flush_ms: float = 20.0
+    max_count: int = 100
+
+    def __post_init__(self):
+        self.health_groups = tuple(self.health_groups)
+        self.api_key_hashes = tuple(self.api_key_hashes)
+        if self.read_keys and not self.api_key_hashes:
+            raise LumosUserError(
+                "reads need a key but no key is configured; give api_key_hashes "
+                "(--api-key-hash, or LUMOS_API_KEY_HASHES).",
+                code="bad_argument",
+            )
+        if self.offer_log is not None and self.offers is None:
+            raise LumosUserError(
+                "offer_log (--offer-log) judges the offer model: give --offers (offers=) too.",
+                code="bad_argument",
+            )
+        if (self.experiments is None) != (self.experiment is None):
+            raise LumosUserError(
+                "give experiments and experiment together (--experiments FILE --experiment NAME).",
+                code="bad_argument",
+            )
+        check_number("ServeConfig", "flush_ms", self.flush_ms, low=0.1, high=1000)
+        check_number("ServeConfig", "max_count", self.max_count, low=1, integer=True)
+
+    def replace(self, **changes) -> ServeConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def app_from_config(config: ServeConfig):
+    """The app :func:`~lumos.serve.create_app` makes of the parts ``config`` names, every
+    file read and checked first."""
+    from lumos.experiments import Experiments, ModelRouter
+    from lumos.serve._app import create_app
+    from lumos.store import open_store
+
+    experiments = Experiments.load(config.experiments) if config.experiments else None
+    router = ModelRouter(experiments, config.experiment, config.default_model)
+    options = {}
+    if config.offer_log is not None:
+        options |= load_offer_log(config.offer_log)
+    if config.prioritizer is not None:
+        options["propensity_report"] = load_prioritizer_report(config.prioritizer)
+    if config.health is not None:
+        options |= load_health(
+            config.health, config.health_label, config.health_score, config.health_groups
+        )
+    insights = load_insights(config.insights) if config.insights else None
+    skills = load_course_skills(config.course_skills) if config.course_skills else None
+    titles = load_course_titles(config.courses) if config.courses else None
+    offers = None
+    if config.offers:
+        from lumos.bandits import OfferModel
+
+        offers = OfferModel.load(config.offers)
+    store = open_store(config.store, readonly=True)
+    events = cohorts = None
+    try:
+        if config.events:
+            from lumos.events import open_event_log
+
+            events = open_event_log(config.events)
+        if config.cohorts:
+            from lumos.cohorts import CohortService, load_config
+
+            cohorts = CohortService(
+                load_config(config.cohorts), experiments=router.experiments, store=store
+            )
+    except BaseException:
+        for part in (events, store):
+            if part is not None:
+                part.close()
+        raise
+    return create_app(
+        store=store,
+        treatment=router,
+        events=events,
+        insights=insights,
+        course_skills=skills,
+        api_key_hashes=config.api_key_hashes,
+        read_keys=config.read_keys,
+        max_count=config.max_count,
+        flush_ms=config.flush_ms,
+        cohorts=cohorts,
+        offers=offers,
+        course_titles=titles,
+        **options,
+    )
+
+
+def load_insights(path) -> pd.DataFrame:
+    """The account scores ``lumos propensity score`` writes, indexed by ``account_id``."""
+    from lumos.data import read_table
+
+    table = read_table(path, what="insights")
+    require_columns(
+        table,
+        ["account_id"],
+        source=f"insights file {str(path)!r}",
+        hint="give the table `lumos propensity score` writes.",
+        file=str(path),
+    )
+    return table.set_index("account_id")
+
+
+def load_course_skills(path) -> pd.DataFrame:
+    """A ``course_id, skill`` table, as strings."""
+    from lumos.data import read_table
+
+    skills = read_table(path, what="course skills")
+    require_columns(
+        skills,
+        ["course_id", "skill"],
+        source=f"course skills file {str(path)!r}",
+        hint="give course_id and skill (a name members follow).",
+        file=str(path),
+    )
+    return skills.astype({"course_id": str, "skill": str})
+
+
+def load_course_titles(path) -> dict[str, str]:
+    """Course id → title, from a ``course_id, title`` table."""
+    from lumos.data import read_table
+
+    titles = read_table(path, what="courses")
+    require_columns(
+        titles,
+        ["course_id", "title"],
+        source=f"courses file {str(path)!r}",
+        hint="give course_id and title.",
+        file=str(path),
+    )
+    return dict(zip(titles["course_id"].astype(str), titles["title"].astype(str), strict=True))
+
+
+def load_offer_log(source) -> dict:
+    """The Offers page's events: checked now (a wrong path fails at start, not on the first
+    visit), read on each visit."""
+    from lumos.events import is_events_file, read_events
+
+    name = "offer_log (--offer-log)"
+    is_events_file(source, name=name)
+    read = functools.partial(read_events, source, name=name)
+    return {"offer_log": read, "offer_log_name": str(source)}
+
+
+def load_prioritizer_report(folder) -> pd.DataFrame:
+    """An account prioritizer's validation report (its ``report_``)."""
+    from lumos.recommend import AccountPrioritizer
+
+    return AccountPrioritizer.load(folder).report_
+
+
+def load_health(path, label: str = "label", score: str = "score", groups=()) -> dict:
+    """The Model health page's inputs: the predictions, checked now; their figures, later."""
+    from lumos.data import read_table
+    from lumos.evaluate import check_predictions, model_health
+
+    data = read_table(path, what="predictions")
+    groups = list(groups)
+    check_predictions(data, label, score, groups, source=str(path))
+    compute = functools.partial(model_health, data, label, score, groups=groups, source=str(path))
+    return {"health": compute, "health_name": str(path)}

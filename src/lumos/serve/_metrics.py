@@ -1,0 +1,78 @@
+"""What the server counts for ``/metrics``: requests, latency, events, rankers and the store."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class Metrics:
+    """The server's Prometheus metrics, in a registry of its own (one per app)."""
+
+    def __init__(self):
+        self.registry = r = CollectorRegistry()
+        self.requests = Counter(
+            "lumos_requests", "Requests by route and status", ["route", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "lumos_request_seconds",
+            "Request latency",
+            ["route"],
+            registry=r,
+            buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+        )
+        self.accepted = Counter("lumos_events_accepted", "Events accepted", registry=r)
+        self.live_version = Gauge(
+            "lumos_store_version", "1 for the store's live version", ["version"], registry=r
+        )
+        self.fpr_failures = Counter(
+            "lumos_fpr_failures",
+            "First-pass rankers left out of a page, by cohort and reason",
+            ["cohort", "reason"],
+            registry=r,
+        )
+        self.fpr_seconds = Histogram(
+            "lumos_fpr_seconds",
+            "First-pass ranker fetch time",
+            ["cohort"],
+            registry=r,
+            buckets=(0.005, 0.01, 0.02, 0.04, 0.08, 0.15, 0.3, 1.0),
+        )
+
+    def ranker_failed(self, cohort_id: str, reason: str) -> None:
+        self.fpr_failures.labels(cohort_id, reason).inc()
+
+    def ranker_fetched(self, cohort_id: str, seconds: float) -> None:
+        self.fpr_seconds.labels(cohort_id).observe(seconds)
+
+    def live(self, version: str) -> None:
+        self.live_version.clear()
+        self.live_version.labels(str(version)).set(1)
+
+    def text(self) -> str:
+        return generate_latest(self.registry).decode()
+
+
+class Measure:
+    """Pure ASGI middleware: a latency histogram and a request counter per route."""
+
+    def __init__(self, app, *, metrics: Metrics):
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started, status = time.perf_counter(), [500]
+
+        async def sending(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.latency.labels(path).observe(time.perf_counter() - started)
+            self.metrics.requests.labels(path, str(status[0])).inc()

@@ -1,0 +1,49 @@
+"""The dashboard's page shell: the navigation, the document, and an empty state."""
+
+from __future__ import annotations
+
+from fastapi.responses import HTMLResponse
+
+from lumos._html import esc
+
+PAGES = (
+    ("accounts", "Accounts", "/accounts"),
+    ("learning", "Learning", "/learning"),
+    ("network", "My Network", "/network"),
+    ("offers", "Offers", "/offers"),
+    ("health", "Model health", "/health"),
+)
+
+
+def page(active: str, title: str, body: str, *, status: int = 200) -> HTMLResponse:
+    """A dashboard page: the navigation with ``active`` current, ``title`` and ``body``."""
+    current = ' aria-current="page"'
+    links = "".join(
+        f'<a href="{href}"{current if key == active else ""}>{label}</a>'
+        for key, label, href in PAGES
+    )
+    doc = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{esc(title)} · Lumos</title>
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/static/lumos.css"><script src="/static/lumos.js" defer></script>
+</head><body>
+<a class="skip" href="#main">Skip to content</a>
+<header><span class="brand">Lumos</span><nav aria-label="Dashboard">{links}</nav></header>
+<main id="main"><h1>{esc(title)}</h1>{body}</main>
+</body></html>"""
+    return HTMLResponse(doc, status_code=status)
+
+
+def empty(message: str) -> str:
+    return f'<p class="empty">{esc(message)}</p>'
+
+
+def member_form(action: str, member: str) -> str:
+    """The GET form that asks for a member id."""
+    return (
+        f'<form class="filters" method="get" action="{action}" role="search">'
+        f'<label>Member <input name="member" value="{esc(member)}" required></label> '
+        '<button type="submit">Show</button></form>'
+    )

@@ -1,0 +1,65 @@
+"""``POST /v1/members/{member_id}/offer``: which product, creative and channel to offer now."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Query, Request
+
+from lumos.errors import ApiError, LumosUserError
+from lumos.events import new_id, served_lines
+from lumos.serve._routers.recommendations import finite
+from lumos.serve._schemas import Offer
+from lumos.serve._services import services
+
+router = APIRouter()
+
+
+@router.post("/v1/members/{member_id}/offer", response_model=Offer)
+def offer(request: Request, member_id: str, channel: str = Query(min_length=1)):
+    """Which product, creative and channel to offer the member now — or no offer.
+
+    The policy decides among the channel's arms and "no offer" (members at
+    their weekly cap on that channel get "no offer"); the decision is logged
+    as a served event with its propensity and a new tracking id. Post the
+    member's purchase with that tracking id to /v1/events and the policy
+    learns from it.
+    """
+    s = services(request)
+    s.authorize(request.headers, write=False)
+    offers = s.offers
+    if offers is None:
+        raise ApiError(404, "no_offers", "this server has no offer model (lumos serve --offers)")
+    now = time.time()
+    with s.offer_lock:
+        try:
+            decision = offers.decide([member_id], channel, now=now)
+        except LumosUserError as exc:
+            raise ApiError(400, exc.code, exc.message, "channel") from None
+        tracking = new_id()
+        offers.served([tracking], decision, now=now)
+    row = decision.iloc[0]
+    if s.served is not None:
+        s.served.add(
+            served_lines(
+                member_id,
+                [(new_id(), tracking, row["arm_id"], 0)],
+                channel=channel,
+                model_id=offers.settings.model_id,
+                ts=now,
+                item_type="offer",
+                propensity=float(row["propensity"]),
+            )
+        )
+    return Offer(
+        member_id=member_id,
+        tracking_id=tracking,
+        arm_id=row["arm_id"],
+        product=row["product"] or None,
+        creative=row["creative"] or None,
+        channel=channel,
+        propensity=float(row["propensity"]),
+        score=finite(row["score"]),
+        capped=bool(row["capped"]),
+        model_id=offers.settings.model_id,
+    )

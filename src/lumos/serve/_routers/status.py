@@ -1,0 +1,32 @@
+"""``/healthz``, ``/readyz`` and ``/metrics``: whether the server lives, can answer, and its
+counters."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse
+
+from lumos.errors import ApiError
+from lumos.serve._services import services
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+def healthz() -> dict:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(request: Request):
+    s = services(request)
+    live = s.store.version
+    if live is None:
+        raise ApiError(503, "not_ready", "the store has no published version yet")
+    s.metrics.live(live)
+    return {"status": "ready", "version": live}
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+def metrics(request: Request) -> str:
+    return services(request).metrics.text()

@@ -1,0 +1,227 @@
+"""What the routes share: one :class:`Services` object, built once per app and read from
+``app.state.services``; the members' recent actions; API keys."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from lumos.bandits import FrequencyCap
+from lumos.errors import ApiError
+from lumos.serve._metrics import Metrics
+from lumos.serve._served import ServedWriter
+
+
+def hash_key(key: str) -> str:
+    """The SHA-256 hex digest the server config stores for an API key."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class Lazy:
+    """A page's figures: ``compute()`` on the first visit, kept, and redone when older
+    than ``max_age`` seconds (never, by default). Thread-safe: one visitor computes."""
+
+    def __init__(self, compute, name: str, *, max_age: float | None = None):
+        self._compute, self.name, self.max_age = compute, name, max_age
+        self._lock = threading.Lock()
+        self._done, self._at = None, 0.0
+
+    def get(self):
+        with self._lock:
+            stale = self.max_age is not None and time.monotonic() - self._at > self.max_age
+            if self._done is None or stale:
+                self._done, self._at = self._compute(), time.monotonic()
+            return self._done
+
+
+class MemberMemory:
+    """What members did lately that changes their next list: items dismissed, skills followed.
+
+    ``course_skills`` (``course_id, skill``) gives each skill's courses, which a
+    member who follows the skill sees first.
+    """
+
+    def __init__(self, course_skills: pd.DataFrame | None = None):
+        self.dismissed: dict[str, set[str]] = {}  # member → items dismissed
+        self.follows: dict[str, list[str]] = {}  # member → skills followed, latest last
+        self.by_skill: dict[str, list[str]] = {}  # skill (lower case) → courses, in table order
+        if course_skills is not None:
+            for skill, rows in course_skills.groupby(
+                course_skills["skill"].str.lower(), sort=False
+            ):
+                self.by_skill[skill] = list(dict.fromkeys(rows["course_id"]))
+
+    def remember(self, batch) -> None:
+        for e in batch:
+            if e.get("type") != "action":
+                continue
+            if e.get("action") == "dismiss":
+                self.dismissed.setdefault(e["member_id"], set()).add(e["item_id"])
+            elif e.get("action") == "follow" and e.get("item_type") == "skill":
+                mine = self.follows.setdefault(e["member_id"], [])
+                mine[:] = [*[s for s in mine if s != e["item_id"]][-9:], e["item_id"]]
+
+    def followed(self, member_id: str, skills: str | None) -> list[str]:
+        """Up to three skills to put first: those of the request, then the latest followed."""
+        if not self.by_skill:
+            return []
+        asked = (s.strip() for s in (skills or "").split(",") if s.strip())
+        return [*asked, *reversed(self.follows.get(member_id, ()))][:3]
+
+    def blend(self, rows: list[dict], followed: list[str], gone) -> list[dict]:
+        """Put up to 2 courses of each followed skill first ("Because you follow 'Python'")."""
+        scores = {r["item_id"]: r["score"] for r in rows}
+        first, taken = [], set()
+        for skill in followed:
+            courses = [c for c in self.by_skill.get(skill.lower(), ()) if c not in gone][:2]
+            for course in courses:
+                if course not in taken:
+                    taken.add(course)
+                    first.append(
+                        {
+                            "item_id": course,
+                            "score": scores.get(course),
+                            "reason": "followed_skill",
+                            "reason_text": f"Because you follow '{skill}'",
+                        }
+                    )
+        return first + [r for r in rows if r["item_id"] not in taken]
+
+
+@dataclass(eq=False)
+class Services:
+    """Everything a route reads: the store, the experiment assignment, the event log, the
+    models and tables served, and the server's own state (metrics, the served writer).
+
+    Build it with :meth:`build`; :func:`~lumos.serve.create_app` does.
+    """
+
+    store: object
+    treatment: object
+    events: object = None
+    insights: pd.DataFrame | None = None
+    book: pd.DataFrame | None = None  # the Accounts page's table, made once from insights
+    cohorts: object = None
+    offers: object = None
+    keys: frozenset = frozenset()
+    read_keys: bool = False
+    max_count: int = 100
+    metrics: Metrics = field(default_factory=Metrics)
+    memory: MemberMemory = field(default_factory=MemberMemory)
+    served: ServedWriter | None = None
+    offer_lock: threading.Lock = field(default_factory=threading.Lock)
+    offer_page: Lazy | None = None
+    health_page: Lazy | None = None
+    propensity: pd.DataFrame | None = None
+    titles: dict = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        store,
+        treatment,
+        events=None,
+        insights=None,
+        course_skills=None,
+        api_key_hashes=(),
+        read_keys=False,
+        max_count=100,
+        flush_ms=20.0,
+        cohorts=None,
+        offers=None,
+        offer_log=None,
+        offer_log_name="the offer log",
+        health=None,
+        health_name="the predictions",
+        propensity_report=None,
+        course_titles=None,
+    ) -> Services:
+        """The services over these parts, with what the event log already says applied:
+        dismissals and follows, cohort engagement, and the offers each member was shown."""
+        from lumos.serve._pages.accounts import accounts_book
+        from lumos.serve._pages.offers import offer_figures
+
+        s = cls(
+            store=store,
+            treatment=treatment,
+            events=events,
+            insights=insights,
+            book=None if insights is None else accounts_book(insights),
+            cohorts=cohorts,
+            offers=offers,
+            keys=frozenset(api_key_hashes),
+            read_keys=read_keys,
+            max_count=max_count,
+            memory=MemberMemory(course_skills),
+            propensity=propensity_report,
+            titles=course_titles or {},
+        )
+        if events is not None:
+            s.served = ServedWriter(events, flush_ms)
+            s.memory.remember(
+                events.read(type="action", action=("dismiss", "follow")).to_dict("records")
+            )
+            if cohorts is not None:  # served cohort items, then actions on them, in that order
+                for part in (events.read(cohort=True), events.read(type="action")):
+                    cohorts.engagement.observe(part.to_dict("records"))
+        if cohorts is not None:
+            cohorts.connect(
+                record=s.served.add if s.served is not None else None,
+                on_failure=s.metrics.ranker_failed,
+                on_fetch=s.metrics.ranker_fetched,
+            )
+        if offers is not None:
+            if events is not None:  # the cap remembers the offers already shown
+                shown = events.read(item_type="offer")
+                offers.cap = FrequencyCap.from_events(offers.settings.cap_per_week, shown)
+            if offer_log is None and events is not None:
+                offer_log, offer_log_name = events.read, "the event log"
+            figures = functools.partial(offer_figures, offers, offer_log, s.offer_lock)
+            s.offer_page = Lazy(figures, offer_log_name, max_age=600)
+        if health is not None:
+            s.health_page = Lazy(health if callable(health) else lambda: health, health_name)
+        return s
+
+    def authorize(self, headers, *, write: bool) -> None:
+        """Raise 401 unless the request carries a valid key (for writes; reads too with
+        ``read_keys``)."""
+        if not (write or self.read_keys):
+            return
+        key = headers.get("x-api-key")
+        if key is None or hash_key(key) not in self.keys:
+            raise ApiError(401, "unauthorized", "a valid X-API-Key header is required", "X-API-Key")
+
+    def observe(self, batch: list[dict]) -> None:
+        """What an accepted batch of events changes: dismissals, follows, cohort engagement,
+        and the offer policy's conversions (a full mini-batch updates it)."""
+        self.memory.remember(batch)
+        if self.cohorts is not None:
+            self.cohorts.engagement.observe(batch)
+        if self.offers is not None:
+            with self.offer_lock:
+                self.offers.observe(batch)
+
+    async def close(self) -> None:
+        """Stop: save what the offer policy learned, flush the served events, close the parts."""
+        if self.cohorts is not None:
+            await self.cohorts.aclose()
+        path = getattr(self.offers, "path", None)
+        if self.offers is not None and path is not None:  # what it learned online survives
+            with self.offer_lock:
+                self.offers.save(path)
+        if self.served is not None:
+            self.served.close()
+        for part in (self.events, self.store):  # the server owns them: close them when it stops
+            if hasattr(part, "close"):
+                part.close()
+
+
+def services(request) -> Services:
+    """The app's :class:`Services` (``app.state.services``)."""
+    return request.app.state.services
