@@ -20,7 +20,7 @@ from functools import partial
 
 import numpy as np
 import pandas as pd
-from _common import log
+from _common import emit, log
 from scipy.stats import poisson
 from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -248,6 +248,4 @@ def run() -> list[dict]:
 
 
 if __name__ == "__main__":
-    import json
-
-    print(json.dumps(run()))
+    emit("cdnow", False, run(), packages=("numpy", "pandas", "xgboost", "lifetimes"))

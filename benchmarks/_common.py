@@ -1,8 +1,10 @@
 """Helpers shared by the benchmark scripts: progress, machine info, child processes, the JSON line.
 
 As the benchmark conventions say: progress goes to standard error, the last
-line of standard output is one JSON object, and peak memory comes from the OS
-(the ``getrusage`` record of a child process).
+line of standard output is one JSON object (:func:`emit`), and peak memory
+comes from the OS (the ``getrusage`` record of a child process). A child
+process reports with :func:`report_child`; its parent reads that line and the
+child's peak memory with :func:`run_child`.
 """
 
 from __future__ import annotations
@@ -54,11 +56,27 @@ def rounded(value, digits: int = 4):
     return value
 
 
-def emit(benchmark: str, quick: bool, results: list[dict]) -> None:
-    """Print the one JSON object of the run as the last line of standard output."""
-    out = {"benchmark": benchmark, "quick": quick, "machine": machine(), "results": results}
+def emit(benchmark: str, quick: bool, results: list[dict], packages=PACKAGES) -> None:
+    """Print the one JSON object of the run as the last line of standard output.
+
+    Numbers are :func:`rounded`; ``machine`` lists the versions of ``packages``.
+    """
+    out = {"benchmark": benchmark, "quick": quick, "machine": machine(packages)}
     sys.stdout.flush()
-    print(json.dumps(rounded(out), allow_nan=False), flush=True)
+    print(json.dumps(rounded({**out, "results": results}), allow_nan=False), flush=True)
+
+
+def report_child(figures: dict) -> None:
+    """A child process's figures: one JSON line on standard output, read by :func:`run_child`."""
+    sys.stdout.flush()
+    print(json.dumps(figures), flush=True)
+
+
+def timed(fn):
+    """``(seconds, fn())``: the wall time of one call and what it returned."""
+    started = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - started, out
 
 
 def self_peak_rss_mb() -> float:
