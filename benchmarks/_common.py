@@ -21,6 +21,8 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+
 PACKAGES = ("numpy", "pandas", "xgboost", "shap", "lime", "scikit-learn")
 _START = time.perf_counter()
 
@@ -77,6 +79,19 @@ def timed(fn):
     started = time.perf_counter()
     out = fn()
     return time.perf_counter() - started, out
+
+
+def latencies_us(fn, n: int, warmup: int = 0) -> tuple[float, float]:
+    """p50 and p99 in µs of ``n`` calls ``fn(i)``, each timed alone, after ``warmup`` untimed."""
+    for i in range(warmup):
+        fn(i)
+    times = np.empty(n)
+    for i in range(n):
+        started = time.perf_counter()
+        fn(i)
+        times[i] = time.perf_counter() - started
+    p50, p99 = np.percentile(times, [50, 99]) * 1e6
+    return float(p50), float(p99)
 
 
 def self_peak_rss_mb() -> float:
