@@ -118,6 +118,20 @@ def run_child(args: list[str]) -> tuple[dict, float]:
     return json.loads(lines[-1]), usage.ru_maxrss / 1024
 
 
+def stop(procs: list) -> None:
+    """Terminate every process in ``procs`` (kill those that do not stop), and forget them."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    procs.clear()
+
+
 def free_port() -> int:
     """A free TCP port on loopback."""
     with socket.socket() as s:

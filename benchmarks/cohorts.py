@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import urllib.request
@@ -37,7 +36,7 @@ import pandas as pd
 import yaml
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import emit, free_port, log
+from _common import emit, free_port, log, stop
 
 from lumos.data.demo import social
 from lumos.serve.cohorts import write_demo_configs
@@ -49,20 +48,6 @@ FPRS = ("groups", "events", "newsletters", "hashtags", "pymk_region")
 SLOW = "hashtags"  # the cohort whose downstream times out in part 3
 TIMEOUT_MS = 100
 PAGE = "/v1/members/{m}/cohorts?max_items=5"
-
-
-def stop(procs: list) -> None:
-    """Terminate every process started here (kill those that do not stop), and forget them."""
-    for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-    procs.clear()
 
 
 def fpr_service(downstream: Path, cohort: str, delay: str, procs: list) -> tuple[int, int]:

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import emit, log, start_redis
+from _common import emit, log, start_redis, stop
 
 
 def narratives(quick: bool) -> list[dict]:
@@ -274,8 +274,7 @@ def _redis():
         try:
             yield url
         finally:
-            proc.terminate()
-            proc.wait()
+            stop([proc])
 
 
 def features(quick: bool) -> dict:

@@ -15,7 +15,7 @@ import sys
 import tempfile
 
 import numpy as np
-from _common import emit, latencies_us, log, start_redis, timed
+from _common import emit, latencies_us, log, start_redis, stop, timed
 
 from lumos.data.demo import learning
 from lumos.recommend import CourseRecommender
@@ -137,8 +137,7 @@ def main():
             store.close()
     finally:
         if redis_proc is not None:
-            redis_proc.terminate()
-            redis_proc.wait(timeout=10)
+            stop([redis_proc])
         shutil.rmtree(work, ignore_errors=True)
     for name in ("lmdb", "redis"):
         log(f"{name} {importlib.metadata.version(name)}")
