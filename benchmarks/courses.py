@@ -379,7 +379,8 @@ def main() -> None:
                 "lumos": lumos_auc,
                 "anchor": anchor_auc,
                 "anchor_name": anchor_name,
-                "goal": {"lumos": ">= 0.78 and > anchor"},
+                "margin": lumos_auc - anchor_auc,
+                "goal": {"lumos": ">= 0.78", "margin": "> 0"},
                 "details": {
                     "seeds": len(runs),
                     "lumos_std": lumos_std,
