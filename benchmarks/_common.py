@@ -1,8 +1,10 @@
 """Helpers shared by the benchmark scripts: progress, machine info, child processes, the JSON line.
 
 As the benchmark conventions say: progress goes to standard error, the last
-line of standard output is one JSON object, and peak memory comes from the OS
-(the ``getrusage`` record of a child process).
+line of standard output is one JSON object (:func:`emit`), and peak memory
+comes from the OS (the ``getrusage`` record of a child process). A child
+process reports with :func:`report_child`; its parent reads that line and the
+child's peak memory with :func:`run_child`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import socket
 import subprocess
 import sys
 import time
+
+import numpy as np
 
 PACKAGES = ("numpy", "pandas", "xgboost", "shap", "lime", "scikit-learn")
 _START = time.perf_counter()
@@ -54,11 +58,40 @@ def rounded(value, digits: int = 4):
     return value
 
 
-def emit(benchmark: str, quick: bool, results: list[dict]) -> None:
-    """Print the one JSON object of the run as the last line of standard output."""
-    out = {"benchmark": benchmark, "quick": quick, "machine": machine(), "results": results}
+def emit(benchmark: str, quick: bool, results: list[dict], packages=PACKAGES) -> None:
+    """Print the one JSON object of the run as the last line of standard output.
+
+    Numbers are :func:`rounded`; ``machine`` lists the versions of ``packages``.
+    """
+    out = {"benchmark": benchmark, "quick": quick, "machine": machine(packages)}
     sys.stdout.flush()
-    print(json.dumps(rounded(out), allow_nan=False), flush=True)
+    print(json.dumps(rounded({**out, "results": results}), allow_nan=False), flush=True)
+
+
+def report_child(figures: dict) -> None:
+    """A child process's figures: one JSON line on standard output, read by :func:`run_child`."""
+    sys.stdout.flush()
+    print(json.dumps(figures), flush=True)
+
+
+def timed(fn):
+    """``(seconds, fn())``: the wall time of one call and what it returned."""
+    started = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - started, out
+
+
+def latencies_us(fn, n: int, warmup: int = 0) -> tuple[float, float]:
+    """p50 and p99 in µs of ``n`` calls ``fn(i)``, each timed alone, after ``warmup`` untimed."""
+    for i in range(warmup):
+        fn(i)
+    times = np.empty(n)
+    for i in range(n):
+        started = time.perf_counter()
+        fn(i)
+        times[i] = time.perf_counter() - started
+    p50, p99 = np.percentile(times, [50, 99]) * 1e6
+    return float(p50), float(p99)
 
 
 def self_peak_rss_mb() -> float:
@@ -83,6 +116,20 @@ def run_child(args: list[str]) -> tuple[dict, float]:
     if not lines:
         raise RuntimeError(f"child {' '.join(args)} printed nothing on standard output")
     return json.loads(lines[-1]), usage.ru_maxrss / 1024
+
+
+def stop(procs: list) -> None:
+    """Terminate every process in ``procs`` (kill those that do not stop), and forget them."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    procs.clear()
 
 
 def free_port() -> int:

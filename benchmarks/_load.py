@@ -3,17 +3,17 @@
 Latency is measured from each request's *scheduled* time, so a slow response
 that delays the ones behind it shows in their latencies too (no coordinated
 omission). Run as ``python _load.py URL_PATHS_FILE RATE SECONDS PORT`` in its
-own process; prints one JSON line: latencies (ms) percentiles, errors, sent.
+own process (:func:`_common.run_child`); reports latency (ms) percentiles, errors, sent.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import time
 
 import numpy as np
+from _common import report_child
 
 
 async def _one(pool: asyncio.Queue, port: int, request: bytes) -> int:
@@ -73,4 +73,4 @@ if __name__ == "__main__":
         int(sys.argv[4]),
     )
     paths = open(paths_file).read().split()
-    print(json.dumps(asyncio.run(run(paths, rate, seconds, port))), flush=True)
+    report_child(asyncio.run(run(paths, rate, seconds, port)))

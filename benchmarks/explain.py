@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import math
 import os
 import sys
@@ -34,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _common import emit, log, run_child, self_peak_rss_mb
+from _common import emit, log, report_child, run_child, self_peak_rss_mb
 
 SEED = 0
 N_FEATURES = 100
@@ -446,7 +445,7 @@ def narrative_data(n: int, seed: int = SEED):
 def narratives_child(rows: int, folder: str, repeats: int, digest_rows: int) -> None:
     """The child process: build the rows, then narrate + summarize ``repeats`` times.
 
-    Prints the run times, the peak RSS before the first run, and a digest of
+    Reports the run times, the peak RSS before the first run, and a digest of
     the narratives of the first ``digest_rows`` rows (for the parent to check).
     """
     from lumos.explain import InsightsDesign, narrate, summarize
@@ -470,7 +469,7 @@ def narratives_child(rows: int, folder: str, repeats: int, digest_rows: int) -> 
             ),
         }
         del nar, cards
-    print(json.dumps({"times": times, "rss_before_mb": before, "out": out}), flush=True)
+    report_child({"times": times, "rss_before_mb": before, "out": out})
 
 
 def _digest(nar: pd.DataFrame, cards: pd.DataFrame) -> str:
