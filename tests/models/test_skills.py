@@ -72,5 +72,5 @@ def test_errors(book):
     )
     with pytest.raises(DataValidationError, match=r"member_skills row .*'S999' is not a known"):
         member_skills(book.members, bad, book.skills)
-    with pytest.raises(LumosUserError, match="cohort_weight must be"):
+    with pytest.raises(LumosUserError, match="'cohort_weight' parameter of member_skills must be"):
         member_skills(book.members, book.member_skills, book.skills, cohort_weight=-1)

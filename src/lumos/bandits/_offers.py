@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lumos._checks import check_number
 from lumos.bandits._linear import EpsilonGreedy, LinTS
 from lumos.bandits._neural import NeuralTS
 from lumos.bandits._ope import ESTIMATORS, evaluate_all
@@ -103,14 +104,11 @@ class OfferSettings:
         for field in ("cap_per_week", "batch", "hidden", "two_tower", "seed"):
             value = getattr(self, field)
             low = 0 if field in ("two_tower", "seed", "cap_per_week") else 1
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                bad(field, value, f"an int >= {low}")
+            check_number("OfferSettings", field, value, low=low, integer=True)
+            object.__setattr__(self, field, int(value))  # a NumPy int would not save as JSON
         for field in ("nu", "alpha", "window_hours"):
-            value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                bad(field, value, "a number > 0")
-        if not (isinstance(self.epsilon, int | float) and 0 <= self.epsilon <= 1):
-            bad("epsilon", self.epsilon, "a number in [0, 1]")
+            check_number("OfferSettings", field, getattr(self, field), strict=True)
+        check_number("OfferSettings", "epsilon", self.epsilon, high=1)
         if not self.model_id or not isinstance(self.model_id, str):
             bad("model_id", self.model_id, "a non-empty string")
         if isinstance(self.conversions, str) or not all(

@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from lumos._checks import require_columns
 from lumos.errors import DataValidationError, LumosUserError
 
 SCHEMAS: dict[str, pa.Schema] = {
@@ -208,14 +209,7 @@ def validate_table(name: str, data) -> pd.DataFrame:
     out = {}
     for field in SCHEMAS[name]:
         col = field.name
-        if col not in frame.columns:
-            raise DataValidationError(
-                f"{name} table has no column {col!r} (columns: "
-                f"{', '.join(map(str, frame.columns))}); add it.",
-                code="missing_column",
-                file=name,
-                column=col,
-            )
+        require_columns(frame, [col], source=f"{name} table", hint="add it.", file=name)
         out[col] = _convert(name, frame[col], field.type)
     result = frame.assign(**out)
     for col in [c for c in frame.columns if c not in out]:

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from lumos._checks import check_fitted
+from lumos._checks import check_fitted, check_number
 from lumos.data import validate_table
 from lumos.errors import LumosUserError
 from lumos.models._skills import _index, course_skill_matrix
@@ -115,12 +115,7 @@ class CourseReasons:
                 code="bad_argument",
             )
         for name in ("trend_days", "baseline_days", "min_trend", "new_days"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise LumosUserError(
-                    f"The {name!r} parameter of CourseReasons must be an int >= 1. Got {value!r}.",
-                    code="bad_argument",
-                )
+            check_number("CourseReasons", name, getattr(self, name), low=1, integer=True)
         self.reasons_ = chosen
         self.as_of_ = pd.Timestamp(self.as_of)
         members = validate_table("members", members)

@@ -22,9 +22,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 
-from lumos._checks import check_fitted
+from lumos._checks import check_fitted, check_number
 from lumos.data import validate_table
-from lumos.errors import DataValidationError, LumosUserError
+from lumos.errors import DataValidationError
 
 
 def _index(ids, known: pd.Index, table: str, column: str) -> np.ndarray:
@@ -91,12 +91,9 @@ class SkillTagger:
 
     def fit(self, courses, course_skills) -> SkillTagger:
         """Learn from the tagged courses (those with at least one row in ``course_skills``)."""
-        if not (isinstance(self.threshold, int | float) and 0 < self.threshold < 1):
-            raise LumosUserError(
-                f"The 'threshold' parameter of SkillTagger must be a float in "
-                f"(0, 1). Got {self.threshold!r}.",
-                code="bad_argument",
-            )
+        check_number(
+            "SkillTagger", "threshold", self.threshold, strict=True, high=1, high_strict=True
+        )
         courses = validate_table("courses", courses)
         tags = validate_table("course_skills", course_skills)
         known = pd.Index(courses["course_id"])
@@ -197,11 +194,8 @@ def member_skills(
     array([[1.2, 0. ],
            [0.4, 0. ]])
     """
-    for name, value in (("profile_weight", profile_weight), ("cohort_weight", cohort_weight)):
-        if not isinstance(value, int | float) or value < 0:
-            raise LumosUserError(
-                f"{name} must be a number >= 0. Got {value!r}.", code="bad_argument"
-            )
+    check_number("member_skills", "profile_weight", profile_weight)
+    check_number("member_skills", "cohort_weight", cohort_weight)
     members = validate_table("members", members)
     skills = validate_table("skills", skills)
     prof = validate_table("member_skills", profile_skills)

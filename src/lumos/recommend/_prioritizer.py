@@ -38,7 +38,7 @@ import xgboost as xgb
 import yaml
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from lumos._checks import check_fitted
+from lumos._checks import check_fitted, check_number
 from lumos.data import validate_table
 from lumos.errors import DataValidationError, LumosUserError
 from lumos.evaluate import propensity_report
@@ -602,12 +602,7 @@ class AccountPrioritizer:
                     f"WindowFeatures or None. Got {value!r}.",
                     code="bad_argument",
                 )
-        if not isinstance(self.top_k, int) or self.top_k < 1:
-            raise LumosUserError(
-                f"The 'top_k' parameter of AccountPrioritizer must be an int "
-                f">= 1. Got {self.top_k!r}.",
-                code="bad_argument",
-            )
+        check_number("AccountPrioritizer", "top_k", self.top_k, low=1, integer=True)
         self._model("reg:squarederror")._check_params()
 
     def _check_fitted(self) -> None:
