@@ -7,7 +7,7 @@ from sklearn.metrics import roc_auc_score
 
 from lumos.data.demo import learning
 from lumos.errors import DataValidationError, LumosUserError
-from lumos.models._skills import SkillAffinity, SkillTagger, member_skills, tagging_report
+from lumos.models import SkillAffinity, SkillTagger, member_skills, tagging_report
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@
 
 from lumos.bandits._linear import Decision, EpsilonGreedy, LinearPolicy, LinTS
 from lumos.bandits._neural import NeuralTS
+from lumos.bandits._offer_judging import CANDIDATES
 from lumos.bandits._offer_rounds import FrequencyCap
 from lumos.bandits._offer_tables import NO_OFFER
 from lumos.bandits._offers import OfferModel, OfferSettings
@@ -30,6 +31,7 @@ from lumos.bandits._reward import fit_reward_model
 from lumos.bandits._two_tower import TwoTower
 
 __all__ = [
+    "CANDIDATES",
     "ESTIMATORS",
     "NO_OFFER",
     "Decision",

@@ -58,7 +58,7 @@ from lumos.bandits._offer_judging import OfferJudging
 from lumos.bandits._offer_rounds import FrequencyCap, closed_rounds
 from lumos.bandits._offer_tables import NO_OFFER, arms_table, members_table
 from lumos.bandits._persist import check_format, load_policy, save_policy
-from lumos.data._io import atomic_path
+from lumos.data import atomic_path
 from lumos.errors import DataValidationError, LumosUserError
 
 POLICIES = ("lints", "neuralts", "egreedy")

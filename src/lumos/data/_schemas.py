@@ -224,6 +224,32 @@ def validate_table(name: str, data) -> pd.DataFrame:
     return result
 
 
+def id_positions(ids, known: pd.Index, table: str, column: str) -> np.ndarray:
+    """Positions of ``ids`` in ``known``; an unknown id is a clear error.
+
+    ``table`` and ``column`` say where the ids come from: an unknown id raises
+    ``unknown_id`` naming that table, the row and the column.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> id_positions(["b", "a"], pd.Index(["a", "b"]), "rows", "member_id").tolist()
+    [1, 0]
+    """
+    at = known.get_indexer(ids)
+    if (at < 0).any():
+        i = int(np.argmax(at < 0))
+        raise DataValidationError(
+            f"{table} row {i}, column {column!r}: {ids[i]!r} is not a known id; add it to the "
+            f"{column.removesuffix('_id')}s table or drop the row.",
+            code="unknown_id",
+            file=table,
+            row=i,
+            column=column,
+        )
+    return at
+
+
 def _convert(table: str, series: pd.Series, kind: pa.DataType) -> pd.Series:
     column = str(series.name)
     if pa.types.is_string(kind):

@@ -8,7 +8,7 @@ Fitting is block coordinate descent (as in Photon-ML and GDMix): each
 coordinate is refitted with the other coordinates' scores as a fixed offset.
 The fixed effect is a :class:`~lumos.models.LogisticRegression`; all the
 entities of a random effect are solved together by one batched Newton
-iteration (``fit_entities`` in ``_entities``, which the Spark engine shares).
+iteration (:func:`~lumos.models.solvers.fit_entities`, shared with Spark).
 The inputs are checked in ``_glmix_inputs`` and the row cap's sampling keys
 come from ``_keys``.
 """

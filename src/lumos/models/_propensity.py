@@ -18,6 +18,16 @@ from lumos.errors import DataValidationError, LumosUserError
 CLASSES = np.array(["churn", "flat", "upsell"], dtype=object)
 
 
+def classify_change(change, tolerance: float) -> np.ndarray:
+    """``upsell``, ``flat`` or ``churn`` of each predicted change: flat within ±tolerance.
+
+    >>> classify_change([2.0, 0.3, -1.0], 0.5).tolist()
+    ['upsell', 'flat', 'churn']
+    """
+    change = np.asarray(change)
+    return CLASSES[np.where(change > tolerance, 2, np.where(change < -tolerance, 0, 1))]
+
+
 class PropensityModel:
     """XGBoost regression of the quantity an account (or product) will add or drop.
 
@@ -201,10 +211,7 @@ class PropensityModel:
                 f"{self.objective!r}. Threshold predict() instead.",
                 code="bad_method",
             )
-        change = self.predict(X)
-        return CLASSES[
-            np.where(change > self.tolerance, 2, np.where(change < -self.tolerance, 0, 1))
-        ]
+        return classify_change(self.predict(X), self.tolerance)
 
 
 def _features(X, names: list[str] | None = None) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from lumos._checks import check_fitted, check_number
 from lumos.data import validate_table
 from lumos.errors import LumosUserError, NotFittedError
 from lumos.explain import CourseReasons
-from lumos.models._skills import SkillAffinity, SkillTagger
+from lumos.models import SkillAffinity, SkillTagger
 from lumos.recommend._candidates import candidate_pools
 from lumos.recommend._scoring import top_k
 from lumos.recommend._supervised import GLMixScorer, fit_course_glmix, training_rows

@@ -39,11 +39,9 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from lumos._checks import check_fitted, check_number
 from lumos.errors import DataValidationError, LumosUserError
 from lumos.evaluate import propensity_report
-from lumos.explain import import_model, suggest_design, summarize
-from lumos.explain._pipeline import explain_table
+from lumos.explain import explain_table, import_model, suggest_design, summarize
 from lumos.features import WindowFeatures, renewal_labels
-from lumos.models import PropensityModel
-from lumos.models._propensity import CLASSES
+from lumos.models import PropensityModel, classify_change
 from lumos.recommend._prioritizer_features import (
     Tables,
     assemble_features,
@@ -390,7 +388,7 @@ class AccountPrioritizer(BaseEstimator):
                 "units": units,
                 "predicted_change": change,
                 "score": change / np.maximum(units, 1.0),
-                "class": CLASSES[np.where(change > tol, 2, np.where(change < -tol, 0, 1))],
+                "class": classify_change(change, tol),
             }
         )
         imported, design = import_model(model.booster_), self.designs_[name]

@@ -12,12 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from lumos.errors import DataValidationError
-from lumos.models._keys import MIX, SAMPLE_MASK, seed_word
-from lumos.models._logistic import binary_labels
+from lumos.models.solvers import MIX, SAMPLE_MASK, binary_labels, seed_word
 
 
 def key_expr(row, seed: int):
-    """:func:`lumos.models._keys.sample_keys` in Spark SQL: the same 32-bit keys."""
+    """:func:`lumos.models.solvers.sample_keys` in Spark SQL: the same 32-bit keys."""
     from pyspark.sql import functions as F
 
     x = (row.bitwiseXOR(F.shiftright(row, 32)).bitwiseXOR(F.lit(seed_word(seed)))).bitwiseAND(
