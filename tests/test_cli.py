@@ -367,6 +367,7 @@ def test_export_refuses_duplicate_score_labels(tmp_path):
 
 
 def test_lumos_help_names_every_command_without_importing_them():
+    import importlib
     import subprocess
     import sys
 
@@ -374,6 +375,7 @@ def test_lumos_help_names_every_command_without_importing_them():
 
     for name, (module, attr, short) in COMMANDS.items():
         command = main.get_command(None, name)
+        assert command is getattr(importlib.import_module(f"lumos.cli.{module}"), attr)
         assert command.name == name and command.get_short_help_str(limit=200) == short, name
     code = (
         "import sys; from click.testing import CliRunner; from lumos.cli import main; "

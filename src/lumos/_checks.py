@@ -65,8 +65,9 @@ def check_number(
 def require_columns(frame, columns, *, source: str, hint: str = "", file: str | None = None):
     """Raise ``missing_column`` naming the first of ``columns`` that ``frame`` lacks.
 
-    ``source`` names the table in the message ("predictions file 'p.csv'");
-    ``hint`` says what to do; ``file`` is kept on the error for programs.
+    ``frame`` is a pandas or Spark DataFrame or an Arrow table. ``source`` names
+    the table in the message ("predictions file 'p.csv'"); ``hint`` says what to
+    do; ``file`` is kept on the error for programs.
 
     Examples
     --------
@@ -76,7 +77,8 @@ def require_columns(frame, columns, *, source: str, hint: str = "", file: str | 
     Traceback (most recent call last):
     lumos.errors.DataValidationError: table t has no column 'b'; add it. Its columns: a.
     """
-    have = list(frame.columns)
+    names = getattr(frame, "column_names", None)  # an Arrow table's .columns are its data
+    have = list(frame.columns if names is None else names)
     for column in columns:
         if column not in have:
             shown = ", ".join(map(str, have[:12])) + (", …" if len(have) > 12 else "")

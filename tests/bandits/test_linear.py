@@ -96,11 +96,11 @@ def test_bad_input_names_the_argument(call, message):
 
 def test_bad_settings():
     for make, message in [
-        (lambda: LinTS(0, 3), "d_member must be"),
-        (lambda: LinTS(2, 3, nu=-1), "nu must be"),
+        (lambda: LinTS(0, 3), "'d_member' parameter of LinTS must be"),
+        (lambda: LinTS(2, 3, nu=-1), "'nu' parameter of LinTS must be"),
         (lambda: LinTS(2, 3, n_propensity=0), "n_propensity"),
-        (lambda: EpsilonGreedy(2, 3, epsilon=2), "epsilon must be"),
-        (lambda: EpsilonGreedy(2, 3, alpha=0), "alpha must be"),
+        (lambda: EpsilonGreedy(2, 3, epsilon=2), "'epsilon' parameter of EpsilonGreedy must be"),
+        (lambda: EpsilonGreedy(2, 3, alpha=0), "'alpha' parameter of EpsilonGreedy must be"),
     ]:
         with pytest.raises(LumosUserError, match=message):
             make()

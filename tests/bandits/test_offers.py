@@ -295,8 +295,8 @@ def test_bad_members_settings_and_logs_are_named(book, tmp_path):
         OfferModel(book.arms, pd.DataFrame({"member_id": ["a", "a"]}))
     for settings, message in (
         ({"policy": "ucb"}, "'policy' must be one of lints, neuralts, egreedy; got 'ucb'"),
-        ({"cap_per_week": -1}, "'cap_per_week' must be an int >= 0"),
-        ({"window_hours": 0}, "'window_hours' must be a number > 0"),
+        ({"cap_per_week": -1}, "'cap_per_week' parameter of OfferSettings must be an int >= 0"),
+        ({"window_hours": 0}, "'window_hours' parameter of OfferSettings must be a float > 0"),
         ({"conversions": "purchase"}, "'conversions' must be a list"),
     ):
         with pytest.raises(LumosUserError, match=message):

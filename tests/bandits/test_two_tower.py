@@ -160,7 +160,10 @@ def test_bad_inputs_are_named(change, message):
 
 @pytest.mark.parametrize(
     ("params", "message"),
-    [({"dim": 0}, "'dim' parameter .* int >= 1; got 0"), ({"lr": -1.0}, "'lr' .* > 0; got -1.0")],
+    [
+        ({"dim": 0}, r"'dim' parameter .* int >= 1\. Got 0"),
+        ({"lr": -1.0}, r"'lr' .* > 0\. Got -1\.0"),
+    ],
 )
 def test_bad_parameters_are_named(params, message):
     with pytest.raises(LumosUserError, match=message) as info:

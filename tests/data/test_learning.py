@@ -58,7 +58,7 @@ def test_planted_structure(book):
 def test_seeded():
     a, b = learning(50, 20, days=7, seed=5), learning(50, 20, days=7, seed=5)
     pd.testing.assert_frame_equal(a.interactions, b.interactions)
-    with pytest.raises(LumosUserError, match="n_members must be an int >= 10"):
+    with pytest.raises(LumosUserError, match=r"'n_members' parameter .*must be an int >= 10"):
         learning(3)
 
 

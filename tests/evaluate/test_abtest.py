@@ -68,5 +68,5 @@ def test_members_in_two_treatments_are_left_out_and_errors_named():
         abtest(events, control="nobody")
     with pytest.raises(LumosUserError, match="no served events with a treatment"):
         abtest(events.drop(columns="treatment"))
-    with pytest.raises(DataValidationError, match="events need a 'tracking_id' column"):
+    with pytest.raises(DataValidationError, match="events table has no column 'tracking_id'"):
         abtest(events.drop(columns="tracking_id"))

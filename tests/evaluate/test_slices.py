@@ -97,7 +97,9 @@ def test_a_user_function_and_support_as_a_count():
 
 def test_bad_input_is_named():
     df, y, score, _ = world(500)
-    with pytest.raises(DataValidationError, match="no column 'region' to slice by"):
+    with pytest.raises(
+        DataValidationError, match=r"no column 'region' \(it has .*\); name features to slice by"
+    ):
         find_slices(df, y, score, ["region"])
     with pytest.raises(DataValidationError, match="y_true: data has no column 'label'"):
         find_slices(df, "label", score)
@@ -107,7 +109,9 @@ def test_bad_input_is_named():
         find_slices(df, y, score, ["industry"], metric="auc_gap")
     with pytest.raises(LumosUserError, match="min_support must leave slices of 2 to 500 rows"):
         find_slices(df, y, score, ["industry"], min_support=0.0001)
-    with pytest.raises(LumosUserError, match="max_order must be an int >= 1"):
+    with pytest.raises(
+        LumosUserError, match="'max_order' parameter of find_slices must be an int >= 1"
+    ):
         find_slices(df, y, score, ["industry"], max_order=0)
     broken = score.copy()
     broken[7] = np.nan

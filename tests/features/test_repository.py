@@ -380,7 +380,7 @@ def test_transforms_that_do_not_fit_the_features(random_repo, kwargs, message):
 def test_bad_rows_name_the_row_and_column(random_repo):
     repo, rows = random_repo
     f = Featurizer(repo, member_features=["seniority"], course_features=["hours"])
-    with pytest.raises(DataValidationError, match="rows have no column 'course_id'"):
+    with pytest.raises(DataValidationError, match="rows table has no column 'course_id'"):
         f.transform(rows.drop(columns="course_id"))
     bad = rows.assign(date=rows["date"].astype(str))
     bad.loc[3, "date"] = "soon"

@@ -9,7 +9,7 @@ from sklearn.base import clone
 
 from lumos.errors import DataValidationError, LumosUserError
 from lumos.models import GLMix, LogisticRegression
-from lumos.models._glmix import fit_entities
+from lumos.models.solvers import fit_entities
 
 MEMBERS, COURSES = 150, 40
 

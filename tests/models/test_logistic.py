@@ -10,7 +10,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from lumos.errors import DataValidationError, LumosUserError
 from lumos.models import LogisticRegression
-from lumos.models._logistic import logistic_loss_grad
+from lumos.models.solvers import logistic_loss_grad
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from sklearn.metrics import roc_auc_score
 
 from lumos.data.demo import learning
 from lumos.errors import DataValidationError, LumosUserError
-from lumos.models._skills import SkillAffinity, SkillTagger, member_skills, tagging_report
+from lumos.models import SkillAffinity, SkillTagger, member_skills, tagging_report
 
 
 @pytest.fixture(scope="module")
@@ -72,5 +72,5 @@ def test_errors(book):
     )
     with pytest.raises(DataValidationError, match=r"member_skills row .*'S999' is not a known"):
         member_skills(book.members, bad, book.skills)
-    with pytest.raises(LumosUserError, match="cohort_weight must be"):
+    with pytest.raises(LumosUserError, match="'cohort_weight' parameter of member_skills must be"):
         member_skills(book.members, book.member_skills, book.skills, cohort_weight=-1)

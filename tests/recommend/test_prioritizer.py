@@ -156,3 +156,17 @@ def test_errors(book, fitted):
     young = book.contracts[book.contracts["start"] < "2023-06-01"]
     with pytest.raises(DataValidationError, match="no renewal before"):
         AccountPrioritizer().fit(young, usage, as_of="2023-06-01")
+
+
+def test_is_a_scikit_learn_estimator():
+    from sklearn.base import clone
+
+    from lumos.features import WindowFeatures
+
+    spec = WindowFeatures(windows=(3,))
+    model = AccountPrioritizer(top_k=5, usage_features=spec)
+    copy = clone(model)
+    assert copy is not model and copy.get_params() == model.get_params()
+    assert copy.usage_features == spec and copy.top_k == 5
+    assert repr(AccountPrioritizer()) == "AccountPrioritizer()"
+    assert repr(AccountPrioritizer(top_k=5)) == "AccountPrioritizer(top_k=5)"

@@ -6,7 +6,7 @@ import pytest
 
 from lumos.data.demo import learning
 from lumos.errors import LumosUserError
-from lumos.models._skills import SkillAffinity, SkillTagger
+from lumos.models import SkillAffinity, SkillTagger
 from lumos.recommend import CourseRecommender
 from lumos.recommend._supervised import (
     GLMixScorer,

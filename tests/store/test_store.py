@@ -119,7 +119,7 @@ def test_prefiltering(store):
 
 def test_bad_input(store):
     table = model_tables(n_members=2)["m1"]
-    with pytest.raises(DataValidationError, match="missing column 'score'") as err:
+    with pytest.raises(DataValidationError, match="model 'm1' has no column 'score'") as err:
         build_records({"m1": table.drop(columns="score")})
     assert err.value.code == "missing_column" and err.value.column == "score"
     bad = table.assign(score=table.score.where(table.index != 3, np.nan))

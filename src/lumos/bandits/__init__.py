@@ -22,7 +22,10 @@
 from lumos.bandits._linear import Decision, EpsilonGreedy, LinearPolicy, LinTS
 from lumos.bandits._manage import judge_models, open_offer_model
 from lumos.bandits._neural import NeuralTS
-from lumos.bandits._offers import CANDIDATES, NO_OFFER, FrequencyCap, OfferModel, OfferSettings
+from lumos.bandits._offer_judging import CANDIDATES
+from lumos.bandits._offer_rounds import FrequencyCap
+from lumos.bandits._offer_tables import NO_OFFER
+from lumos.bandits._offers import OfferModel, OfferSettings
 from lumos.bandits._ope import ESTIMATORS, Estimate, estimate, evaluate_all
 from lumos.bandits._persist import load_policy, save_policy
 from lumos.bandits._reward import fit_reward_model

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lumos._checks import check_number
 from lumos.errors import LumosUserError
 
 
@@ -83,13 +84,10 @@ class LinearPolicy:
     """
 
     def __init__(self, d_member: int, d_arm: int, *, alpha: float = 1.0, seed=None):
-        for name, value in (("d_member", d_member), ("d_arm", d_arm)):
-            if not isinstance(value, int | np.integer) or value < 1:
-                raise LumosUserError(
-                    f"{name} must be an int >= 1; got {value!r}.", code="bad_argument"
-                )
-        if not alpha > 0:
-            raise LumosUserError(f"alpha must be > 0; got {alpha!r}.", code="bad_argument")
+        owner = type(self).__name__
+        check_number(owner, "d_member", d_member, low=1, integer=True)
+        check_number(owner, "d_arm", d_arm, low=1, integer=True)
+        check_number(owner, "alpha", alpha, strict=True)
         self.d_member, self.d_arm = int(d_member), int(d_arm)
         self.d = self.d_member * self.d_arm
         self.alpha = float(alpha)
@@ -231,10 +229,7 @@ class EpsilonGreedy(LinearPolicy):
     """
 
     def __init__(self, d_member, d_arm, *, epsilon: float = 0.1, alpha: float = 1.0, seed=None):
-        if not 0 <= epsilon <= 1:
-            raise LumosUserError(
-                f"epsilon must be in [0, 1]; got {epsilon!r}.", code="bad_argument"
-            )
+        check_number("EpsilonGreedy", "epsilon", epsilon, high=1)
         super().__init__(d_member, d_arm, alpha=alpha, seed=seed)
         self.epsilon = float(epsilon)
 
@@ -291,12 +286,8 @@ class LinTS(LinearPolicy):
     def __init__(
         self, d_member, d_arm, *, nu: float = 1.0, n_propensity: int = 100, alpha=1.0, seed=None
     ):
-        if not nu >= 0:
-            raise LumosUserError(f"nu must be >= 0; got {nu!r}.", code="bad_argument")
-        if not isinstance(n_propensity, int) or n_propensity < 1:
-            raise LumosUserError(
-                f"n_propensity must be an int >= 1; got {n_propensity!r}.", code="bad_argument"
-            )
+        check_number("LinTS", "nu", nu)
+        check_number("LinTS", "n_propensity", n_propensity, low=1, integer=True)
         super().__init__(d_member, d_arm, alpha=alpha, seed=seed)
         self.nu, self.n_propensity = float(nu), n_propensity
 

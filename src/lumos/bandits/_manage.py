@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from lumos.bandits._offers import CANDIDATES, OfferModel, OfferSettings
+from lumos.bandits._offer_judging import CANDIDATES
+from lumos.bandits._offers import OfferModel, OfferSettings
 from lumos.bandits._ope import ESTIMATORS
 from lumos.errors import LumosUserError
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lumos._checks import check_number
 from lumos.bandits._linear import (
     Decision,
     _check,
@@ -128,17 +129,10 @@ class NeuralTS:
             ("max_pairs", max_pairs, 1),
             ("n_propensity", n_propensity, 1),
         ):
-            if not isinstance(value, int | np.integer) or value < low:
-                raise LumosUserError(
-                    f"{name} must be an int >= {low}; got {value!r}.", code="bad_argument"
-                )
-        for name, value in (("nu", nu), ("lr", lr), ("alpha", alpha)):
-            if not (isinstance(value, int | float) and np.isfinite(value) and value >= 0):
-                raise LumosUserError(
-                    f"{name} must be a number >= 0; got {value!r}.", code="bad_argument"
-                )
-        if not alpha > 0:
-            raise LumosUserError(f"alpha must be > 0; got {alpha!r}.", code="bad_argument")
+            check_number("NeuralTS", name, value, low=low, integer=True)
+        check_number("NeuralTS", "nu", nu)
+        check_number("NeuralTS", "lr", lr)
+        check_number("NeuralTS", "alpha", alpha, strict=True)
         torch = _torch()
         self.d_member, self.d_arm = int(d_member), int(d_arm)
         self.d = self.d_member * self.d_arm

@@ -34,45 +34,34 @@ Contexts are rebuilt from the members table when learning from a log, so a
 member whose numbers changed since a round was served is seen as they are now;
 the online path (:meth:`OfferModel.served`, :meth:`OfferModel.observe`) keeps
 the context of the moment of the decision.
+
+This module holds the settings and the model; the tables it checks, its rounds
+and caps, and its judging live in ``_offer_tables``, ``_offer_rounds`` and
+``_offer_judging``.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections import defaultdict, deque
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from lumos._checks import check_number
 from lumos.bandits._linear import EpsilonGreedy, LinTS
 from lumos.bandits._neural import NeuralTS
-from lumos.bandits._ope import ESTIMATORS, evaluate_all
+from lumos.bandits._offer_judging import OfferJudging
+from lumos.bandits._offer_rounds import FrequencyCap, closed_rounds
+from lumos.bandits._offer_tables import NO_OFFER, arms_table, members_table
 from lumos.bandits._persist import check_format, load_policy, save_policy
-from lumos.bandits._reward import fit_reward_model
-from lumos.data._io import atomic_path
+from lumos.data import atomic_path
 from lumos.errors import DataValidationError, LumosUserError
 
-NO_OFFER = "none"
-WEEK = 7 * 86400.0
 POLICIES = ("lints", "neuralts", "egreedy")
-CANDIDATES = ("model", "greedy", "uniform", "no_offer")  # policies OfferModel.compare judges
 FORMAT, VERSION = "lumos.offers", 1
-# the funnel event's fields that offers read (the event log's shape; see lumos.events)
-_EVENT_FIELDS = (
-    "tracking_id",
-    "type",
-    "action",
-    "member_id",
-    "item_id",
-    "item_type",
-    "channel",
-    "model_id",
-    "propensity",
-    "ts",
-)
 
 
 @dataclass(frozen=True)
@@ -103,14 +92,11 @@ class OfferSettings:
         for field in ("cap_per_week", "batch", "hidden", "two_tower", "seed"):
             value = getattr(self, field)
             low = 0 if field in ("two_tower", "seed", "cap_per_week") else 1
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                bad(field, value, f"an int >= {low}")
+            check_number("OfferSettings", field, value, low=low, integer=True)
+            object.__setattr__(self, field, int(value))  # a NumPy int would not save as JSON
         for field in ("nu", "alpha", "window_hours"):
-            value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                bad(field, value, "a number > 0")
-        if not (isinstance(self.epsilon, int | float) and 0 <= self.epsilon <= 1):
-            bad("epsilon", self.epsilon, "a number in [0, 1]")
+            check_number("OfferSettings", field, getattr(self, field), strict=True)
+        check_number("OfferSettings", "epsilon", self.epsilon, high=1)
         if not self.model_id or not isinstance(self.model_id, str):
             bad("model_id", self.model_id, "a non-empty string")
         if isinstance(self.conversions, str) or not all(
@@ -120,48 +106,7 @@ class OfferSettings:
         object.__setattr__(self, "conversions", tuple(self.conversions))
 
 
-class FrequencyCap:
-    """At most ``per_week`` offers per member and channel in any seven days.
-
-    Examples
-    --------
-    >>> cap = FrequencyCap(2)
-    >>> cap.record("m1", "email", 0.0); cap.record("m1", "email", 3600.0)
-    >>> bool(cap.allowed("m1", "email", 7200.0)), bool(cap.allowed("m1", "email", WEEK + 1.0))
-    (False, True)
-    """
-
-    def __init__(self, per_week: int):
-        self.per_week = int(per_week)
-        self._shown: dict[tuple[str, str], deque] = defaultdict(deque)
-
-    def record(self, member_id: str, channel: str, ts: float) -> None:
-        """Count an offer shown to ``member_id`` on ``channel`` at ``ts`` (epoch seconds)."""
-        self._shown[(member_id, channel)].append(float(ts))
-
-    def allowed(self, member_id: str, channel: str, now: float) -> bool:
-        """Whether one more offer fits under the cap at ``now``."""
-        shown = self._shown.get((member_id, channel))
-        if not shown:
-            return self.per_week > 0
-        while shown and shown[0] <= now - WEEK:
-            shown.popleft()
-        return len(shown) < self.per_week
-
-    @classmethod
-    def from_events(cls, per_week: int, events) -> FrequencyCap:
-        """A cap that has seen the served offers (not "no offer") of the log's last week."""
-        cap = cls(per_week)
-        e = _events(events)
-        shown = e[(e["type"] == "served") & (e["item_type"] == "offer") & e["item_id"].ne(NO_OFFER)]
-        if len(shown):  # only the last week can count against a cap from now on
-            shown = shown[shown["ts"] > shown["ts"].max() - WEEK].sort_values("ts", kind="stable")
-        for member, channel, ts in shown[["member_id", "channel", "ts"]].itertuples(index=False):
-            cap.record(str(member), str(channel), ts)
-        return cap
-
-
-class OfferModel:
+class OfferModel(OfferJudging):
     """A policy over product × creative × channel arms for the members of a table.
 
     Parameters
@@ -178,8 +123,8 @@ class OfferModel:
         if isinstance(settings, dict):
             settings = OfferSettings(**settings)
         self.settings = settings or OfferSettings()
-        self.arms = _arms_table(arms)
-        self.members = _members_table(members)
+        self.arms = arms_table(arms)
+        self.members = members_table(members)
         self.arm_ids = self.arms["arm_id"].to_numpy()
         self._arm_index = {a: i for i, a in enumerate(self.arm_ids)}
         self._member_index = pd.Index(self.members["member_id"])
@@ -294,36 +239,14 @@ class OfferModel:
         channel, propensity, reward, ts`` (``arm`` indexes :attr:`arms`) and
         the number of served rows whose arm this model does not know.
         """
-        e = _events(events)
-        served = e[(e["type"] == "served") & (e["item_type"] == "offer")]
-        if model_id is not None:
-            served = served[served["model_id"] == model_id]
-        served = served.drop_duplicates("tracking_id", keep="first")
-        actions = e[(e["type"] == "action") & e["action"].isin(self.settings.conversions)]
-        first = actions.groupby("tracking_id")["ts"].min()
-        if now is None:
-            now = float(e["ts"].max()) if len(e) else time.time()
-        window = self.settings.window_hours * 3600
-        converted_at = pd.to_numeric(served["tracking_id"].map(first), errors="coerce")
-        converted = (converted_at >= served["ts"]) & (converted_at <= served["ts"] + window)
-        # a round counts once its window has closed, converted or not: keeping early
-        # conversions of open rounds would leave only the successes at the log's end
-        closed = served["ts"] + window <= now
-        served, converted = served[closed], converted[closed]
-        arm = served["item_id"].map(self._arm_index)
-        known = arm.notna()
-        out = pd.DataFrame(
-            {
-                "tracking_id": served["tracking_id"].to_numpy(),
-                "member_id": served["member_id"].astype(str).to_numpy(),
-                "arm": arm.fillna(-1).astype(int).to_numpy(),
-                "channel": served["channel"].to_numpy(),
-                "propensity": pd.to_numeric(served["propensity"], errors="coerce").to_numpy(),
-                "reward": converted.astype(float).to_numpy(),
-                "ts": served["ts"].to_numpy(),
-            }
+        return closed_rounds(
+            events,
+            self._arm_index,
+            self.settings.conversions,
+            self.settings.window_hours,
+            now=now,
+            model_id=model_id,
         )
-        return out[known.to_numpy()].reset_index(drop=True), int((~known).sum())
 
     def learn(self, events, *, now: float | None = None, model_id: str | None = None) -> int:
         """Update the policy from a log's closed rounds, in mini-batches; the number learned."""
@@ -408,171 +331,6 @@ class OfferModel:
         )
         return len(ready)
 
-    # -- judging --------------------------------------------------------------------------------
-
-    def evaluate(
-        self,
-        events,
-        *,
-        now: float | None = None,
-        model_id: str | None = None,
-        estimators=ESTIMATORS,
-        n_bootstrap: int = 1000,
-        draws: int = 1000,
-        random_state=0,
-    ) -> pd.DataFrame:
-        """This policy's conversion rate estimated on a log written by another policy.
-
-        Every estimator with its bootstrap interval, plus the log's own rate
-        (``logged``, the logging policy's on-policy value).
-        """
-        table = self.compare(
-            events,
-            candidates=("model",),
-            now=now,
-            model_id=model_id,
-            estimators=estimators,
-            n_bootstrap=n_bootstrap,
-            draws=draws,
-            random_state=random_state,
-        )
-        return pd.concat([table.loc["model"], table.loc["logged"]])
-
-    def compare(
-        self,
-        events,
-        *,
-        candidates=CANDIDATES,
-        now: float | None = None,
-        model_id: str | None = None,
-        estimators=ESTIMATORS,
-        n_bootstrap: int = 1000,
-        draws: int = 1000,
-        random_state=0,
-    ) -> pd.DataFrame:
-        """Candidate policies' conversion rates, estimated off-policy on one log.
-
-        ``candidates`` names policies over this model's arms and members:
-
-        * ``model`` — this model's policy as it decides now (Thompson draws,
-          or ε-greedy);
-        * ``greedy`` — the best allowed arm under the posterior mean (exploit only);
-        * ``uniform`` — a uniform allowed arm (explore only);
-        * ``no_offer`` — never make an offer.
-
-        Every candidate is judged on the same closed rounds, with the same
-        reward model and bootstrap seed. Returns one row per candidate and
-        estimator (index ``policy, estimator``) — ``value, low, high,
-        std_error, rounds`` — and the log's own rate as policy ``logged``.
-        """
-        names = [candidates] if isinstance(candidates, str) else list(candidates)
-        unknown = [c for c in names if c not in CANDIDATES]
-        if unknown or not names:
-            raise LumosUserError(
-                f"candidate policy {unknown[0] if unknown else candidates!r} is unknown; use "
-                f"{', '.join(CANDIDATES)}.",
-                code="bad_argument",
-            )
-        rounds = self._judged_rounds(events, now=now, model_id=model_id)
-        context = self.contexts(rounds["member_id"])
-        mask = self.mask(rounds["channel"].fillna(""))
-        action, reward = rounds["arm"].to_numpy(), rounds["reward"].to_numpy()
-        chosen = [estimators] if isinstance(estimators, str) else list(estimators)
-        q = None
-        if set(chosen) & {"dm", "dr", "switch-dr"}:
-            q = fit_reward_model(
-                context[:, 1:], action, reward, len(self.arm_ids), random_state=random_state
-            )
-        tables = {}
-        for name in names:
-            table = evaluate_all(
-                reward=reward,
-                action=action,
-                pscore=rounds["propensity"].to_numpy(),
-                action_dist=self._candidate(name, context, mask, draws),
-                estimated_rewards=q,
-                estimators=chosen,
-                n_bootstrap=n_bootstrap,
-                random_state=random_state,
-            )
-            tables[name] = table
-        logged, error = reward.mean(), reward.std() / np.sqrt(len(reward))
-        tables["logged"] = pd.DataFrame(
-            [[logged, logged - 1.96 * error, logged + 1.96 * error, error]],
-            index=pd.Index(["logged"], name="estimator"),
-            columns=["value", "low", "high", "std_error"],
-        )
-        out = pd.concat(tables, names=["policy"])
-        out["rounds"] = len(rounds)
-        return out
-
-    def _judged_rounds(self, events, *, now, model_id) -> pd.DataFrame:
-        rounds, _ = self.rounds(events, now=now, model_id=model_id)
-        if rounds.empty:
-            raise LumosUserError(
-                "the log holds no closed offer rounds (served offers of known arms whose "
-                "conversion window has passed); nothing to evaluate.",
-                code="empty",
-            )
-        bad = ~((rounds["propensity"] > 0) & (rounds["propensity"] <= 1))
-        if bad.any():
-            row = rounds[bad].iloc[0]
-            raise DataValidationError(
-                f"served event with tracking_id {row.tracking_id!r} has propensity "
-                f"{float(row.propensity)}; off-policy evaluation needs the logging policy's "
-                "probability in (0, 1] on every served offer.",
-                code="bad_value",
-                column="propensity",
-            )
-        return rounds
-
-    def _candidate(self, name: str, context, mask, draws: int) -> np.ndarray:
-        """``(n, k)``: candidate policy ``name``'s probability of each arm on each request."""
-        if name == "model":
-            if hasattr(self.policy, "nu"):
-                return self.policy.action_probabilities(
-                    context, self.arm_features, mask=mask, draws=draws
-                )
-            return self.policy.action_probabilities(context, self.arm_features, mask=mask)
-        n, k = mask.shape
-        if name == "uniform":
-            return mask / mask.sum(axis=1, keepdims=True)
-        out = np.zeros((n, k))
-        if name == "no_offer":
-            out[:, self._arm_index[NO_OFFER]] = 1.0
-            return out
-        mean, _ = self.policy.mean_and_variance(context, self.arm_features)  # greedy
-        out[np.arange(n), np.where(mask, mean, -np.inf).argmax(axis=1)] = 1.0
-        return out
-
-    def arm_report(
-        self, events, *, now: float | None = None, model_id: str | None = None
-    ) -> pd.DataFrame:
-        """Per arm: closed rounds shown and converted, and the policy's view at the average member.
-
-        ``shows``, ``conversions`` and ``rate`` count a log's closed rounds
-        (:meth:`rounds`). ``mean``, ``low`` and ``high`` are the policy's
-        posterior of the arm's conversion score for the average member (the
-        mean context of the members table): the mean and the 95% interval of
-        the spread it draws from — ``ν`` times the posterior standard
-        deviation for Thompson sampling, the posterior itself for ε-greedy.
-        """
-        rounds, _ = self.rounds(events, now=now, model_id=model_id)
-        counts = rounds.groupby("arm")["reward"].agg(["size", "sum"])
-        counts = counts.reindex(range(len(self.arm_ids)), fill_value=0)
-        out = self.arms[["arm_id", "product", "creative", "channel"]].copy()
-        out["shows"] = counts["size"].to_numpy().astype(int)
-        out["conversions"] = counts["sum"].to_numpy().astype(int)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out["rate"] = np.where(out["shows"] > 0, out["conversions"] / out["shows"], np.nan)
-        # a linear policy's score at the mean context is the members' mean score
-        ids = self.members["member_id"] if len(self.members) else ["(nobody)"]
-        average = self.contexts(ids).mean(axis=0, keepdims=True)
-        mean, var = self.policy.mean_and_variance(average, self.arm_features)
-        half = 1.96 * getattr(self.policy, "nu", 1.0) * np.sqrt(var[0])
-        out["mean"], out["low"], out["high"] = mean[0], mean[0] - half, mean[0] + half
-        return out
-
     # -- files ----------------------------------------------------------------------------------
 
     def save(self, folder) -> Path:
@@ -635,114 +393,3 @@ class OfferModel:
         model.policy = load_policy(folder / "policy.npz")
         model.path = folder
         return model
-
-
-def _events(events) -> pd.DataFrame:
-    """Events as a frame with ``ts`` in epoch seconds (ISO text is converted)."""
-    frame = events if isinstance(events, pd.DataFrame) else pd.DataFrame(list(events))
-    frame = frame.reindex(columns=list(_EVENT_FIELDS))
-    ts = pd.to_numeric(frame["ts"], errors="coerce")
-    text = ts.isna() & frame["ts"].notna()
-    if text.any():
-        parsed = pd.to_datetime(frame.loc[text, "ts"], utc=True, errors="coerce", format="ISO8601")
-        if parsed.isna().any():
-            row = int(np.flatnonzero(text.to_numpy())[np.flatnonzero(parsed.isna().to_numpy())[0]])
-            raise DataValidationError(
-                f"event row {row}: ts {frame['ts'].iat[row]!r} is not a time; give ISO 8601 or "
-                "epoch seconds.",
-                code="bad_value",
-                row=row,
-                column="ts",
-            )
-        ts[text] = (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
-    if ts.isna().any():
-        row = int(np.flatnonzero(ts.isna().to_numpy())[0])
-        raise DataValidationError(
-            f"event row {row} has no ts; every event needs its time.",
-            code="bad_value",
-            row=row,
-            column="ts",
-        )
-    return frame.assign(ts=ts.astype(float))
-
-
-def _arms_table(arms) -> pd.DataFrame:
-    if not isinstance(arms, pd.DataFrame):
-        raise LumosUserError("arms must be a DataFrame (arms.csv).", code="bad_argument")
-    missing = [c for c in ("arm_id", "product", "creative", "channel") if c not in arms.columns]
-    if missing:
-        raise DataValidationError(
-            f"the arms table needs column {missing[0]!r} (arm_id, product, creative, channel "
-            f"and numeric columns); it has {', '.join(map(str, arms.columns))}.",
-            code="missing_column",
-            column=missing[0],
-        )
-    a = arms.copy()
-    for c in ("arm_id", "product", "creative", "channel"):
-        a[c] = a[c].fillna("").astype(str)
-    dup = a["arm_id"].duplicated()
-    if dup.any():
-        row = int(np.flatnonzero(dup.to_numpy())[0])
-        raise DataValidationError(
-            f"arms row {row}: arm_id {a['arm_id'].iat[row]!r} appears twice; arm ids are unique.",
-            code="duplicate",
-            row=row,
-            column="arm_id",
-        )
-    offers = a["arm_id"] != NO_OFFER
-    for c in ("product", "channel"):
-        empty = offers & (a[c] == "")
-        if empty.any():
-            row = int(np.flatnonzero(empty.to_numpy())[0])
-            raise DataValidationError(
-                f"arms row {row} (arm {a['arm_id'].iat[row]!r}) has no {c}; every offer names "
-                "its product and channel.",
-                code="bad_value",
-                row=row,
-                column=c,
-            )
-    for c in a.columns.difference(["arm_id", "product", "creative", "channel"]):
-        a[c] = _numbers("arms", a, c)
-    if not (~offers).any():
-        a = pd.concat([pd.DataFrame({"arm_id": [NO_OFFER]}), a], ignore_index=True)
-        a[["product", "creative", "channel"]] = a[["product", "creative", "channel"]].fillna("")
-        a = a.fillna(0.0)
-    return a.reset_index(drop=True)
-
-
-def _members_table(members) -> pd.DataFrame:
-    if not isinstance(members, pd.DataFrame) or "member_id" not in members.columns:
-        raise DataValidationError(
-            "the members table needs a member_id column and numeric feature columns.",
-            code="missing_column",
-            column="member_id",
-        )
-    m = members.copy()
-    m["member_id"] = m["member_id"].astype(str)
-    for c in m.columns.drop("member_id"):
-        m[c] = _numbers("members", m, c)
-    dup = m["member_id"].duplicated()
-    if dup.any():
-        row = int(np.flatnonzero(dup.to_numpy())[0])
-        raise DataValidationError(
-            f"members row {row}: member_id {m['member_id'].iat[row]!r} appears twice.",
-            code="duplicate",
-            row=row,
-            column="member_id",
-        )
-    return m.reset_index(drop=True)
-
-
-def _numbers(table: str, frame: pd.DataFrame, column: str) -> pd.Series:
-    values = pd.to_numeric(frame[column], errors="coerce")
-    bad = values.isna() | ~np.isfinite(values.fillna(0.0))
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataValidationError(
-            f"{table} row {row}, column {column!r}: {frame[column].iat[row]!r} is not a finite "
-            "number; feature columns must be numbers (fill missing values first).",
-            code="bad_value",
-            row=row,
-            column=column,
-        )
-    return values.astype(float)

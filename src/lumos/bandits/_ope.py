@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from lumos._checks import check_number
 from lumos.errors import LumosUserError
 
 ESTIMATORS = ("ipw", "snipw", "dm", "dr", "switch-dr")
@@ -236,7 +237,7 @@ def _evaluate(
             code="bad_argument",
         )
     tau = _check_tau(tau)
-    n_bootstrap = _check_int("n_bootstrap", n_bootstrap, minimum=1)
+    n_bootstrap = int(check_number(None, "n_bootstrap", n_bootstrap, low=1, integer=True))
     if not isinstance(alpha, numbers.Real) or not 0 < alpha < 1:
         raise LumosUserError(
             f"alpha must be a float in (0, 1), e.g. 0.05 for a 95% interval. Got {_show(alpha)}.",
@@ -479,11 +480,3 @@ def _check_tau(tau) -> float:
             code="bad_argument",
         )
     return float(tau)
-
-
-def _check_int(label: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise LumosUserError(
-            f"{label} must be an int >= {minimum}. Got {_show(value)}.", code="bad_argument"
-        )
-    return int(value)

@@ -17,7 +17,7 @@ import numpy as np
 
 from lumos.bandits._linear import EpsilonGreedy, LinearPolicy, LinTS
 from lumos.bandits._neural import NeuralTS
-from lumos.data._io import atomic_path
+from lumos.data import atomic_path
 from lumos.errors import DataValidationError, LumosUserError
 
 FORMAT, VERSION = "lumos.policy", 1

@@ -6,13 +6,12 @@ probability per round from the context, the action and their cross terms.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from scipy import sparse
 from scipy.special import expit
 
-from lumos.bandits._ope import _check_int, _finite, _in_range, _show, _vector
+from lumos._checks import check_number
+from lumos.bandits._ope import _finite, _in_range, _show, _vector
 from lumos.errors import LumosUserError
 
 
@@ -100,7 +99,7 @@ def fit_reward_model(
 
     x = _matrix("context", context)
     n, d = x.shape
-    n_actions = _check_int("n_actions", n_actions, minimum=1)
+    n_actions = int(check_number("fit_reward_model", "n_actions", n_actions, low=1, integer=True))
     a = _vector("action", action, n)
     if not (np.issubdtype(a.dtype, np.integer) or a.dtype == bool):
         raise LumosUserError(
@@ -129,15 +128,19 @@ def fit_reward_model(
             raise LumosUserError(
                 f"position must hold integer slots; got dtype {k.dtype}.", code="bad_argument"
             )
-        n_slots = int(k.max()) + 1 if len_list is None else _check_int("len_list", len_list, 1)
+        if len_list is None:
+            n_slots = int(k.max()) + 1
+        else:
+            n_slots = int(
+                check_number("fit_reward_model", "len_list", len_list, low=1, integer=True)
+            )
         _in_range("position", k, n_slots, "len_list")
     if features not in ("crossed", "additive"):
         raise LumosUserError(
             f"features must be 'crossed' or 'additive'. Got {features!r}.", code="bad_argument"
         )
-    if not isinstance(C, numbers.Real) or not C > 0:
-        raise LumosUserError(f"C must be a float > 0. Got {_show(C)}.", code="bad_argument")
-    n_folds = _check_int("n_folds", n_folds, minimum=1)
+    check_number("fit_reward_model", "C", C, strict=True)
+    n_folds = int(check_number("fit_reward_model", "n_folds", n_folds, low=1, integer=True))
     if n_folds > 1 and new_context is not None:
         raise LumosUserError(
             "n_folds > 1 cross-fits predictions for the logged rounds themselves; drop "

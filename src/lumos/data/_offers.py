@@ -20,12 +20,11 @@ conversion probability.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from numbers import Integral
 
 import numpy as np
 import pandas as pd
 
-from lumos.errors import LumosUserError
+from lumos._checks import check_number
 
 NO_OFFER = "none"
 PRODUCTS = {  # product: (monthly price, the member column it serves)
@@ -84,9 +83,8 @@ def offers(
     >>> p.shape, bool((p[:, 0] == 0).all())
     ((3, 46), True)
     """
-    for name, value in (("n_members", n_members), ("n_requests", n_requests)):
-        if not isinstance(value, Integral) or value < 1:
-            raise LumosUserError(f"{name} must be an int >= 1; got {value!r}.", code="bad_argument")
+    check_number("offers", "n_members", n_members, low=1, integer=True)
+    check_number("offers", "n_requests", n_requests, low=1, integer=True)
     rng = np.random.default_rng(seed)
     intents = rng.dirichlet(
         np.full(5, 0.4), n_members

@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from lumos._checks import require_columns
 from lumos.errors import DataValidationError, LumosUserError
 
 SCHEMAS: dict[str, pa.Schema] = {
@@ -208,14 +209,7 @@ def validate_table(name: str, data) -> pd.DataFrame:
     out = {}
     for field in SCHEMAS[name]:
         col = field.name
-        if col not in frame.columns:
-            raise DataValidationError(
-                f"{name} table has no column {col!r} (columns: "
-                f"{', '.join(map(str, frame.columns))}); add it.",
-                code="missing_column",
-                file=name,
-                column=col,
-            )
+        require_columns(frame, [col], source=f"{name} table", hint="add it.", file=name)
         out[col] = _convert(name, frame[col], field.type)
     result = frame.assign(**out)
     for col in [c for c in frame.columns if c not in out]:
@@ -228,6 +222,32 @@ def validate_table(name: str, data) -> pd.DataFrame:
             )
     _check(name, result)
     return result
+
+
+def id_positions(ids, known: pd.Index, table: str, column: str) -> np.ndarray:
+    """Positions of ``ids`` in ``known``; an unknown id is a clear error.
+
+    ``table`` and ``column`` say where the ids come from: an unknown id raises
+    ``unknown_id`` naming that table, the row and the column.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> id_positions(["b", "a"], pd.Index(["a", "b"]), "rows", "member_id").tolist()
+    [1, 0]
+    """
+    at = known.get_indexer(ids)
+    if (at < 0).any():
+        i = int(np.argmax(at < 0))
+        raise DataValidationError(
+            f"{table} row {i}, column {column!r}: {ids[i]!r} is not a known id; add it to the "
+            f"{column.removesuffix('_id')}s table or drop the row.",
+            code="unknown_id",
+            file=table,
+            row=i,
+            column=column,
+        )
+    return at
 
 
 def _convert(table: str, series: pd.Series, kind: pa.DataType) -> pd.Series:

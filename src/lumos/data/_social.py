@@ -20,6 +20,7 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 
+from lumos._checks import check_number
 from lumos.data._learning import _unique
 from lumos.errors import LumosUserError
 
@@ -362,8 +363,7 @@ def social(n_members: int = 2000, *, seed: int = 0, start="2025-01-01") -> Socia
             f"n_members must be an int >= 2 (a network needs two members). Got {n_members!r}.",
             code="bad_argument",
         )
-    if not isinstance(seed, Integral) or isinstance(seed, bool) or seed < 0:
-        raise LumosUserError(f"seed must be an int >= 0. Got {seed!r}.", code="bad_argument")
+    check_number("social", "seed", seed, integer=True)
     try:
         begin = pd.Timestamp(start)
     except (TypeError, ValueError):

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lumos._checks import check_number
 from lumos.data._learning import LearningBook, learning
 from lumos.data._offers import OfferBook, offers
 from lumos.data._social import SocialBook, social
@@ -72,10 +73,7 @@ def accounts(n_accounts: int = 5000, seed: int = 0) -> pd.DataFrame:
     >>> book.shape[0], book["upsell"].isin([0, 1]).all()
     (200, np.True_)
     """
-    if not isinstance(n_accounts, int) or n_accounts < 1:
-        raise LumosUserError(
-            f"n_accounts must be an int >= 1. Got {n_accounts!r}.", code="bad_argument"
-        )
+    check_number("accounts", "n_accounts", n_accounts, low=1, integer=True)
     rng = np.random.default_rng(seed)
     n = n_accounts
     industry = rng.choice(INDUSTRIES, n)
@@ -240,10 +238,7 @@ def saas(n_accounts: int = 2000, months: int = 36, seed: int = 0, start="2023-01
     >>> book.usage["metric"].nunique()
     5
     """
-    if not isinstance(n_accounts, int) or n_accounts < 1:
-        raise LumosUserError(
-            f"n_accounts must be an int >= 1. Got {n_accounts!r}.", code="bad_argument"
-        )
+    check_number("saas", "n_accounts", n_accounts, low=1, integer=True)
     if not isinstance(months, int) or months < 13:
         raise LumosUserError(
             f"months must be an int >= 13 (one renewal). Got {months!r}.", code="bad_argument"

@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from lumos.errors import DataValidationError, LumosUserError
+from lumos._checks import require_columns
+from lumos.errors import LumosUserError
 
 
 @dataclass
@@ -90,13 +91,12 @@ def abtest(
     ('B', True, True)
     """
     e = events if isinstance(events, pd.DataFrame) else pd.DataFrame(list(events))
-    for column in ("tracking_id", "type", "member_id"):
-        if column not in e.columns:
-            raise DataValidationError(
-                f"events need a {column!r} column (the funnel event's fields).",
-                code="missing_column",
-                column=column,
-            )
+    require_columns(
+        e,
+        ("tracking_id", "type", "member_id"),
+        source="the events table",
+        hint="give funnel events.",
+    )
     e = e.reindex(columns=[*e.columns, *[c for c in ("action", "treatment") if c not in e]])
     served = e[e["type"] == "served"]
     if served.empty or served["treatment"].isna().all():

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from lumos._checks import require_columns
 from lumos.errors import DataValidationError, LumosUserError
 from lumos.evaluate._slices import Slices, _column, find_slices
 
@@ -104,13 +105,7 @@ def fairness_report(
     groups = list(groups)
     if not groups:
         raise LumosUserError("give at least one group attribute.", code="bad_argument")
-    for g in groups:
-        if g not in data.columns:
-            raise DataValidationError(
-                f"data has no group column {g!r}; it has {', '.join(map(str, data.columns[:10]))}.",
-                code="missing_column",
-                column=g,
-            )
+    require_columns(data, groups, source="data", hint="name group columns among them.")
     ok = np.isfinite(y) & np.isfinite(p)
     if not ok.all():
         row = int(np.flatnonzero(~ok)[0])

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from lumos._checks import require_columns
 from lumos.errors import DataValidationError, LumosUserError
 from lumos.evaluate._fairness import FairnessReport, fairness_report
 from lumos.evaluate._propensity import paired
@@ -89,15 +90,13 @@ def check_predictions(data, label, score, groups=(), *, source: str = "predictio
     if not isinstance(data, pd.DataFrame):
         raise LumosUserError("data must be a pandas DataFrame.", code="bad_argument")
     groups = [groups] if isinstance(groups, str) else list(groups)
-    for column in (label, score, *groups):
-        if column not in data.columns:
-            raise DataValidationError(
-                f"{source} has no column {column!r}; it has "
-                f"{', '.join(map(str, data.columns[:12]))}.",
-                code="missing_column",
-                file=source,
-                column=column,
-            )
+    require_columns(
+        data,
+        (label, score, *groups),
+        source=source,
+        hint="name the label, score and group columns it has.",
+        file=source,
+    )
     if data.empty:
         raise DataValidationError(f"{source} has no rows.", code="empty", file=source)
     y = pd.to_numeric(data[label], errors="coerce").to_numpy(dtype=float)

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from lumos._checks import check_number, require_columns
 from lumos.errors import DataValidationError, LumosUserError
 
 METRICS = ("log_loss", "error_rate", "squared_error", "calibration_gap", "auc")
@@ -200,23 +201,12 @@ def find_slices(
     if features is None:
         features = [c for c in data.columns if c not in label_columns]
     features = list(features)
-    missing = [f for f in features if f not in data.columns]
-    if missing:
-        raise DataValidationError(
-            f"data has no column {missing[0]!r} to slice by; it has "
-            f"{', '.join(map(str, data.columns[:10]))}.",
-            code="missing_column",
-            column=missing[0],
-        )
+    require_columns(data, features, source="data", hint="name features to slice by among them.")
     if not features:
         raise LumosUserError("give at least one feature to slice by.", code="bad_argument")
     for name, value, low in (("max_order", max_order, 1), ("top_k", top_k, 1), ("bins", bins, 2)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise LumosUserError(
-                f"{name} must be an int >= {low}; got {value!r}.", code="bad_argument"
-            )
-    if not 0 < alpha < 1:
-        raise LumosUserError(f"alpha must be in (0, 1); got {alpha!r}.", code="bad_argument")
+        check_number("find_slices", name, value, low=low, integer=True)
+    check_number("find_slices", "alpha", alpha, strict=True, high=1, high_strict=True)
     n = len(data)
     min_size = math.ceil(min_support * n) if min_support < 1 else int(min_support)
     if min_size < 2 or min_size > n:
@@ -302,10 +292,7 @@ def find_slices(
 
 def _column(data: pd.DataFrame, value, what: str) -> np.ndarray:
     if isinstance(value, str):
-        if value not in data.columns:
-            raise DataValidationError(
-                f"{what}: data has no column {value!r}.", code="missing_column", column=value
-            )
+        require_columns(data, [value], source=f"{what}: data")
         value = data[value]
     out = np.asarray(value, dtype=float)
     if out.shape != (len(data),):

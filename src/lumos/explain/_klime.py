@@ -15,12 +15,12 @@ them are solved by one batched ``np.linalg.solve``.
 
 from __future__ import annotations
 
-import numbers
 import warnings
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from lumos._checks import check_number
 from lumos.errors import LumosUserError
 
 K_GRID = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20)
@@ -97,11 +97,16 @@ def klime_attributions(
     True
     """
     A, y = _inputs(A, scores)
-    grid = _grid(k_grid, len(A), _int(min_cluster_size, "min_cluster_size", 1))
-    alpha = float(_checked(_real(alpha) and alpha >= 0, alpha, "alpha", "a float >= 0"))
-    max_cluster_features = _int(max_cluster_features, "max_cluster_features", 1)
-    ok = _real(holdout) and 0 < holdout < 1
-    holdout = float(_checked(ok, holdout, "holdout", "a float in (0, 1)"))
+    min_cluster_size = int(
+        check_number("klime", "min_cluster_size", min_cluster_size, low=1, integer=True)
+    )
+    grid = _grid(k_grid, len(A), min_cluster_size)
+    alpha = float(check_number("klime", "alpha", alpha))
+    max_cluster_features = int(
+        check_number("klime", "max_cluster_features", max_cluster_features, low=1, integer=True)
+    )
+    holdout = check_number("klime", "holdout", holdout, strict=True, high=1, high_strict=True)
+    holdout = float(holdout)
     # One thread for BLAS and OpenMP: on a busy machine their spinning idle workers made
     # this up to 20x slower, and one thread explains 100,000 × 100 in about two seconds.
     with threadpool_limits(limits=1):
@@ -277,8 +282,11 @@ def _grid(k_grid, n: int, min_cluster_size: int) -> list[int]:
         ks = sorted({int(k) for k in given if int(k) == k})
     except (TypeError, ValueError):
         ks = []
-    ok = bool(ks) and ks[0] >= 1 and len(ks) == len(set(given))
-    _checked(ok, k_grid, "k_grid", "a list of ints >= 1")
+    if not ks or ks[0] < 1 or len(ks) != len(set(given)):
+        raise LumosUserError(
+            f"The 'k_grid' parameter of klime must be a list of ints >= 1. Got {k_grid!r}.",
+            code="bad_argument",
+        )
     kept = [k for k in ks if k == 1 or k <= min(n / min_cluster_size, KMEANS_ROWS)]
     if not kept:
         raise LumosUserError(
@@ -288,20 +296,3 @@ def _grid(k_grid, n: int, min_cluster_size: int) -> list[int]:
             code="bad_argument",
         )
     return kept
-
-
-def _checked(ok: bool, value, name: str, what: str):
-    if not ok:
-        raise LumosUserError(
-            f"The {name!r} parameter of klime must be {what}. Got {value!r}.", code="bad_argument"
-        )
-    return value
-
-
-def _int(value, name: str, minimum: int) -> int:
-    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= minimum
-    return int(_checked(ok, value, name, f"an int >= {minimum}"))
-
-
-def _real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)

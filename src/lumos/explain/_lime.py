@@ -16,12 +16,11 @@ of the other rows explained with it.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 from threadpoolctl import ThreadpoolController
 
+from lumos._checks import check_number
 from lumos.errors import LumosUserError
 
 BATCH_CELLS = 3_000_000  # cells of the stacked perturbation matrix per model call
@@ -93,12 +92,13 @@ def lime_attributions(
     """
     A = _matrix(A, "A")
     n, p = A.shape
-    num_samples = _check_int(num_samples, "num_samples", p + 2)
-    batch_size = None if batch_size is None else _check_int(batch_size, "batch_size", 1)
-    alpha = _check_float(alpha, "alpha", positive=False)
+    num_samples = int(check_number("lime", "num_samples", num_samples, low=p + 2, integer=True))
+    if batch_size is not None:
+        batch_size = int(check_number("lime", "batch_size", batch_size, low=1, integer=True))
+    alpha = float(check_number("lime", "alpha", alpha))
     if kernel_width is None:
         kernel_width = 0.75 * np.sqrt(p)
-    kernel_width = _check_float(kernel_width, "kernel_width", positive=True)
+    kernel_width = float(check_number("lime", "kernel_width", kernel_width, strict=True))
     if target is not None:
         target = np.asarray(target)
         if target.shape != (n,) or not np.issubdtype(target.dtype, np.integer):
@@ -216,23 +216,3 @@ def _matrix(A, name: str, p: int | None = None) -> np.ndarray:
         want = "2-D" if p is None else f"2-D with {p} columns"
         raise LumosUserError(f"{name} must be {want}. Got shape {arr.shape}.", code="bad_argument")
     return arr
-
-
-def _check_int(value, name: str, minimum: int) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise LumosUserError(
-            f"The {name!r} parameter of lime must be an int >= {minimum}. Got {value!r}.",
-            code="bad_argument",
-        )
-    return int(value)
-
-
-def _check_float(value, name: str, *, positive: bool) -> float:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
-    if not ok or value < 0 or (positive and value == 0):
-        bound = "> 0" if positive else ">= 0"
-        raise LumosUserError(
-            f"The {name!r} parameter of lime must be a float {bound}. Got {value!r}.",
-            code="bad_argument",
-        )
-    return float(value)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from lumos._checks import check_number, require_columns
 from lumos.errors import DataValidationError, LumosUserError
 from lumos.explain._attributions import Attributions
 from lumos.explain._design import InsightsDesign
@@ -111,8 +112,7 @@ def narrate(
             f"direction must be one of {', '.join(DIRECTIONS)}. Got {direction!r}.",
             code="bad_argument",
         )
-    if not isinstance(top_k, int | np.integer) or top_k < 1:
-        raise LumosUserError(f"top_k must be an int >= 1. Got {top_k!r}.", code="bad_argument")
+    check_number("narrate", "top_k", top_k, low=1, integer=True)
     if not isinstance(X, pd.DataFrame):
         raise LumosUserError(
             "X must be a DataFrame holding the design's items.", code="bad_argument"
@@ -198,13 +198,11 @@ def _items(X: pd.DataFrame, design: InsightsDesign, sf: str):
     for item, column in design.items(sf).items():
         if item not in template.items:
             continue
-        if column not in X.columns:
-            raise DataValidationError(
-                f"data has no column {column!r}, which insights.csv names for item {item!r} of "
-                f"super feature {sf!r}; add it to the data or fix the design.",
-                code="missing_column",
-                column=column,
-            )
+        hint = (
+            f"insights.csv names it for item {item!r} of super feature {sf!r}; "
+            "add it to the data or fix the design."
+        )
+        require_columns(X, [column], source="data", hint=hint)
         series = X[column]
         if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
             arr = series.to_numpy(dtype=np.float64, na_value=np.nan)

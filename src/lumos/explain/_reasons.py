@@ -36,10 +36,10 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from lumos._checks import check_fitted
-from lumos.data import validate_table
+from lumos._checks import check_fitted, check_number
+from lumos.data import id_positions, validate_table
 from lumos.errors import LumosUserError
-from lumos.models._skills import _index, course_skill_matrix
+from lumos.models import course_skill_matrix
 
 REASONS = {
     "skill": "Because of your skill '{detail}'",
@@ -115,12 +115,7 @@ class CourseReasons:
                 code="bad_argument",
             )
         for name in ("trend_days", "baseline_days", "min_trend", "new_days"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise LumosUserError(
-                    f"The {name!r} parameter of CourseReasons must be an int >= 1. Got {value!r}.",
-                    code="bad_argument",
-                )
+            check_number("CourseReasons", name, getattr(self, name), low=1, integer=True)
         self.reasons_ = chosen
         self.as_of_ = pd.Timestamp(self.as_of)
         members = validate_table("members", members)
@@ -133,8 +128,8 @@ class CourseReasons:
 
         # skill: profile scores × course tags (the taxonomy, widened by the tagger's tags)
         prof = validate_table("member_skills", member_skills)
-        m = _index(prof["member_id"].to_numpy(), self.members_, "member_skills", "member_id")
-        s = _index(
+        m = id_positions(prof["member_id"].to_numpy(), self.members_, "member_skills", "member_id")
+        s = id_positions(
             prof["skill_id"].to_numpy(), pd.Index(skills["skill_id"]), "member_skills", "skill_id"
         )
         self.profile_ = sparse.csr_matrix(
@@ -142,8 +137,8 @@ class CourseReasons:
         )
         tags = course_skill_matrix(courses, course_skills, skills)
         if tagged is not None and len(tagged):
-            c = _index(tagged["course_id"].to_numpy(), self.courses_, "tagged", "course_id")
-            k = _index(
+            c = id_positions(tagged["course_id"].to_numpy(), self.courses_, "tagged", "course_id")
+            k = id_positions(
                 tagged["skill_id"].to_numpy(), pd.Index(skills["skill_id"]), "tagged", "skill_id"
             )
             w = tagged["probability"].to_numpy() if "probability" in tagged else np.ones(len(c))
@@ -199,8 +194,8 @@ class CourseReasons:
     def scores(self, member_ids, course_ids) -> tuple[np.ndarray, np.ndarray]:
         """Raw scores (pairs × reasons) and each reason's detail text (pairs × reasons)."""
         check_fitted(self, "reasons_")
-        m = _index(np.asarray(member_ids, dtype=object), self.members_, "pairs", "member_id")
-        c = _index(np.asarray(course_ids, dtype=object), self.courses_, "pairs", "course_id")
+        m = id_positions(np.asarray(member_ids, dtype=object), self.members_, "pairs", "member_id")
+        c = id_positions(np.asarray(course_ids, dtype=object), self.courses_, "pairs", "course_id")
         raw = np.zeros((len(m), len(self.reasons_)))
         detail = np.full((len(m), len(self.reasons_)), "", dtype=object)
         for j, name in enumerate(self.reasons_):

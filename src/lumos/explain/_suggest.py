@@ -59,6 +59,7 @@ import yaml
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 
+from lumos._checks import check_number
 from lumos.errors import DataValidationError, LumosUserError
 from lumos.explain._model import ImportedModel, import_model, select_features
 
@@ -266,18 +267,14 @@ def suggest_design(
     """
     if not isinstance(model, ImportedModel):
         model = import_model(model)
-    bad = None
-    if not isinstance(corr_threshold, int | float) or not 0 < corr_threshold <= 1:
-        bad = f"corr_threshold must be a number in (0, 1]. Got {corr_threshold!r}."
-    elif isinstance(max_rows, bool) or not isinstance(max_rows, int | np.integer) or max_rows < 2:
-        bad = f"max_rows must be an int >= 2. Got {max_rows!r}."
-    elif not isinstance(data, pd.DataFrame):
-        bad = (
+    check_number("suggest_design", "corr_threshold", corr_threshold, strict=True, high=1)
+    check_number("suggest_design", "max_rows", max_rows, low=2, integer=True)
+    if not isinstance(data, pd.DataFrame):
+        raise LumosUserError(
             "data must be a pandas DataFrame holding the model's feature columns "
-            f"({', '.join(model.feature_names[:3])}, …). Got {type(data).__name__}."
+            f"({', '.join(model.feature_names[:3])}, …). Got {type(data).__name__}.",
+            code="bad_argument",
         )
-    if bad:
-        raise LumosUserError(bad, code="bad_argument")
     names = list(model.feature_names)
     X = select_features(data, names, where="data")
     if len(X) == 0:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lumos._checks import check_number
 from lumos.data import validate_table
 from lumos.errors import LumosUserError
 
@@ -49,8 +50,7 @@ def activity_labels(usage, *, metric: str, cutoffs, months: int = 3, as_of=None)
       account_id     cutoff  before  after  upsell  churn  closed
     0          a 2025-04-01     2.0    5.0    True  False    True
     """
-    if not isinstance(months, int) or months < 1:
-        raise LumosUserError(f"months must be an int >= 1. Got {months!r}.", code="bad_argument")
+    check_number("activity_labels", "months", months, low=1, integer=True)
     cutoffs = [cutoffs] if isinstance(cutoffs, str | pd.Timestamp) else list(cutoffs)
     if not cutoffs:
         raise LumosUserError("cutoffs is empty; give at least one month.", code="bad_argument")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lumos._checks import check_number
 from lumos.data import validate_table
 from lumos.errors import DataValidationError, LumosUserError
 
@@ -304,15 +305,14 @@ def watch_labels(
             f"Got {by!r}.",
             code="bad_argument",
         )
-    for name, value in (("days", days), ("min_watches", min_watches)):
-        if (value is not None or name != "days") and not (
-            isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= 1
-        ):
-            raise LumosUserError(
-                f"The {name!r} parameter of watch_labels must be an int >= 1"
-                f"{' or None' if name == 'days' else ''}. Got {value!r}.",
-                code="bad_argument",
-            )
+    if days is not None and not (
+        isinstance(days, int | np.integer) and not isinstance(days, bool) and days >= 1
+    ):
+        raise LumosUserError(
+            f"The 'days' parameter of watch_labels must be an int >= 1 or None. Got {days!r}.",
+            code="bad_argument",
+        )
+    check_number("watch_labels", "min_watches", min_watches, low=1, integer=True)
     if kind == "fraction" and courses is None:
         raise LumosUserError(
             "watch_labels(kind='fraction') needs the courses table for their durations; "

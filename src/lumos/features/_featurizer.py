@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from lumos._checks import check_number, require_columns
 from lumos.errors import DataValidationError, LumosUserError
 from lumos.features._repository import FeatureRepository
 
@@ -107,11 +108,7 @@ class Featurizer:
                 f"The 'missing' parameter of Featurizer must be 'nan' or 'raise'. Got {missing!r}.",
                 code="bad_argument",
             )
-        if not (isinstance(max_cross, int) and max_cross >= 1):
-            raise LumosUserError(
-                f"The 'max_cross' parameter of Featurizer must be an int >= 1. Got {max_cross!r}.",
-                code="bad_argument",
-            )
+        check_number("Featurizer", "max_cross", max_cross, low=1, integer=True)
         self.repository = repository
         self.member_features = list(member_features)
         self.course_features = list(course_features)
@@ -238,14 +235,7 @@ class Featurizer:
             )
         needs = self._needs()
         for column in [*(f"{side}_id" for side in needs), self.date]:
-            if column not in rows.columns:
-                raise DataValidationError(
-                    f"rows have no column {column!r} (columns: "
-                    f"{', '.join(map(str, rows.columns))}); add it.",
-                    code="missing_column",
-                    file="rows",
-                    column=column,
-                )
+            require_columns(rows, [column], source="the rows table", hint="add it.", file="rows")
             raw = rows[column]
             if column == self.date:
                 text = raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lumos._checks import check_number
 from lumos.data import validate_table
 from lumos.errors import LumosUserError
 
@@ -87,10 +88,7 @@ def renewal_labels(
             f"horizon must be 'renewal' or an int number of months >= 1. Got {horizon!r}.",
             code="bad_argument",
         )
-    if not (isinstance(tolerance, int | float) and tolerance >= 0):
-        raise LumosUserError(
-            f"tolerance must be a number >= 0. Got {tolerance!r}.", code="bad_argument"
-        )
+    check_number("renewal_labels", "tolerance", tolerance)
     table = validate_table("contracts", contracts)
     keys = ["account_id"] if level == "account" else ["account_id", "product"]
     key_codes, key_values = pd.MultiIndex.from_frame(table[keys]).factorize()

@@ -30,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lumos._checks import require_columns
 from lumos.data import atomic_path
 from lumos.errors import DataValidationError, LumosUserError
 
@@ -393,14 +394,7 @@ def _to_arrow(frame: pd.DataFrame, idc: str, where: str) -> pa.Table:
             column=column,
         )
 
-    if idc not in frame.columns:
-        raise DataValidationError(
-            f"{where} has no column {idc!r} (columns: {', '.join(map(str, frame.columns))}); "
-            f"add the ids.",
-            code="missing_column",
-            file=where,
-            column=idc,
-        )
+    require_columns(frame, [idc], source=where, hint="add the ids.", file=where)
     ids = frame[idc]
     bad = (ids.isna() | (ids.astype(str).str.strip() == "")).to_numpy()
     if bad.any():

@@ -47,6 +47,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lumos._checks import check_number, require_columns
 from lumos.errors import DataValidationError, LumosUserError
 
 AGGREGATES = ("sum", "mean", "last", "slope", "ratio")
@@ -174,9 +175,7 @@ def _distinct_identifiers(metrics, fail):
 
 
 def _lead(lead) -> int:
-    if isinstance(lead, bool) or not isinstance(lead, int | np.integer) or lead < 0:
-        raise _argument("lead_months", lead, "must be an int >= 0", owner="{}")
-    return int(lead)
+    return int(check_number(None, "lead_months", lead, integer=True))
 
 
 def _month(col: str) -> str:
@@ -365,14 +364,7 @@ def _table(data, name: str, required: list[str], decode: bool = True) -> pa.Tabl
         raise _argument(
             name, type(data).__name__, "must be a pandas DataFrame or an Arrow table", owner="{}"
         )
-    have = list(map(str, data.columns if isinstance(data, pd.DataFrame) else data.column_names))
-    for col in (c for c in required if c not in have):
-        raise DataValidationError(
-            f"{name} table has no column {col!r} (columns: {', '.join(have)}); add it.",
-            code="missing_column",
-            file=name,
-            column=col,
-        )
+    require_columns(data, required, source=f"{name} table", hint="add it.", file=name)
     if isinstance(data, pd.DataFrame):
         data = pa.Table.from_pandas(data[required], preserve_index=False)
     return pa.table([_column(name, col, data[col], decode) for col in required], names=required)

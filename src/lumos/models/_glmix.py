@@ -8,9 +8,9 @@ Fitting is block coordinate descent (as in Photon-ML and GDMix): each
 coordinate is refitted with the other coordinates' scores as a fixed offset.
 The fixed effect is a :class:`~lumos.models.LogisticRegression`; all the
 entities of a random effect are solved together by one batched Newton
-iteration — rows sorted by entity, per-entity gradients by ``np.add.reduceat``,
-per-entity Hessians by one sparse block product, steps by a batched
-``np.linalg.solve`` and a per-entity backtracking line search.
+iteration (:func:`~lumos.models.solvers.fit_entities`, shared with Spark).
+The inputs are checked in ``_glmix_inputs`` and the row cap's sampling keys
+come from ``_keys``.
 """
 
 from __future__ import annotations
@@ -21,13 +21,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from lumos._checks import check_fitted, check_number
 from lumos.data import atomic_path
 from lumos.errors import DataValidationError, LumosUserError
+from lumos.models._entities import EntityBlock, feature_union, fit_entities
+from lumos.models._glmix_inputs import as_frame, column_names, entity_ids, feature_matrix
+from lumos.models._keys import sample_keys
 from lumos.models._logistic import (
     SOLVERS,
     binary_labels,
@@ -172,7 +174,7 @@ class GLMix(ClassifierMixin, BaseEstimator):
                     f"random_effects key {col!r} must be an id column name other than {FIXED!r}.",
                     code="bad_argument",
                 )
-            out[col] = _names(feats, f"random_effects[{col!r}]")
+            out[col] = column_names(feats, f"random_effects[{col!r}]")
         return out
 
     def _per_coordinate(self, name: str, default: float, coords: list[str]) -> dict[str, float]:
@@ -194,7 +196,7 @@ class GLMix(ClassifierMixin, BaseEstimator):
         return {c: float(v) for c, v in out.items()}
 
     def _check_params(self):
-        fixed = _names(self.fixed_effect, "fixed_effect")
+        fixed = column_names(self.fixed_effect, "fixed_effect")
         effects = self._effects()
         coords = [FIXED, *effects]
         l2 = self._per_coordinate("l2", 1.0, coords)
@@ -237,7 +239,7 @@ class GLMix(ClassifierMixin, BaseEstimator):
         self
         """
         fixed, effects, l2, il2 = self._check_params()
-        df = _frame(df)
+        df = as_frame(df)
         y01, classes = binary_labels(y, "GLMix")
         if len(y01) != len(df):
             raise LumosUserError(
@@ -257,8 +259,8 @@ class GLMix(ClassifierMixin, BaseEstimator):
                     code="bad_argument",
                 )
             start = prior
-        columns = _feature_union(fixed, effects)
-        raw = _matrix(df, columns)
+        columns = feature_union(fixed, effects)
+        raw = feature_matrix(df, columns)
         if self.standardize and prior is not None:  # the prior's coefficients are on its scale
             mean, std = prior.scale_mean_, prior.scale_std_
         elif self.standardize:
@@ -275,22 +277,11 @@ class GLMix(ClassifierMixin, BaseEstimator):
         blocks = {}
         keys = sample_keys(np.arange(n, dtype=np.uint64), self.random_state)
         for col, feats in effects.items():
-            ids = _ids(df, col, fitting=True)
-            uniq, codes = np.unique(ids, return_inverse=True)
-            counts = np.bincount(codes, minlength=len(uniq))
-            active = counts >= self.min_rows
-            order = np.lexsort((keys, codes))  # stable: ties keep the rows' order
-            first = np.r_[0, np.cumsum(counts)[:-1]]
-            rank = np.arange(n) - first[codes[order]]
-            keep = active[codes[order]]
-            if self.max_rows_per_entity is not None:
-                keep &= rank < self.max_rows_per_entity
-            rows = order[keep]
-            new_index = np.cumsum(active) - 1
-            ent = new_index[codes[rows]]
-            ids_active = uniq[active]
+            ids = entity_ids(df, col, fitting=True)
             X_all = np.column_stack([np.ones(n), M[:, [pos[c] for c in feats]]])
-            blocks[col] = _Block(ids_active, rows, ent, X_all, codes, new_index, active)
+            blocks[col] = EntityBlock.build(
+                ids, X_all, keys, self.min_rows, self.max_rows_per_entity
+            )
 
         # starting point and prior, matched by id
         fparams = np.zeros(len(fixed) + 1)
@@ -411,12 +402,12 @@ class GLMix(ClassifierMixin, BaseEstimator):
         rows get the global model only.
         """
         self._check_fitted()
-        df = _frame(df)
-        M = (_matrix(df, self.feature_columns_) - self.scale_mean_) / self.scale_std_
+        df = as_frame(df)
+        M = (feature_matrix(df, self.feature_columns_) - self.scale_mean_) / self.scale_std_
         pos = {c: i for i, c in enumerate(self.feature_columns_)}
         z = M[:, [pos[c] for c in self.fixed_effect_]] @ self.coef_[0] + self.intercept_[0]
         for col, feats in self.random_effects_.items():
-            ids = _ids(df, col, fitting=False)
+            ids = entity_ids(df, col, fitting=False)
             known = pd.Index(self.entity_ids_[col]).get_indexer(ids)
             hit = np.flatnonzero(known >= 0)
             e = known[hit]
@@ -524,206 +515,3 @@ class GLMix(ClassifierMixin, BaseEstimator):
         model.feature_columns_ = meta["feature_columns"]
         model.loss_ = meta["loss"]
         return model
-
-
-class _Block:
-    """The rows of one random effect: ``rows`` (sorted by entity) and each one's entity."""
-
-    def __init__(self, ids, rows, ent, X_all, codes, new_index, active):
-        self.ids, self.rows, self.ent, self.X_all = ids, rows, ent, X_all
-        # every row's entity (-1: no model), for the scores of rows left out by the cap
-        self.row_entity = np.where(active[codes], new_index[codes], -1)
-
-    def score_all(self, beta) -> np.ndarray:
-        hit = np.flatnonzero(self.row_entity >= 0)
-        out = np.zeros(len(self.row_entity))
-        out[hit] = np.einsum("ij,ij->i", self.X_all[hit], beta[self.row_entity[hit]])
-        return out
-
-
-def fit_entities(X, y, w, offset, ent, n_entities, beta, prior, pen, *, max_iter=50, tol=1e-6):
-    """Batched Newton: one penalized logistic regression per entity, all solved together.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_rows, d)
-        Rows sorted by entity; column 0 is the intercept's column of ones.
-    y, offset : ndarray of shape (n_rows,)
-    w : ndarray of shape (n_rows,) or None
-    ent : ndarray of shape (n_rows,)
-        Each row's entity in ``0..n_entities-1``, non-decreasing, every entity present.
-    beta, prior : ndarray of shape (n_entities, d)
-        Starting point and the point the penalty pulls towards.
-    pen : ndarray of shape (d,)
-        The L2 penalty of each coefficient.
-
-    Returns
-    -------
-    ndarray of shape (n_entities, d)
-
-    Examples
-    --------
-    >>> X = np.ones((4, 1)); y = np.array([1.0, 0.0, 1.0, 1.0]); ent = np.array([0, 0, 1, 1])
-    >>> b = fit_entities(X, y, None, np.zeros(4), ent, 2, np.zeros((2, 1)), np.zeros((2, 1)),
-    ...                  np.array([1e-4]))
-    >>> b.ravel().round(2)  # entity 1 saw only positives: a large but finite intercept
-    array([0.  , 7.84])
-    """
-    n, d = X.shape
-    if n == 0:
-        return beta
-    starts = np.flatnonzero(np.r_[True, ent[1:] != ent[:-1]])
-    wt = np.ones(n) if w is None else w
-    # the block-sparse (E*d x n) matrix whose column i holds row i's features in its
-    # entity's d slots: with row i scaled by s_i, its product with X stacks every
-    # entity's Hessian X_e' diag(s_e) X_e in one sparse-dense product
-    indices = (ent[:, None] * d + np.arange(d)).ravel()
-    indptr = np.arange(0, n * d + 1, d)
-    eye = np.diag(np.maximum(pen, 1e-10))  # keeps an unpenalized, rank-deficient entity solvable
-
-    def entity_loss(b):
-        z = offset + np.einsum("ij,ij->i", X, b[ent])
-        rows = wt * (np.logaddexp(0.0, z) - y * z)
-        diff = b - prior
-        return np.add.reduceat(rows, starts) + 0.5 * (diff * diff) @ pen, z
-
-    loss, z = entity_loss(beta)
-    for _ in range(max_iter):
-        mu = expit(z)
-        grad = np.add.reduceat(X * (wt * (mu - y))[:, None], starts, axis=0)
-        grad += (beta - prior) * pen
-        s = wt * mu * (1.0 - mu)
-        blocks = sp.csc_matrix(
-            ((X * s[:, None]).ravel(), indices, indptr), shape=(n_entities * d, n)
-        )
-        H = (blocks @ X).reshape(n_entities, d, d) + eye
-        step = -np.linalg.solve(H, grad[:, :, None])[:, :, 0]
-        slope = np.einsum("ij,ij->i", grad, step)
-        t = np.ones(n_entities)
-        for _ in range(30):  # per-entity backtracking (Armijo) line search
-            cand = beta + t[:, None] * step
-            new_loss, new_z = entity_loss(cand)
-            bad = new_loss > loss + 1e-4 * t * slope + 1e-12 * np.abs(loss)
-            if not bad.any():
-                break
-            t[bad] *= 0.5
-        t[bad] = 0.0
-        beta = beta + t[:, None] * step
-        loss, z = entity_loss(beta) if bad.any() else (new_loss, new_z)
-        if np.max(np.abs(t[:, None] * step)) < tol:
-            break
-    return beta
-
-
-_MASK = 0xFFFFFFFF
-# two multipliers below 2**31: a 32-bit value times either fits a signed 64-bit integer,
-# so Spark SQL's longs compute the same keys without overflow
-MIX = (0x7FEB352D, 0x5BD1E995)
-
-
-def seed_word(seed: int) -> int:
-    """The 32-bit word a seed mixes into every key (never 0, the mixer's fixed point)."""
-    return ((int(seed) + 1) * 0x9E3779B1) & _MASK
-
-
-def sample_keys(rows: np.ndarray, seed: int) -> np.ndarray:
-    """A pseudo-random 32-bit key of each row position, the same on every engine.
-
-    Two rounds of a multiply–xorshift mixer (the row cap of :class:`GLMix`
-    keeps each entity's rows with the smallest keys); ``lumos.spark`` computes
-    the same arithmetic in Spark SQL.
-
-    Examples
-    --------
-    >>> sample_keys(np.arange(3, dtype=np.uint64), 0).tolist()
-    [1439940739, 2360472308, 3034075828]
-    """
-    x = np.asarray(rows, dtype=np.uint64)
-    m = np.uint64(_MASK)
-    x = (x ^ (x >> np.uint64(32)) ^ np.uint64(seed_word(seed))) & m
-    for _ in range(2):
-        for mult in MIX:
-            x ^= x >> np.uint64(16)
-            x = (x * np.uint64(mult)) & m
-        x ^= x >> np.uint64(16)
-    return x
-
-
-# ---------------------------------------------------------------------- input checks
-def _names(value, what) -> list[str]:
-    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
-        raise LumosUserError(
-            f"The {what} parameter of GLMix must be a list of column names. Got {value!r}.",
-            code="bad_argument",
-        )
-    return list(value)
-
-
-def _feature_union(fixed, effects) -> list[str]:
-    return list(dict.fromkeys([*fixed, *(c for feats in effects.values() for c in feats)]))
-
-
-def _frame(df) -> pd.DataFrame:
-    if hasattr(df, "to_pandas") and not isinstance(df, pd.DataFrame):  # Arrow table
-        df = df.to_pandas()
-    if not isinstance(df, pd.DataFrame):
-        raise LumosUserError(
-            f"GLMix takes a pandas DataFrame (or Arrow table) holding the id and feature "
-            f"columns; got {type(df).__name__}.",
-            code="bad_argument",
-        )
-    return df
-
-
-def _require(df, column, role):
-    if column not in df.columns:
-        raise DataValidationError(
-            f"df has no {role} column {column!r}; its columns are "
-            f"{', '.join(map(repr, list(df.columns)[:10]))}{', …' if df.shape[1] > 10 else ''}.",
-            code="missing_column",
-            column=column,
-        )
-
-
-def _matrix(df, columns) -> np.ndarray:
-    for c in columns:
-        _require(df, c, "feature")
-        if not (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c])):
-            raise DataValidationError(
-                f"feature column {c!r} is not numeric (dtype {df[c].dtype}); encode it first.",
-                code="non_numeric_column",
-                column=c,
-            )
-    M = (
-        df[columns].to_numpy(dtype=np.float64, na_value=np.nan)
-        if columns
-        else np.zeros((len(df), 0))
-    )
-    bad = ~np.isfinite(M)
-    if bad.any():
-        i, j = np.argwhere(bad)[0]
-        raise DataValidationError(
-            f"feature column {columns[j]!r} row {df.index[i]!r} holds {float(M[i, j])!r}; "
-            "fill or drop missing and infinite values first.",
-            code="bad_value",
-            row=int(i),
-            column=columns[j],
-        )
-    return M
-
-
-def _ids(df, column, *, fitting) -> np.ndarray:
-    """An id column as int64 (integer ids) or str (anything else), the same at fit and predict."""
-    _require(df, column, "random-effect id")
-    s = df[column]
-    if fitting and s.isna().any():
-        i = int(np.flatnonzero(s.isna().to_numpy())[0])
-        raise DataValidationError(
-            f"id column {column!r} row {df.index[i]!r} is missing; every row needs an id.",
-            code="bad_value",
-            row=i,
-            column=column,
-        )
-    if pd.api.types.is_integer_dtype(s) and not pd.api.types.is_bool_dtype(s):
-        return s.to_numpy(np.int64)
-    return s.astype(str).to_numpy(dtype=str)

@@ -95,7 +95,8 @@ def logistic_loss_grad(
     return loss, grad
 
 
-def _hessian(params, X, sample_weight, offset, l2, intercept_l2, fit_intercept):
+def logistic_hessian(params, X, sample_weight, offset, l2, intercept_l2, fit_intercept):
+    """The Hessian of :func:`logistic_loss_grad`'s loss at ``params``."""
     p = X.shape[1]
     z = X @ params[:p] + (params[p] if fit_intercept else 0.0)
     if offset is not None:
@@ -158,7 +159,7 @@ def minimize_logistic(
         return res.x, int(res.nit)
     loss, grad = logistic_loss_grad(x, X, y, **kw)
     for it in range(1, max_iter + 1):
-        H = _hessian(x, X, sample_weight, offset, l2, intercept_l2, fit_intercept)
+        H = logistic_hessian(x, X, sample_weight, offset, l2, intercept_l2, fit_intercept)
         step = np.linalg.solve(H, -grad)
         t, slope = 1.0, float(grad @ step)
         for _ in range(30):  # backtracking (Armijo) line search

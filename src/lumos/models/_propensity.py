@@ -8,16 +8,24 @@ features and label.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from lumos._checks import check_fitted
+from lumos._checks import check_fitted, check_number
 from lumos.errors import DataValidationError, LumosUserError
 
 CLASSES = np.array(["churn", "flat", "upsell"], dtype=object)
+
+
+def classify_change(change, tolerance: float) -> np.ndarray:
+    """``upsell``, ``flat`` or ``churn`` of each predicted change: flat within ±tolerance.
+
+    >>> classify_change([2.0, 0.3, -1.0], 0.5).tolist()
+    ['upsell', 'flat', 'churn']
+    """
+    change = np.asarray(change)
+    return CLASSES[np.where(change > tolerance, 2, np.where(change < -tolerance, 0, 1))]
 
 
 class PropensityModel:
@@ -96,27 +104,10 @@ class PropensityModel:
     def _check_params(self) -> None:
         ints = ("n_estimators", "max_depth", "validation_cutoffs", "early_stopping_rounds")
         for name in ints:
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or value < (
-                0 if name == "validation_cutoffs" else 1
-            ):
-                raise LumosUserError(
-                    f"The {name!r} parameter of PropensityModel must be an int >= "
-                    f"{0 if name == 'validation_cutoffs' else 1}. Got {value!r}.",
-                    code="bad_argument",
-                )
-        for name, low, high in (
-            ("learning_rate", 0, 1),
-            ("subsample", 0, 1),
-            ("colsample_bytree", 0, 1),
-        ):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Real) or not low < value <= high:
-                raise LumosUserError(
-                    f"The {name!r} parameter of PropensityModel must be a float in "
-                    f"({low}, {high}]. Got {value!r}.",
-                    code="bad_argument",
-                )
+            low = 0 if name == "validation_cutoffs" else 1
+            check_number("PropensityModel", name, getattr(self, name), low=low, integer=True)
+        for name in ("learning_rate", "subsample", "colsample_bytree"):
+            check_number("PropensityModel", name, getattr(self, name), strict=True, high=1)
         if not isinstance(self.objective, str) or not self.objective.startswith(
             ("reg:", "binary:", "count:")
         ):
@@ -125,12 +116,7 @@ class PropensityModel:
                 f"binary or count objective such as 'binary:logistic'. Got {self.objective!r}.",
                 code="bad_argument",
             )
-        if not isinstance(self.tolerance, numbers.Real) or self.tolerance < 0:
-            raise LumosUserError(
-                f"The 'tolerance' parameter of PropensityModel must be a float >= 0. "
-                f"Got {self.tolerance!r}.",
-                code="bad_argument",
-            )
+        check_number("PropensityModel", "tolerance", self.tolerance)
 
     def fit(self, X: pd.DataFrame, y, *, cutoff, sample_weight=None) -> PropensityModel:
         """Fit on rows of earlier cutoffs; stop early on the latest ``validation_cutoffs``."""
@@ -225,10 +211,7 @@ class PropensityModel:
                 f"{self.objective!r}. Threshold predict() instead.",
                 code="bad_method",
             )
-        change = self.predict(X)
-        return CLASSES[
-            np.where(change > self.tolerance, 2, np.where(change < -self.tolerance, 0, 1))
-        ]
+        return classify_change(self.predict(X), self.tolerance)
 
 
 def _features(X, names: list[str] | None = None) -> pd.DataFrame:

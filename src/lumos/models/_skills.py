@@ -22,25 +22,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 
-from lumos._checks import check_fitted
-from lumos.data import validate_table
-from lumos.errors import DataValidationError, LumosUserError
-
-
-def _index(ids, known: pd.Index, table: str, column: str) -> np.ndarray:
-    """Positions of ``ids`` in ``known``; an unknown id is a clear error."""
-    at = known.get_indexer(ids)
-    if (at < 0).any():
-        i = int(np.argmax(at < 0))
-        raise DataValidationError(
-            f"{table} row {i}, column {column!r}: {ids[i]!r} is not a known id; add it to the "
-            f"{column.removesuffix('_id')}s table or drop the row.",
-            code="unknown_id",
-            file=table,
-            row=i,
-            column=column,
-        )
-    return at
+from lumos._checks import check_fitted, check_number
+from lumos.data import id_positions, validate_table
+from lumos.errors import DataValidationError
 
 
 def course_skill_matrix(courses, course_skills, skills) -> sparse.csr_matrix:
@@ -48,8 +32,8 @@ def course_skill_matrix(courses, course_skills, skills) -> sparse.csr_matrix:
     c = pd.Index(validate_table("courses", courses)["course_id"])
     s = pd.Index(validate_table("skills", skills)["skill_id"])
     tags = validate_table("course_skills", course_skills)
-    i = _index(tags["course_id"].to_numpy(), c, "course_skills", "course_id")
-    j = _index(tags["skill_id"].to_numpy(), s, "course_skills", "skill_id")
+    i = id_positions(tags["course_id"].to_numpy(), c, "course_skills", "course_id")
+    j = id_positions(tags["skill_id"].to_numpy(), s, "course_skills", "skill_id")
     m = sparse.csr_matrix((np.ones(len(i)), (i, j)), shape=(len(c), len(s)))
     m.data[:] = 1.0  # a repeated tag counts once
     return m
@@ -91,16 +75,13 @@ class SkillTagger:
 
     def fit(self, courses, course_skills) -> SkillTagger:
         """Learn from the tagged courses (those with at least one row in ``course_skills``)."""
-        if not (isinstance(self.threshold, int | float) and 0 < self.threshold < 1):
-            raise LumosUserError(
-                f"The 'threshold' parameter of SkillTagger must be a float in "
-                f"(0, 1). Got {self.threshold!r}.",
-                code="bad_argument",
-            )
+        check_number(
+            "SkillTagger", "threshold", self.threshold, strict=True, high=1, high_strict=True
+        )
         courses = validate_table("courses", courses)
         tags = validate_table("course_skills", course_skills)
         known = pd.Index(courses["course_id"])
-        rows = _index(tags["course_id"].to_numpy(), known, "course_skills", "course_id")
+        rows = id_positions(tags["course_id"].to_numpy(), known, "course_skills", "course_id")
         self.skills_ = np.array(sorted(tags["skill_id"].unique()), dtype=object)
         if len(self.skills_) < 2:
             raise DataValidationError(
@@ -197,18 +178,15 @@ def member_skills(
     array([[1.2, 0. ],
            [0.4, 0. ]])
     """
-    for name, value in (("profile_weight", profile_weight), ("cohort_weight", cohort_weight)):
-        if not isinstance(value, int | float) or value < 0:
-            raise LumosUserError(
-                f"{name} must be a number >= 0. Got {value!r}.", code="bad_argument"
-            )
+    check_number("member_skills", "profile_weight", profile_weight)
+    check_number("member_skills", "cohort_weight", cohort_weight)
     members = validate_table("members", members)
     skills = validate_table("skills", skills)
     prof = validate_table("member_skills", profile_skills)
-    m = _index(
+    m = id_positions(
         prof["member_id"].to_numpy(), pd.Index(members["member_id"]), "member_skills", "member_id"
     )
-    s = _index(
+    s = id_positions(
         prof["skill_id"].to_numpy(), pd.Index(skills["skill_id"]), "member_skills", "skill_id"
     )
     P = np.zeros((len(members), len(skills)))
@@ -296,8 +274,8 @@ class SkillAffinity:
 
     def score(self, member_ids, course_ids) -> np.ndarray:
         """The affinity of each (member, course) pair; unknown ids are an error."""
-        m = _index(np.asarray(member_ids, dtype=object), self.members_, "pairs", "member_id")
-        c = _index(np.asarray(course_ids, dtype=object), self.courses_, "pairs", "course_id")
+        m = id_positions(np.asarray(member_ids, dtype=object), self.members_, "pairs", "member_id")
+        c = id_positions(np.asarray(course_ids, dtype=object), self.courses_, "pairs", "course_id")
         return np.einsum("ij,ij->i", self.member_vectors_[m], self.course_vectors_[c])
 
     def matrix(self, member_index=None) -> np.ndarray:

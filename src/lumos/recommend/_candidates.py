@@ -14,7 +14,7 @@ import numpy as np
 from scipy import sparse
 
 from lumos.errors import LumosUserError
-from lumos.models._glmix import sample_keys
+from lumos.models.solvers import sample_keys
 
 
 def candidate_pools(

@@ -13,11 +13,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lumos._checks import check_fitted
+from lumos._checks import check_fitted, check_number
 from lumos.data import validate_table
 from lumos.errors import LumosUserError, NotFittedError
 from lumos.explain import CourseReasons
-from lumos.models._skills import SkillAffinity, SkillTagger
+from lumos.models import SkillAffinity, SkillTagger
 from lumos.recommend._candidates import candidate_pools
 from lumos.recommend._scoring import top_k
 from lumos.recommend._supervised import GLMixScorer, fit_course_glmix, training_rows
@@ -86,11 +86,7 @@ class CourseRecommender:
 
     def fit(self, members, member_skills, courses, course_skills, skills, interactions):
         """Tag courses, map members to skills and prepare the reasons (no click is learned)."""
-        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
-            raise LumosUserError(
-                f"The 'k' parameter of CourseRecommender must be an int >= 1. Got {self.k!r}.",
-                code="bad_argument",
-            )
+        check_number("CourseRecommender", "k", self.k, low=1, integer=True)
         self.members_ = validate_table("members", members)
         self.courses_ = validate_table("courses", courses)
         tables = (members, member_skills, courses, course_skills, skills)

@@ -21,54 +21,38 @@ The whole monthly job over the book-of-business tables:
    prediction by category, from exact TreeSHAP and an insights design
    drafted from the feature names (:func:`~lumos.explain.suggest_design`),
    which :meth:`AccountPrioritizer.save` writes out for editing.
+
+The features are assembled in ``_prioritizer_features``; the saved folder is
+written and read by ``_prioritizer_io``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
-import shutil
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import xgboost as xgb
-import yaml
+from sklearn.base import BaseEstimator
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from lumos._checks import check_fitted
-from lumos.data import validate_table
+from lumos._checks import check_fitted, check_number
 from lumos.errors import DataValidationError, LumosUserError
 from lumos.evaluate import propensity_report
-from lumos.explain import (
-    InsightsDesign,
-    SuggestedDesign,
-    import_model,
-    suggest_design,
-    summarize,
+from lumos.explain import explain_table, import_model, suggest_design, summarize
+from lumos.features import WindowFeatures, renewal_labels
+from lumos.models import PropensityModel, classify_change
+from lumos.recommend._prioritizer_features import (
+    Tables,
+    assemble_features,
+    feature_category,
+    holdings,
+    window_specs,
 )
-from lumos.explain._pipeline import explain_table
-from lumos.features import WindowFeatures, quantity_at, renewal_labels, window_features
-from lumos.models import PropensityModel
-from lumos.models._propensity import CLASSES
-
-#: Narrative categories, by where a feature comes from.
-CATEGORIES = {"usage": "Usage", "firmographics": "Company", "contract": "Contract"}
-_CONTRACT = ("units_under_contract", "months_into_cycle", "months_to_renewal", "products_held")
-_FORMAT = 1  # version of the saved folder's layout
+from lumos.recommend._prioritizer_io import insights_design, load_prioritizer, save_prioritizer
 
 
-def _default_usage() -> WindowFeatures:
-    return WindowFeatures(windows=(3, 6, 12), aggregates=("sum", "mean", "slope", "ratio"))
-
-
-def _default_firmographics() -> WindowFeatures:
-    return WindowFeatures(windows=(3, 12), aggregates=("mean", "ratio"), prev=("mean",))
-
-
-class AccountPrioritizer:
+class AccountPrioritizer(BaseEstimator):
     """Upsell and churn by renewal for every account and product, explained.
 
     Parameters
@@ -143,7 +127,7 @@ class AccountPrioritizer:
         before it, so its outcome is in the contracts.
         """
         self._check()
-        tables = _Tables(contracts, usage, firmographics)
+        tables = Tables(contracts, usage, firmographics)
         latest = tables.contracts["start"].max() + pd.Timedelta(days=1)
         self.as_of_ = pd.Timestamp(as_of if as_of is not None else latest)
         known = self.as_of_ - pd.Timedelta(days=1)  # renewals before as_of are in the data
@@ -180,7 +164,7 @@ class AccountPrioritizer:
                 model = self._model("reg:squarederror").fit(
                     X.loc[idx], labels.loc[idx, "change"], cutoff=labels.loc[idx, "cutoff"]
                 )
-                self._keep(name, model, X.loc[idx], level)
+                self._keep(name, model, X.loc[idx])
                 v = model.validation_
                 reports[name] = propensity_report(
                     labels.loc[v["index"], "change"], v["prediction"], tolerance=self.tolerance
@@ -191,7 +175,7 @@ class AccountPrioritizer:
         return self
 
     def _fit_all_in(self, tables, labels, X, reports) -> None:
-        held_now, held_later = self._holdings(tables, labels)
+        held_now, held_later = holdings(tables, self.products_, labels)
         lacking = held_now < len(self.products_)
         if len(self.products_) < 2 or lacking.sum() < 50:
             self.skipped_["all_in"] = "every account holds every product (or one product only)"
@@ -230,87 +214,30 @@ class AccountPrioritizer:
             n_jobs=self.n_jobs,
         )
 
-    def _keep(self, name: str, model: PropensityModel, X: pd.DataFrame, level: str) -> None:
+    def _keep(self, name: str, model: PropensityModel, X: pd.DataFrame) -> None:
         self.models_[name] = model
         self.feature_names_[name] = list(X.columns)
         design = suggest_design(import_model(model.booster_), X)
-        source = {f: self._source(f, level) for f in design.features["feature"]}
+        source = {f: feature_category(f, self._firmo_names) for f in design.features["feature"]}
         design.features["category"] = design.features["feature"].map(source)
         self._drafts[name] = design
-        self.designs_[name] = _load(design)
-
-    def _source(self, feature: str, level: str) -> str:
-        if feature in _CONTRACT:
-            return CATEGORIES["contract"]
-        return CATEGORIES["firmographics" if feature in self._firmo_names else "usage"]
+        self.designs_[name] = insights_design(design)
 
     # -- features ------------------------------------------------------------------------------
 
-    def _specs(self, level: str, tables) -> tuple[WindowFeatures, WindowFeatures | None]:
-        usage = dataclasses.replace(self.usage_features or _default_usage(), level=level)
-        firmo = None
-        if tables.firmographics is not None:
-            firmo = dataclasses.replace(
-                self.firmographic_features or _default_firmographics(), level="account"
-            )
-        return usage, firmo
-
     def _features(self, tables, rows: pd.DataFrame, level: str) -> pd.DataFrame:
-        """The features of label-like ``rows`` (keys, cutoff, cycle_start, renewal, quantity)."""
-        usage_spec, firmo_spec = self._specs(level, tables)
-        keys = usage_spec.keys
-        usage = tables.usage if level == "product" else tables.account_usage(self.rate_metrics_)
-        parts = [
-            window_features(
-                usage, rows[[*keys, "cutoff"]], usage_spec, lead_months=self.lead_months
-            ).iloc[:, len(keys) + 1 :]
-        ]
-        self._firmo_names = set()
-        if firmo_spec is not None:
-            firmo = window_features(
-                tables.firmographics,
-                rows[["account_id", "cutoff"]],
-                firmo_spec,
-                lead_months=self.lead_months,
-            ).iloc[:, 2:]
-            self._firmo_names = set(firmo.columns)
-            parts.append(firmo)
-        months = lambda d: d.dt.year * 12 + d.dt.month  # noqa: E731
-        now = months(rows["cutoff"])
-        contract = pd.DataFrame(
-            {
-                "units_under_contract": rows["quantity"],
-                "months_into_cycle": now - months(rows["cycle_start"]),
-                "months_to_renewal": months(rows["renewal"]) - now,
-            },
-            index=rows.index,
-            dtype=np.float64,
+        """The features of label-like ``rows``; remembers which are firmographic."""
+        specs = window_specs(self.usage_features, self.firmographic_features, level, tables)
+        X, self._firmo_names = assemble_features(
+            tables,
+            rows,
+            level,
+            specs,
+            lead_months=self.lead_months,
+            rate_metrics=self.rate_metrics_,
+            products=self.products_,
         )
-        if level == "account":
-            contract["products_held"] = self._holdings(tables, rows)[0].astype(np.float64)
-        for part in parts:
-            part.index = rows.index
-        return pd.concat([*parts, contract], axis=1)
-
-    def _holdings(self, tables, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Products each account row holds at its cutoff and at its horizon."""
-        P = len(self.products_)
-        ask = pd.DataFrame(
-            {
-                "account_id": np.repeat(rows["account_id"].to_numpy(), P),
-                "product": np.tile(self.products_, len(rows)),
-            }
-        )
-        counts = []
-        for column in ("cutoff", "horizon"):
-            if column not in rows:
-                counts.append(None)
-                continue
-            q = quantity_at(
-                tables.contracts, ask.assign(date=np.repeat(rows[column].to_numpy(), P))
-            )
-            counts.append((q.reshape(-1, P) > 0).sum(1))
-        return counts[0], counts[1]
+        return X
 
     # -- scoring -------------------------------------------------------------------------------
 
@@ -343,7 +270,7 @@ class AccountPrioritizer:
             columns), ``row`` labelled ``account_id`` or ``account_id · product``.
         """
         when = self._when(as_of)
-        tables = _Tables(contracts, usage, firmographics, until=when)
+        tables = Tables(contracts, usage, firmographics, until=when)
         top_k = self.top_k if top_k is None else top_k
         out, long = [], []
         for level in ("account", "product"):
@@ -363,7 +290,7 @@ class AccountPrioritizer:
                 out.append(frame)
                 long += text
                 if level == "account" and "all_in" in self.models_:
-                    held = self._holdings(tables, rows.loc[idx])[0]
+                    held = holdings(tables, self.products_, rows.loc[idx])[0]
                     p = self.models_["all_in"].predict(X.loc[idx])
                     out[-1]["all_in_probability"] = np.where(held < len(self.products_), p, np.nan)
         if not out:
@@ -428,7 +355,7 @@ class AccountPrioritizer:
                 f"level must be 'account' or 'product'. Got {level!r}.", code="bad_argument"
             )
         when = self._when(as_of)
-        rows, X = self._at(_Tables(contracts, usage, firmographics, until=when), when, level)
+        rows, X = self._at(Tables(contracts, usage, firmographics, until=when), when, level)
         keys = ["account_id", "product"] if level == "product" else ["account_id"]
         return pd.concat([rows[[*keys, "cutoff", "renewal", "quantity"]], X], axis=1)
 
@@ -461,7 +388,7 @@ class AccountPrioritizer:
                 "units": units,
                 "predicted_change": change,
                 "score": change / np.maximum(units, 1.0),
-                "class": CLASSES[np.where(change > tol, 2, np.where(change < -tol, 0, 1))],
+                "class": classify_change(change, tol),
             }
         )
         imported, design = import_model(model.booster_), self.designs_[name]
@@ -495,103 +422,12 @@ class AccountPrioritizer:
     def save(self, folder: str | os.PathLike, *, overwrite: bool = False) -> Path:
         """Write the models (XGBoost JSON), designs and settings into ``folder``, atomically."""
         self._check_fitted()
-        folder = Path(folder)
-        if folder.exists() and any(folder.iterdir()) and not overwrite:
-            raise LumosUserError(
-                f"{folder} is not empty; pass overwrite=True to replace it.", code="exists"
-            )
-        tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            (tmp / "models").mkdir(parents=True)
-            for name, model in self.models_.items():
-                model.booster_.save_model(tmp / "models" / f"{_file(name)}.json")
-            for name, design in self._drafts.items():
-                design.write(tmp / "designs" / _file(name))
-            self.report_.to_csv(tmp / "report.csv")
-            settings = {
-                "format": _FORMAT,
-                "as_of": str(self.as_of_.date()),
-                "products": self.products_,
-                "params": {k: v for k, v in self.get_params().items() if "features" not in k},
-                "usage_features": _spec_json(self.usage_features or _default_usage()),
-                "firmographic_features": _spec_json(
-                    self.firmographic_features or _default_firmographics()
-                ),
-                "models": {
-                    n: {"features": self.feature_names_[n], "objective": m.objective}
-                    for n, m in self.models_.items()
-                },
-                "firmographic_names": sorted(self._firmo_names),
-                "rate_metrics": self.rate_metrics_,
-                "skipped": self.skipped_,
-            }
-            (tmp / "prioritizer.json").write_text(json.dumps(settings, indent=1))
-            if folder.exists():
-                shutil.rmtree(folder)
-            os.replace(tmp, folder)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return folder
+        return save_prioritizer(self, folder, overwrite=overwrite)
 
     @classmethod
     def load(cls, folder: str | os.PathLike) -> AccountPrioritizer:
         """Read a folder written by :meth:`save` (the designs may have been edited since)."""
-        folder = Path(folder)
-        path = folder / "prioritizer.json"
-        try:
-            settings = json.loads(path.read_text())
-            if settings.get("format") != _FORMAT:
-                raise ValueError(f"format {settings.get('format')!r}, expected {_FORMAT}")
-        except (OSError, ValueError) as exc:
-            raise DataValidationError(
-                f"{path} is not a saved AccountPrioritizer ({exc}); train one with "
-                "`lumos propensity train`.",
-                code="bad_model",
-                file=str(path),
-            ) from None
-        self = cls(
-            usage_features=WindowFeatures(**settings["usage_features"]),
-            firmographic_features=WindowFeatures(**settings["firmographic_features"]),
-            **settings["params"],
-        )
-        self.as_of_ = pd.Timestamp(settings["as_of"])
-        self.products_ = settings["products"]
-        self.skipped_ = settings["skipped"]
-        self._firmo_names = set(settings["firmographic_names"])
-        self.rate_metrics_ = settings["rate_metrics"]
-        self.models_, self.designs_, self.feature_names_, self._drafts = {}, {}, {}, {}
-        for name, info in settings["models"].items():
-            model = PropensityModel(objective=info["objective"], tolerance=self.tolerance)
-            model.booster_ = xgb.Booster(model_file=str(folder / "models" / f"{_file(name)}.json"))
-            model.feature_names_in_ = np.asarray(info["features"], dtype=object)
-            self.models_[name], self.feature_names_[name] = model, info["features"]
-            if name != "all_in":
-                where = folder / "designs" / _file(name)
-                self.designs_[name] = InsightsDesign.load(where)
-                self._drafts[name] = SuggestedDesign(
-                    pd.read_csv(where / "features.csv", keep_default_na=False),
-                    pd.read_csv(where / "insights.csv", keep_default_na=False),
-                    yaml.safe_load((where / "templates.yaml").read_text()),
-                )
-        self.report_ = pd.read_csv(folder / "report.csv", index_col=0)
-        return self
-
-    def get_params(self) -> dict:
-        """The constructor's arguments, as scikit-learn estimators give them."""
-        names = (
-            "usage_features",
-            "firmographic_features",
-            "lead_months",
-            "tolerance",
-            "n_estimators",
-            "max_depth",
-            "learning_rate",
-            "validation_cutoffs",
-            "top_k",
-            "random_state",
-            "n_jobs",
-        )
-        return {name: getattr(self, name) for name in names}
+        return load_prioritizer(cls, folder)
 
     def _check(self) -> None:
         for name in ("usage_features", "firmographic_features"):
@@ -602,57 +438,8 @@ class AccountPrioritizer:
                     f"WindowFeatures or None. Got {value!r}.",
                     code="bad_argument",
                 )
-        if not isinstance(self.top_k, int) or self.top_k < 1:
-            raise LumosUserError(
-                f"The 'top_k' parameter of AccountPrioritizer must be an int "
-                f">= 1. Got {self.top_k!r}.",
-                code="bad_argument",
-            )
+        check_number("AccountPrioritizer", "top_k", self.top_k, low=1, integer=True)
         self._model("reg:squarederror")._check_params()
 
     def _check_fitted(self) -> None:
         check_fitted(self, "models_")
-
-
-class _Tables:
-    """The validated input tables; firmographics in the long shape of usage."""
-
-    def __init__(self, contracts, usage, firmographics, until=None):
-        self.contracts = validate_table("contracts", contracts)
-        self.usage = validate_table("usage", usage)
-        self.firmographics = None
-        if until is not None:  # what was known on the as-of date
-            self.contracts = self.contracts[self.contracts["start"] <= until]
-        self._account_usage = None
-        if firmographics is not None:
-            firmo = validate_table("firmographics", firmographics)
-            values = [c for c in firmo.columns if c not in ("account_id", "month")]
-            long = firmo.melt(["account_id", "month"], values, "metric", "value")
-            self.firmographics = long.assign(product="").dropna(subset=["value"])
-
-    def account_usage(self, rates) -> pd.DataFrame:
-        """Usage per account and month: rates averaged over products, other metrics added."""
-        if self._account_usage is None:
-            u, keys = self.usage, ["account_id", "month", "metric"]
-            rate = u["metric"].isin(rates).to_numpy()
-            added = u[~rate].groupby(keys, sort=False)["value"].sum(min_count=1)
-            mean = u[rate].groupby(keys, sort=False)["value"].mean()
-            self._account_usage = pd.concat([added, mean]).reset_index().assign(product="")
-        return self._account_usage
-
-
-def _load(design) -> InsightsDesign:
-    """An InsightsDesign from a SuggestedDesign, through a temporary folder."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        return InsightsDesign.load(design.write(Path(tmp) / "design"))
-
-
-def _file(name: str) -> str:
-    return name.replace(":", "-")
-
-
-def _spec_json(spec: WindowFeatures) -> dict:
-    out = dataclasses.asdict(spec)
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}

@@ -24,8 +24,7 @@ import pandas as pd
 from lumos.data import validate_table
 from lumos.errors import LumosUserError
 from lumos.features import FeatureRepository, Featurizer, click_labels
-from lumos.models import GLMix
-from lumos.models._skills import SkillAffinity
+from lumos.models import GLMix, SkillAffinity
 
 MEMBER_FEATURES = ["seniority"]
 COURSE_FEATURES = ["difficulty_level", "log_duration"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import itertools
 
-from lumos.errors import DataValidationError, LumosUserError
+from lumos._checks import require_columns
+from lumos.errors import LumosUserError
 from lumos.features import WindowFeatures
 
 _VIEWS = itertools.count()
@@ -24,14 +25,8 @@ def window_features(usage, cutoffs, spec: WindowFeatures, *, lead_months: int = 
         ("usage", usage, ["account_id", "product", "month", "metric", "value"]),
         ("cutoffs", cutoffs, [*spec.keys, "cutoff"]),
     ):
-        missing = [c for c in need if c not in frame.columns]
-        if missing:
-            raise DataValidationError(
-                f"{name} has no column {missing[0]!r}; it needs {', '.join(need)}.",
-                code="missing_column",
-                file=name,
-                column=missing[0],
-            )
+        hint = f"it needs {', '.join(need)}."
+        require_columns(frame, need, source=f"{name} table", hint=hint, file=name)
     spark = usage.sparkSession
     metrics = spec.metrics
     if metrics is None:

@@ -12,21 +12,20 @@ from __future__ import annotations
 import numpy as np
 
 from lumos.errors import DataValidationError
-from lumos.models._glmix import _MASK, MIX, seed_word
-from lumos.models._logistic import binary_labels
+from lumos.models.solvers import MIX, SAMPLE_MASK, binary_labels, seed_word
 
 
 def key_expr(row, seed: int):
-    """:func:`lumos.models._glmix.sample_keys` in Spark SQL: the same 32-bit keys."""
+    """:func:`lumos.models.solvers.sample_keys` in Spark SQL: the same 32-bit keys."""
     from pyspark.sql import functions as F
 
     x = (row.bitwiseXOR(F.shiftright(row, 32)).bitwiseXOR(F.lit(seed_word(seed)))).bitwiseAND(
-        F.lit(_MASK)
+        F.lit(SAMPLE_MASK)
     )
     for _ in range(2):
         for mult in MIX:
             x = x.bitwiseXOR(F.shiftright(x, 16))
-            x = (x * F.lit(mult)).bitwiseAND(F.lit(_MASK))
+            x = (x * F.lit(mult)).bitwiseAND(F.lit(SAMPLE_MASK))
         x = x.bitwiseXOR(F.shiftright(x, 16))
     return x
 

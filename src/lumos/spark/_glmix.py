@@ -12,11 +12,11 @@ stay on the executors:
   steps for up to a few hundred features), or the loss and gradient of each
   L-BFGS evaluation (``solver="lbfgs"``, for more features).
 * **Random effects.** Each entity keeps at most ``max_rows_per_entity`` rows
-  (the local engine's sample: the smallest :func:`~lumos.models._glmix.sample_keys`),
+  (the local engine's sample: the smallest :func:`~lumos.models.solvers.sample_keys`),
   entities are packed into buckets of about ``bucket_rows`` rows, so one heavy
   entity fills a bucket of its own rather than a whole executor, and each bucket
   is fitted by ``groupBy(...).applyInPandas`` with the local engine's batched
-  Newton (:func:`~lumos.models._glmix.fit_entities`).
+  Newton (:func:`~lumos.models.solvers.fit_entities`).
 * **Scores.** A coordinate's new scores are joined back to every row by entity
   id; rows of entities without a model score 0, as locally.
 
@@ -37,8 +37,12 @@ from sklearn.base import clone
 from lumos._checks import check_number
 from lumos.errors import DataValidationError, LumosUserError
 from lumos.models import GLMix
-from lumos.models._glmix import _feature_union, fit_entities
-from lumos.models._logistic import _hessian, logistic_loss_grad
+from lumos.models.solvers import (
+    feature_union,
+    fit_entities,
+    logistic_hessian,
+    logistic_loss_grad,
+)
 from lumos.spark._frames import (
     check_columns,
     check_values,
@@ -99,7 +103,7 @@ def fit_glmix(
     check_number("fit_glmix", "bucket_rows", bucket_rows, low=1, integer=True)
     check_number("fit_glmix", "depth", depth, low=1, integer=True)
     fixed, effects, l2, il2 = model._check_params()
-    columns = _feature_union(fixed, effects)
+    columns = feature_union(fixed, effects)
     extra = [] if sample_weight is None else [sample_weight]
     need = list(dict.fromkeys([label, *effects, *columns, *extra]))
     check_columns(frame, need, label, list(effects), sample_weight)
@@ -229,7 +233,7 @@ def _fit_fixed(state, cols, offset, l2, il2, x0, model, depth, n):
             )
             out = np.r_[value, grad]
             if hessian:
-                H = _hessian(params, X, w, o, 0.0, 0.0, True)
+                H = logistic_hessian(params, X, w, o, 0.0, 0.0, True)
                 out = np.r_[out, H.ravel()]
             return acc + out
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import itertools
 
-from lumos.errors import DataValidationError, LumosUserError
+from lumos._checks import check_number, require_columns
+from lumos.errors import LumosUserError
 
 _VIEWS = itertools.count()
 
@@ -29,19 +30,10 @@ def renewal_labels(
             f"horizon must be 'renewal' or an int number of months >= 1. Got {horizon!r}.",
             code="bad_argument",
         )
-    if not (isinstance(tolerance, int | float) and tolerance >= 0):
-        raise LumosUserError(
-            f"tolerance must be a number >= 0. Got {tolerance!r}.", code="bad_argument"
-        )
+    check_number("renewal_labels", "tolerance", tolerance)
     need = ["account_id", "product", "start", "end", "quantity", "kind"]
-    missing = [c for c in need if c not in contracts.columns]
-    if missing:
-        raise DataValidationError(
-            f"contracts has no column {missing[0]!r}; it needs {', '.join(need)}.",
-            code="missing_column",
-            file="contracts",
-            column=missing[0],
-        )
+    hint = f"it needs {', '.join(need)}."
+    require_columns(contracts, need, source="contracts table", hint=hint, file="contracts")
     keys = ["account_id"] if level == "account" else ["account_id", "product"]
     kc = ", ".join(keys)
     on = " AND ".join(f"q.{k} = r.{k}" for k in keys)

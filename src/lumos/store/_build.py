@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
+from lumos._checks import require_columns
 from lumos.errors import DataValidationError, LumosUserError
 from lumos.store._codec import LIMIT, MAGIC
 
@@ -136,12 +137,8 @@ def _fail(message, *, code, model=None, row=None, column=None):
 def _long_table(tables, item_column):
     """The rows of all tables as one dict of NumPy arrays, with the model as an int code."""
     if isinstance(tables, pd.DataFrame):
-        if "model_id" not in tables.columns:
-            _fail(
-                "a single table needs a 'model_id' column; add it.",
-                code="missing_column",
-                column="model_id",
-            )
+        hint = "a single table needs one to say each row's model; add it."
+        require_columns(tables, ["model_id"], source="recommendations table", hint=hint)
         tables = dict(tuple(tables.groupby("model_id", sort=False)))
     if not isinstance(tables, Mapping):
         raise LumosUserError(
@@ -193,14 +190,10 @@ def _strings(values: np.ndarray) -> np.ndarray:
 
 def _check_table(model, code, table, item_column):
     item = item_column or ("item_id" if "item_id" in table.columns else "course_id")
-    for column in ("member_id", item, "score"):
-        if column not in table.columns:
-            _fail(
-                f"missing column {column!r}; the columns are {list(table.columns)}.",
-                code="missing_column",
-                model=model,
-                column=column,
-            )
+    hint = f"give member_id, {item} and score."
+    require_columns(
+        table, ("member_id", item, "score"), source=f"table of model {model!r}", hint=hint
+    )
     out = {
         "member_id": table["member_id"].to_numpy(dtype=object),
         "item": table[item].to_numpy(dtype=object),
