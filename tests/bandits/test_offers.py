@@ -208,6 +208,18 @@ def test_the_cap_is_rebuilt_from_the_log():
     assert FrequencyCap.from_events(3, events).allowed("m", "email", 30.0)
 
 
+def test_a_model_remembers_the_offers_a_log_shows(book):
+    model = OfferModel(book.arms, book.members, {"cap_per_week": 2})
+    offer = book.arms[book.arms["arm_id"] != NO_OFFER].iloc[0]
+    arm, channel = offer["arm_id"], offer["channel"]
+    shown = {"type": "served", "item_type": "offer", "item_id": arm, "channel": channel}
+    member = book.members["member_id"].iloc[0]
+    events = [{**shown, "member_id": member, "ts": t, "tracking_id": f"t{t}"} for t in (0.0, 9.0)]
+    assert model.remember_shown(events) is model
+    capped = model.decide([member, book.members["member_id"].iloc[1]], channel, now=30.0)
+    assert capped["capped"].tolist() == [True, False]
+
+
 def test_the_online_path_learns_conversions_and_expired_offers(book):
     model = OfferModel(book.arms, book.members, {"batch": 3, "window_hours": 1})
     d = model.decide(["om000001", "om000002", "om000003"], "email", now=0.0)

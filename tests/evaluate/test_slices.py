@@ -98,7 +98,8 @@ def test_a_user_function_and_support_as_a_count():
 def test_bad_input_is_named():
     df, y, score, _ = world(500)
     with pytest.raises(
-        DataValidationError, match=r"no column 'region' \(it has .*\); name features to slice by"
+        DataValidationError,
+        match=r"no column 'region'; name features to slice by among them\. Its columns: industry",
     ):
         find_slices(df, y, score, ["region"])
     with pytest.raises(DataValidationError, match="y_true: data has no column 'label'"):

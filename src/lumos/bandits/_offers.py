@@ -289,6 +289,12 @@ class OfferModel(OfferJudging):
 
     # -- the online path ------------------------------------------------------------------------
 
+    def remember_shown(self, events) -> OfferModel:
+        """Start the weekly cap from the offers a log says were shown in its last week (a
+        server restarting on its event log caps as it did before). Returns the model."""
+        self.cap = FrequencyCap.from_events(self.settings.cap_per_week, events)
+        return self
+
     def served(self, tracking_ids, decisions: pd.DataFrame, *, now: float | None = None) -> None:
         """Remember decisions that were shown: the cap counts them, rewards will find them."""
         now = time.time() if now is None else float(now)

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from lumos.bandits import FrequencyCap
 from lumos.errors import ApiError
 from lumos.serve._metrics import Metrics
 from lumos.serve._served import ServedWriter
@@ -178,8 +177,7 @@ class Services:
             )
         if offers is not None:
             if events is not None:  # the cap remembers the offers already shown
-                shown = events.read(item_type="offer")
-                offers.cap = FrequencyCap.from_events(offers.settings.cap_per_week, shown)
+                offers.remember_shown(events.read(item_type="offer"))
             if offer_log is None and events is not None:
                 offer_log, offer_log_name = events.read, "the event log"
             figures = functools.partial(offer_figures, offers, offer_log, s.offer_lock)
