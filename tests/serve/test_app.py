@@ -219,3 +219,28 @@ def test_no_input_makes_a_server_error(app):
             assert response.status_code < 500, (case.path, response.text)
 
         check()
+
+
+def test_the_fast_path_reads_the_routes_own_limits():
+    from lumos.serve._fast import Limits
+    from lumos.serve._routers import recommendations
+    from lumos.serve._schemas import MAX_START
+
+    limits = Limits(recommendations.router(max_count=5).routes[0])
+    assert limits.params["count"] == (10, True, 1, 5, None)
+    assert limits.params["start"] == (0, True, 0, MAX_START, None)
+    assert limits.params["channel"][4] == 64 and limits.params["skills"][4] == 512
+    assert limits.parse(b"count=5&channel=email") == {
+        "channel": "email",
+        "count": 5,
+        "start": 0,
+        "skills": None,
+    }
+    for bad in (
+        b"count=6",
+        b"count=0",
+        b"start=10001",
+        b"channel=" + b"x" * 65,
+        b"count=1&count=2",
+    ):
+        assert limits.parse(bad) is None, bad  # FastAPI answers these, as the schema says
