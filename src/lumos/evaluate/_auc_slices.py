@@ -11,7 +11,7 @@ import pandas as pd
 from scipy import stats
 
 from lumos.errors import DataValidationError
-from lumos.evaluate._slices import Slices, encode
+from lumos.evaluate._slices import COLUMNS, Slices, encode
 
 
 def _auc_slices(data, y, p, features, bins, min_size, max_order, top_k, alpha) -> Slices:
@@ -131,20 +131,7 @@ def _auc_slices(data, y, p, features, bins, min_size, max_order, top_k, alpha) -
         )
     table = pd.DataFrame(
         rows,
-        columns=[
-            "slice",
-            "order",
-            "size",
-            "share",
-            "metric_slice",
-            "metric_rest",
-            "effect",
-            "low",
-            "high",
-            "p_value",
-            "p_adjusted",
-            "significant",
-        ],
+        columns=COLUMNS,
     )
     u_all = u_total / (n_pos * n_neg) if n_pos and n_neg else float("nan")
     return Slices(table, "auc", float(u_all), n, lattice, evaluated)

@@ -35,6 +35,21 @@ from scipy import stats
 from lumos._checks import check_number, require_columns
 from lumos.errors import DataValidationError, LumosUserError
 
+#: The columns of :attr:`Slices.table`, one row per slice found.
+COLUMNS = (
+    "slice",
+    "order",
+    "size",
+    "share",
+    "metric_slice",
+    "metric_rest",
+    "effect",
+    "low",
+    "high",
+    "p_value",
+    "p_adjusted",
+    "significant",
+)
 METRICS = ("log_loss", "error_rate", "squared_error", "calibration_gap", "auc")
 _NAMES = {
     "log_loss": "Log loss",
@@ -273,20 +288,7 @@ def find_slices(
         )
     table = pd.DataFrame(
         rows,
-        columns=[
-            "slice",
-            "order",
-            "size",
-            "share",
-            "metric_slice",
-            "metric_rest",
-            "effect",
-            "low",
-            "high",
-            "p_value",
-            "p_adjusted",
-            "significant",
-        ],
+        columns=COLUMNS,
     )
     name = metric if isinstance(metric, str) else getattr(metric, "__name__", "metric")
     return Slices(table, name, float(losses.mean()), n, lattice, search.evaluated)
