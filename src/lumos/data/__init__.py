@@ -12,6 +12,7 @@ from lumos.data._io import (
 )
 from lumos.data._movielens import load_movielens100k, movielens100k_path
 from lumos.data._obd import load_obd, obd_path
+from lumos.data._schema_docs import schemas_markdown
 from lumos.data._schemas import CONTRACT_KINDS, SCHEMAS, id_positions, validate_table
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "read_files",
     "read_table",
     "read_tables",
+    "schemas_markdown",
     "validate_table",
     "write_table",
 ]
