@@ -205,7 +205,7 @@ def test_demo_runs_end_to_end(tmp_path):
         out / "learning",
         "--as-of",
         "2025-03-02",
-        "--k",
+        "--top-k",
         20,
         "--member",
         courses["member_id"].iloc[0],
@@ -257,9 +257,9 @@ def test_demo_runs_end_to_end(tmp_path):
     judged = run(
         "offers",
         "evaluate",
-        "--logs",
+        "--events",
         out / "offers_data" / "log_week_4",
-        "--policy",
+        "--model",
         out / "offers",
         "--bootstrap",
         100,
@@ -384,3 +384,28 @@ def test_lumos_help_names_every_command_without_importing_them():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[] True"
+
+
+def test_old_option_names_still_work_warn_and_stay_out_of_help(tmp_path):
+    import click
+    from click.testing import CliRunner
+
+    from lumos.cli._common import renamed
+
+    @click.command()
+    @renamed("--top-k", "top_k", old=("--k",), default=50, type=int)
+    @renamed("--model", "folders", old=("--policy",), multiple=True)
+    def command(top_k, folders):
+        click.echo(f"{top_k} {list(folders)}")
+
+    runner = CliRunner()
+    new = runner.invoke(command, ["--top-k", "3", "--model", "a"])
+    assert new.stdout == "3 ['a']\n" and new.stderr == ""
+    old = runner.invoke(command, ["--k", "4", "--policy", "a", "--model", "b"])
+    assert old.exit_code == 0 and old.stdout == "4 ['b', 'a']\n"
+    assert "--k is now --top-k" in old.stderr and "--policy is now --model" in old.stderr
+    assert "--k" not in runner.invoke(command, ["--help"]).stdout
+    # a real command: the old name reaches the same option
+    done = runner.invoke(main, ["report", "funnel", "--logs", str(tmp_path / "nowhere")])
+    assert done.exit_code == 2 and "--logs is now --events" in done.stderr
+    assert "error [file_not_found]: --events" in done.stderr

@@ -33,7 +33,7 @@ def test_retrain_evaluate_and_serve(folder):
     made = run(
         "offers",
         "retrain",
-        "--logs",
+        "--events",
         folder / "old.jsonl",
         "--model",
         folder / "lin",
@@ -47,11 +47,11 @@ def test_retrain_evaluate_and_serve(folder):
     again = run(
         "offers",
         "retrain",
-        "--logs",
+        "--events",
         folder / "log",
         "--model",
         folder / "lin",
-        "--policy",
+        "--algorithm",
         "egreedy",
         "--cap-per-week",
         "1",
@@ -60,9 +60,9 @@ def test_retrain_evaluate_and_serve(folder):
     judged = run(
         "offers",
         "evaluate",
-        "--logs",
+        "--events",
         folder / "log",
-        "--policy",
+        "--model",
         folder / "lin",
         "--estimators",
         "ipw,dr",
@@ -76,9 +76,9 @@ def test_retrain_evaluate_and_serve(folder):
     both = run(
         "offers",
         "evaluate",
-        "--logs",
+        "--events",
         folder / "log",
-        "--policy",
+        "--model",
         folder / "lin",
         "--estimators",
         "dr",
@@ -150,12 +150,12 @@ def test_serve_names_bad_dashboard_inputs(folder, tmp_path):
 
 
 def test_error_paths_are_named(folder, tmp_path):
-    no_model = run("offers", "retrain", "--logs", folder / "old.jsonl", "--model", tmp_path / "x")
+    no_model = run("offers", "retrain", "--events", folder / "old.jsonl", "--model", tmp_path / "x")
     assert no_model.exit_code == 2 and "give --arms and --members" in no_model.output
     no_logs = run(
         "offers",
         "retrain",
-        "--logs",
+        "--events",
         tmp_path / "nope",
         "--model",
         tmp_path / "x",
@@ -170,7 +170,7 @@ def test_error_paths_are_named(folder, tmp_path):
     arms = run(
         "offers",
         "retrain",
-        "--logs",
+        "--events",
         folder / "old.jsonl",
         "--model",
         tmp_path / "y",
@@ -184,9 +184,9 @@ def test_error_paths_are_named(folder, tmp_path):
     estimators = run(
         "offers",
         "evaluate",
-        "--logs",
+        "--events",
         folder / "log",
-        "--policy",
+        "--model",
         folder / "lin",
         "--estimators",
         "ipw,magic",
@@ -195,21 +195,28 @@ def test_error_paths_are_named(folder, tmp_path):
     candidates = run(
         "offers",
         "evaluate",
-        "--logs",
+        "--events",
         folder / "log",
-        "--policy",
+        "--model",
         folder / "lin",
         "--candidates",
         "greedy,best",
     )
     assert candidates.exit_code == 2 and "unknown candidate 'best'; use model" in candidates.output
-    missing = run("offers", "evaluate", "--logs", folder / "log", "--policy", tmp_path)
+    missing = run("offers", "evaluate", "--events", folder / "log", "--model", tmp_path)
     assert missing.exit_code == 2 and "is not an offer model" in missing.output
     bad_log = tmp_path / "bad.jsonl"
     bad_log.write_text('{"type": "served", "item_type": "offer", "ts": "soon"}\n')
-    broken = run("offers", "evaluate", "--logs", bad_log, "--policy", folder / "lin")
+    broken = run("offers", "evaluate", "--events", bad_log, "--model", folder / "lin")
     assert broken.exit_code == 2 and "event row 0: ts 'soon' is not a time" in broken.output
     policy = run(
-        "offers", "retrain", "--logs", folder / "log", "--model", folder / "lin", "--policy", "ucb"
+        "offers",
+        "retrain",
+        "--events",
+        folder / "log",
+        "--model",
+        folder / "lin",
+        "--algorithm",
+        "ucb",
     )
     assert policy.exit_code == 2 and "'ucb' is not one of" in policy.output

@@ -31,7 +31,16 @@ def run(*args):
 def test_recommend_courses_writes_reasons(folder, tmp_path, suffix):
     out = tmp_path / f"recs{suffix}"
     result = run(
-        "recommend", "courses", "--tables", folder, "--as-of", "2025-01-22", "--k", 4, "--out", out
+        "recommend",
+        "courses",
+        "--tables",
+        folder,
+        "--as-of",
+        "2025-01-22",
+        "--top-k",
+        4,
+        "--out",
+        out,
     )
     assert result.exit_code == 0, result.output
     assert "800 recommendations for 200 members" in result.output
@@ -118,7 +127,7 @@ def test_publish_then_bad_publish_and_serve_options(folder, tmp_path):
         "2025-01-22",
         "--store",
         store,
-        "--k",
+        "--top-k",
         5,
         "--experiments",
         config,

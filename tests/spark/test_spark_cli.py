@@ -28,7 +28,7 @@ def run(*args):
 
 
 def test_recommend_courses_on_spark_equals_local(spark, folder, tmp_path):
-    base = ["recommend", "courses", "--tables", folder, "--as-of", AS_OF, "--k", 5]
+    base = ["recommend", "courses", "--tables", folder, "--as-of", AS_OF, "--top-k", 5]
     local = run(*base, "--out", tmp_path / "local.parquet")
     assert local.exit_code == 0, local.output
     done = run(*base, "--out", tmp_path / "spark.parquet", "--engine", "spark")
@@ -51,7 +51,7 @@ def test_recommend_courses_on_spark_equals_local(spark, folder, tmp_path):
 
 
 def test_recommend_publish_on_spark_equals_local(spark, folder, tmp_path, redis_url):
-    base = ["recommend", "publish", "--tables", folder, "--as-of", AS_OF, "--k", 5]
+    base = ["recommend", "publish", "--tables", folder, "--as-of", AS_OF, "--top-k", 5]
     local = run(*base, "--store", tmp_path / "lmdb")
     assert local.exit_code == 0, local.output
     url = redis_url.rsplit("/", 1)[0] + "/3"

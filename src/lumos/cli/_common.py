@@ -25,6 +25,38 @@ def friendly(fn):
     return wrapper
 
 
+class Renamed(click.Option):
+    """An option whose older names still work for a release: hidden from ``--help``, and a
+    warning on standard error when used (``old``: those names, e.g. ``("--logs",)``)."""
+
+    def __init__(self, *decls, old=(), **kwargs):
+        super().__init__(*decls, **kwargs)
+        self.old = tuple(old)
+
+    def add_to_parser(self, parser, ctx) -> None:
+        super().add_to_parser(parser, ctx)
+        action = "append" if self.multiple else "store"
+        parser.add_option(obj=self, opts=self.old, dest=f"{self.name}.old", action=action)
+
+    def handle_parse_result(self, ctx, opts, args):
+        used = opts.get(f"{self.name}.old")
+        if used is not None:
+            click.echo(
+                f"warning: {'/'.join(self.old)} is now {self.opts[0]}; the old name will be "
+                "removed in a later release.",
+                err=True,
+            )
+            opts = {k: v for k, v in opts.items() if k != f"{self.name}.old"}
+            mine = opts.get(self.name)
+            opts[self.name] = used if mine is None else (mine + used if self.multiple else mine)
+        return super().handle_parse_result(ctx, opts, args)
+
+
+def renamed(*decls, old, **kwargs):
+    """``click.option(*decls, **kwargs)`` whose ``old`` names still work (:class:`Renamed`)."""
+    return click.option(*decls, cls=Renamed, old=old, **kwargs)
+
+
 MODEL = click.option(
     "--model",
     "model_path",
@@ -40,14 +72,14 @@ DATA = click.option(
     help="A table holding the model's features (.csv, .parquet, .jsonl).",
 )
 TRUST = click.option("--trust", is_flag=True, help="Allow loading a pickle/joblib model file.")
-SEED = click.option(
+SEED = renamed(
     "--random-state",
-    "--seed",
     "random_state",
+    old=("--seed",),
     default=0,
     show_default=True,
     type=int,
-    help="Seeds every random draw (--seed is its older name).",
+    help="Seeds every random draw.",
 )
 
 
@@ -146,5 +178,5 @@ EVENTS_HELP = "The funnel events: an event log folder, redis://…, or a .jsonl/
 
 
 def events_option(*, required=True, help=EVENTS_HELP):
-    """``--events`` (with ``--logs``, its older name, where a command took it)."""
-    return click.option("--events", "--logs", "events", required=required, help=help)
+    """``--events`` (``--logs``, its older name, still works)."""
+    return renamed("--events", "events", old=("--logs",), required=required, help=help)

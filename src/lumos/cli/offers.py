@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from lumos.cli._common import SEED, events_option, friendly, split
+from lumos.cli._common import SEED, events_option, friendly, renamed, split
 
 
 @click.group()
@@ -24,20 +24,17 @@ def offers():
 )
 @click.option("--arms", type=click.Path(dir_okay=False), help="arm_id, product, creative, channel.")
 @click.option("--members", type=click.Path(dir_okay=False), help="member_id and numeric columns.")
-@click.option(
+@renamed(
     "--algorithm",
-    "--policy",
     "algorithm",
+    old=("--policy",),
     type=click.Choice(["lints", "neuralts", "egreedy"]),
-    help="The policy's algorithm, for a new model (default lints); NeuralTS needs "
-    "lumos[neural]. (--policy is its older name.)",
+    help="The policy's algorithm, for a new model (default lints); NeuralTS needs lumos[neural].",
 )
 @click.option("--two-tower", type=click.IntRange(0), help="Embedding size of a two-tower model.")
 @click.option("--cap-per-week", type=click.IntRange(0), help="Offers per member and channel.")
 @click.option("--model-id", help="The model_id its served events carry (default offers).")
-@click.option(
-    "--random-state", "--seed", "random_state", type=int, help="Seeds the policy (--seed: older)."
-)
+@renamed("--random-state", "random_state", old=("--seed",), type=int, help="Seeds the policy.")
 @friendly
 def offers_retrain(
     events, folder, arms, members, algorithm, two_tower, cap_per_week, model_id, random_state
@@ -64,14 +61,14 @@ def offers_retrain(
 
 @offers.command("evaluate")
 @events_option()
-@click.option(
+@renamed(
     "--model",
-    "--policy",
     "folders",
+    old=("--policy",),
     required=True,
     multiple=True,
     type=click.Path(file_okay=False),
-    help="An offer model folder to judge (repeatable; --policy is its older name).",
+    help="An offer model folder to judge (repeatable).",
 )
 @click.option(
     "--estimators",

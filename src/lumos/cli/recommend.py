@@ -10,6 +10,7 @@ from lumos.cli._common import (
     engine,
     friendly,
     parse_date,
+    renamed,
     router,
     spark_out,
     spark_session,
@@ -17,14 +18,14 @@ from lumos.cli._common import (
 )
 from lumos.recommend import LEARNING_TABLES
 
-TOP_K = click.option(
+TOP_K = renamed(
     "--top-k",
-    "--k",
     "top_k",
+    old=("--k",),
     default=50,
     show_default=True,
     type=click.IntRange(1),
-    help="Courses per member (--k is its older name).",
+    help="Courses per member.",
 )
 
 
