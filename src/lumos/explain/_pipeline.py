@@ -9,7 +9,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from lumos._checks import renamed
+from lumos._checks import renamed, require_columns
 from lumos._engines import check_engine, spark_job
 from lumos.errors import DataValidationError, LumosUserError
 from lumos.explain._attributions import attribute, resolve_method, scores_of
@@ -79,14 +79,13 @@ def explain_table(
             spark=spark,
         )
     if id_column is not None:
-        if id_column not in data.columns:
-            raise DataValidationError(
-                f"{source} has no id column {id_column!r} (columns: "
-                f"{', '.join(map(str, data.columns[:8]))}…); name the column that identifies rows.",
-                code="missing_column",
-                file=source,
-                column=id_column,
-            )
+        require_columns(
+            data,
+            [id_column],
+            source=source,
+            hint="name the column that identifies rows.",
+            file=source,
+        )
         ids = data[id_column]
         dup = ids.duplicated().to_numpy()
         if dup.any():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from lumos._checks import require_columns
 from lumos.errors import LumosUserError
 from lumos.explain import ImportedModel, InsightsDesign, explain_table, resolve_method
 
@@ -40,12 +41,12 @@ def explain(
             "run it on the local engine, or use method='tree_shap'.",
             code="bad_method",
         )
-    if id_column not in frame.columns:
-        raise LumosUserError(
-            f"the Spark DataFrame has no id column {id_column!r}; it has "
-            f"{', '.join(frame.columns[:8])}.",
-            code="missing_column",
-        )
+    require_columns(
+        frame,
+        [id_column],
+        source="the Spark DataFrame",
+        hint="name the column that identifies rows.",
+    )
     spark = frame.sparkSession
     shipped = spark.sparkContext.broadcast((model, design))
     # the output schema: the local engine's own columns, from one row
