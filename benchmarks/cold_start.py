@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smaller platform")
     args = parser.parse_args()
     size = (800, 200, 28) if args.quick else (3000, 600, 60)
-    book = learning(*size[:2], days=size[2], seed=0)
+    book = learning(*size[:2], days=size[2], random_state=0)
     log(f"platform: {size[0]:,} members, {size[1]:,} courses, {len(book.interactions):,} events")
     i = book.interactions
     shown = i[i["type"] == "impression"].drop_duplicates(["member_id", "course_id"])

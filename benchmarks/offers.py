@@ -137,7 +137,7 @@ def log_updates() -> dict:
     from lumos.data.demo import offers
     from lumos.events import EventLog
 
-    book = offers(20_000, 200_000, seed=0)
+    book = offers(20_000, 200_000, random_state=0)
     with tempfile.TemporaryDirectory() as folder:
         with EventLog(folder, fsync=False) as sink:
             sink.append(book.events.to_dict("records"))

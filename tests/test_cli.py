@@ -16,7 +16,7 @@ from lumos.data.demo import ACCOUNT_FEATURES, accounts, accounts_design_path
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cli")
-    book = accounts(400, seed=3)
+    book = accounts(400, random_state=3)
     clf = xgb.XGBClassifier(n_estimators=30, max_depth=3).fit(
         book[ACCOUNT_FEATURES], book["upsell"]
     )

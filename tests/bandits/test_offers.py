@@ -13,7 +13,7 @@ HOUR = 3600.0
 
 @pytest.fixture(scope="module")
 def book():
-    return offers(2000, 16_000, seed=1)
+    return offers(2000, 16_000, random_state=1)
 
 
 def split(book, share=0.75):

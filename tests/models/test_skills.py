@@ -12,7 +12,7 @@ from lumos.models import SkillAffinity, SkillTagger, member_skills, tagging_repo
 
 @pytest.fixture(scope="module")
 def book():
-    return learning(1500, 300, days=28, seed=3)
+    return learning(1500, 300, days=28, random_state=3)
 
 
 def test_tagger_widens_the_taxonomy_with_fair_precision(book):

@@ -54,7 +54,7 @@ def test_pools_skip_what_was_engaged_and_cover_everyone():
 
 @pytest.fixture(scope="module")
 def book():
-    return learning(400, 120, days=28, seed=4)
+    return learning(400, 120, days=28, random_state=4)
 
 
 def test_recommendations_have_ranks_scores_and_reasons(book):

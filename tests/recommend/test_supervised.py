@@ -18,7 +18,7 @@ from lumos.recommend._supervised import (
 
 @pytest.fixture(scope="module")
 def fitted():
-    book = learning(2000, 400, days=60, seed=1)
+    book = learning(2000, 400, days=60, random_state=1)
     tagger = SkillTagger().fit(book.courses, book.course_skills)
     tables = (book.members, book.member_skills, book.courses, book.course_skills, book.skills)
     affinity = SkillAffinity(tagger=tagger).fit(*tables)
@@ -76,7 +76,7 @@ def test_rows_from_dated_snapshots(tmp_path):
     from lumos.features import FeatureRepository
     from lumos.recommend._supervised import write_snapshot
 
-    book = learning(300, 80, days=14, seed=2)
+    book = learning(300, 80, days=14, random_state=2)
     tables = (book.members, book.member_skills, book.courses, book.course_skills, book.skills)
     affinity = SkillAffinity().fit(*tables)
     repo = FeatureRepository(tmp_path)

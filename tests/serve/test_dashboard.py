@@ -119,7 +119,7 @@ def offer_book():
     from lumos.bandits import OfferModel
     from lumos.data.demo import offers
 
-    book = offers(1500, 12_000, seed=2)
+    book = offers(1500, 12_000, random_state=2)
     cut = book.events["ts"].quantile(0.7)
     model = OfferModel(book.arms, book.members, {"policy": "egreedy", "seed": 0})
     model.retrain(book.events[book.events["ts"] < cut])

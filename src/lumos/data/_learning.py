@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from lumos._checks import check_number
+from lumos._checks import check_number, renamed
 
 SKILLS = {
     "Software development": [
@@ -147,9 +147,11 @@ def learning(
     n_members: int = 3000,
     n_courses: int = 600,
     days: int = 60,
-    seed: int = 0,
+    random_state: int = 0,
     start="2025-01-01",
     taxonomy_coverage: float = 0.6,
+    *,
+    seed: int | None = None,
 ) -> LearningBook:
     """A learning platform: members, courses, skills and a log of interactions.
 
@@ -159,7 +161,9 @@ def learning(
     n_courses : int, default=600
     days : int, default=60
         Days of interactions from ``start``.
-    seed : int, default=0
+    random_state : int, default=0
+        The data depend on ``random_state`` and the arguments only (``seed`` is its
+        older name).
     start : date-like, default="2025-01-01"
     taxonomy_coverage : float, default=0.6
         Share of courses the skill taxonomy tags (``course_skills``); the
@@ -171,7 +175,7 @@ def learning(
 
     Examples
     --------
-    >>> book = learning(200, 80, days=14, seed=1)
+    >>> book = learning(200, 80, days=14, random_state=1)
     >>> sorted(book.interactions["type"].unique())
     ['bookmark', 'click', 'dismiss', 'impression', 'watch']
     >>> bool((book.interactions.groupby("type").size()["click"]
@@ -184,7 +188,8 @@ def learning(
         ("days", days, 7),
     ):
         check_number("learning", name, value, low=low, integer=True)
-    rng = np.random.default_rng(seed)
+    random_state = renamed(random_state, seed, old="seed", new="random_state", owner="learning")
+    rng = np.random.default_rng(random_state)
     skills = pd.DataFrame(
         [
             (f"S{i:03d}", name, cat)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from lumos._checks import check_number
+from lumos._checks import check_number, renamed
 
 NO_OFFER = "none"
 PRODUCTS = {  # product: (monthly price, the member column it serves)
@@ -70,13 +70,32 @@ def offer_arms() -> pd.DataFrame:
 
 
 def offers(
-    n_members: int = 5000, n_requests: int = 30_000, *, seed: int = 0, start="2026-01-05"
+    n_members: int = 5000,
+    n_requests: int = 30_000,
+    *,
+    random_state: int = 0,
+    start="2026-01-05",
+    seed: int | None = None,
 ) -> OfferBook:
     """Members, arms and a uniform-random policy's offer log with known conversion rates.
 
+    Parameters
+    ----------
+    n_members : int, default=5000
+    n_requests : int, default=30_000
+        Offer requests in the log, over four weeks from ``start``.
+    random_state : int, default=0
+        The data depend on ``random_state`` and the arguments only (``seed`` is its
+        older name).
+    start : date-like, default="2026-01-05"
+
+    Returns
+    -------
+    OfferBook
+
     Examples
     --------
-    >>> book = offers(200, 1000, seed=0)
+    >>> book = offers(200, 1000, random_state=0)
     >>> len(book.arms), sorted(book.events.type.unique())
     (46, ['action', 'served'])
     >>> p = book.truth(np.arange(3), np.arange(46))
@@ -85,7 +104,8 @@ def offers(
     """
     check_number("offers", "n_members", n_members, low=1, integer=True)
     check_number("offers", "n_requests", n_requests, low=1, integer=True)
-    rng = np.random.default_rng(seed)
+    random_state = renamed(random_state, seed, old="seed", new="random_state", owner="offers")
+    rng = np.random.default_rng(random_state)
     intents = rng.dirichlet(
         np.full(5, 0.4), n_members
     )  # career, business, sales, recruiting, learning

@@ -20,7 +20,7 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 
-from lumos._checks import check_number
+from lumos._checks import check_number, renamed
 from lumos.data._learning import _unique
 from lumos.errors import LumosUserError
 
@@ -323,7 +323,13 @@ class SocialBook:
         return {name: getattr(self, name) for name in names}
 
 
-def social(n_members: int = 2000, *, seed: int = 0, start="2025-01-01") -> SocialBook:
+def social(
+    n_members: int = 2000,
+    *,
+    random_state: int = 0,
+    start="2025-01-01",
+    seed: int | None = None,
+) -> SocialBook:
     """A professional social network: members, connections, groups, events, newsletters, hashtags.
 
     Parameters
@@ -331,8 +337,9 @@ def social(n_members: int = 2000, *, seed: int = 0, start="2025-01-01") -> Socia
     n_members : int, default=2000
         At least 2. There are ``max(5, n_members // 40)`` companies, 20 schools,
         8 regions and 8 topics.
-    seed : int, default=0
-        The data depend on ``seed`` and the arguments only.
+    random_state : int, default=0
+        The data depend on ``random_state`` and the arguments only (``seed`` is its
+        older name).
     start : date-like, default="2025-01-01"
         Members joined and connected before ``start``; events start in the 90
         days after it.
@@ -345,7 +352,7 @@ def social(n_members: int = 2000, *, seed: int = 0, start="2025-01-01") -> Socia
 
     Examples
     --------
-    >>> book = social(300, seed=1)
+    >>> book = social(300, random_state=1)
     >>> list(book.tables)[:4]
     ['members', 'connections', 'groups', 'group_members']
     >>> book.members.iloc[0][["member_id", "image_url"]].tolist()
@@ -363,7 +370,8 @@ def social(n_members: int = 2000, *, seed: int = 0, start="2025-01-01") -> Socia
             f"n_members must be an int >= 2 (a network needs two members). Got {n_members!r}.",
             code="bad_argument",
         )
-    check_number("social", "seed", seed, integer=True)
+    random_state = renamed(random_state, seed, old="seed", new="random_state", owner="social")
+    check_number("social", "random_state", random_state, integer=True)
     try:
         begin = pd.Timestamp(start)
     except (TypeError, ValueError):
@@ -372,7 +380,7 @@ def social(n_members: int = 2000, *, seed: int = 0, start="2025-01-01") -> Socia
         raise LumosUserError(
             f"start must be a date such as '2025-01-01'. Got {start!r}.", code="bad_argument"
         )
-    rng = np.random.default_rng(int(seed))
+    rng = np.random.default_rng(int(random_state))
     n, T = int(n_members), len(TOPICS)
     t0 = np.datetime64(begin.tz_localize(None) if begin.tz else begin, "s")
 

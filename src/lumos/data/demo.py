@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lumos._checks import check_number
+from lumos._checks import check_number, renamed
 from lumos.data._learning import LearningBook, learning
 from lumos.data._offers import OfferBook, offers
 from lumos.data._social import SocialBook, social
@@ -52,13 +52,17 @@ ACCOUNT_DRIVERS = {
 }
 
 
-def accounts(n_accounts: int = 5000, seed: int = 0) -> pd.DataFrame:
+def accounts(
+    n_accounts: int = 5000, random_state: int = 0, *, seed: int | None = None
+) -> pd.DataFrame:
     """A book of customer accounts with an upsell label.
 
     Parameters
     ----------
     n_accounts : int, default=5000
-    seed : int, default=0
+    random_state : int, default=0
+        The data depend on ``random_state`` and the arguments only (``seed`` is its
+        older name).
 
     Returns
     -------
@@ -69,12 +73,13 @@ def accounts(n_accounts: int = 5000, seed: int = 0) -> pd.DataFrame:
 
     Examples
     --------
-    >>> book = accounts(200, seed=1)
+    >>> book = accounts(200, random_state=1)
     >>> book.shape[0], book["upsell"].isin([0, 1]).all()
     (200, np.True_)
     """
     check_number("accounts", "n_accounts", n_accounts, low=1, integer=True)
-    rng = np.random.default_rng(seed)
+    random_state = renamed(random_state, seed, old="seed", new="random_state", owner="accounts")
+    rng = np.random.default_rng(random_state)
     n = n_accounts
     industry = rng.choice(INDUSTRIES, n)
     region = rng.choice(REGIONS, n, p=[0.45, 0.3, 0.15, 0.1])
@@ -204,7 +209,14 @@ class SaaSBook:
     end: pd.Timestamp
 
 
-def saas(n_accounts: int = 2000, months: int = 36, seed: int = 0, start="2023-01-01") -> SaaSBook:
+def saas(
+    n_accounts: int = 2000,
+    months: int = 36,
+    random_state: int = 0,
+    start="2023-01-01",
+    *,
+    seed: int | None = None,
+) -> SaaSBook:
     """A book of SaaS business: 12-month contracts, add-ons, renewals, usage and firmographics.
 
     Every account has a hidden monthly health (an AR(1) process around an
@@ -221,7 +233,9 @@ def saas(n_accounts: int = 2000, months: int = 36, seed: int = 0, start="2023-01
     n_accounts : int, default=2000
     months : int, default=36
         Months of history from ``start``; the data ends at ``start + months``.
-    seed : int, default=0
+    random_state : int, default=0
+        The data depend on ``random_state`` and the arguments only (``seed`` is its
+        older name).
     start : date-like, default="2023-01-01"
 
     Returns
@@ -232,7 +246,7 @@ def saas(n_accounts: int = 2000, months: int = 36, seed: int = 0, start="2023-01
 
     Examples
     --------
-    >>> book = saas(50, months=24, seed=1)
+    >>> book = saas(50, months=24, random_state=1)
     >>> sorted(book.contracts["kind"].unique()) <= ["add_on", "new", "renewal"]
     True
     >>> book.usage["metric"].nunique()
@@ -243,7 +257,8 @@ def saas(n_accounts: int = 2000, months: int = 36, seed: int = 0, start="2023-01
         raise LumosUserError(
             f"months must be an int >= 13 (one renewal). Got {months!r}.", code="bad_argument"
         )
-    rng = np.random.default_rng(seed)
+    random_state = renamed(random_state, seed, old="seed", new="random_state", owner="saas")
+    rng = np.random.default_rng(random_state)
     first = pd.Timestamp(start).to_period("M")
     month_dates = pd.period_range(first, periods=months + 1, freq="M").to_timestamp()
     n, P = n_accounts, len(PRODUCTS)

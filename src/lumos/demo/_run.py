@@ -42,7 +42,7 @@ def run_demo(
     started = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    book = saas(n_accounts, months=months, seed=seed)
+    book = saas(n_accounts, months=months, random_state=seed)
     tables = {"contracts": book.contracts, "usage": book.usage, "firmographics": book.firmographics}
     paths = {name: out / "tables" / f"{name}.parquet" for name in tables}
     for name, table in tables.items():
@@ -131,7 +131,7 @@ def run_demo(
 
 def _courses(out: Path, *, seed: int, echo) -> dict:
     """Course recommendations with reasons on a generated learning platform."""
-    book = learning(3000, 600, days=60, seed=seed)
+    book = learning(3000, 600, days=60, random_state=seed)
     folder = out / "learning"
     folder.mkdir(exist_ok=True)
     names = ("members", "member_skills", "courses", "course_skills", "skills", "interactions")
@@ -224,7 +224,7 @@ def _cohorts(out: Path, store: Path, *, seed: int, echo) -> dict:
     from lumos.cohorts import CohortService, load_config, write_demo_configs
     from lumos.data.demo import social
 
-    book = social(3000, seed=seed)
+    book = social(3000, random_state=seed)
     folder = out / "social"
     folder.mkdir(exist_ok=True)
     for name, table in book.tables.items():
@@ -263,7 +263,7 @@ def _offers(out: Path, *, seed: int, echo) -> dict:
     from lumos.data.demo import offers
     from lumos.events import EventLog
 
-    book = offers(5000, 40_000, seed=seed)
+    book = offers(5000, 40_000, random_state=seed)
     folder = out / "offers_data"
     folder.mkdir(exist_ok=True)
     with atomic_path(folder / "arms.csv") as tmp:

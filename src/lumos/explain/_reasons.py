@@ -72,7 +72,7 @@ class CourseReasons:
     Examples
     --------
     >>> from lumos.data.demo import learning
-    >>> book = learning(200, 60, days=21, seed=0)
+    >>> book = learning(200, 60, days=21, random_state=0)
     >>> why = CourseReasons(as_of=book.end).fit(*book.tables)
     >>> pairs = pd.DataFrame({"member_id": ["M000001"] * 3, "course_id": ["C00001", "C00002",
     ...                                                                    "C00003"]})

@@ -61,7 +61,7 @@ class SkillTagger:
     Examples
     --------
     >>> from lumos.data.demo import learning
-    >>> book = learning(50, 200, days=7, seed=0)
+    >>> book = learning(50, 200, days=7, random_state=0)
     >>> tagger = SkillTagger().fit(book.courses, book.course_skills)
     >>> tagged = tagger.predict(book.courses)
     >>> tagged["course_id"].nunique() > book.course_skills["course_id"].nunique()
@@ -222,7 +222,7 @@ class SkillAffinity:
     Examples
     --------
     >>> from lumos.data.demo import learning
-    >>> book = learning(60, 40, days=7, seed=0)
+    >>> book = learning(60, 40, days=7, random_state=0)
     >>> aff = SkillAffinity().fit(book.members, book.member_skills, book.courses,
     ...                           book.course_skills, book.skills)
     >>> aff.score(["M000000", "M000001"], ["C00000", "C00003"]).shape

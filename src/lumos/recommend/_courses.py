@@ -54,7 +54,7 @@ class CourseRecommender:
     Examples
     --------
     >>> from lumos.data.demo import learning
-    >>> book = learning(100, 60, days=14, seed=0)
+    >>> book = learning(100, 60, days=14, random_state=0)
     >>> rec = CourseRecommender(as_of=book.end, k=5).fit(*book.tables)
     >>> top = rec.recommend(["M000001"])
     >>> list(top.columns), len(top)
