@@ -61,7 +61,6 @@ def main() -> None:
     )
     log(f"tagger on held-out courses: {held_report}")
 
-    tables = (book.members, book.member_skills, book.courses, book.course_skills, book.skills)
     tagger = SkillTagger().fit(book.courses, book.course_skills)
     rungs = {
         "m002_taxonomy_profile": SkillAffinity(cohort_weight=0.0),
@@ -72,7 +71,7 @@ def main() -> None:
     recency = roc_auc_score(y, age.astype("int64").to_numpy())
     ladder = {}
     for name, model in rungs.items():
-        model.fit(*tables)
+        model.fit(book.tables)
         score = model.score(shown["member_id"].to_numpy(), shown["course_id"].to_numpy())
         ladder[name] = {
             "click_auc": roc_auc_score(y, score),

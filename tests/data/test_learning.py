@@ -78,3 +78,8 @@ def test_seeded():
 def test_bad_tables_name_row_and_column(book, name, change, message):
     with pytest.raises(DataValidationError, match=message.replace("[", r"\[").replace("]", r"\]")):
         validate_table(name, change(getattr(book, name).head(5)))
+
+
+def test_tables_by_name(book):
+    assert list(book.tables) == list(TABLES)
+    assert all(book.tables[name] is getattr(book, name) for name in TABLES)

@@ -130,17 +130,12 @@ class LearningBook:
     truth: dict = field(repr=False)
 
     @property
-    def tables(self) -> tuple[pd.DataFrame, ...]:
-        """``members, member_skills, courses, course_skills, skills, interactions``: the
-        arguments of :meth:`lumos.recommend.CourseRecommender.fit`, in order."""
-        return (
-            self.members,
-            self.member_skills,
-            self.courses,
-            self.course_skills,
-            self.skills,
-            self.interactions,
-        )
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table by name, in order (``members, member_skills, courses, course_skills,
+        skills, interactions``): the argument of
+        :meth:`lumos.recommend.CourseRecommender.fit`."""
+        names = ("members", "member_skills", "courses", "course_skills", "skills", "interactions")
+        return {name: getattr(self, name) for name in names}
 
 
 def learning(

@@ -138,8 +138,8 @@ def _courses(out: Path, *, seed: int, echo) -> dict:
     for name in names:
         with atomic_path(folder / f"{name}.parquet") as tmp:
             getattr(book, name).to_parquet(tmp, index=False)
-    model = CourseRecommender(as_of=book.end, k=20, scorer="glmix", seed=seed)
-    model.fit(*book.tables)
+    model = CourseRecommender(as_of=book.end, top_k=20, scorer="glmix", random_state=seed)
+    model.fit(book.tables)
     recs = model.recommend()
     path = out / "course_recommendations.parquet"
     with atomic_path(path) as tmp:
@@ -206,7 +206,7 @@ def _held_out(book, *, days: int, seed: int) -> pd.DataFrame:
     """The course GLMix and its global model alone, trained before the last ``days`` days,
     scored on the impressions of those days, with who saw what: Model health's table."""
     cut = book.end - pd.Timedelta(days=days)
-    model = CourseRecommender(as_of=cut, scorer="glmix", seed=seed).fit(*book.tables)
+    model = CourseRecommender(as_of=cut, scorer="glmix", random_state=seed).fit(book.tables)
     table = model.click_predictions(book.interactions, start=cut, end=book.end)
     members = book.members.set_index("member_id").loc[table["member_id"], list(HEALTH_GROUPS)]
     courses = book.courses.set_index("course_id").loc[table["course_id"]]
