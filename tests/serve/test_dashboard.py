@@ -121,7 +121,7 @@ def offer_book():
 
     book = offers(1500, 12_000, random_state=2)
     cut = book.events["ts"].quantile(0.7)
-    model = OfferModel(book.arms, book.members, {"policy": "egreedy", "seed": 0})
+    model = OfferModel(book.arms, book.members, {"policy": "egreedy", "random_state": 0})
     model.retrain(book.events[book.events["ts"] < cut])
     return model, book.events[book.events["ts"] >= cut].reset_index(drop=True)
 

@@ -278,7 +278,7 @@ def _offers(out: Path, *, seed: int, echo) -> dict:
             log.append(book.events[part].to_dict("records"))
     train = EventLog(logs["train"], readonly=True).read()
     test = EventLog(logs["test"], readonly=True).read()
-    model = OfferModel(book.arms, book.members, {"policy": "lints", "seed": seed})
+    model = OfferModel(book.arms, book.members, {"policy": "lints", "random_state": seed})
     rounds = model.retrain(train)
     model.save(out / "offers")
     table = model.evaluate(test, random_state=seed)
