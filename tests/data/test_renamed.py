@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from lumos.data.demo import accounts, learning, offers, saas, social
+from lumos.data.demo import accounts, learning, offers, population, saas, social
 
 
 @pytest.mark.parametrize(
@@ -14,8 +14,9 @@ from lumos.data.demo import accounts, learning, offers, saas, social
         (learning, (30, 20, 7), lambda b: [b.members, b.interactions]),
         (social, (40,), lambda b: list(b.tables.values())),
         (offers, (40, 200), lambda b: [b.members, b.events]),
+        (population, (40, 10), lambda b: [b.members, b.accounts]),
     ],
-    ids=["accounts", "saas", "learning", "social", "offers"],
+    ids=["accounts", "saas", "learning", "social", "offers", "population"],
 )
 def test_seed_is_the_older_name_of_random_state(make, args, frames):
     with pytest.warns(DeprecationWarning, match=r"'seed' is now 'random_state'"):

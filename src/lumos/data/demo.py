@@ -1,5 +1,10 @@
 """Generated demo data with known answers: accounts, SaaS, learning, a social network, offers.
 
+:func:`population` makes one population — members who work at customer
+accounts — that :func:`saas`, :func:`learning`, :func:`social` and
+:func:`offers` can all be about (``accounts=pop.accounts``,
+``members=pop.members``); without it each makes its own.
+
 ``accounts`` makes a book of business: one row per customer account with
 usage, engagement and firmographic features over 3/6/12-month windows and
 month-over-month pairs, and an upsell label driven by a hidden account health
@@ -18,8 +23,10 @@ import numpy as np
 import pandas as pd
 
 from lumos._checks import check_number, renamed
+from lumos.data._given import given_table
 from lumos.data._learning import LearningBook, learning
 from lumos.data._offers import OfferBook, offers
+from lumos.data._population import Population, population
 from lumos.data._social import SocialBook, social
 from lumos.errors import LumosUserError
 
@@ -29,12 +36,14 @@ __all__ = [
     "SAAS_DRIVERS",
     "LearningBook",
     "OfferBook",
+    "Population",
     "SaaSBook",
     "SocialBook",
     "accounts",
     "accounts_design_path",
     "learning",
     "offers",
+    "population",
     "saas",
     "social",
 ]
@@ -210,11 +219,12 @@ class SaaSBook:
 
 
 def saas(
-    n_accounts: int = 2000,
+    n_accounts: int | None = None,
     months: int = 36,
     random_state: int = 0,
     start="2023-01-01",
     *,
+    accounts: pd.DataFrame | None = None,
     seed: int | None = None,
 ) -> SaaSBook:
     """A book of SaaS business: 12-month contracts, add-ons, renewals, usage and firmographics.
@@ -230,13 +240,20 @@ def saas(
 
     Parameters
     ----------
-    n_accounts : int, default=2000
+    n_accounts : int, optional
+        2000 by default; the number of ``accounts`` when they are given.
     months : int, default=36
         Months of history from ``start``; the data ends at ``start + months``.
     random_state : int, default=0
         The data depend on ``random_state`` and the arguments only (``seed`` is its
         older name).
     start : date-like, default="2023-01-01"
+    accounts : DataFrame, optional
+        The accounts to use (a population's ``accounts``: ``account_id, name,
+        industry, region``) instead of generated ones: the book's ids,
+        industries and regions are theirs, and its ``accounts`` table names
+        them. Their business is drawn as for generated accounts, so the book
+        is the one ``saas(len(accounts), …)`` makes, with these accounts.
 
     Returns
     -------
@@ -252,7 +269,15 @@ def saas(
     >>> book.usage["metric"].nunique()
     5
     """
-    check_number("saas", "n_accounts", n_accounts, low=1, integer=True)
+    given, n_accounts = given_table(
+        accounts,
+        n_accounts,
+        default=2000,
+        owner="saas",
+        n_name="n_accounts",
+        what="accounts",
+        columns=["account_id", "name", "industry", "region"],
+    )
     if not isinstance(months, int) or months < 13:
         raise LumosUserError(
             f"months must be an int >= 13 (one renewal). Got {months!r}.", code="bad_argument"
@@ -265,6 +290,10 @@ def saas(
     ids = np.array([f"C{i:06d}" for i in range(n)], dtype=object)
     industry = rng.choice(INDUSTRIES, n)
     region = rng.choice(REGIONS, n, p=[0.45, 0.3, 0.15, 0.1])
+    if given is not None:  # drawn all the same: the business is saas(n)'s, the accounts these
+        ids = given["account_id"].astype(str).to_numpy(dtype=object)
+        industry = given["industry"].astype(str).to_numpy(dtype=object)
+        region = given["region"].astype(str).to_numpy(dtype=object)
     employees = np.round(np.exp(rng.normal(6.0, 1.2, n))).clip(20, None)
     growth = rng.normal(0.004, 0.01, n)  # monthly headcount growth
     level = rng.normal(0, 0.8, n) + 25 * growth
@@ -369,9 +398,11 @@ def saas(
         ],
         ignore_index=True,
     )
+    named = {} if given is None else {"name": given["name"].astype(str).to_numpy(dtype=object)}
     accounts = pd.DataFrame(
         {
             "account_id": ids,
+            **named,
             "industry": industry,
             "region": region,
             "size": pd.cut(
