@@ -123,7 +123,7 @@ def scoring(quick: bool) -> list[dict]:
     factors = (1, 2, 4) if quick else (1, 2, 4, 8)
     book = learning(base * factors[-1], 600, days=28, random_state=0)
     started = time.perf_counter()
-    recs, cold = fit_course_models(book.tables, as_of=book.end, k=10)
+    recs, cold = fit_course_models(book.tables, as_of=book.end, top_k=10)
     log(
         f"recommenders fitted on {base * factors[-1]:,} members in "
         f"{time.perf_counter() - started:.1f} s"
