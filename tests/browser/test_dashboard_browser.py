@@ -232,7 +232,7 @@ def test_offers_and_model_health_show_what_the_library_computes(page, server, de
 def test_the_empty_member_forms_offer_the_demos_member_by_keyboard(page, server, demo):
     member = tried(demo)
     for path in ("/learning", "/network"):
-        page.goto(f"{server}{path}")
+        page.goto(f"{server}{path}", wait_until="networkidle")  # the icon too: none cut off
         link = page.get_by_role("link", name=f"Try member {member}")
         link.focus()
         assert page.evaluate("document.activeElement.textContent") == f"Try member {member}"
