@@ -93,7 +93,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="lumos-cohorts-bench-"))
     data = work / "social"
     data.mkdir()
-    for name, table in social(MEMBERS, seed=0).tables.items():
+    for name, table in social(MEMBERS, random_state=0).tables.items():
         table.to_parquet(data / f"{name}.parquet", index=False)
     records = build_records(
         {"glmix": pd.DataFrame({"member_id": [COLD_START], "course_id": ["C1"], "score": [1.0]})}

@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smaller platform")
     args = parser.parse_args()
     size = (800, 200, 28) if args.quick else (3000, 600, 60)
-    book = learning(*size[:2], days=size[2], seed=0)
+    book = learning(*size[:2], days=size[2], random_state=0)
     log(f"platform: {size[0]:,} members, {size[1]:,} courses, {len(book.interactions):,} events")
     i = book.interactions
     shown = i[i["type"] == "impression"].drop_duplicates(["member_id", "course_id"])
@@ -61,7 +61,6 @@ def main() -> None:
     )
     log(f"tagger on held-out courses: {held_report}")
 
-    tables = (book.members, book.member_skills, book.courses, book.course_skills, book.skills)
     tagger = SkillTagger().fit(book.courses, book.course_skills)
     rungs = {
         "m002_taxonomy_profile": SkillAffinity(cohort_weight=0.0),
@@ -72,7 +71,7 @@ def main() -> None:
     recency = roc_auc_score(y, age.astype("int64").to_numpy())
     ladder = {}
     for name, model in rungs.items():
-        model.fit(*tables)
+        model.fit(book.tables)
         score = model.score(shown["member_id"].to_numpy(), shown["course_id"].to_numpy())
         ladder[name] = {
             "click_auc": roc_auc_score(y, score),

@@ -252,7 +252,7 @@ def bench_klime(booster, train: np.ndarray) -> dict:
     log(f"klime: Lumos, fit with k search and explain {n} rows")
     t = time.perf_counter()
     model = import_model(df, score_column="score", score_output="margin")
-    attr = attribute(model, df, method="klime", seed=SEED)
+    attr = attribute(model, df, method="klime", random_state=SEED)
     lumos = time.perf_counter() - t
     assert attr.values.shape == train.shape
     log(f"klime: Lumos {lumos:.2f} s, k={attr.details['k']}, r2={attr.details['r2']:.4f}")

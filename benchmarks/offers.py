@@ -52,12 +52,15 @@ TRAIN_EVERY = 5  # NeuralTS trains its network on every 5th update (100 rounds)
 def decisions() -> list[dict]:
     rng = np.random.default_rng(0)
     arms, ctx = rng.normal(size=(50, 8)), rng.normal(size=(1, 8))
-    ts, greedy = LinTS(8, 8, seed=0), EpsilonGreedy(8, 8, seed=0)
+    ts, greedy = LinTS(8, 8, random_state=0), EpsilonGreedy(8, 8, random_state=0)
     history = rng.normal(size=(2000, 8))
     for policy in (ts, greedy):
         policy.update(history, arms, rng.integers(0, 50, 2000), rng.normal(size=2000))
-    choose_only = LinTS(8, 8, n_propensity=1, seed=0)
-    neural, neural_choice = NeuralTS(8, 8, seed=0), NeuralTS(8, 8, n_propensity=1, seed=0)
+    choose_only = LinTS(8, 8, n_propensity=1, random_state=0)
+    neural, neural_choice = (
+        NeuralTS(8, 8, random_state=0),
+        NeuralTS(8, 8, n_propensity=1, random_state=0),
+    )
     for policy in (choose_only, neural, neural_choice):
         policy.update(history, arms, rng.integers(0, 50, 2000), rng.normal(size=2000))
     cov = np.linalg.inv(ts.precision)
@@ -104,7 +107,7 @@ def updates() -> dict:
     arms = rng.normal(size=(50, 8))
     n = 200_000
     ctx, chosen, reward = rng.normal(size=(n, 8)), rng.integers(0, 50, n), rng.normal(size=n)
-    policy = LinTS(8, 8, seed=0)
+    policy = LinTS(8, 8, random_state=0)
     started = time.perf_counter()
     for i in range(0, n, 1000):
         policy.update(ctx[i : i + 1000], arms, chosen[i : i + 1000], reward[i : i + 1000])
@@ -137,7 +140,7 @@ def log_updates() -> dict:
     from lumos.data.demo import offers
     from lumos.events import EventLog
 
-    book = offers(20_000, 200_000, seed=0)
+    book = offers(20_000, 200_000, random_state=0)
     with tempfile.TemporaryDirectory() as folder:
         with EventLog(folder, fsync=False) as sink:
             sink.append(book.events.to_dict("records"))
@@ -262,13 +265,18 @@ def main() -> None:
             (
                 "NeuralTS",
                 lambda s, d_m=d_m, d_a=d_a: NeuralTS(
-                    d_m, d_a, nu=NU, n_propensity=1, train_every=TRAIN_EVERY, seed=s
+                    d_m, d_a, nu=NU, n_propensity=1, train_every=TRAIN_EVERY, random_state=s
                 ),
             ),
-            ("LinTS", lambda s, d_m=d_m, d_a=d_a: LinTS(d_m, d_a, nu=NU, n_propensity=1, seed=s)),
+            (
+                "LinTS",
+                lambda s, d_m=d_m, d_a=d_a: LinTS(d_m, d_a, nu=NU, n_propensity=1, random_state=s),
+            ),
             (
                 "epsilon_greedy",
-                lambda s, d_m=d_m, d_a=d_a: EpsilonGreedy(d_m, d_a, epsilon=EPSILON, seed=s),
+                lambda s, d_m=d_m, d_a=d_a: EpsilonGreedy(
+                    d_m, d_a, epsilon=EPSILON, random_state=s
+                ),
             ),
         ):
             started = time.perf_counter()

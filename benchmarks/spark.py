@@ -53,7 +53,7 @@ def narratives(quick: bool) -> list[dict]:
 
     base = 5_000 if quick else 20_000
     factors = (1, 2, 4) if quick else (1, 2, 4, 8)
-    book = accounts(base * factors[-1], seed=0)
+    book = accounts(base * factors[-1], random_state=0)
     clf = xgb.XGBClassifier(n_estimators=100, max_depth=4, n_jobs=2)
     model = import_model(clf.fit(book[ACCOUNT_FEATURES], book["upsell"]))
     design = InsightsDesign.load(accounts_design_path())
@@ -121,9 +121,9 @@ def scoring(quick: bool) -> list[dict]:
 
     base = 625 if quick else 2_500
     factors = (1, 2, 4) if quick else (1, 2, 4, 8)
-    book = learning(base * factors[-1], 600, days=28, seed=0)
+    book = learning(base * factors[-1], 600, days=28, random_state=0)
     started = time.perf_counter()
-    recs, cold = fit_course_models(book.tables, as_of=book.end, k=10)
+    recs, cold = fit_course_models(book.tables, as_of=book.end, top_k=10)
     log(
         f"recommenders fitted on {base * factors[-1]:,} members in "
         f"{time.perf_counter() - started:.1f} s"
@@ -288,7 +288,7 @@ def features(quick: bool) -> dict:
     from lumos.spark import session
     from lumos.spark import window_features as on_spark
 
-    book = saas(300 if quick else 2000, months=36, seed=0)
+    book = saas(300 if quick else 2000, months=36, random_state=0)
     last = pd.Timestamp(book.usage["month"].max())
     ids = book.usage[["account_id"]].drop_duplicates()
     cutoffs = pd.concat([ids.assign(cutoff=last - pd.DateOffset(months=k)) for k in (0, 6)])

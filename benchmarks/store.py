@@ -24,8 +24,8 @@ from lumos.store._sizes import per_pair_json
 
 
 def demo_tables(n_members: int, n_models: int = 5, k: int = 50, seed: int = 0) -> dict:
-    book = learning(n_members, 300, days=30, seed=seed)
-    top = CourseRecommender(as_of=book.end, k=k + 10).fit(*book.tables).recommend()
+    book = learning(n_members, 300, days=30, random_state=seed)
+    top = CourseRecommender(as_of=book.end, top_k=k + 10).fit(book.tables).recommend()
     rng = np.random.default_rng(seed)
     tables = {}
     for j in range(n_models):

@@ -16,7 +16,7 @@ from lumos.data.demo import ACCOUNT_FEATURES, accounts, accounts_design_path
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cli")
-    book = accounts(400, seed=3)
+    book = accounts(400, random_state=3)
     clf = xgb.XGBClassifier(n_estimators=30, max_depth=3).fit(
         book[ACCOUNT_FEATURES], book["upsell"]
     )
@@ -223,6 +223,16 @@ def test_demo_runs_end_to_end(tmp_path):
     from lumos.serve import app_from_config
 
     assert "Discovery: 8 first-pass rankers" in result.output
+    # one member and one account to try, named in the summary and saved for the dashboard
+    named = re.search(r"Try member (M\d{6}) \((.+?)\) and their account (A\d{6})", result.output)
+    tried, tried_account = named[1], named[3]
+    assert json.loads((out / "try.json").read_text()) == {
+        "member": tried,
+        "account": tried_account,
+    }
+    assert "sees:" in result.output and f"({tried}, " in result.output  # the cohorts page
+    assert f"  {tried} on email now: " in result.output  # the offer decision
+    assert f"For {tried} (" in result.output  # the course list
     with downstream_services(  # as `lumos demo` does before it serves
         tmp_path / "cohorts",
         data=out / "social",
@@ -237,11 +247,12 @@ def test_demo_runs_end_to_end(tmp_path):
             account = scores["account_id"].iloc[0]
             rows = app.get(f"/v1/accounts/{account}/insights").json()["rows"]
             assert rows[0]["class"] in ("upsell", "flat", "churn")
-            page = app.get("/v1/members/U000001/cohorts?max_items=2").json()
+            page = app.get(f"/v1/members/{tried}/cohorts?max_items=2").json()
             assert page["left_out"] == [] and len(page["cohorts"]) >= 5
             assert all(c["items"][0]["name"] for c in page["cohorts"])
-            offer = app.post("/v1/members/om000001/offer?channel=feed").json()
+            offer = app.post(f"/v1/members/{tried}/offer?channel=feed").json()
             assert offer["channel"] == "feed" and 0 < offer["propensity"] <= 1
+            _the_member_and_account_it_names_work_everywhere(app, out, tried, tried_account)
             # the dashboard's pages over the demo's offer log, held-out clicks and titles
             offers_page = app.get("/offers").text
             assert "log_week_4" in offers_page and "Greedy on the posterior mean" in offers_page
@@ -409,3 +420,43 @@ def test_old_option_names_still_work_warn_and_stay_out_of_help(tmp_path):
     done = runner.invoke(main, ["report", "funnel", "--logs", str(tmp_path / "nowhere")])
     assert done.exit_code == 2 and "--logs is now --events" in done.stderr
     assert "error [file_not_found]: --events" in done.stderr
+
+
+def _the_member_and_account_it_names_work_everywhere(app, out, member, account):
+    """The demo's member and account on the five dashboard pages and every API endpoint."""
+    from urllib.parse import quote
+
+    people = pd.read_parquet(out / "social" / "members.parquet").set_index("member_id")
+    # the API: the member's own list, cohorts and a cohort's pages, an offer; the account
+    got = app.get(f"/v1/members/{member}/recommendations").json()
+    assert got["cold_start"] is False and len(got["items"]) >= 5
+    page = app.get(f"/v1/members/{member}/cohorts").json()
+    assert page["left_out"] == [] and len(page["cohorts"]) >= 5
+    first = page["cohorts"][0]["cohort_id"]
+    whole = app.get(f"/v1/members/{member}/cohorts/{first}?count=12").json()
+    assert whole["total"] > 12 and whole["next_page_token"] and len(whole["items"]) == 12
+    offer = app.post(f"/v1/members/{member}/offer?channel=email")
+    assert offer.status_code == 200 and offer.json()["member_id"] == member
+    assert offer.json()["channel"] == "email"
+    insights = app.get(f"/v1/accounts/{account}/insights").json()
+    assert insights["account_id"] == account and insights["rows"][0]["product"] is None
+    assert any(row["narratives"] for row in insights["rows"])
+    # the dashboard: the account in the book, the member's Learning and My Network pages
+    scores = pd.read_parquet(out / "scores.parquet")
+    before = int((scores["account_id"] < account).sum())  # rows ahead of it by account id
+    book = app.get(f"/accounts?sort=account_id&order=asc&page={before // 50 + 1}")
+    assert book.status_code == 200 and f'<tr data-account="{account}">' in book.text
+    learning = app.get(f"/learning?member={member}")
+    assert learning.status_code == 200 and f"Learning — {member}" in learning.text
+    assert "cold start" not in learning.text and learning.text.count('class="card"') >= 5
+    network = app.get(f"/network?member={member}")
+    assert network.status_code == 200 and network.text.count('class="carousel"') >= 5
+    colleague = html.escape(people.loc[member, "company"])
+    assert f"People you may know from {colleague}" in network.text
+    see_all = app.get(f"/network/{quote(first)}?member={member}")
+    assert see_all.status_code == 200 and 'rel="next"' in see_all.text
+    assert app.get("/offers").status_code == 200 and app.get("/health").status_code == 200
+    # the empty member forms offer the member, by a link a keyboard reaches
+    for path in ("/learning", "/network"):
+        empty = app.get(path).text
+        assert f'<a href="{path}?member={member}">Try member {member}</a>' in empty

@@ -15,7 +15,7 @@ from lumos.store import LMDBStore
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("offers")
-    book = offers(600, 5000, seed=3)
+    book = offers(600, 5000, random_state=3)
     book.arms.to_csv(folder / "arms.csv", index=False)
     book.members.to_parquet(folder / "members.parquet")
     cut = book.events["ts"].quantile(0.6)

@@ -11,7 +11,7 @@ from lumos.data.demo import saas
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("propensity")
-    book = saas(250, months=27, seed=6)
+    book = saas(250, months=27, random_state=6)
     book.contracts.to_parquet(folder / "contracts.parquet")
     book.contracts.to_csv(folder / "contracts.csv", index=False)
     book.usage.to_parquet(folder / "usage.parquet")

@@ -13,7 +13,7 @@ TABLES = ("members", "member_skills", "courses", "course_skills", "skills", "int
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("learning")
-    book = learning(200, 80, days=21, seed=7)
+    book = learning(200, 80, days=21, random_state=7)
     for name in TABLES:
         table = getattr(book, name)
         if name == "skills":

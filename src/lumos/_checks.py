@@ -138,3 +138,114 @@ def renamed(value, old_value, *, old: str, new: str, owner: str, stacklevel: int
         stacklevel=stacklevel,
     )
     return old_value
+
+
+def renamed_attribute(new: str, old: str, owner: str) -> property:
+    """A read-only ``old`` attribute that warns and reads ``new``: a renamed attribute
+    (``random_state`` was ``seed``) still read for a release.
+
+    >>> import warnings
+    >>> class Policy:
+    ...     random_state = 3
+    ...     seed = renamed_attribute("random_state", "seed", "Policy")
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     Policy().seed
+    3
+    >>> str(caught[0].message)
+    "Policy's 'seed' is now 'random_state'; 'seed' will be removed."
+    """
+
+    def read(self):
+        import warnings
+
+        warnings.warn(
+            f"{owner}'s {old!r} is now {new!r}; {old!r} will be removed.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(self, new)
+
+    return property(read, doc=f"Deprecated: read {new!r}.")
+
+
+def tables_argument(
+    tables,
+    more=(),
+    named=None,
+    *,
+    names,
+    owner: str,
+    aliases=None,
+    required=None,
+    stacklevel: int = 3,
+) -> dict:
+    """The tables a ``fit`` takes as one argument, as a dict by name.
+
+    ``tables`` is a mapping of name → table, or an object with the tables as
+    attributes (a ``LearningBook``). For a release, the tables one by one still
+    work, with a ``DeprecationWarning``: positional in ``names``' order (``tables``
+    first, then ``more``) and by keyword (``named``; ``aliases`` maps an older
+    keyword to its name). ``fit(*book.tables)`` — which unpacks a mapping's names
+    — is refused with what to do. Every name in ``required`` (default ``names``)
+    must be there.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> def fit(tables=None, *more, **named):
+    ...     return tables_argument(tables, more, named, names=("members", "skills"),
+    ...                            owner="Model.fit")
+    >>> t = {"members": pd.DataFrame({"member_id": ["a"]}), "skills": pd.DataFrame()}
+    >>> list(fit(t))
+    ['members', 'skills']
+    >>> fit(*t)
+    Traceback (most recent call last):
+    lumos.errors.LumosUserError: Model.fit takes the tables as one argument, a mapping of \
+name → table: call fit(book.tables), not fit(*book.tables), which passes the names 'members', \
+'skills'.
+    """
+    from collections.abc import Mapping
+
+    named = dict(named or {})
+    aliases = dict(aliases or {})
+    given = ([] if tables is None else [tables]) + list(more)
+    if given and all(isinstance(t, str) for t in given):
+        raise LumosUserError(
+            f"{owner} takes the tables as one argument, a mapping of name → table: call "
+            f"fit(book.tables), not fit(*book.tables), which passes the names "
+            f"{', '.join(map(repr, given))}.",
+            code="bad_argument",
+        )
+    unknown = [k for k in named if k not in names and k not in aliases]
+    if unknown:
+        raise TypeError(f"{owner}() got an unexpected keyword argument {unknown[0]!r}")
+    looks_like_table = hasattr(tables, "columns") or hasattr(tables, "column_names")
+    if isinstance(tables, Mapping) and not more and not named:
+        mapping = dict(tables)
+    elif tables is not None and not more and not named and not looks_like_table:
+        mapping = {n: getattr(tables, n) for n in names if hasattr(tables, n)}
+    else:
+        import warnings
+
+        if len(given) > len(names):
+            raise TypeError(
+                f"{owner}() takes at most {len(names)} tables; got {len(given)} positional ones"
+            )
+        warnings.warn(
+            f"{owner} takes the tables as one mapping of name → table now "
+            f"({', '.join(names)}); passing them one by one will be removed.",
+            DeprecationWarning,
+            stacklevel=stacklevel,
+        )
+        mapping = dict(zip(names, given, strict=False))
+        for key, value in named.items():
+            mapping[aliases.get(key, key)] = value
+    missing = [n for n in (names if required is None else required) if mapping.get(n) is None]
+    if missing:
+        raise LumosUserError(
+            f"{owner}: the tables lack {', '.join(map(repr, missing))}; give a mapping with "
+            f"{', '.join(names)} (a LearningBook's tables).",
+            code="missing_table",
+        )
+    return {n: mapping[n] for n in names if mapping.get(n) is not None}

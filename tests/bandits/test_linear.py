@@ -39,7 +39,10 @@ def test_both_learn_the_reward_and_beat_playing_at_random():
         ctx = rng.normal(size=(50, DM))
         mean = expected(ctx, theta, arms)
         random_regret += (mean.max(axis=1) - mean[np.arange(50), rng.integers(0, K, 50)]).sum()
-    for policy in (LinTS(DM, DA, nu=0.5, seed=1), EpsilonGreedy(DM, DA, epsilon=0.1, seed=1)):
+    for policy in (
+        LinTS(DM, DA, nu=0.5, random_state=1),
+        EpsilonGreedy(DM, DA, epsilon=0.1, random_state=1),
+    ):
         regret, truth = play(policy)
         assert regret < 0.25 * random_regret, type(policy).__name__
         assert np.corrcoef(policy.mean, truth.ravel())[0, 1] > 0.99
@@ -48,7 +51,10 @@ def test_both_learn_the_reward_and_beat_playing_at_random():
 def test_propensities_match_how_often_each_arm_is_played():
     rng, _, arms = world(3)
     ctx = rng.normal(size=(1, DM))
-    for policy in (LinTS(DM, DA, nu=1.0, n_propensity=400, seed=2), EpsilonGreedy(DM, DA, seed=2)):
+    for policy in (
+        LinTS(DM, DA, nu=1.0, n_propensity=400, random_state=2),
+        EpsilonGreedy(DM, DA, random_state=2),
+    ):
         policy.update(rng.normal(size=(30, DM)), arms, rng.integers(0, K, 30), rng.normal(size=30))
         many = np.repeat(ctx, 4000, axis=0)
         d = policy.select(many, arms)
@@ -64,7 +70,10 @@ def test_masks_seeds_and_shapes():
     mask = np.zeros((200, K), dtype=bool)
     mask[:, :3] = True
     mask[::2, 7] = True
-    for make in (lambda: LinTS(DM, DA, seed=5), lambda: EpsilonGreedy(DM, DA, epsilon=0.5, seed=5)):
+    for make in (
+        lambda: LinTS(DM, DA, random_state=5),
+        lambda: EpsilonGreedy(DM, DA, epsilon=0.5, random_state=5),
+    ):
         d = make().select(ctx, arms, mask=mask)
         assert (
             mask[np.arange(200), d.arms].all()
@@ -108,7 +117,7 @@ def test_bad_settings():
 
 def test_the_posterior_of_every_pair_is_the_ridge_posterior():
     rng = np.random.default_rng(3)
-    policy = LinTS(3, 4, alpha=2.0, seed=0)
+    policy = LinTS(3, 4, alpha=2.0, random_state=0)
     contexts, arms = rng.normal(size=(200, 3)), rng.normal(size=(4, 4))
     policy.update(contexts, arms, rng.integers(0, 4, 200), rng.random(200))
     mean, var = policy.mean_and_variance(contexts[:5], arms)
@@ -118,3 +127,13 @@ def test_the_posterior_of_every_pair_is_the_ridge_posterior():
             x = np.outer(contexts[i], arms[k]).ravel()
             assert mean[i, k] == pytest.approx(x @ policy.mean)
             assert var[i, k] == pytest.approx(x @ inverse @ x)
+
+
+@pytest.mark.parametrize("make", [LinTS, EpsilonGreedy])
+def test_seed_is_the_older_name_of_random_state(make):
+    _, _, arms = world()
+    ctx = np.random.default_rng(1).normal(size=(30, DM))
+    with pytest.warns(DeprecationWarning, match=f"{make.__name__}'s 'seed' is now 'random_state'"):
+        old = make(DM, DA, seed=4)
+    new = make(DM, DA, random_state=4)
+    np.testing.assert_array_equal(old.select(ctx, arms).arms, new.select(ctx, arms).arms)

@@ -15,7 +15,7 @@ DM, DA, K = 4, 3, 6
 
 def trained(seed=0, **kw):
     rng = np.random.default_rng(seed)
-    policy = NeuralTS(DM, DA, hidden=16, seed=seed, **kw)
+    policy = NeuralTS(DM, DA, hidden=16, random_state=seed, **kw)
     arms = rng.normal(size=(K, DA))
     ctx = rng.normal(size=(200, DM))
     policy.update(ctx, arms, rng.integers(0, K, 200), rng.normal(size=200))
@@ -34,8 +34,8 @@ def test_closed_form_mean_and_variance_equal_torch_func():
 
 def test_closed_form_design_update_equals_the_general_path():
     rng = np.random.default_rng(1)
-    shipped = NeuralTS(DM, DA, hidden=16, steps=0, seed=3)
-    general = NeuralTS(DM, DA, network=copy.deepcopy(shipped.network), steps=0, seed=3)
+    shipped = NeuralTS(DM, DA, hidden=16, steps=0, random_state=3)
+    general = NeuralTS(DM, DA, network=copy.deepcopy(shipped.network), steps=0, random_state=3)
     assert not general.shipped
     arms, ctx = rng.normal(size=(K, DA)), rng.normal(size=(50, DM))
     played, rewards = rng.integers(0, K, 50), rng.normal(size=50)
@@ -54,7 +54,7 @@ def test_closed_form_design_update_equals_the_general_path():
 
 def test_a_custom_network_takes_the_general_path_and_decides():
     net = torch.nn.Sequential(torch.nn.Linear(DM * DA, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
-    policy = NeuralTS(DM, DA, network=net, seed=0)
+    policy = NeuralTS(DM, DA, network=net, random_state=0)
     rng = np.random.default_rng(0)
     arms = rng.normal(size=(K, DA))
     d = policy.select(rng.normal(size=(5, DM)), arms)
@@ -76,8 +76,8 @@ def nonlinear_regret(policy, rounds=1500, batch=20, seed=0):
 
 
 def test_beats_lints_on_a_nonlinear_reward():
-    neural = nonlinear_regret(NeuralTS(5, 4, hidden=32, nu=0.25, n_propensity=1, seed=0))
-    linear = nonlinear_regret(LinTS(5, 4, nu=0.25, n_propensity=1, seed=0))
+    neural = nonlinear_regret(NeuralTS(5, 4, hidden=32, nu=0.25, n_propensity=1, random_state=0))
+    linear = nonlinear_regret(LinTS(5, 4, nu=0.25, n_propensity=1, random_state=0))
     assert neural < 0.8 * linear, (neural, linear)
 
 
@@ -152,7 +152,11 @@ def test_saved_and_loaded_policies_decide_alike(tmp_path):
     from lumos.bandits import EpsilonGreedy, load_policy, save_policy
 
     rng, neural, arms = trained(seed=4, max_pairs=150)
-    policies = [neural, LinTS(DM, DA, nu=0.5, seed=1), EpsilonGreedy(DM, DA, seed=2)]
+    policies = [
+        neural,
+        LinTS(DM, DA, nu=0.5, random_state=1),
+        EpsilonGreedy(DM, DA, random_state=2),
+    ]
     policies[1].update(rng.normal(size=(30, DM)), arms, rng.integers(0, K, 30), rng.normal(size=30))
     probe = rng.normal(size=(40, DM))
     for i, policy in enumerate(policies):
@@ -187,10 +191,21 @@ def test_loading_a_file_that_is_not_a_policy_names_it(tmp_path):
 
 def test_the_network_trains_on_every_kth_update_only():
     rng = np.random.default_rng(0)
-    policy = NeuralTS(DM, DA, hidden=8, train_every=3, seed=0)
+    policy = NeuralTS(DM, DA, hidden=8, train_every=3, random_state=0)
     arms, start = rng.normal(size=(K, DA)), policy._w1.copy()
     for call in range(1, 4):
         before_u = policy.U["0.bias"].copy()
         policy.update(rng.normal(size=(10, DM)), arms, rng.integers(0, K, 10), rng.normal(size=10))
         assert (policy.U["0.bias"] >= before_u).all() and policy.n_updates == 10 * call
         assert np.array_equal(policy._w1, start) == (call < 3)
+
+
+def test_seed_is_the_older_name_of_random_state():
+    with pytest.warns(DeprecationWarning, match="NeuralTS's 'seed' is now 'random_state'"):
+        old = NeuralTS(DM, DA, hidden=8, seed=6)
+    new = NeuralTS(DM, DA, hidden=8, random_state=6)
+    weights = dict(new.network.named_parameters())
+    for name, w in old.network.named_parameters():
+        np.testing.assert_array_equal(w.detach().numpy(), weights[name].detach().numpy())
+    with pytest.warns(DeprecationWarning, match="'seed' is now 'random_state'"):
+        assert old.seed == 6

@@ -13,7 +13,7 @@ HOUR = 3600.0
 
 @pytest.fixture(scope="module")
 def book():
-    return offers(2000, 16_000, seed=1)
+    return offers(2000, 16_000, random_state=1)
 
 
 def split(book, share=0.75):
@@ -34,7 +34,7 @@ def true_value(model, book, rounds) -> float:
 
 def test_a_policy_retrained_on_a_uniform_log_converts_far_more(book):
     train, _ = split(book)
-    model = OfferModel(book.arms, book.members, {"policy": "lints", "seed": 0})
+    model = OfferModel(book.arms, book.members, {"policy": "lints", "random_state": 0})
     n = model.retrain(train)
     rounds, unknown = model.rounds(train)
     assert n == len(rounds) > 10_000 and unknown == 0
@@ -108,7 +108,7 @@ def test_learning_in_mini_batches_equals_a_full_retrain(book):
 
 def test_off_policy_estimates_cover_the_true_value_on_a_later_log(book):
     train, test = split(book)
-    model = OfferModel(book.arms, book.members, {"seed": 0})
+    model = OfferModel(book.arms, book.members, {"random_state": 0})
     model.retrain(train)
     table = model.evaluate(test, n_bootstrap=300, draws=300)
     rounds, _ = model.rounds(test)
@@ -123,7 +123,7 @@ def test_off_policy_estimates_cover_the_true_value_on_a_later_log(book):
 
 def test_candidate_policies_are_judged_side_by_side(book):
     train, test = split(book)
-    model = OfferModel(book.arms, book.members, {"policy": "egreedy", "seed": 0})
+    model = OfferModel(book.arms, book.members, {"policy": "egreedy", "random_state": 0})
     model.retrain(train)
     table = model.compare(test, n_bootstrap=200)
     rounds, _ = model.rounds(test)
@@ -153,7 +153,7 @@ def test_candidate_policies_are_judged_side_by_side(book):
 
 def test_the_arm_report_counts_closed_rounds_and_reads_the_posterior(book):
     train, test = split(book)
-    model = OfferModel(book.arms, book.members, {"policy": "lints", "nu": 0.5, "seed": 0})
+    model = OfferModel(book.arms, book.members, {"policy": "lints", "nu": 0.5, "random_state": 0})
     model.retrain(train)
     report = model.arm_report(test)
     rounds, _ = model.rounds(test)
@@ -334,7 +334,7 @@ def test_bad_members_settings_and_logs_are_named(book, tmp_path):
 def test_a_two_tower_model_joins_the_features_and_scores_the_match(book, tmp_path):
     pytest.importorskip("torch")
     train, test = split(book)
-    model = OfferModel(book.arms, book.members, {"two_tower": 4, "seed": 0})
+    model = OfferModel(book.arms, book.members, {"two_tower": 4, "random_state": 0})
     model.retrain(train)
     assert model.arm_features.shape[1] == model._arm_base.shape[1] + 4
     d = model.decide(book.members["member_id"].iloc[:20], "email", now=0.0)
@@ -353,3 +353,23 @@ def test_a_two_tower_model_joins_the_features_and_scores_the_match(book, tmp_pat
     pd.testing.assert_frame_equal(
         loaded.decide(members, "feed", now=0.0), model.decide(members, "feed", now=0.0)
     )
+
+
+def test_seed_is_the_older_name_of_random_state(book, tmp_path):
+    with pytest.warns(DeprecationWarning, match="OfferSettings's 'seed' is now 'random_state'"):
+        settings = OfferSettings(seed=4)
+    assert settings == OfferSettings(random_state=4)
+    with pytest.warns(DeprecationWarning, match="'seed' is now 'random_state'"):
+        assert settings.seed == 4
+    with pytest.warns(DeprecationWarning, match="'seed' is now 'random_state'"):
+        model = OfferModel(book.arms, book.members, {"policy": "egreedy", "seed": 4})
+    assert model.settings.random_state == 4
+    # an offers.json saved before the rename, with "seed" in its settings, still loads
+    import json
+
+    model.save(tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "offers.json").read_text())
+    assert "seed" not in meta["settings"]
+    meta["settings"]["seed"] = meta["settings"].pop("random_state")
+    (tmp_path / "m" / "offers.json").write_text(json.dumps(meta))
+    assert OfferModel.load(tmp_path / "m").settings == model.settings

@@ -44,7 +44,7 @@ def planted_world(seed=0):
 def planted():
     arm_features, log = planted_world(seed=0)
     train = log(20_000, 2_000)
-    model = TwoTower(seed=0).fit(train[0], arm_features, *train[1:4])
+    model = TwoTower(random_state=0).fit(train[0], arm_features, *train[1:4])
     return model, arm_features, train, log(5_000, 1_000)
 
 
@@ -93,10 +93,10 @@ def test_score_is_the_dot_product_of_the_embeddings(planted):
 def test_the_same_seed_gives_the_same_weights_and_leaves_torch_alone():
     data = small()
     state = torch.random.get_rng_state()
-    first = TwoTower(8, 16, epochs=3, batch_size=64, seed=7).fit(*data)
+    first = TwoTower(8, 16, epochs=3, batch_size=64, random_state=7).fit(*data)
     assert torch.equal(torch.random.get_rng_state(), state)  # the global RNG is untouched
-    second = TwoTower(8, 16, epochs=3, batch_size=64, seed=7).fit(*data)
-    other = TwoTower(8, 16, epochs=3, batch_size=64, seed=8).fit(*data)
+    second = TwoTower(8, 16, epochs=3, batch_size=64, random_state=7).fit(*data)
+    other = TwoTower(8, 16, epochs=3, batch_size=64, random_state=8).fit(*data)
     for name, w in first.member_tower_.items():
         np.testing.assert_array_equal(w, second.member_tower_[name])
         np.testing.assert_array_equal(first.arm_tower_[name], second.arm_tower_[name])
@@ -107,14 +107,14 @@ def test_the_same_seed_gives_the_same_weights_and_leaves_torch_alone():
 
 def test_save_and_load_round_trip(tmp_path):
     data = small()
-    model = TwoTower(4, 8, epochs=2, lr=0.02, seed=1).fit(*data)
+    model = TwoTower(4, 8, epochs=2, lr=0.02, random_state=1).fit(*data)
     path = model.save(tmp_path / "match.npz")
     assert [p.name for p in tmp_path.iterdir()] == ["match.npz"]  # no temporary file left
     loaded = TwoTower.load(path)
     np.testing.assert_array_equal(loaded.score(*data[:2]), model.score(*data[:2]))
     np.testing.assert_array_equal(loaded.predict_proba(*data[:2]), model.predict_proba(*data[:2]))
     np.testing.assert_array_equal(loaded.loss_curve_, model.loss_curve_)
-    assert (loaded.dim, loaded.hidden, loaded.lr, loaded.seed) == (4, 8, 0.02, 1)
+    assert (loaded.dim, loaded.hidden, loaded.lr, loaded.random_state) == (4, 8, 0.02, 1)
 
 
 def test_loading_a_bad_file_names_it(tmp_path):
@@ -155,7 +155,7 @@ def test_bad_inputs_are_named(change, message):
     for i, value in change.items():
         data[i] = value
     with pytest.raises(LumosUserError, match=message):
-        TwoTower(epochs=1, seed=0).fit(*data)
+        TwoTower(epochs=1, random_state=0).fit(*data)
 
 
 @pytest.mark.parametrize(
@@ -187,8 +187,28 @@ def test_an_unfitted_model_says_call_fit_first(tmp_path):
 
 def test_features_must_match_the_widths_seen_in_fit():
     data = small()
-    model = TwoTower(epochs=1, seed=0).fit(*data)
+    model = TwoTower(epochs=1, random_state=0).fit(*data)
     with pytest.raises(LumosUserError, match=r"arm_features must have 2 columns, .* \(4, 3\)"):
         model.score(data[0], np.zeros((4, 3)))
     with pytest.raises(LumosUserError, match="member_features must be finite"):
         model.predict_proba(np.full((2, 3), np.inf), data[1])
+
+
+def test_seed_is_the_older_name_of_random_state(tmp_path):
+    data = small()
+    with pytest.warns(DeprecationWarning, match="TwoTower's 'seed' is now 'random_state'"):
+        old = TwoTower(4, 8, epochs=2, seed=3)
+    new = TwoTower(4, 8, epochs=2, random_state=3)
+    np.testing.assert_array_equal(old.fit(*data).score(*data[:2]), new.fit(*data).score(*data[:2]))
+    with pytest.warns(DeprecationWarning, match="'seed' is now 'random_state'"):
+        assert old.seed == 3
+    # a file saved before the rename, with "seed" in its header, still loads
+    import json
+
+    path = new.save(tmp_path / "m.npz")
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(str(arrays.pop("meta")))
+    meta["seed"] = meta.pop("random_state")
+    np.savez(tmp_path / "old.npz", **arrays, meta=np.array(json.dumps(meta)))
+    assert TwoTower.load(tmp_path / "old.npz").random_state == 3

@@ -166,8 +166,13 @@ def test_filters_and_paging_by_hand(page, server):
     shoot(page, "accounts-page-3")
 
 
-def test_see_all_pages_through_a_cohort_without_repeats(page, server):
-    page.goto(f"{server}/network?member=U000001")
+def tried(demo) -> str:
+    """The member the demo names to try (and the dashboard offers)."""
+    return json.loads((demo / "try.json").read_text())["member"]
+
+
+def test_see_all_pages_through_a_cohort_without_repeats(page, server, demo):
+    page.goto(f"{server}/network?member={tried(demo)}")
     assert page.locator("section.carousel").count() >= 5
     shoot(page, "network")
     page.locator("a.see-all").first.click()
@@ -185,7 +190,7 @@ def test_see_all_pages_through_a_cohort_without_repeats(page, server):
     assert pages >= 2 and len(seen) == total == len(set(seen))  # every item once
     shoot(page, "network-see-all")
     with pytest.raises(urllib.error.HTTPError) as unknown:  # an unknown cohort: a clear 404 page
-        urllib.request.urlopen(f"{server}/network/nope?member=U000001")
+        urllib.request.urlopen(f"{server}/network/nope?member={tried(demo)}")
     said = unknown.value.read().decode()
     assert unknown.value.code == 404 and "no cohort &#x27;nope&#x27;" in said
 
@@ -224,16 +229,26 @@ def test_offers_and_model_health_show_what_the_library_computes(page, server, de
     shoot(page, "health-global")
 
 
+def test_the_empty_member_forms_offer_the_demos_member_by_keyboard(page, server, demo):
+    member = tried(demo)
+    for path in ("/learning", "/network"):
+        page.goto(f"{server}{path}", wait_until="networkidle")  # the icon too: none cut off
+        link = page.get_by_role("link", name=f"Try member {member}")
+        link.focus()
+        assert page.evaluate("document.activeElement.textContent") == f"Try member {member}"
+        page.keyboard.press("Enter")
+        page.wait_for_url(f"**{path}?member={member}")
+        assert page.locator("section.carousel").count() >= 1
+
+
 @pytest.mark.parametrize("width", [1280, 390])
 def test_every_page_loads_without_console_errors(page, server, demo, width):
-    import pandas as pd
-
     page.set_viewport_size({"width": width, "height": 900})
-    member = pd.read_parquet(demo / "learning" / "members.parquet")["member_id"].iloc[0]
+    member = tried(demo)
     paths = (
         ("accounts", "/accounts"),
         ("learning", f"/learning?member={member}"),
-        ("network", "/network?member=U000001"),
+        ("network", f"/network?member={member}"),
         ("offers", "/offers"),
         ("health", "/health"),
     )

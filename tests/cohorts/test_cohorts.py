@@ -40,7 +40,7 @@ FPR_SERVICE = [sys.executable, "-m", "lumos.cli", "cohorts", "fpr-service"]
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     folder = tmp_path_factory.mktemp("social")
-    book = social(600, seed=2)
+    book = social(600, random_state=2)
     for name, table in book.tables.items():
         table.to_parquet(folder / f"{name}.parquet")
     store = folder / "store"

@@ -13,7 +13,7 @@ TABLES = ("members", "member_skills", "courses", "course_skills", "skills", "int
 
 @pytest.fixture(scope="module")
 def book():
-    return learning(600, 150, days=28, seed=2)
+    return learning(600, 150, days=28, random_state=2)
 
 
 def test_tables_validate(book):
@@ -56,7 +56,7 @@ def test_planted_structure(book):
 
 
 def test_seeded():
-    a, b = learning(50, 20, days=7, seed=5), learning(50, 20, days=7, seed=5)
+    a, b = learning(50, 20, days=7, random_state=5), learning(50, 20, days=7, random_state=5)
     pd.testing.assert_frame_equal(a.interactions, b.interactions)
     with pytest.raises(LumosUserError, match=r"'n_members' parameter .*must be an int >= 10"):
         learning(3)
@@ -78,3 +78,8 @@ def test_seeded():
 def test_bad_tables_name_row_and_column(book, name, change, message):
     with pytest.raises(DataValidationError, match=message.replace("[", r"\[").replace("]", r"\]")):
         validate_table(name, change(getattr(book, name).head(5)))
+
+
+def test_tables_by_name(book):
+    assert list(book.tables) == list(TABLES)
+    assert all(book.tables[name] is getattr(book, name) for name in TABLES)

@@ -13,7 +13,7 @@ from lumos.features import renewal_labels
 
 @pytest.fixture(scope="module")
 def book():
-    return saas(400, months=36, seed=2)
+    return saas(400, months=36, random_state=2)
 
 
 def test_demo_tables_validate_and_arrow_round_trips(book):
@@ -53,7 +53,7 @@ def test_health_drives_usage_and_renewals(book):
 
 
 def test_saas_is_seeded():
-    a, b = saas(30, months=24, seed=5), saas(30, months=24, seed=5)
+    a, b = saas(30, months=24, random_state=5), saas(30, months=24, random_state=5)
     pd.testing.assert_frame_equal(a.usage, b.usage)
     with pytest.raises(LumosUserError, match="months must be"):
         saas(30, months=6)

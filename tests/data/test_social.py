@@ -13,7 +13,7 @@ START = pd.Timestamp("2025-03-01")
 
 @pytest.fixture(scope="module")
 def book():
-    return social(4000, seed=3, start=START)
+    return social(4000, random_state=3, start=START)
 
 
 def _index(book):
@@ -78,7 +78,7 @@ def test_connections_symmetric_without_self_or_duplicate_edges(book):
 
 def test_every_member_connected_even_in_tiny_networks():
     for n in (2, 3, 10):
-        book = social(n, seed=n)
+        book = social(n, random_state=n)
         assert set(book.connections["member_id"]) == set(book.members["member_id"])
 
 
@@ -145,7 +145,7 @@ def test_members_join_groups_of_their_connections(book):
 
 
 def test_seeded():
-    a, b, c = social(200, seed=7), social(200, seed=7), social(200, seed=8)
+    a, b, c = social(200, random_state=7), social(200, random_state=7), social(200, random_state=8)
     assert isinstance(a, SocialBook)
     for name in a.tables:
         pd.testing.assert_frame_equal(a.tables[name], b.tables[name])
@@ -159,8 +159,14 @@ def test_seeded():
         ({"n_members": 1}, "n_members must be an int >= 2 .*Got 1"),
         ({"n_members": 100.0}, "n_members must be an int >= 2 .*Got 100.0"),
         ({"n_members": True}, "n_members must be an int >= 2 .*Got True"),
-        ({"n_members": 20, "seed": -1}, "'seed' parameter of social must be an int >= 0. Got -1"),
-        ({"n_members": 20, "seed": "a"}, "'seed' parameter of social must be an int >= 0. Got 'a'"),
+        (
+            {"n_members": 20, "random_state": -1},
+            "'random_state' parameter of social must be an int >= 0. Got -1",
+        ),
+        (
+            {"n_members": 20, "random_state": "a"},
+            "'random_state' parameter of social must be an int >= 0. Got 'a'",
+        ),
         ({"n_members": 20, "start": "someday"}, "start must be a date .*Got 'someday'"),
         ({"n_members": 20, "start": None}, "start must be a date .*Got None"),
     ],

@@ -59,3 +59,12 @@ def test_bad_input_is_named():
     broken[3] = np.nan
     with pytest.raises(DataValidationError, match="row 3: label"):
         fairness_report(df, y, broken, ["age"])
+
+
+def test_seed_is_the_older_name_of_random_state():
+    df, y, score = members(800)
+    args = (df, y, score, ["age"])
+    new = fairness_report(*args, n_bootstrap=20, slice_features=[], random_state=3)
+    with pytest.warns(DeprecationWarning, match="fairness_report's 'seed' is now 'random_state'"):
+        old = fairness_report(*args, n_bootstrap=20, slice_features=[], seed=3)
+    pd.testing.assert_frame_equal(old.gaps, new.gaps)

@@ -93,3 +93,11 @@ def test_bad_predictions_are_named(change, message):
         check_predictions(change(data), "label", "score", source="p.csv")
     with pytest.raises(DataValidationError, match="no column 'segment'"):
         model_health(data, groups=["segment"])
+
+
+def test_seed_is_the_older_name_of_random_state():
+    data = predictions(800)
+    new = model_health(data, groups=["industry"], features=[], n_bootstrap=20, random_state=4)
+    with pytest.warns(DeprecationWarning, match="model_health's 'seed' is now 'random_state'"):
+        old = model_health(data, groups=["industry"], features=[], n_bootstrap=20, seed=4)
+    pd.testing.assert_frame_equal(old.fairness["all"].gaps, new.fairness["all"].gaps)

@@ -2,6 +2,7 @@
 
 import lightgbm as lgb
 import numpy as np
+import pandas as pd
 import pytest
 import xgboost as xgb
 from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
@@ -110,6 +111,8 @@ def test_top_features_and_frame(tabular):
     top = attr.top_features(2)
     assert list(top.columns) == ["top_1", "top_2"]
     assert attr.to_frame().shape == X.shape
+    with pytest.warns(DeprecationWarning, match="'k' is now 'top_k'"):
+        pd.testing.assert_frame_equal(attr.top_features(k=2), top)
 
 
 def test_klime_of_a_model_explains_its_chosen_output(tabular):

@@ -89,8 +89,8 @@ def test_deterministic_with_a_seed_and_handles_nan():
     A, scores, _ = three_blobs(n=500)
     A[::7, 3] = np.nan
     A[:, 4] = np.nan
-    first = klime_attributions(A, scores, seed=5)
-    again = klime_attributions(A, scores, seed=5)
+    first = klime_attributions(A, scores, random_state=5)
+    again = klime_attributions(A, scores, random_state=5)
     np.testing.assert_array_equal(first[0], again[0])
     np.testing.assert_array_equal(first[1], again[1])
     np.testing.assert_array_equal(first[2]["cluster"], again[2]["cluster"])
@@ -102,12 +102,12 @@ def test_attribute_explains_a_scores_only_table():
     A, scores, _ = three_blobs(n=600)
     df = pd.DataFrame(A, columns=[f"x{j}" for j in range(5)]).assign(score=scores)
     model = import_model(df, score_column="score")
-    attr = attribute(model, df, method="klime", seed=1)
+    attr = attribute(model, df, method="klime", random_state=1)
     assert attr.method == "klime" and attr.feature_names == [f"x{j}" for j in range(5)]
     assert attr.values.shape == (600, 5)
     np.testing.assert_allclose(attr.values.sum(1) + attr.base, attr.details["prediction"])
     assert attr.details["r2"] >= 0.9
-    again = attribute(model, df, method="klime", seed=1)
+    again = attribute(model, df, method="klime", random_state=1)
     np.testing.assert_array_equal(attr.values, again.values)
 
 
@@ -137,3 +137,19 @@ def test_bad_scores_raise_a_user_error():
     scores[3] = np.nan
     with pytest.raises(LumosUserError, match="row 3"):
         klime_attributions(A, scores)
+
+
+def test_seed_is_the_older_name_of_random_state():
+    A, scores, _ = three_blobs(n=300)
+    new = klime_attributions(A, scores, random_state=4, k_grid=[1, 2])
+    with pytest.warns(
+        DeprecationWarning, match="klime_attributions's 'seed' is now 'random_state'"
+    ):
+        old = klime_attributions(A, scores, seed=4, k_grid=[1, 2])
+    np.testing.assert_array_equal(old[0], new[0])
+    df = pd.DataFrame(A, columns=[f"x{j}" for j in range(5)]).assign(score=scores)
+    model = import_model(df, score_column="score")
+    with pytest.warns(DeprecationWarning, match="attribute's 'seed' is now 'random_state'"):
+        attr = attribute(model, df, method="klime", seed=2, k_grid=[1, 2])
+    again = attribute(model, df, method="klime", random_state=2, k_grid=[1, 2])
+    np.testing.assert_array_equal(attr.values, again.values)

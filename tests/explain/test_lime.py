@@ -53,7 +53,7 @@ def test_values_are_scaled_coefficients_times_centred_scaled_features(background
 def test_matches_a_weighted_ridge_fit_of_the_same_perturbations(background):
     x = background[7]
     _, base, details = lime_attributions(
-        piecewise, x[None], background=background, seed=3, num_samples=400
+        piecewise, x[None], background=background, random_state=3, num_samples=400
     )
     mean, scale = background.mean(0), background.std(0)
     Z = np.random.default_rng(3).standard_normal((400, 4))
@@ -76,7 +76,7 @@ def test_same_seed_same_result_and_a_row_alone_equals_the_row_in_a_batch(backgro
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(alone[0][0], first[0][5], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(alone[1][0], first[1][5], rtol=1e-10, atol=1e-12)
-    other = lime_attributions(piecewise, X, background=background, num_samples=500, seed=1)
+    other = lime_attributions(piecewise, X, background=background, num_samples=500, random_state=1)
     assert not np.allclose(other[0], first[0])
 
 
@@ -182,3 +182,11 @@ def test_top_features_agree_with_the_lime_package():
         assert len(top & set(their)) / len(top | set(their)) >= 0.8
         common = sorted(top & set(their))
         np.testing.assert_allclose(ours[common], [their[j] for j in common], rtol=0.1)
+
+
+def test_seed_is_the_older_name_of_random_state(background):
+    X = background[:3]
+    new = lime_attributions(piecewise, X, background=background, num_samples=200, random_state=6)
+    with pytest.warns(DeprecationWarning, match="lime_attributions's 'seed' is now 'random_state'"):
+        old = lime_attributions(piecewise, X, background=background, num_samples=200, seed=6)
+    np.testing.assert_array_equal(old[0], new[0])

@@ -56,12 +56,14 @@ def _platform():
     log = log.assign(
         channel="homepage", type="watch", seconds=600.0, timestamp=pd.to_datetime(log["timestamp"])
     )
-    return members, member_skills, courses, course_skills, skills, log
+    names = ("members", "member_skills", "courses", "course_skills", "skills", "interactions")
+    tables = (members, member_skills, courses, course_skills, skills, log)
+    return dict(zip(names, tables, strict=True))
 
 
 @pytest.fixture(scope="module")
 def reasons():
-    return CourseReasons(as_of=AS_OF).fit(*_platform())
+    return CourseReasons(as_of=AS_OF).fit(_platform())
 
 
 def test_inverted_rank_within_each_member():
@@ -87,11 +89,11 @@ def test_each_planted_reason_is_found(reasons, member, course, reason, text):
 
 
 def test_industry_trend_when_title_is_left_out():
-    why = CourseReasons(as_of=AS_OF, reasons=["trending_industry", "popular"]).fit(*_platform())
+    why = CourseReasons(as_of=AS_OF, reasons=["trending_industry", "popular"]).fit(_platform())
     got = why.annotate(pd.DataFrame({"member_id": ["cat"], "course_id": ["hot"]}))
     assert got["reason_text"].tolist() == ["Trending in your industry"]
     # nothing before as_of counts: a day earlier, "hot" had no engagements yet
-    early = CourseReasons(as_of="2025-02-26", reasons=["trending_industry"]).fit(*_platform())
+    early = CourseReasons(as_of="2025-02-26", reasons=["trending_industry"]).fit(_platform())
     got = early.annotate(pd.DataFrame({"member_id": ["cat"], "course_id": ["hot"]}))
     assert got["reason"].tolist() == ["none"] and got["reason_text"].tolist() == [
         "Recommended for you"
@@ -116,10 +118,20 @@ def test_errors(reasons):
     with pytest.raises(DataValidationError, match="'nobody' is not a known id"):
         reasons.annotate(pd.DataFrame({"member_id": ["nobody"], "course_id": ["x1"]}))
     with pytest.raises(LumosUserError, match="'reasons' parameter"):
-        CourseReasons(as_of=AS_OF, reasons=["vibes"]).fit(*_platform())
+        CourseReasons(as_of=AS_OF, reasons=["vibes"]).fit(_platform())
     with pytest.raises(LumosUserError, match="not fitted"):
         CourseReasons(as_of=AS_OF).annotate(pd.DataFrame({"member_id": [], "course_id": []}))
-    members, ms, courses, cs, skills, log = _platform()
-    bad = cs.assign(skill_id="nope")
+    tables = _platform()
+    bad = tables["course_skills"].assign(skill_id="nope")
     with pytest.raises(DataValidationError, match="course_skills row 0, column 'skill_id'"):
-        CourseReasons(as_of=AS_OF).fit(members, ms, courses, bad, skills, log)
+        CourseReasons(as_of=AS_OF).fit({**tables, "course_skills": bad})
+
+
+def test_positional_tables_still_work_with_a_warning(reasons):
+    tables = _platform()
+    with pytest.warns(DeprecationWarning, match="CourseReasons.fit takes the tables as one"):
+        old = CourseReasons(as_of=AS_OF).fit(*tables.values())
+    pairs = pd.DataFrame({"member_id": ["ann", "bob"], "course_id": ["py101", "x2"]})
+    pd.testing.assert_frame_equal(old.annotate(pairs), reasons.annotate(pairs))
+    with pytest.raises(LumosUserError, match=r"not fit\(\*book.tables\)"):
+        CourseReasons(as_of=AS_OF).fit(*tables)

@@ -15,7 +15,7 @@ from lumos.models import PropensityModel
 @pytest.fixture(scope="module")
 def training():
     """Closed account labels with 3-month usage means from before each cutoff, and noise."""
-    book = saas(700, months=36, seed=4)
+    book = saas(700, months=36, random_state=4)
     labels = renewal_labels(book.contracts, as_of=book.end)
     labels = labels[labels["closed"]].reset_index(drop=True)
     monthly = book.usage.groupby(["account_id", "month", "metric"])["value"].sum().unstack()

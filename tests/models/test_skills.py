@@ -12,7 +12,7 @@ from lumos.models import SkillAffinity, SkillTagger, member_skills, tagging_repo
 
 @pytest.fixture(scope="module")
 def book():
-    return learning(1500, 300, days=28, seed=3)
+    return learning(1500, 300, days=28, random_state=3)
 
 
 def test_tagger_widens_the_taxonomy_with_fair_precision(book):
@@ -42,11 +42,10 @@ def test_the_ladder_climbs_in_click_auc(book):
     clicked = i[i["type"] == "click"][["member_id", "course_id"]].drop_duplicates()
     y = shown.merge(clicked.assign(y=1), how="left", on=["member_id", "course_id"])["y"]
     y = y.fillna(0).to_numpy()
-    tables = (book.members, book.member_skills, book.courses, book.course_skills, book.skills)
     tagger = SkillTagger().fit(book.courses, book.course_skills)
     aucs = []
     for kwargs in ({"cohort_weight": 0.0}, {}, {"tagger": tagger}):
-        model = SkillAffinity(**kwargs).fit(*tables)
+        model = SkillAffinity(**kwargs).fit(book.tables)
         score = model.score(shown["member_id"].to_numpy(), shown["course_id"].to_numpy())
         aucs.append(roc_auc_score(y, score))
     assert aucs[0] < aucs[1] < aucs[2] and aucs[2] > 0.68
@@ -54,9 +53,7 @@ def test_the_ladder_climbs_in_click_auc(book):
 
 
 def test_errors(book):
-    model = SkillAffinity().fit(
-        book.members, book.member_skills, book.courses, book.course_skills, book.skills
-    )
+    model = SkillAffinity().fit(book.tables)
     with pytest.raises(DataValidationError, match="'M9' is not a known id"):
         model.score(["M9"], ["C00001"])
     with pytest.raises(LumosUserError, match="not fitted"):
@@ -74,3 +71,26 @@ def test_errors(book):
         member_skills(book.members, bad, book.skills)
     with pytest.raises(LumosUserError, match="'cohort_weight' parameter of member_skills must be"):
         member_skills(book.members, book.member_skills, book.skills, cohort_weight=-1)
+
+
+def test_profile_skills_and_positional_tables_still_work_with_a_warning(book):
+    new = member_skills(book.members, book.member_skills, book.skills)
+    with pytest.warns(DeprecationWarning, match="'profile_skills' is now 'member_skills'"):
+        old = member_skills(book.members, profile_skills=book.member_skills, skills=book.skills)
+    np.testing.assert_array_equal(old, new)
+    fitted = SkillAffinity().fit(book)  # the book itself: its tables by attribute
+    five = (book.members, book.member_skills, book.courses, book.course_skills, book.skills)
+    with pytest.warns(DeprecationWarning, match="SkillAffinity.fit takes the tables as one"):
+        positional = SkillAffinity().fit(*five)
+    with pytest.warns(DeprecationWarning, match="one by one will be removed"):
+        named = SkillAffinity().fit(
+            members=book.members,
+            profile_skills=book.member_skills,
+            courses=book.courses,
+            course_skills=book.course_skills,
+            skills=book.skills,
+        )
+    for model in (positional, named):
+        np.testing.assert_array_equal(model.member_vectors_, fitted.member_vectors_)
+    with pytest.raises(LumosUserError, match=r"not fit\(\*book.tables\)"):
+        SkillAffinity().fit(*book.tables)

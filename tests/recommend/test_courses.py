@@ -54,12 +54,12 @@ def test_pools_skip_what_was_engaged_and_cover_everyone():
 
 @pytest.fixture(scope="module")
 def book():
-    return learning(400, 120, days=28, seed=4)
+    return learning(400, 120, days=28, random_state=4)
 
 
 def test_recommendations_have_ranks_scores_and_reasons(book):
-    rec = CourseRecommender(as_of=book.end, k=8)
-    rec.fit(*book.tables)
+    rec = CourseRecommender(as_of=book.end, top_k=8)
+    rec.fit(book.tables)
     top = rec.recommend()
     assert (
         top.groupby("member_id")["rank"]
@@ -93,9 +93,9 @@ def test_recommendations_have_ranks_scores_and_reasons(book):
     with pytest.raises(LumosUserError, match="'nobody' is not in the members table"):
         rec.recommend(["nobody"])
     with pytest.raises(LumosUserError, match="'scorer' parameter"):
-        CourseRecommender(as_of=book.end, scorer="magic").fit(*book.tables)
-    with pytest.raises(LumosUserError, match="'k' parameter"):
-        CourseRecommender(as_of=book.end, k=0).fit(*book.tables)
+        CourseRecommender(as_of=book.end, scorer="magic").fit(book.tables)
+    with pytest.raises(LumosUserError, match="'top_k' parameter"):
+        CourseRecommender(as_of=book.end, top_k=0).fit(book.tables)
 
 
 def test_a_scorer_with_factors_replaces_the_affinity(book):
@@ -104,8 +104,46 @@ def test_a_scorer_with_factors_replaces_the_affinity(book):
             days = (courses["release_date"] - pd.Timestamp("2000-01-01")).dt.days
             return np.ones((len(members), 1)), days.to_numpy(np.float64)[:, None]
 
-    rec = CourseRecommender(as_of=book.end, k=3, scorer=Newest())
-    rec.fit(*book.tables)
+    rec = CourseRecommender(as_of=book.end, top_k=3, scorer=Newest())
+    rec.fit(book.tables)
     top = rec.recommend(["M000001"])
     dates = book.courses.set_index("course_id").loc[top["course_id"], "release_date"]
     assert dates.is_monotonic_decreasing
+
+
+def test_older_names_still_work_with_a_warning(book):
+    new = CourseRecommender(as_of=book.end, top_k=4, random_state=2).fit(book.tables)
+    with pytest.warns(DeprecationWarning, match="'k' is now 'top_k'"):
+        old = CourseRecommender(as_of=book.end, k=4, random_state=2)
+    with pytest.warns(DeprecationWarning, match="'seed' is now 'random_state'"):
+        seeded = CourseRecommender(as_of=book.end, top_k=4, seed=2)
+    assert (old.top_k, seeded.random_state) == (4, 2)
+    with pytest.warns(DeprecationWarning, match="'k' is now 'top_k'"):
+        assert old.k == 4
+    with pytest.warns(DeprecationWarning, match="'seed' is now 'random_state'"):
+        assert seeded.seed == 2
+    # the six tables one by one: still fitted, with a warning
+    with pytest.warns(DeprecationWarning, match="CourseRecommender.fit takes the tables as one"):
+        old.fit(*book.tables.values())
+    pd.testing.assert_frame_equal(old.recommend(["M000001"]), new.recommend(["M000001"]))
+    with pytest.warns(DeprecationWarning, match="one by one will be removed"):
+        CourseRecommender(as_of=book.end, top_k=4).fit(**book.tables)
+
+
+def test_unpacked_book_tables_say_what_to_do(book):
+    with pytest.raises(LumosUserError, match=r"call fit\(book.tables\), not fit\(\*book.tables\)"):
+        CourseRecommender(as_of=book.end).fit(*book.tables)
+    with pytest.raises(LumosUserError, match="lack 'interactions'") as info:
+        CourseRecommender(as_of=book.end).fit(
+            {k: v for k, v in book.tables.items() if k != "interactions"}
+        )
+    assert info.value.code == "missing_table"
+
+
+def test_candidate_pools_seed_is_random_state():
+    U, V = np.eye(3)[[0, 1, 2, 0]], np.eye(3)[[0, 0, 1, 2, 2]]
+    args = {"wide": (U, V), "sizes": {"wide": 4, "wide_sample": 2}}
+    new, _ = candidate_pools(4, random_state=5, **args)
+    with pytest.warns(DeprecationWarning, match="candidate_pools's 'seed' is now 'random_state'"):
+        old, _ = candidate_pools(4, seed=5, **args)
+    assert (new != old).nnz == 0

@@ -15,7 +15,7 @@ AS_OF = pd.Timestamp("2025-07-01")
 
 @pytest.fixture(scope="module")
 def book():
-    book = saas(500, months=30, seed=3)
+    book = saas(500, months=30, random_state=3)
     rng = np.random.default_rng(0)
     noise = book.usage[book.usage["metric"] == "searches"].assign(
         metric="noise", value=lambda d: rng.normal(size=len(d))

@@ -23,7 +23,7 @@ experiments:
 
 @pytest.fixture(scope="module")
 def lists():
-    book = learning(300, 100, days=28, seed=9)
+    book = learning(300, 100, days=28, random_state=9)
     return course_lists(book.tables, as_of=book.end, top_k=10)
 
 

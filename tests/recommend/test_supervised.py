@@ -18,10 +18,9 @@ from lumos.recommend._supervised import (
 
 @pytest.fixture(scope="module")
 def fitted():
-    book = learning(2000, 400, days=60, seed=1)
+    book = learning(2000, 400, days=60, random_state=1)
     tagger = SkillTagger().fit(book.courses, book.course_skills)
-    tables = (book.members, book.member_skills, book.courses, book.course_skills, book.skills)
-    affinity = SkillAffinity(tagger=tagger).fit(*tables)
+    affinity = SkillAffinity(tagger=tagger).fit(book.tables)
     rows = training_rows(book.interactions, book.members, book.courses, affinity)
     return book, affinity, rows, fit_course_glmix(rows)
 
@@ -66,8 +65,8 @@ def test_recommender_with_the_glmix_scorer_beats_affinity_on_later_clicks(fitted
     glmix = roc_auc_score(later["label"], np.einsum("ij,ij->i", U[m], V[c]))
     cold = roc_auc_score(later["label"], later["affinity"])
     assert glmix > cold + 0.03
-    rec = CourseRecommender(as_of=cut, k=5, scorer=GLMixScorer(model, affinity))
-    rec.fit(*book.tables)
+    rec = CourseRecommender(as_of=cut, top_k=5, scorer=GLMixScorer(model, affinity))
+    rec.fit(book.tables)
     top = rec.recommend(book.members["member_id"].iloc[:3])
     assert len(top) == 15 and (top.groupby("member_id")["score"].diff().dropna() <= 0).all()
 
@@ -76,9 +75,8 @@ def test_rows_from_dated_snapshots(tmp_path):
     from lumos.features import FeatureRepository
     from lumos.recommend._supervised import write_snapshot
 
-    book = learning(300, 80, days=14, seed=2)
-    tables = (book.members, book.member_skills, book.courses, book.course_skills, book.skills)
-    affinity = SkillAffinity().fit(*tables)
+    book = learning(300, 80, days=14, random_state=2)
+    affinity = SkillAffinity().fit(book)
     repo = FeatureRepository(tmp_path)
     write_snapshot(repo, book.start, book.members, book.courses, affinity)
     cols = ["seniority", "difficulty_level", "log_duration", "affinity"]
@@ -108,8 +106,8 @@ def test_a_model_per_channel(fitted):
     book, affinity, rows, _ = fitted
     email = training_rows(book.interactions, book.members, book.courses, affinity, channel="email")
     assert set(email["channel"]) == {"email"} and len(email) == (rows["channel"] == "email").sum()
-    rec = CourseRecommender(as_of=book.end, k=3, scorer="glmix", channel="email")
-    rec.fit(*book.tables)
+    rec = CourseRecommender(as_of=book.end, top_k=3, scorer="glmix", channel="email")
+    rec.fit(book.tables)
     assert rec.glmix_.entity_rows_["member_id"].sum() <= len(email)
 
 
@@ -120,7 +118,7 @@ def test_click_predictions_judge_the_glmix_on_later_impressions(fitted):
 
     book = fitted[0]
     cut = book.start + pd.Timedelta(days=45)
-    rec = CourseRecommender(as_of=cut, scorer="glmix").fit(*book.tables)
+    rec = CourseRecommender(as_of=cut, scorer="glmix").fit(book.tables)
     table = rec.click_predictions(book.interactions)
     later = click_labels(book.interactions)
     later = later[later["timestamp"] >= cut]
@@ -134,7 +132,7 @@ def test_click_predictions_judge_the_glmix_on_later_impressions(fitted):
     )
     window = rec.click_predictions(book.interactions, start=cut, end=cut + pd.Timedelta(days=5))
     assert window["timestamp"].lt(cut + pd.Timedelta(days=5)).all() and len(window) < len(table)
-    cold = CourseRecommender(as_of=cut).fit(*book.tables)
+    cold = CourseRecommender(as_of=cut).fit(book.tables)
     with pytest.raises(
         LumosUserError, match="needs a CourseRecommender fitted with scorer='glmix'"
     ):

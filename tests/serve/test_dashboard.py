@@ -114,14 +114,28 @@ def test_pages_without_their_data_say_what_to_start(client, tmp_path):
         assert "--health" in c.get("/health").text
 
 
+def test_an_empty_member_form_offers_the_example_member(client, tmp_path):
+    assert "Try member" not in client.get("/learning").text  # none configured: no link
+    app = create_app(
+        store=LMDBStore(tmp_path / "s"),
+        treatment=lambda m: ("A", "glmix"),
+        example_member="M1 & <M2>",
+    )
+    with TestClient(app) as c:
+        page = c.get("/learning").text
+        link = '<a href="/learning?member=M1+%26+%3CM2%3E">Try member M1 &amp; &lt;M2&gt;</a>'
+        assert link in page and "<M2>" not in page
+        assert "Try member" not in c.get("/learning?member=m9").text  # only on the empty form
+
+
 @pytest.fixture(scope="module")
 def offer_book():
     from lumos.bandits import OfferModel
     from lumos.data.demo import offers
 
-    book = offers(1500, 12_000, seed=2)
+    book = offers(1500, 12_000, random_state=2)
     cut = book.events["ts"].quantile(0.7)
-    model = OfferModel(book.arms, book.members, {"policy": "egreedy", "seed": 0})
+    model = OfferModel(book.arms, book.members, {"policy": "egreedy", "random_state": 0})
     model.retrain(book.events[book.events["ts"] < cut])
     return model, book.events[book.events["ts"] >= cut].reset_index(drop=True)
 

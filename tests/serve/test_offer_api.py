@@ -14,8 +14,8 @@ KEY = "secret-key"
 
 @pytest.fixture
 def served(tmp_path):
-    book = offers(300, 2000, seed=2)
-    model = OfferModel(book.arms, book.members, {"batch": 1, "cap_per_week": 2, "seed": 0})
+    book = offers(300, 2000, random_state=2)
+    model = OfferModel(book.arms, book.members, {"batch": 1, "cap_per_week": 2, "random_state": 0})
     model.retrain(book.events)
     model.save(tmp_path / "offers")
     model = OfferModel.load(tmp_path / "offers")

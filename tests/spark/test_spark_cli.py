@@ -17,7 +17,7 @@ AS_OF = "2025-01-22"
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("learning")
-    book = learning(150, 70, days=21, seed=7)
+    book = learning(150, 70, days=21, random_state=7)
     for name in TABLES:
         getattr(book, name).to_parquet(folder / f"{name}.parquet")
     return folder

@@ -15,7 +15,7 @@ pytest.importorskip("pyspark")
 def test_spark_narratives_equal_the_local_engine(spark):
     from lumos.spark import explain
 
-    book = accounts(600, seed=3)
+    book = accounts(600, random_state=3)
     model = import_model(
         xgb.XGBClassifier(n_estimators=40, max_depth=4).fit(book[ACCOUNT_FEATURES], book["upsell"])
     )
@@ -43,7 +43,7 @@ def test_spark_narratives_equal_the_local_engine(spark):
 def test_whole_table_methods_stay_local(spark):
     from lumos.spark import explain
 
-    book = accounts(50, seed=1)
+    book = accounts(50, random_state=1)
     from sklearn.linear_model import LogisticRegression
 
     book = book.fillna(0.0)
@@ -60,7 +60,7 @@ def test_the_command_line_runs_on_spark_and_names_bad_input(spark, tmp_path):
 
     from lumos.cli import main
 
-    book = accounts(300, seed=5)
+    book = accounts(300, random_state=5)
     clf = xgb.XGBClassifier(n_estimators=20, max_depth=3).fit(
         book[ACCOUNT_FEATURES], book["upsell"]
     )

@@ -14,7 +14,7 @@ pytest.importorskip("pyspark")
 def test_spark_sql_equals_the_local_engine(spark, level):
     from lumos.spark import window_features as on_spark
 
-    book = saas(40, months=20, seed=2)
+    book = saas(40, months=20, random_state=2)
     usage = book.usage
     keys = ["account_id"] if level == "account" else ["account_id", "product"]
     cutoffs = usage[keys].drop_duplicates().assign(cutoff=pd.Timestamp(book.usage["month"].max()))

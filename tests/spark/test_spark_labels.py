@@ -16,7 +16,7 @@ pytest.importorskip("pyspark")
 def test_spark_labels_equal_the_local_engine(spark, level, horizon, tolerance):
     from lumos.spark import renewal_labels as on_spark
 
-    contracts = saas(60, months=30, seed=4).contracts
+    contracts = saas(60, months=30, random_state=4).contracts
     local = renewal_labels(
         contracts, level=level, horizon=horizon, tolerance=tolerance, as_of="2025-03-01"
     )

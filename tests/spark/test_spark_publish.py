@@ -24,7 +24,7 @@ experiments:
 
 @pytest.fixture(scope="module")
 def fitted():
-    book = learning(240, 90, days=21, seed=2)
+    book = learning(240, 90, days=21, random_state=2)
     recs, cold = fit_course_models(book.tables, as_of=book.end, top_k=8)
     return recs, cold
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lumos._checks import check_number
+from lumos._checks import check_number, renamed
 from lumos.errors import LumosUserError
 
 
@@ -79,12 +79,16 @@ class LinearPolicy:
         Sizes of a member's context and of an arm's features.
     alpha : float, default=1.0
         The prior precision λ (ridge penalty).
-    seed : int, optional
-        Seeds every random draw: the same seed and inputs give the same decisions.
+    random_state : int, optional
+        Seeds every random draw: the same seed and inputs give the same decisions
+        (``seed`` is its older name).
     """
 
-    def __init__(self, d_member: int, d_arm: int, *, alpha: float = 1.0, seed=None):
+    def __init__(
+        self, d_member: int, d_arm: int, *, alpha: float = 1.0, random_state=None, seed=None
+    ):
         owner = type(self).__name__
+        random_state = renamed(random_state, seed, old="seed", new="random_state", owner=owner)
         check_number(owner, "d_member", d_member, low=1, integer=True)
         check_number(owner, "d_arm", d_arm, low=1, integer=True)
         check_number(owner, "alpha", alpha, strict=True)
@@ -94,7 +98,7 @@ class LinearPolicy:
         self.precision = self.alpha * np.eye(self.d)
         self.b = np.zeros(self.d)
         self.n_updates = 0
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(random_state)
         self._solve()
 
     def _solve(self) -> None:
@@ -220,7 +224,7 @@ class EpsilonGreedy(LinearPolicy):
 
     Examples
     --------
-    >>> policy = EpsilonGreedy(2, 2, epsilon=0.1, seed=0)
+    >>> policy = EpsilonGreedy(2, 2, epsilon=0.1, random_state=0)
     >>> arms = np.eye(2)
     >>> _ = policy.update([[1, 0]] * 20, arms, [1] * 20, [1.0] * 20)
     >>> d = policy.select([[1, 0]], arms)
@@ -228,9 +232,21 @@ class EpsilonGreedy(LinearPolicy):
     (1, 0.95)
     """
 
-    def __init__(self, d_member, d_arm, *, epsilon: float = 0.1, alpha: float = 1.0, seed=None):
+    def __init__(
+        self,
+        d_member,
+        d_arm,
+        *,
+        epsilon: float = 0.1,
+        alpha: float = 1.0,
+        random_state=None,
+        seed=None,
+    ):
+        random_state = renamed(
+            random_state, seed, old="seed", new="random_state", owner="EpsilonGreedy"
+        )
         check_number("EpsilonGreedy", "epsilon", epsilon, high=1)
-        super().__init__(d_member, d_arm, alpha=alpha, seed=seed)
+        super().__init__(d_member, d_arm, alpha=alpha, random_state=random_state)
         self.epsilon = float(epsilon)
 
     def _greedy(self, contexts, arm_features, mask):
@@ -275,7 +291,7 @@ class LinTS(LinearPolicy):
 
     Examples
     --------
-    >>> policy = LinTS(2, 2, nu=0.1, seed=0)
+    >>> policy = LinTS(2, 2, nu=0.1, random_state=0)
     >>> arms = np.eye(2)
     >>> _ = policy.update([[1, 0]] * 50, arms, [0] * 50, [1.0] * 50)
     >>> d = policy.select([[1, 0]], arms)
@@ -284,11 +300,20 @@ class LinTS(LinearPolicy):
     """
 
     def __init__(
-        self, d_member, d_arm, *, nu: float = 1.0, n_propensity: int = 100, alpha=1.0, seed=None
+        self,
+        d_member,
+        d_arm,
+        *,
+        nu: float = 1.0,
+        n_propensity: int = 100,
+        alpha=1.0,
+        random_state=None,
+        seed=None,
     ):
+        random_state = renamed(random_state, seed, old="seed", new="random_state", owner="LinTS")
         check_number("LinTS", "nu", nu)
         check_number("LinTS", "n_propensity", n_propensity, low=1, integer=True)
-        super().__init__(d_member, d_arm, alpha=alpha, seed=seed)
+        super().__init__(d_member, d_arm, alpha=alpha, random_state=random_state)
         self.nu, self.n_propensity = float(nu), n_propensity
 
     def select(self, contexts, arm_features, *, mask=None) -> Decision:

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lumos._checks import check_number
+from lumos._checks import check_number, renamed, renamed_attribute
 from lumos.bandits._linear import (
     Decision,
     _check,
@@ -90,12 +90,13 @@ class NeuralTS:
         The most recent played pairs kept for training.
     n_propensity : int, default=100
         Further draws per member that estimate the played arm's propensity.
-    seed : int, optional
-        Seeds the initial weights, the training batches and every draw.
+    random_state : int, optional
+        Seeds the initial weights, the training batches and every draw (``seed`` is
+        its older name).
 
     Examples
     --------
-    >>> policy = NeuralTS(2, 2, hidden=16, nu=0.1, seed=0)
+    >>> policy = NeuralTS(2, 2, hidden=16, nu=0.1, random_state=0)
     >>> arms = np.eye(2)
     >>> _ = policy.update([[1, 0]] * 64, arms, [0, 1] * 32, [1.0, 0.0] * 32)
     >>> int(policy.select([[1, 0]], arms).arms[0])
@@ -117,8 +118,10 @@ class NeuralTS:
         batch_size: int = 128,
         max_pairs: int = 100_000,
         n_propensity: int = 100,
+        random_state=None,
         seed=None,
     ):
+        random_state = renamed(random_state, seed, old="seed", new="random_state", owner="NeuralTS")
         for name, value, low in (
             ("d_member", d_member, 1),
             ("d_arm", d_arm, 1),
@@ -140,8 +143,8 @@ class NeuralTS:
         self.steps, self.batch_size, self.max_pairs = int(steps), int(batch_size), int(max_pairs)
         self.train_every, self._updates = int(train_every), 0
         self.n_propensity = int(n_propensity)
-        self.seed = seed
-        self.rng = np.random.default_rng(seed)
+        self.random_state = random_state
+        self.rng = np.random.default_rng(random_state)
         self._generator = torch.Generator().manual_seed(int(self.rng.integers(2**31)))
         self.shipped = network is None
         self.network = self._new_network() if network is None else network
@@ -151,6 +154,8 @@ class NeuralTS:
         self._optimizer = torch.optim.Adam(self.network.parameters(), lr=self.lr)
         self._forget()
         self._sync()
+
+    seed = renamed_attribute("random_state", "seed", "NeuralTS")
 
     def _forget(self) -> None:
         """Empty the buffer of played pairs (a ring of at most ``max_pairs``)."""

@@ -44,13 +44,13 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from lumos._checks import check_number
+from lumos._checks import check_number, renamed, renamed_attribute
 from lumos.bandits._linear import EpsilonGreedy, LinTS
 from lumos.bandits._neural import NeuralTS
 from lumos.bandits._offer_judging import OfferJudging
@@ -66,7 +66,10 @@ FORMAT, VERSION = "lumos.offers", 1
 
 @dataclass(frozen=True)
 class OfferSettings:
-    """How an :class:`OfferModel` decides and learns (saved as ``offers.json``)."""
+    """How an :class:`OfferModel` decides and learns (saved as ``offers.json``).
+
+    ``random_state`` seeds the policy (``seed`` is its older name).
+    """
 
     model_id: str = "offers"
     policy: str = "lints"
@@ -79,9 +82,15 @@ class OfferSettings:
     conversions: tuple[str, ...] = ("purchase",)
     two_tower: int = 0
     batch: int = 500
-    seed: int = 0
+    random_state: int = 0
+    seed: InitVar[int | None] = None
 
-    def __post_init__(self):
+    def __post_init__(self, seed):
+        chosen = renamed(
+            self.random_state, seed, old="seed", new="random_state", owner="OfferSettings"
+        )
+        object.__setattr__(self, "random_state", chosen)
+
         def bad(field, value, want):
             raise LumosUserError(
                 f"offer setting {field!r} must be {want}; got {value!r}.", code="bad_argument"
@@ -89,9 +98,9 @@ class OfferSettings:
 
         if self.policy not in POLICIES:
             bad("policy", self.policy, f"one of {', '.join(POLICIES)}")
-        for field in ("cap_per_week", "batch", "hidden", "two_tower", "seed"):
+        for field in ("cap_per_week", "batch", "hidden", "two_tower", "random_state"):
             value = getattr(self, field)
-            low = 0 if field in ("two_tower", "seed", "cap_per_week") else 1
+            low = 0 if field in ("two_tower", "random_state", "cap_per_week") else 1
             check_number("OfferSettings", field, value, low=low, integer=True)
             object.__setattr__(self, field, int(value))  # a NumPy int would not save as JSON
         for field in ("nu", "alpha", "window_hours"):
@@ -104,6 +113,17 @@ class OfferSettings:
         ):
             bad("conversions", self.conversions, "a list of action names, e.g. [purchase]")
         object.__setattr__(self, "conversions", tuple(self.conversions))
+
+    @classmethod
+    def from_saved(cls, saved: dict) -> OfferSettings:
+        """The settings an ``offers.json`` holds, one saved with the older ``seed`` too."""
+        saved = dict(saved)
+        if "seed" in saved and "random_state" not in saved:
+            saved["random_state"] = saved.pop("seed")
+        return cls(**saved)
+
+
+OfferSettings.seed = renamed_attribute("random_state", "seed", "OfferSettings")
 
 
 class OfferModel(OfferJudging):
@@ -175,10 +195,14 @@ class OfferModel(OfferJudging):
         d_m = 1 + self._member_x.shape[1] + s.two_tower
         d_a = self._arm_base.shape[1] + s.two_tower
         if s.policy == "lints":
-            return LinTS(d_m, d_a, nu=s.nu, alpha=s.alpha, seed=s.seed)
+            return LinTS(d_m, d_a, nu=s.nu, alpha=s.alpha, random_state=s.random_state)
         if s.policy == "egreedy":
-            return EpsilonGreedy(d_m, d_a, epsilon=s.epsilon, alpha=s.alpha, seed=s.seed)
-        return NeuralTS(d_m, d_a, nu=s.nu, alpha=s.alpha, hidden=s.hidden, seed=s.seed)
+            return EpsilonGreedy(
+                d_m, d_a, epsilon=s.epsilon, alpha=s.alpha, random_state=s.random_state
+            )
+        return NeuralTS(
+            d_m, d_a, nu=s.nu, alpha=s.alpha, hidden=s.hidden, random_state=s.random_state
+        )
 
     def mask(self, channels) -> np.ndarray:
         """``(n, k)``: the arms each request may get — its channel's and "no offer"."""
@@ -272,7 +296,9 @@ class OfferModel(OfferJudging):
             offered = rounds["arm"].to_numpy() != self._arm_index.get(NO_OFFER, -1)
             rows = self._member_index.get_indexer(pd.Index(rounds["member_id"]))
             known = (rows >= 0) & offered
-            self.two_tower = TwoTower(self.settings.two_tower, seed=self.settings.seed).fit(
+            self.two_tower = TwoTower(
+                self.settings.two_tower, random_state=self.settings.random_state
+            ).fit(
                 self._member_x,
                 self._arm_base,
                 rows[known],
@@ -387,7 +413,7 @@ class OfferModel(OfferJudging):
         model = cls(
             pd.read_csv(folder / "arms.csv", keep_default_na=False),
             pd.read_parquet(folder / "members.parquet"),
-            OfferSettings(**meta["settings"]),
+            OfferSettings.from_saved(meta["settings"]),
         )
         model._member_mean = np.asarray(meta["member_mean"], dtype=float)
         model._member_std = np.asarray(meta["member_std"], dtype=float)

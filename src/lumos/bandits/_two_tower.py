@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import expit
 
-from lumos._checks import check_fitted, check_number
+from lumos._checks import check_fitted, check_number, renamed, renamed_attribute
 from lumos.bandits._neural import _torch
 from lumos.bandits._persist import read_npz, write_npz
 from lumos.errors import DataValidationError, LumosUserError
@@ -145,9 +145,9 @@ class TwoTower:
         Adam's learning rate.
     weight_decay : float, default=1e-4
         Adam's L2 penalty on all weights.
-    seed : int, optional
+    random_state : int, optional
         Seeds the initial weights and the mini-batch order: two fits with the
-        same seed and data give identical weights.
+        same seed and data give identical weights (``seed`` is its older name).
 
     Attributes
     ----------
@@ -165,7 +165,7 @@ class TwoTower:
     >>> members, arms = np.eye(2), np.eye(2)
     >>> logged_member, logged_arm = [0, 0, 1, 1] * 4, [0, 1, 0, 1] * 4
     >>> converted = [1, 0, 0, 1] * 4  # member 0 takes arm 0's offer, member 1 arm 1's
-    >>> model = TwoTower(dim=2, hidden=8, epochs=40, batch_size=16, lr=0.05, seed=0)
+    >>> model = TwoTower(dim=2, hidden=8, epochs=40, batch_size=16, lr=0.05, random_state=0)
     >>> _ = model.fit(members, arms, logged_member, logged_arm, converted)
     >>> model.score(members, arms).argmax(axis=1)
     array([0, 1])
@@ -182,6 +182,7 @@ class TwoTower:
         batch_size: int = 512,
         lr: float = 0.01,
         weight_decay: float = 1e-4,
+        random_state=None,
         seed=None,
     ):
         self.dim = dim
@@ -190,19 +191,24 @@ class TwoTower:
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
-        self.seed = seed
+        self.random_state = renamed(
+            random_state, seed, old="seed", new="random_state", owner="TwoTower"
+        )
+
+    seed = renamed_attribute("random_state", "seed", "TwoTower")
 
     def _check_params(self) -> None:
         for name, low in (("dim", 1), ("hidden", 1), ("epochs", 1), ("batch_size", 1)):
             check_number("TwoTower", name, getattr(self, name), low=low, integer=True)
         check_number("TwoTower", "lr", self.lr, strict=True)
         check_number("TwoTower", "weight_decay", self.weight_decay)
-        seed = self.seed
+        seed = self.random_state
         if seed is not None and (
             isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0
         ):
             raise LumosUserError(
-                f"The 'seed' parameter of TwoTower must be None or an int >= 0; got {seed!r}.",
+                f"The 'random_state' parameter of TwoTower must be None or an int >= 0; got "
+                f"{seed!r}.",
                 code="bad_argument",
             )
 
@@ -235,7 +241,7 @@ class TwoTower:
         y = _labels(converted, len(members))
 
         torch = _torch("TwoTower.fit")
-        seed = self.seed
+        seed = self.random_state
         if seed is None:
             seed = int(np.random.default_rng().integers(2**63))
         init_seed, batch_seed = np.random.SeedSequence(int(seed)).generate_state(2, np.uint64)
@@ -334,7 +340,7 @@ class TwoTower:
                 "lr": float(self.lr),
                 "weight_decay": float(self.weight_decay),
             },
-            "seed": None if self.seed is None else int(self.seed),
+            "random_state": None if self.random_state is None else int(self.random_state),
             "bias": self.bias_,
             "n_member_features": self.n_member_features_,
             "n_arm_features": self.n_arm_features_,
@@ -355,7 +361,8 @@ class TwoTower:
             how="fit a TwoTower and save it",
         )
         try:
-            model = cls(**meta["params"], seed=meta["seed"])
+            seed = meta["random_state"] if "random_state" in meta else meta["seed"]  # older files
+            model = cls(**meta["params"], random_state=seed)
             model.member_tower_ = {k: arrays[f"member/{k}"].astype(float) for k in _LAYERS}
             model.arm_tower_ = {k: arrays[f"arm/{k}"].astype(float) for k in _LAYERS}
             model.loss_curve_ = arrays["loss_curve"].astype(float)

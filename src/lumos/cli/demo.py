@@ -50,20 +50,51 @@ def demo(out, n_accounts, months, random_state, no_serve, port, no_browser):
     from lumos.serve import run_server
 
     with demo_app(Path(out)) as app:
-        account = done["scores"]["account_id"].iloc[0]
-        click.echo(
-            f"\nServing on http://127.0.0.1:{port} — the dashboard at / (Accounts, "
-            f"/learning?member=M000001, /network?member=U000001, /offers, /health); the API: "
-            "/v1/members/M000001/recommendations,"
-            f" /v1/members/U000001/cohorts, /v1/accounts/{account}/insights, POST "
-            "/v1/members/om000001/offer?channel=email, /docs. Ctrl-C stops."
-        )
+        click.echo(serving_message(port, done["member"], done["account"]))
         if not no_browser and has_display():
             import threading
             import webbrowser
 
             threading.Timer(1.5, webbrowser.open, args=(f"http://127.0.0.1:{port}/",)).start()
         run_server(app, "127.0.0.1", port)
+
+
+def serving_message(port: int, member: str, account: str) -> str:
+    """What ``lumos demo`` says when it serves: where, and the URLs that show one member and
+    one account everywhere.
+
+    >>> print(serving_message(8000, "M000042", "A000007"))  # doctest: +NORMALIZE_WHITESPACE
+    <BLANKLINE>
+    Serving on http://127.0.0.1:8000 (Ctrl-C stops). Try member M000042 and account A000007:
+      dashboard  http://127.0.0.1:8000/accounts  (A000007 is in the book)
+                 http://127.0.0.1:8000/learning?member=M000042
+                 http://127.0.0.1:8000/network?member=M000042
+                 http://127.0.0.1:8000/offers
+                 http://127.0.0.1:8000/health
+      API        GET  http://127.0.0.1:8000/v1/members/M000042/recommendations
+                 GET  http://127.0.0.1:8000/v1/members/M000042/cohorts
+                 POST http://127.0.0.1:8000/v1/members/M000042/offer?channel=email
+                 GET  http://127.0.0.1:8000/v1/accounts/A000007/insights
+                 http://127.0.0.1:8000/docs
+    """
+    base = f"http://127.0.0.1:{port}"
+    pad = " " * 13
+    return "\n".join(
+        [
+            "",
+            f"Serving on {base} (Ctrl-C stops). Try member {member} and account {account}:",
+            f"  dashboard  {base}/accounts  ({account} is in the book)",
+            f"{pad}{base}/learning?member={member}",
+            f"{pad}{base}/network?member={member}",
+            f"{pad}{base}/offers",
+            f"{pad}{base}/health",
+            f"  API        GET  {base}/v1/members/{member}/recommendations",
+            f"{pad}GET  {base}/v1/members/{member}/cohorts",
+            f"{pad}POST {base}/v1/members/{member}/offer?channel=email",
+            f"{pad}GET  {base}/v1/accounts/{account}/insights",
+            f"{pad}{base}/docs",
+        ]
+    )
 
 
 def has_display(environ=None, platform: str = sys.platform) -> bool:

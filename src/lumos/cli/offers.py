@@ -48,7 +48,7 @@ def offers_retrain(
         "two_tower": two_tower,
         "cap_per_week": cap_per_week,
         "model_id": model_id,
-        "seed": random_state,
+        "random_state": random_state,
     }
     model = open_offer_model(folder, arms=arms, members=members, settings=chosen)
     rounds = model.retrain(read_events(events, name="--events"))

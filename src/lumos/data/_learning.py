@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from lumos._checks import check_number
+from lumos._checks import check_number, renamed
+from lumos.data._given import codes, given_table
 
 SKILLS = {
     "Software development": [
@@ -130,40 +131,47 @@ class LearningBook:
     truth: dict = field(repr=False)
 
     @property
-    def tables(self) -> tuple[pd.DataFrame, ...]:
-        """``members, member_skills, courses, course_skills, skills, interactions``: the
-        arguments of :meth:`lumos.recommend.CourseRecommender.fit`, in order."""
-        return (
-            self.members,
-            self.member_skills,
-            self.courses,
-            self.course_skills,
-            self.skills,
-            self.interactions,
-        )
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table by name, in order (``members, member_skills, courses, course_skills,
+        skills, interactions``): the argument of
+        :meth:`lumos.recommend.CourseRecommender.fit`."""
+        names = ("members", "member_skills", "courses", "course_skills", "skills", "interactions")
+        return {name: getattr(self, name) for name in names}
 
 
 def learning(
-    n_members: int = 3000,
+    n_members: int | None = None,
     n_courses: int = 600,
     days: int = 60,
-    seed: int = 0,
+    random_state: int = 0,
     start="2025-01-01",
     taxonomy_coverage: float = 0.6,
+    *,
+    members: pd.DataFrame | None = None,
+    seed: int | None = None,
 ) -> LearningBook:
     """A learning platform: members, courses, skills and a log of interactions.
 
     Parameters
     ----------
-    n_members : int, default=3000
+    n_members : int, optional
+        3000 by default; the number of ``members`` when they are given.
     n_courses : int, default=600
     days : int, default=60
         Days of interactions from ``start``.
-    seed : int, default=0
+    random_state : int, default=0
+        The data depend on ``random_state`` and the arguments only (``seed`` is its
+        older name).
     start : date-like, default="2025-01-01"
     taxonomy_coverage : float, default=0.6
         Share of courses the skill taxonomy tags (``course_skills``); the
         others have skills only in their text.
+    members : DataFrame, optional
+        The members to use (a population's ``members``: ``member_id, title,
+        industry, company, region``; each title one of :data:`TITLES`, each
+        industry one of :data:`INDUSTRIES`) instead of generated ones: their
+        ids, and the title, industry and company their skills, preferences and
+        trends follow. Without them the book is the same as before.
 
     Returns
     -------
@@ -171,20 +179,30 @@ def learning(
 
     Examples
     --------
-    >>> book = learning(200, 80, days=14, seed=1)
+    >>> book = learning(200, 80, days=14, random_state=1)
     >>> sorted(book.interactions["type"].unique())
     ['bookmark', 'click', 'dismiss', 'impression', 'watch']
     >>> bool((book.interactions.groupby("type").size()["click"]
     ...       < book.interactions.groupby("type").size()["impression"]))
     True
     """
+    given, n_members = given_table(
+        members,
+        n_members,
+        default=3000,
+        owner="learning",
+        n_name="n_members",
+        what="members",
+        columns=["member_id", "title", "industry", "company", "region"],
+        low=10,
+    )
     for name, value, low in (
-        ("n_members", n_members, 10),
         ("n_courses", n_courses, 10),
         ("days", days, 7),
     ):
         check_number("learning", name, value, low=low, integer=True)
-    rng = np.random.default_rng(seed)
+    random_state = renamed(random_state, seed, old="seed", new="random_state", owner="learning")
+    rng = np.random.default_rng(random_state)
     skills = pd.DataFrame(
         [
             (f"S{i:03d}", name, cat)
@@ -197,8 +215,13 @@ def learning(
 
     # members: title × industry cohorts give a prior over skills
     titles = list(TITLES)
-    title = rng.choice(len(titles), n_members, p=_weights(rng, len(titles)))
-    industry = rng.choice(len(INDUSTRIES), n_members)
+    if given is None:
+        title = rng.choice(len(titles), n_members, p=_weights(rng, len(titles)))
+        industry = rng.choice(len(INDUSTRIES), n_members)
+    else:
+        known = {"owner": "learning", "what": "members"}
+        title = codes(given["title"], titles, column="title", **known)
+        industry = codes(given["industry"], INDUSTRIES, column="industry", **known)
     prior = np.zeros((len(titles), len(INDUSTRIES), K))
     for t, (_, weights) in enumerate(TITLES.values()):
         base = np.array([weights.get(cats[c], 0.05) for c in skill_cat])
@@ -216,7 +239,10 @@ def learning(
         profile[np.arange(n_members), pick] |= has_profile & (rng.random(n_members) < 0.8)
     profile &= ~personal
     m, k = np.nonzero(profile)
-    member_ids = np.array([f"M{i:06d}" for i in range(n_members)], dtype=object)
+    if given is None:
+        member_ids = np.array([f"M{i:06d}" for i in range(n_members)], dtype=object)
+    else:
+        member_ids = given["member_id"].astype(str).to_numpy(dtype=object)
     member_skills = pd.DataFrame(
         {
             "member_id": member_ids[m],
@@ -224,28 +250,33 @@ def learning(
             "score": np.round(rng.uniform(0.3, 1.0, len(m)), 2),
         }
     )
-    companies = np.array([f"Company {i:03d}" for i in range(max(20, n_members // 40))])
-    company_industry = rng.choice(len(INDUSTRIES), len(companies))
-    company = np.array(
-        [
-            rng.choice(np.flatnonzero(company_industry == g))
-            if (company_industry == g).any()
-            else 0
-            for g in range(len(INDUSTRIES))
-        ]
-    )
-    company = company[industry] + 0  # one company per industry at least …
-    spread = rng.integers(0, len(companies), n_members)  # … and mostly the others in it
-    same = company_industry[spread] == industry
-    company = np.where(same, spread, company)
     seniority = np.array([TITLES[t][0] for t in titles])[title]
+    if given is None:
+        companies = np.array([f"Company {i:03d}" for i in range(max(20, n_members // 40))])
+        company_industry = rng.choice(len(INDUSTRIES), len(companies))
+        company = np.array(
+            [
+                rng.choice(np.flatnonzero(company_industry == g))
+                if (company_industry == g).any()
+                else 0
+                for g in range(len(INDUSTRIES))
+            ]
+        )
+        company = company[industry] + 0  # one company per industry at least …
+        spread = rng.integers(0, len(companies), n_members)  # … and mostly the others in it
+        same = company_industry[spread] == industry
+        company_names = companies[np.where(same, spread, company)].astype(object)
+        region = rng.choice(REGIONS, n_members, p=[0.45, 0.3, 0.15, 0.1]).astype(object)
+    else:
+        company_names = given["company"].astype(str).to_numpy(dtype=object)
+        region = given["region"].astype(str).to_numpy(dtype=object)
     members = pd.DataFrame(
         {
             "member_id": member_ids,
             "title": np.array(titles, dtype=object)[title],
             "industry": np.array(INDUSTRIES, dtype=object)[industry],
-            "company": companies[company].astype(object),
-            "region": rng.choice(REGIONS, n_members, p=[0.45, 0.3, 0.15, 0.1]).astype(object),
+            "company": company_names,
+            "region": region,
             "seniority": seniority.astype(np.float64),
         }
     )

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from lumos._checks import check_number
+from lumos._checks import check_number, renamed
+from lumos.data._given import given_table
 
 NO_OFFER = "none"
 PRODUCTS = {  # product: (monthly price, the member column it serves)
@@ -70,29 +71,68 @@ def offer_arms() -> pd.DataFrame:
 
 
 def offers(
-    n_members: int = 5000, n_requests: int = 30_000, *, seed: int = 0, start="2026-01-05"
+    n_members: int | None = None,
+    n_requests: int = 30_000,
+    *,
+    random_state: int = 0,
+    start="2026-01-05",
+    members: pd.DataFrame | None = None,
+    seed: int | None = None,
 ) -> OfferBook:
     """Members, arms and a uniform-random policy's offer log with known conversion rates.
 
+    Parameters
+    ----------
+    n_members : int, optional
+        5000 by default; the number of ``members`` when they are given.
+    n_requests : int, default=30_000
+        Offer requests in the log, over four weeks from ``start``.
+    random_state : int, default=0
+        The data depend on ``random_state`` and the arguments only (``seed`` is its
+        older name).
+    start : date-like, default="2026-01-05"
+    members : DataFrame, optional
+        The members to make offers to (a population's ``members``; only their
+        ``member_id`` is read) instead of generated ids. Their intents, tenure
+        and network are drawn as for generated members, so the book is the one
+        ``offers(len(members), …)`` makes, with these ids.
+
+    Returns
+    -------
+    OfferBook
+
     Examples
     --------
-    >>> book = offers(200, 1000, seed=0)
+    >>> book = offers(200, 1000, random_state=0)
     >>> len(book.arms), sorted(book.events.type.unique())
     (46, ['action', 'served'])
     >>> p = book.truth(np.arange(3), np.arange(46))
     >>> p.shape, bool((p[:, 0] == 0).all())
     ((3, 46), True)
     """
-    check_number("offers", "n_members", n_members, low=1, integer=True)
+    given, n_members = given_table(
+        members,
+        n_members,
+        default=5000,
+        owner="offers",
+        n_name="n_members",
+        what="members",
+        columns=["member_id"],
+    )
     check_number("offers", "n_requests", n_requests, low=1, integer=True)
-    rng = np.random.default_rng(seed)
+    random_state = renamed(random_state, seed, old="seed", new="random_state", owner="offers")
+    rng = np.random.default_rng(random_state)
     intents = rng.dirichlet(
         np.full(5, 0.4), n_members
     )  # career, business, sales, recruiting, learning
     tenure = rng.lognormal(1.0, 0.8, n_members)
     members = pd.DataFrame(
         {
-            "member_id": [f"om{i:06d}" for i in range(n_members)],
+            "member_id": (
+                [f"om{i:06d}" for i in range(n_members)]
+                if given is None
+                else given["member_id"].astype(str).to_numpy(dtype=object)
+            ),
             "tenure_years": tenure.round(2),
             "network": np.log1p(rng.lognormal(5.0, 1.2, n_members)) + 2 * intents[:, 1],
             "job_seeking": intents[:, 0] + rng.normal(0, 0.05, n_members),

@@ -20,7 +20,8 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 
-from lumos._checks import check_number
+from lumos._checks import check_number, renamed
+from lumos.data._given import codes, given_table
 from lumos.data._learning import _unique
 from lumos.errors import LumosUserError
 
@@ -323,19 +324,34 @@ class SocialBook:
         return {name: getattr(self, name) for name in names}
 
 
-def social(n_members: int = 2000, *, seed: int = 0, start="2025-01-01") -> SocialBook:
+def social(
+    n_members: int | None = None,
+    *,
+    random_state: int = 0,
+    start="2025-01-01",
+    members: pd.DataFrame | None = None,
+    seed: int | None = None,
+) -> SocialBook:
     """A professional social network: members, connections, groups, events, newsletters, hashtags.
 
     Parameters
     ----------
-    n_members : int, default=2000
-        At least 2. There are ``max(5, n_members // 40)`` companies, 20 schools,
-        8 regions and 8 topics.
-    seed : int, default=0
-        The data depend on ``seed`` and the arguments only.
+    n_members : int, optional
+        At least 2; 2000 by default, the number of ``members`` when they are
+        given. There are ``max(5, n_members // 40)`` companies, 20 schools, 8
+        regions and 8 topics.
+    random_state : int, default=0
+        The data depend on ``random_state`` and the arguments only (``seed`` is its
+        older name).
     start : date-like, default="2025-01-01"
         Members joined and connected before ``start``; events start in the 90
         days after it.
+    members : DataFrame, optional
+        The members to use (a population's ``members``: ``member_id, name,
+        title, company``; each title one of :data:`TITLES`) instead of
+        generated ones: their ids, names and titles, and the companies they
+        work at, whose colleagues connect. A member's primary topic is their
+        title's. Without them the network is the same as before.
 
     Returns
     -------
@@ -345,7 +361,7 @@ def social(n_members: int = 2000, *, seed: int = 0, start="2025-01-01") -> Socia
 
     Examples
     --------
-    >>> book = social(300, seed=1)
+    >>> book = social(300, random_state=1)
     >>> list(book.tables)[:4]
     ['members', 'connections', 'groups', 'group_members']
     >>> book.members.iloc[0][["member_id", "image_url"]].tolist()
@@ -358,12 +374,26 @@ def social(n_members: int = 2000, *, seed: int = 0, start="2025-01-01") -> Socia
     >>> sorted(book.follows["entity_type"].unique())
     ['hashtag', 'newsletter']
     """
+    given = None
+    if members is not None:
+        given, n_members = given_table(
+            members,
+            n_members,
+            default=2000,
+            owner="social",
+            n_name="n_members",
+            what="members",
+            columns=["member_id", "name", "title", "company"],
+            low=2,
+        )
+    n_members = 2000 if n_members is None else n_members
     if not isinstance(n_members, Integral) or isinstance(n_members, bool) or n_members < 2:
         raise LumosUserError(
             f"n_members must be an int >= 2 (a network needs two members). Got {n_members!r}.",
             code="bad_argument",
         )
-    check_number("social", "seed", seed, integer=True)
+    random_state = renamed(random_state, seed, old="seed", new="random_state", owner="social")
+    check_number("social", "random_state", random_state, integer=True)
     try:
         begin = pd.Timestamp(start)
     except (TypeError, ValueError):
@@ -372,19 +402,26 @@ def social(n_members: int = 2000, *, seed: int = 0, start="2025-01-01") -> Socia
         raise LumosUserError(
             f"start must be a date such as '2025-01-01'. Got {start!r}.", code="bad_argument"
         )
-    rng = np.random.default_rng(int(seed))
+    rng = np.random.default_rng(int(random_state))
     n, T = int(n_members), len(TOPICS)
     t0 = np.datetime64(begin.tz_localize(None) if begin.tz else begin, "s")
 
     # members: company (heavy-tailed sizes) → primary topic → title; region; school
-    n_comp = max(5, n // 40)
-    comp_topic = rng.permutation(np.arange(n_comp) % T)
-    comp_region = rng.choice(len(REGIONS), n_comp, p=_norm(list(REGIONS.values())))
-    company = rng.choice(n_comp, n, p=_norm(rng.lognormal(0, 1.0, n_comp)))
-    topic = np.where(rng.random(n) < 0.7, comp_topic[company], rng.integers(0, T, n))
     titles = list(TITLES)
     title_topic = np.array([TOPICS.index(p) for p, _ in TITLES.values()])
-    title = _pick(rng, title_topic, np.ones(len(titles)), topic, T)
+    if given is None:
+        n_comp = max(5, n // 40)
+        comp_topic = rng.permutation(np.arange(n_comp) % T)
+        comp_region = rng.choice(len(REGIONS), n_comp, p=_norm(list(REGIONS.values())))
+        company = rng.choice(n_comp, n, p=_norm(rng.lognormal(0, 1.0, n_comp)))
+        topic = np.where(rng.random(n) < 0.7, comp_topic[company], rng.integers(0, T, n))
+        title = _pick(rng, title_topic, np.ones(len(titles)), topic, T)
+    else:  # the given companies and titles; a member's topic is their title's
+        company, company_names = pd.factorize(given["company"].astype(str))
+        n_comp = len(company_names)
+        comp_region = rng.choice(len(REGIONS), n_comp, p=_norm(list(REGIONS.values())))
+        title = codes(given["title"], titles, owner="social", what="members", column="title")
+        topic = title_topic[title]
     region = np.where(
         rng.random(n) < 0.75,
         comp_region[company],
@@ -407,16 +444,29 @@ def social(n_members: int = 2000, *, seed: int = 0, start="2025-01-01") -> Socia
     interests[np.flatnonzero(has2), secondary[title][has2]] += rng.gamma(3.0, 0.4, has2.sum())
     interests /= interests.sum(1, keepdims=True)
 
-    ids = _ids("U", 6, n)
-    regions, companies = np.array(list(REGIONS), dtype=object), _companies(rng, comp_topic)
+    regions = np.array(list(REGIONS), dtype=object)
+    if given is None:
+        ids, companies = _ids("U", 6, n), _companies(rng, comp_topic)
+    else:
+        ids = given["member_id"].astype(str).to_numpy(dtype=object)
+        companies = np.asarray(company_names, dtype=object)
     joined_age = np.minimum(rng.exponential(4 * 365 * 86400, n), 15 * 365 * 86400) + 86400
     joined = t0 - joined_age.astype("timedelta64[s]")
-    first_names = np.asarray(_FIRST, dtype=object)[rng.integers(0, len(_FIRST), n)]
-    last_names = np.asarray(_LAST, dtype=object)[rng.integers(0, len(_LAST), n)]
+    if given is None:
+        first_names = np.asarray(_FIRST, dtype=object)[rng.integers(0, len(_FIRST), n)]
+        last_names = np.asarray(_LAST, dtype=object)[rng.integers(0, len(_LAST), n)]
+    else:  # "Ada Lovelace": first "Ada", last "Lovelace" (a one-word name is both)
+        parts = given["name"].astype(str).str.split(" ", n=1)
+        first_names = parts.str[0].to_numpy(dtype=object)
+        last_names = parts.str[-1].to_numpy(dtype=object)
     members = pd.DataFrame(
         {
             "member_id": ids,
-            "name": first_names + " " + last_names,
+            "name": (
+                first_names + " " + last_names
+                if given is None
+                else given["name"].astype(str).to_numpy(dtype=object)
+            ),
             "title": np.asarray(titles, dtype=object)[title],
             "company": companies[company],
             "school": np.asarray(SCHOOLS, dtype=object)[school],

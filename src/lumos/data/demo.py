@@ -1,5 +1,10 @@
 """Generated demo data with known answers: accounts, SaaS, learning, a social network, offers.
 
+:func:`population` makes one population — members who work at customer
+accounts — that :func:`saas`, :func:`learning`, :func:`social` and
+:func:`offers` can all be about (``accounts=pop.accounts``,
+``members=pop.members``); without it each makes its own.
+
 ``accounts`` makes a book of business: one row per customer account with
 usage, engagement and firmographic features over 3/6/12-month windows and
 month-over-month pairs, and an upsell label driven by a hidden account health
@@ -17,9 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lumos._checks import check_number
+from lumos._checks import check_number, renamed
+from lumos.data._given import given_table
 from lumos.data._learning import LearningBook, learning
 from lumos.data._offers import OfferBook, offers
+from lumos.data._population import Population, population
 from lumos.data._social import SocialBook, social
 from lumos.errors import LumosUserError
 
@@ -29,12 +36,14 @@ __all__ = [
     "SAAS_DRIVERS",
     "LearningBook",
     "OfferBook",
+    "Population",
     "SaaSBook",
     "SocialBook",
     "accounts",
     "accounts_design_path",
     "learning",
     "offers",
+    "population",
     "saas",
     "social",
 ]
@@ -52,13 +61,17 @@ ACCOUNT_DRIVERS = {
 }
 
 
-def accounts(n_accounts: int = 5000, seed: int = 0) -> pd.DataFrame:
+def accounts(
+    n_accounts: int = 5000, random_state: int = 0, *, seed: int | None = None
+) -> pd.DataFrame:
     """A book of customer accounts with an upsell label.
 
     Parameters
     ----------
     n_accounts : int, default=5000
-    seed : int, default=0
+    random_state : int, default=0
+        The data depend on ``random_state`` and the arguments only (``seed`` is its
+        older name).
 
     Returns
     -------
@@ -69,12 +82,13 @@ def accounts(n_accounts: int = 5000, seed: int = 0) -> pd.DataFrame:
 
     Examples
     --------
-    >>> book = accounts(200, seed=1)
+    >>> book = accounts(200, random_state=1)
     >>> book.shape[0], book["upsell"].isin([0, 1]).all()
     (200, np.True_)
     """
     check_number("accounts", "n_accounts", n_accounts, low=1, integer=True)
-    rng = np.random.default_rng(seed)
+    random_state = renamed(random_state, seed, old="seed", new="random_state", owner="accounts")
+    rng = np.random.default_rng(random_state)
     n = n_accounts
     industry = rng.choice(INDUSTRIES, n)
     region = rng.choice(REGIONS, n, p=[0.45, 0.3, 0.15, 0.1])
@@ -204,7 +218,15 @@ class SaaSBook:
     end: pd.Timestamp
 
 
-def saas(n_accounts: int = 2000, months: int = 36, seed: int = 0, start="2023-01-01") -> SaaSBook:
+def saas(
+    n_accounts: int | None = None,
+    months: int = 36,
+    random_state: int = 0,
+    start="2023-01-01",
+    *,
+    accounts: pd.DataFrame | None = None,
+    seed: int | None = None,
+) -> SaaSBook:
     """A book of SaaS business: 12-month contracts, add-ons, renewals, usage and firmographics.
 
     Every account has a hidden monthly health (an AR(1) process around an
@@ -218,11 +240,20 @@ def saas(n_accounts: int = 2000, months: int = 36, seed: int = 0, start="2023-01
 
     Parameters
     ----------
-    n_accounts : int, default=2000
+    n_accounts : int, optional
+        2000 by default; the number of ``accounts`` when they are given.
     months : int, default=36
         Months of history from ``start``; the data ends at ``start + months``.
-    seed : int, default=0
+    random_state : int, default=0
+        The data depend on ``random_state`` and the arguments only (``seed`` is its
+        older name).
     start : date-like, default="2023-01-01"
+    accounts : DataFrame, optional
+        The accounts to use (a population's ``accounts``: ``account_id, name,
+        industry, region``) instead of generated ones: the book's ids,
+        industries and regions are theirs, and its ``accounts`` table names
+        them. Their business is drawn as for generated accounts, so the book
+        is the one ``saas(len(accounts), …)`` makes, with these accounts.
 
     Returns
     -------
@@ -232,24 +263,37 @@ def saas(n_accounts: int = 2000, months: int = 36, seed: int = 0, start="2023-01
 
     Examples
     --------
-    >>> book = saas(50, months=24, seed=1)
+    >>> book = saas(50, months=24, random_state=1)
     >>> sorted(book.contracts["kind"].unique()) <= ["add_on", "new", "renewal"]
     True
     >>> book.usage["metric"].nunique()
     5
     """
-    check_number("saas", "n_accounts", n_accounts, low=1, integer=True)
+    given, n_accounts = given_table(
+        accounts,
+        n_accounts,
+        default=2000,
+        owner="saas",
+        n_name="n_accounts",
+        what="accounts",
+        columns=["account_id", "name", "industry", "region"],
+    )
     if not isinstance(months, int) or months < 13:
         raise LumosUserError(
             f"months must be an int >= 13 (one renewal). Got {months!r}.", code="bad_argument"
         )
-    rng = np.random.default_rng(seed)
+    random_state = renamed(random_state, seed, old="seed", new="random_state", owner="saas")
+    rng = np.random.default_rng(random_state)
     first = pd.Timestamp(start).to_period("M")
     month_dates = pd.period_range(first, periods=months + 1, freq="M").to_timestamp()
     n, P = n_accounts, len(PRODUCTS)
     ids = np.array([f"C{i:06d}" for i in range(n)], dtype=object)
     industry = rng.choice(INDUSTRIES, n)
     region = rng.choice(REGIONS, n, p=[0.45, 0.3, 0.15, 0.1])
+    if given is not None:  # drawn all the same: the business is saas(n)'s, the accounts these
+        ids = given["account_id"].astype(str).to_numpy(dtype=object)
+        industry = given["industry"].astype(str).to_numpy(dtype=object)
+        region = given["region"].astype(str).to_numpy(dtype=object)
     employees = np.round(np.exp(rng.normal(6.0, 1.2, n))).clip(20, None)
     growth = rng.normal(0.004, 0.01, n)  # monthly headcount growth
     level = rng.normal(0, 0.8, n) + 25 * growth
@@ -354,9 +398,11 @@ def saas(n_accounts: int = 2000, months: int = 36, seed: int = 0, start="2023-01
         ],
         ignore_index=True,
     )
+    named = {} if given is None else {"name": given["name"].astype(str).to_numpy(dtype=object)}
     accounts = pd.DataFrame(
         {
             "account_id": ids,
+            **named,
             "industry": industry,
             "region": region,
             "size": pd.cut(

@@ -6,13 +6,15 @@ import contextlib
 from pathlib import Path
 
 from lumos.demo._run import HEALTH_GROUPS
+from lumos.demo._try import read_try
 from lumos.serve import ServeConfig, app_from_config
 
 
 def demo_config(out, cohorts, events=None) -> ServeConfig:
     """The server configuration over the demo folder ``out``: its store and experiment,
-    account scores, course titles, offer model and log, model health; ``cohorts`` is the
-    cohorts YAML to serve, ``events`` the event log (default ``out/events``)."""
+    account scores, course titles, offer model and log, model health, and the member it
+    names to try; ``cohorts`` is the cohorts YAML to serve, ``events`` the event log
+    (default ``out/events``)."""
     out = Path(out)
     return ServeConfig(
         store=str(out / "store"),
@@ -28,6 +30,7 @@ def demo_config(out, cohorts, events=None) -> ServeConfig:
         prioritizer=str(out / "model"),
         health=str(out / "course_health.parquet"),
         health_groups=HEALTH_GROUPS,
+        example_member=read_try(out).get("member"),
     )
 
 

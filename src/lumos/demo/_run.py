@@ -1,13 +1,17 @@
-"""The main job, ``lumos demo``: account propensity and course recommendations, with reasons.
+"""The main job, ``lumos demo``: every system on one generated population, with reasons.
 
-It generates a book of SaaS business (contracts, monthly usage, firmographics),
-trains the Account Prioritizer on renewal-window labels and window features,
-scores every account and product in the last month of data with its reasons;
-then generates a learning platform and recommends courses to every member,
-each with its reason, and judges the course model on the last two weeks'
-clicks. It writes everything a user needs to look at it or rerun it with
-``lumos propensity train | score``, ``lumos explain run`` and
-``lumos recommend courses``.
+It generates one population — members who work at customer accounts — and a
+book of SaaS business of those accounts (contracts, monthly usage,
+firmographics), trains the Account Prioritizer on renewal-window labels and
+window features, and scores every account and product in the last month of
+data with its reasons. The members learn on a generated learning platform,
+which recommends them courses, each with its reason, and judges the course
+model on the last two weeks' clicks; they meet in a generated network, whose
+discovery cohorts the second-pass ranker orders; they get offers, which LinTS
+learns to make from a uniform policy's log. It writes everything a user needs
+to look at it or rerun it with ``lumos propensity train | score``, ``lumos
+explain run``, ``lumos recommend courses`` and ``lumos offers``, and names one
+member and one account to try everywhere (``try.json``).
 """
 
 from __future__ import annotations
@@ -21,11 +25,14 @@ from sklearn.metrics import roc_auc_score
 
 from lumos._checks import renamed
 from lumos.data import atomic_path
-from lumos.data.demo import learning, saas
+from lumos.data.demo import learning, population, saas
+from lumos.demo._try import candidates, first_with_cohorts, save_try
 from lumos.experiments import Experiments, ModelRouter
 from lumos.explain import carousels, export
 from lumos.recommend import AccountPrioritizer, CourseRecommender, course_lists, publish_lists
 from lumos.store import LMDBStore
+
+MEMBERS = 3000  # the population: the learning platform's, the network's and the offers' members
 
 
 def run_demo(
@@ -37,12 +44,19 @@ def run_demo(
     echo: Callable[[str], None] = print,
     seed: int | None = None,
 ) -> dict:
-    """Run the demo into folder ``out`` and return what it wrote and measured."""
+    """Run the demo into folder ``out`` and return what it wrote and measured.
+
+    Returns ``seconds``, ``paths``, ``report`` (the prioritizer's validation),
+    ``scores``, and the ``member`` and ``account`` to try: a member with a course
+    list of their own, discovery cohorts and offers, and the account they work at,
+    which has scores and narratives.
+    """
     seed = renamed(random_state, seed, old="seed", new="random_state", owner="run_demo")
     started = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    book = saas(n_accounts, months=months, seed=seed)
+    pop = population(MEMBERS, n_accounts, random_state=seed)
+    book = saas(months=months, random_state=seed, accounts=pop.accounts)
     tables = {"contracts": book.contracts, "usage": book.usage, "firmographics": book.firmographics}
     paths = {name: out / "tables" / f"{name}.parquet" for name in tables}
     for name, table in tables.items():
@@ -86,6 +100,11 @@ def run_demo(
     )
     report = model.report_
     echo(
+        f"Population: {len(pop.members):,} members working at "
+        f"{pop.members['account_id'].nunique():,} of {n_accounts:,} customer accounts; the same "
+        "people learn, network and get offers below."
+    )
+    echo(
         f"Book: {n_accounts:,} accounts, {len(book.contracts):,} contracts, "
         f"{len(book.usage):,} usage rows over {months} months."
     )
@@ -107,58 +126,65 @@ def run_demo(
         + ", ".join(f"{counts.get(c, 0):,} {c}" for c in ("upsell", "flat", "churn"))
         + " (accounts)."
     )
+    names = pop.accounts.set_index("account_id")["name"]
     for title, rows in (
         ("Top upsell", accounts.nlargest(2, "predicted_change")),
         ("Top churn risk", accounts.nsmallest(2, "predicted_change")),
     ):
         for account, row in rows.iterrows():
             echo(
-                f"\n{title}: {account}, {row['units']:.0f} units, predicted "
+                f"\n{title}: {account} ({names[account]}), {row['units']:.0f} units, predicted "
                 f"{row['predicted_change']:+.1f} by {row['renewal']:%b %Y}"
             )
             for line in text.loc[text["row"] == account, "text"]:
                 echo(f"  • {line}")
-    paths |= _courses(out, seed=seed, echo=echo)
-    paths |= _cohorts(out, paths["store"], seed=seed, echo=echo)
-    paths |= _offers(out, seed=seed, echo=echo)
+
+    courses = _courses(out, pop.members, seed=seed)
+    paths |= courses["paths"]
+    network = _network(out, paths["store"], pop.members, seed=seed)
+    paths |= network["paths"]
+    fit = candidates(pop.members, scores["account_id"], courses["lists"], courses["router"])
+    member, page = _first_with_cohorts(network["service"], fit)
+    who = pop.members.set_index("member_id").loc[member]
+    account = who["account_id"]
+    _say_courses(courses, member, echo)
+    _say_network(network, member, page, echo)
+    paths |= _offers(out, pop.members, member, seed=seed, echo=echo)
+    paths["try"] = save_try(out, member, account)
     elapsed = time.perf_counter() - started
     echo("")
     for name, path in paths.items():
         echo(f"{name:>15}: {path}")
-    echo(f"\nDone in {elapsed:.1f} s. Open {paths['report']} in a browser.")
-    return {"seconds": elapsed, "paths": paths, "report": report, "scores": scores}
+    echo(
+        f"\nTry member {member} ({who['name']}, {who['title']} at {who['company']}) and their "
+        f"account {account} on the dashboard and in the API."
+    )
+    echo(f"Done in {elapsed:.1f} s. Open {paths['report']} in a browser.")
+    return {
+        "seconds": elapsed,
+        "paths": paths,
+        "report": report,
+        "scores": scores,
+        "member": member,
+        "account": account,
+    }
 
 
-def _courses(out: Path, *, seed: int, echo) -> dict:
-    """Course recommendations with reasons on a generated learning platform."""
-    book = learning(3000, 600, days=60, seed=seed)
+def _courses(out: Path, members: pd.DataFrame, *, seed: int) -> dict:
+    """Course recommendations with reasons on a generated learning platform of ``members``;
+    both models' lists published, and the GLMix judged on held-out clicks."""
+    book = learning(n_courses=600, days=60, random_state=seed, members=members)
     folder = out / "learning"
     folder.mkdir(exist_ok=True)
-    names = ("members", "member_skills", "courses", "course_skills", "skills", "interactions")
-    for name in names:
+    for name, table in book.tables.items():
         with atomic_path(folder / f"{name}.parquet") as tmp:
-            getattr(book, name).to_parquet(tmp, index=False)
-    model = CourseRecommender(as_of=book.end, k=20, scorer="glmix", seed=seed)
-    model.fit(*book.tables)
+            table.to_parquet(tmp, index=False)
+    model = CourseRecommender(as_of=book.end, top_k=20, scorer="glmix", random_state=seed)
+    model.fit(book.tables)
     recs = model.recommend()
     path = out / "course_recommendations.parquet"
     with atomic_path(path) as tmp:
         recs.to_parquet(tmp, index=False)
-    member = recs["member_id"].iloc[0]
-    who = book.members.set_index("member_id").loc[member]
-    glmix = model.glmix_
-    echo(
-        f"\nCourses: a GLMix (global + {len(glmix.entity_ids_['member_id']):,} per-member + "
-        f"{len(glmix.entity_ids_['course_id']):,} per-course models) trained on the clicks, then "
-        f"{len(recs):,} recommendations for {recs['member_id'].nunique():,} members, each with "
-        f"a reason. For {member} ({who['title']}, {who['industry']}):"
-    )
-    mine = carousels(recs[recs["member_id"] == member], per_carousel=2)
-    titles = book.courses.set_index("course_id")["title"]
-    for text, rows in mine.groupby("carousel", sort=True):
-        echo(f"  {rows['reason_text'].iloc[0]}: " + "; ".join(titles[rows["course_id"]]))
-        if text >= 4:
-            break
     # publish both models' lists (half the members on each) and the cold-start list
     experiments = out / "experiments.yaml"
     with atomic_path(experiments) as tmp:
@@ -173,10 +199,6 @@ def _courses(out: Path, *, seed: int, echo) -> dict:
     store = out / "store"
     with LMDBStore(store) as s:
         version = publish_lists(s, lists, router=router)
-    echo(
-        f"Published store version {version}: each member's list from the model of their "
-        "experiment variant (glmix or affinity), and a cold-start list."
-    )
     health = out / "course_health.parquet"
     table = _held_out(book, days=14, seed=seed)
     with atomic_path(health) as tmp:
@@ -184,19 +206,54 @@ def _courses(out: Path, *, seed: int, echo) -> dict:
     auc = table.groupby("model", sort=False)[["label", "score"]].apply(
         lambda t: roc_auc_score(t["label"], t["score"])
     )
+    return {
+        "book": book,
+        "glmix": model.glmix_,
+        "recs": recs,
+        "lists": lists,
+        "router": router,
+        "version": version,
+        "auc": auc,
+        "judged": len(table) // len(auc),
+        "paths": {
+            "learning_tables": folder,
+            "courses": path,
+            "experiments": experiments,
+            "store": store,
+            "health": health,
+        },
+    }
+
+
+def _say_courses(courses: dict, member: str, echo) -> None:
+    book, recs, glmix = courses["book"], courses["recs"], courses["glmix"]
+    who = book.members.set_index("member_id").loc[member]
+    echo(
+        f"\nCourses: a GLMix (global + {len(glmix.entity_ids_['member_id']):,} per-member + "
+        f"{len(glmix.entity_ids_['course_id']):,} per-course models) trained on the clicks, then "
+        f"{len(recs):,} recommendations for {recs['member_id'].nunique():,} members, each with "
+        f"a reason. For {member} ({who['title']}, {who['industry']}, {who['company']}):"
+    )
+    _, model = courses["router"](member)
+    lists = courses["lists"][model]
+    mine = carousels(lists[lists["member_id"] == member], per_carousel=2)
+    titles = book.courses.set_index("course_id")["title"]
+    for text, rows in mine.groupby("carousel", sort=True):
+        echo(f"  {rows['reason_text'].iloc[0]}: " + "; ".join(titles[rows["course_id"]]))
+        if text >= 4:
+            break
+    echo(
+        f"Published store version {courses['version']}: each member's list from the model of "
+        f"their experiment variant (glmix or affinity; {member}'s is {model}), and a "
+        "cold-start list."
+    )
+    auc = courses["auc"]
     echo(
         f"Model health: a GLMix trained on all but the last 14 days, judged on their "
-        f"{len(table) // len(auc):,} impressions: ROC-AUC {auc['glmix']:.3f} (its global model "
+        f"{courses['judged']:,} impressions: ROC-AUC {auc['glmix']:.3f} (its global model "
         f"alone: {auc['global']:.3f}). The dashboard's Model health page shows its slices and "
         "gaps between groups of members."
     )
-    return {
-        "learning_tables": folder,
-        "courses": path,
-        "experiments": experiments,
-        "store": store,
-        "health": health,
-    }
 
 
 HEALTH_GROUPS = ("industry", "region", "seniority")  # the demo's Model health groups
@@ -206,7 +263,7 @@ def _held_out(book, *, days: int, seed: int) -> pd.DataFrame:
     """The course GLMix and its global model alone, trained before the last ``days`` days,
     scored on the impressions of those days, with who saw what: Model health's table."""
     cut = book.end - pd.Timedelta(days=days)
-    model = CourseRecommender(as_of=cut, scorer="glmix", seed=seed).fit(*book.tables)
+    model = CourseRecommender(as_of=cut, scorer="glmix", random_state=seed).fit(book.tables)
     table = model.click_predictions(book.interactions, start=cut, end=book.end)
     members = book.members.set_index("member_id").loc[table["member_id"], list(HEALTH_GROUPS)]
     courses = book.courses.set_index("course_id").loc[table["course_id"]]
@@ -217,14 +274,12 @@ def _held_out(book, *, days: int, seed: int) -> pd.DataFrame:
     )
 
 
-def _cohorts(out: Path, store: Path, *, seed: int, echo) -> dict:
-    """Discovery cohorts on a generated social network: one member's page."""
-    import asyncio
-
+def _network(out: Path, store: Path, members: pd.DataFrame, *, seed: int) -> dict:
+    """Discovery cohorts on a generated social network of ``members``: the service over it."""
     from lumos.cohorts import CohortService, load_config, write_demo_configs
     from lumos.data.demo import social
 
-    book = social(3000, seed=seed)
+    book = social(random_state=seed, members=members)
     folder = out / "social"
     folder.mkdir(exist_ok=True)
     for name, table in book.tables.items():
@@ -234,27 +289,45 @@ def _cohorts(out: Path, store: Path, *, seed: int, echo) -> dict:
     config, downstream = write_demo_configs(
         out / "cohorts", data=folder, store=store, tables=courses
     )
-    service = CohortService(load_config(config))
+    return {
+        "book": book,
+        "service": CohortService(load_config(config)),
+        "paths": {"social_tables": folder, "cohorts": config, "downstream": downstream},
+    }
+
+
+def _first_with_cohorts(service, members: list[str]) -> tuple[str, dict]:
+    """The member to try and their page (:func:`first_with_cohorts`); the service closed."""
+    import asyncio
+
+    async def choose():
+        try:
+            return await first_with_cohorts(service, members)
+        finally:
+            await service.aclose()
+
     try:
-        member = book.members["member_id"].iloc[0]
-        page = asyncio.run(service.page(member, max_items=2))
-        asyncio.run(service.aclose())
+        return asyncio.run(choose())
     finally:
         service.close()
+
+
+def _say_network(network: dict, member: str, page: dict, echo) -> None:
+    book, service = network["book"], network["service"]
     who = book.members.set_index("member_id").loc[member]
     echo(
         f"\nDiscovery: {len(service.rankers)} first-pass rankers over a network of "
         f"{len(book.members):,} members, fetched together and ordered by the second-pass "
-        f"ranker. {who['name']} ({who['title']}, {who['company']}) sees:"
+        f"ranker. {who['name']} ({member}, {who['title']} at {who['company']}) sees:"
     )
     for cohort in page["cohorts"]:
-        names = ", ".join(str(i["name"]) for i in cohort["items"])
+        names = ", ".join(str(i["name"]) for i in cohort["items"][:2])
         echo(f"  {cohort['header']}: {names}")
-    return {"social_tables": folder, "cohorts": config, "downstream": downstream}
 
 
-def _offers(out: Path, *, seed: int, echo) -> dict:
-    """Offer matching: LinTS learned from a uniform policy's log, judged off-policy."""
+def _offers(out: Path, members: pd.DataFrame, member: str, *, seed: int, echo) -> dict:
+    """Offer matching for ``members``: LinTS learned from a uniform policy's log, judged
+    off-policy; ``member``'s decision on email."""
     import shutil
 
     import numpy as np
@@ -263,7 +336,7 @@ def _offers(out: Path, *, seed: int, echo) -> dict:
     from lumos.data.demo import offers
     from lumos.events import EventLog
 
-    book = offers(5000, 40_000, seed=seed)
+    book = offers(n_requests=40_000, random_state=seed, members=members)
     folder = out / "offers_data"
     folder.mkdir(exist_ok=True)
     with atomic_path(folder / "arms.csv") as tmp:
@@ -278,7 +351,7 @@ def _offers(out: Path, *, seed: int, echo) -> dict:
             log.append(book.events[part].to_dict("records"))
     train = EventLog(logs["train"], readonly=True).read()
     test = EventLog(logs["test"], readonly=True).read()
-    model = OfferModel(book.arms, book.members, {"policy": "lints", "seed": seed})
+    model = OfferModel(book.arms, book.members, {"policy": "lints", "random_state": seed})
     rounds = model.retrain(train)
     model.save(out / "offers")
     table = model.evaluate(test, random_state=seed)
@@ -291,8 +364,9 @@ def _offers(out: Path, *, seed: int, echo) -> dict:
     true_rate = float((target * truth).sum(axis=1).mean())
     echo(
         f"\nOffers: LinTS learned from {rounds:,} rounds of a uniform-random policy "
-        f"({len(book.arms)} arms: 5 products × 3 creatives × 3 channels, and no offer). On the "
-        f"fourth week's {len(judged):,} rounds its conversion rate is estimated at:"
+        f"({len(book.arms)} arms: 5 products × 3 creatives × 3 channels, and no offer) to "
+        f"the same {len(book.members):,} members. On the fourth week's {len(judged):,} rounds "
+        "its conversion rate is estimated at:"
     )
     for name in ("ipw", "snipw", "dr"):
         v = table.loc[name]
@@ -301,7 +375,6 @@ def _offers(out: Path, *, seed: int, echo) -> dict:
         f"  (the simulator's truth: {true_rate:.3f}; the uniform policy converted "
         f"{table.loc['logged', 'value']:.3f})"
     )
-    member = book.members["member_id"].iloc[0]
     d = model.decide([member], "email").iloc[0]
     echo(f"  {member} on email now: {d['arm_id']} (propensity {d['propensity']:.2f})")
     return {"offers": out / "offers", "offer_logs": folder}

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from lumos._checks import require_columns
+from lumos._checks import renamed, require_columns
 from lumos.errors import DataValidationError, LumosUserError
 from lumos.evaluate._slices import Slices, _column, find_slices
 
@@ -82,9 +82,13 @@ def fairness_report(
     alpha: float = 0.05,
     slice_features=None,
     slice_support: float = 0.05,
-    seed: int = 0,
+    random_state: int = 0,
+    seed: int | None = None,
 ) -> FairnessReport:
     """Metrics per group, the largest gap of each metric per attribute, and slices per group.
+
+    ``random_state`` seeds the bootstrap of the gaps' intervals (``seed`` is its
+    older name).
 
     Examples
     --------
@@ -97,6 +101,9 @@ def fairness_report(
     >>> row["high_group"], bool(row["low"] > 0)
     ('M', True)
     """
+    random_state = renamed(
+        random_state, seed, old="seed", new="random_state", owner="fairness_report"
+    )
     if not isinstance(data, pd.DataFrame):
         raise LumosUserError("data must be a pandas DataFrame.", code="bad_argument")
     y, p = _column(data, y_true, "y_true"), _column(data, y_score, "y_score")
@@ -156,7 +163,7 @@ def fairness_report(
                 y,
                 pred,
                 p,
-                np.random.default_rng([seed, b]).poisson(1.0, len(y)).astype(float),
+                np.random.default_rng([random_state, b]).poisson(1.0, len(y)).astype(float),
             )
             for b in range(n_bootstrap)
         ]

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from lumos._checks import require_columns
+from lumos._checks import renamed, require_columns
 from lumos.errors import DataValidationError, LumosUserError
 from lumos.evaluate._fairness import FairnessReport, fairness_report
 from lumos.evaluate._propensity import paired
@@ -147,8 +147,9 @@ def model_health(
     top_k: int = 8,
     n_bootstrap: int = 200,
     threshold: float | None = None,
-    seed: int = 0,
+    random_state: int = 0,
     source: str = "predictions",
+    seed: int | None = None,
 ) -> ModelHealth:
     """Metrics, calibration, under-performing slices and group gaps of each model's predictions.
 
@@ -167,9 +168,12 @@ def model_health(
         The score at or above which a row counts as selected, for the
         fairness rates; default the base rate, so a calibrated model selects
         about as many rows as are positive.
+    random_state : int, default=0
+        Seeds the bootstrap of the fairness gaps (``seed`` is its older name).
     source : str
         How the table is named in errors (a file name).
     """
+    random_state = renamed(random_state, seed, old="seed", new="random_state", owner="model_health")
     groups = [groups] if isinstance(groups, str) else list(groups)
     y, p = check_predictions(data, label, score, groups, source=source)
     names = data[model].astype(str).to_numpy() if model in data.columns else None
@@ -204,7 +208,7 @@ def model_health(
                 threshold=cut,
                 n_bootstrap=n_bootstrap,
                 slice_features=[],
-                seed=seed,
+                random_state=random_state,
             )
     return out
 

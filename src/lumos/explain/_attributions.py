@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from lumos._checks import renamed
 from lumos.errors import DataValidationError, LumosUserError
 from lumos.explain._model import ImportedModel, import_model, select_features
 
@@ -59,11 +60,14 @@ class Attributions:
         """The values as a DataFrame indexed like the explained rows."""
         return pd.DataFrame(self.values, index=self.index, columns=self.feature_names)
 
-    def top_features(self, k: int = 5) -> pd.DataFrame:
-        """The ``k`` features with the largest absolute attribution per row."""
-        order = np.argsort(-np.abs(self.values), axis=1, kind="stable")[:, :k]
+    def top_features(self, top_k: int = 5, *, k: int | None = None) -> pd.DataFrame:
+        """The ``top_k`` features with the largest absolute attribution per row (``k`` is
+        its older name)."""
+        top_k = renamed(top_k, k, old="k", new="top_k", owner="Attributions.top_features")
+        order = np.argsort(-np.abs(self.values), axis=1, kind="stable")[:, :top_k]
         names = np.asarray(self.feature_names, dtype=object)[order]
-        return pd.DataFrame(names, index=self.index, columns=[f"top_{i + 1}" for i in range(k)])
+        columns = [f"top_{i + 1}" for i in range(top_k)]
+        return pd.DataFrame(names, index=self.index, columns=columns)
 
 
 def attribute(
@@ -73,7 +77,8 @@ def attribute(
     *,
     target: int | None = None,
     background=None,
-    seed: int = 0,
+    random_state: int = 0,
+    seed: int | None = None,
     **options,
 ) -> Attributions:
     """Explain each row of ``X`` with feature attributions.
@@ -94,8 +99,8 @@ def attribute(
     background : DataFrame or ndarray, optional
         Reference rows for ``linear_shap`` (means) and ``lime`` (scales);
         defaults to ``X``.
-    seed : int, default=0
-        Seed of the random methods (``lime``, ``klime``).
+    random_state : int, default=0
+        Seed of the random methods (``lime``, ``klime``); ``seed`` is its older name.
     **options
         Passed to the method (e.g. ``num_samples`` for ``lime``, ``k_grid`` for
         ``klime``).
@@ -114,6 +119,7 @@ def attribute(
     >>> attr.method, np.allclose(attr.values.sum(1) + attr.base, lr.predict(X))
     ('linear_shap', True)
     """
+    random_state = renamed(random_state, seed, old="seed", new="random_state", owner="attribute")
     if method not in METHODS:
         raise LumosUserError(
             f"method must be one of {', '.join(METHODS)}. Got {method!r}.", code="bad_argument"
@@ -131,7 +137,7 @@ def attribute(
             output = options.pop("output", "margin")
             scores = _predict(model, X, target, output)
         A = select_features(X, model.feature_names)
-        values, base, details = klime_attributions(A, scores, seed=seed, **options)
+        values, base, details = klime_attributions(A, scores, random_state=random_state, **options)
         return Attributions(
             values, base, model.feature_names, "klime", output, index, None, details
         )
@@ -150,7 +156,7 @@ def attribute(
         output = options.pop("output", "margin")
         bg = None if background is None else select_features(background, model.feature_names)
         values, base, details = lime_attributions(
-            _model_fn(model, output), A, tgt, background=bg, seed=seed, **options
+            _model_fn(model, output), A, tgt, background=bg, random_state=random_state, **options
         )
         return Attributions(values, base, model.feature_names, "lime", output, index, tgt, details)
     engine = options.pop("engine", "auto") if method == "tree_shap" else "auto"

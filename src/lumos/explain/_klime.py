@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from lumos._checks import check_number
+from lumos._checks import check_number, renamed
 from lumos.errors import LumosUserError
 
 K_GRID = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20)
@@ -32,12 +32,13 @@ def klime_attributions(
     A,
     scores,
     *,
-    seed: int = 0,
+    random_state: int = 0,
     k_grid=None,
     min_cluster_size: int = 20,
     alpha: float = 1e-3,
     max_cluster_features: int = 6,
     holdout: float = 0.2,
+    seed: int | None = None,
 ):
     """Explain the scores of each row of ``A`` by its K-LIME cluster's ridge GLM.
 
@@ -47,8 +48,9 @@ def klime_attributions(
         Feature rows; NaN are replaced by the column means.
     scores : ndarray of shape (n,)
         The model's output for each row.
-    seed : int, default=0
-        Seed of the surrogate forest, k-means and the holdout split.
+    random_state : int, default=0
+        Seed of the surrogate forest, k-means and the holdout split (``seed`` is its
+        older name).
     k_grid : sequence of int, optional
         Numbers of clusters to try (1 is the global GLM alone); by default
         1–20. Values above ``n / min_cluster_size`` are dropped.
@@ -96,6 +98,9 @@ def klime_attributions(
     >>> bool(np.allclose(values.sum(1) + base, details["prediction"]))
     True
     """
+    random_state = renamed(
+        random_state, seed, old="seed", new="random_state", owner="klime_attributions"
+    )
     A, y = _inputs(A, scores)
     min_cluster_size = int(
         check_number("klime", "min_cluster_size", min_cluster_size, low=1, integer=True)
@@ -110,7 +115,9 @@ def klime_attributions(
     # One thread for BLAS and OpenMP: on a busy machine their spinning idle workers made
     # this up to 20x slower, and one thread explains 100,000 × 100 in about two seconds.
     with threadpool_limits(limits=1):
-        return _explain(A, y, grid, seed, min_cluster_size, alpha, max_cluster_features, holdout)
+        return _explain(
+            A, y, grid, random_state, min_cluster_size, alpha, max_cluster_features, holdout
+        )
 
 
 def _explain(A, y, grid, seed, min_cluster_size, alpha, max_cluster_features, holdout):

@@ -20,7 +20,7 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 from threadpoolctl import ThreadpoolController
 
-from lumos._checks import check_number
+from lumos._checks import check_number, renamed
 from lumos.errors import LumosUserError
 
 BATCH_CELLS = 3_000_000  # cells of the stacked perturbation matrix per model call
@@ -32,11 +32,12 @@ def lime_attributions(
     target=None,
     *,
     background=None,
-    seed=0,
+    random_state=0,
     num_samples: int = 5000,
     batch_size: int | None = None,
     kernel_width: float | None = None,
     alpha: float = 1.0,
+    seed=None,
 ):
     """Explain each row of ``A`` by a local weighted ridge model (LIME).
 
@@ -53,8 +54,8 @@ def lime_attributions(
         Rows whose per-feature means and standard deviations scale the
         perturbations and the features; defaults to ``A``. NaN are ignored; a
         feature with zero or undefined spread gets scale 1.
-    seed : int, default=0
-        Seed of the perturbation design.
+    random_state : int, default=0
+        Seed of the perturbation design (``seed`` is its older name).
     num_samples : int, default=5000
         Perturbations per row, the row itself included; at least ``p + 2``.
     batch_size : int, optional
@@ -90,6 +91,9 @@ def lime_attributions(
     >>> bool(np.allclose(values.sum(1) + base, f(A, None), atol=0.05))
     True
     """
+    random_state = renamed(
+        random_state, seed, old="seed", new="random_state", owner="lime_attributions"
+    )
     A = _matrix(A, "A")
     n, p = A.shape
     num_samples = int(check_number("lime", "num_samples", num_samples, low=p + 2, integer=True))
@@ -110,7 +114,7 @@ def lime_attributions(
     mean, scale = _moments(A if background is None else _matrix(background, "background", p))
 
     # One design for every row: row 0 is the instance itself, as in lime.
-    Z = np.random.default_rng(seed).standard_normal((num_samples, p))
+    Z = np.random.default_rng(random_state).standard_normal((num_samples, p))
     Z[0] = 0.0
     w = np.sqrt(np.exp(-np.einsum("ij,ij->i", Z, Z) / kernel_width**2))
     w_norm = w / w.sum()

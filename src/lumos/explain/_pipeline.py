@@ -114,7 +114,9 @@ def explain_table(
     background = data if resolved in ("lime", "linear_shap") else None
     for start in range(0, len(data), chunk_size):
         chunk = data.iloc[start : start + chunk_size]
-        attr = attribute(model, chunk, method=resolved, seed=random_state, background=background)
+        attr = attribute(
+            model, chunk, method=resolved, random_state=random_state, background=background
+        )
         nar = narrate(chunk, attr, design, top_k=top_k, direction=direction)
         skipped += nar.attrs["skipped"]
         parts.append(nar)

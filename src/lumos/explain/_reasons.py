@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from lumos._checks import check_fitted, check_number
+from lumos._checks import check_fitted, check_number, tables_argument
 from lumos.data import id_positions, validate_table
 from lumos.errors import LumosUserError
 from lumos.models import course_skill_matrix
@@ -52,6 +52,8 @@ REASONS = {
     "new": "New this month",
 }
 FALLBACK = "Recommended for you"
+#: The tables :meth:`CourseReasons.fit` reads, by name.
+REASON_TABLES = ("members", "member_skills", "courses", "course_skills", "skills", "interactions")
 _ENGAGED = ("click", "watch", "bookmark")
 
 
@@ -72,8 +74,8 @@ class CourseReasons:
     Examples
     --------
     >>> from lumos.data.demo import learning
-    >>> book = learning(200, 60, days=21, seed=0)
-    >>> why = CourseReasons(as_of=book.end).fit(*book.tables)
+    >>> book = learning(200, 60, days=21, random_state=0)
+    >>> why = CourseReasons(as_of=book.end).fit(book.tables)
     >>> pairs = pd.DataFrame({"member_id": ["M000001"] * 3, "course_id": ["C00001", "C00002",
     ...                                                                    "C00003"]})
     >>> list(why.annotate(pairs).columns)
@@ -97,15 +99,24 @@ class CourseReasons:
         self.new_days = new_days
         self.reasons = reasons
 
-    def fit(
-        self, members, member_skills, courses, course_skills, skills, interactions, tagged=None
-    ) -> CourseReasons:
+    def fit(self, tables=None, *more, tagged=None, **named) -> CourseReasons:
         """Precompute each reason's tables from the platform's tables.
 
-        ``tagged`` (``course_id, skill_id[, probability]``, e.g. a
+        ``tables`` maps ``members``, ``member_skills``, ``courses``,
+        ``course_skills``, ``skills`` and ``interactions`` to their tables (a
+        ``LearningBook``'s ``tables``, or the book itself); the six one by one
+        still work for a release, with a ``DeprecationWarning``. ``tagged``
+        (``course_id, skill_id[, probability]``, e.g. a
         :class:`~lumos.models.SkillTagger`'s output) widens the taxonomy for
         the ``skill`` reason.
         """
+        if len(more) == len(REASON_TABLES) and tagged is None:  # the older seventh positional
+            *more, tagged = more
+        tables = tables_argument(
+            tables, more, named, names=REASON_TABLES, owner="CourseReasons.fit"
+        )
+        members, member_skills, courses = (tables[n] for n in REASON_TABLES[:3])
+        course_skills, skills, interactions = (tables[n] for n in REASON_TABLES[3:])
         chosen = list(REASONS) if self.reasons is None else list(self.reasons)
         unknown = [r for r in chosen if r not in REASONS]
         if unknown or not chosen:

@@ -22,7 +22,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 
-from lumos._checks import check_fitted, check_number
+from lumos._checks import check_fitted, check_number, renamed, tables_argument
 from lumos.data import id_positions, validate_table
 from lumos.errors import DataValidationError
 
@@ -61,7 +61,7 @@ class SkillTagger:
     Examples
     --------
     >>> from lumos.data.demo import learning
-    >>> book = learning(50, 200, days=7, seed=0)
+    >>> book = learning(50, 200, days=7, random_state=0)
     >>> tagger = SkillTagger().fit(book.courses, book.course_skills)
     >>> tagged = tagger.predict(book.courses)
     >>> tagged["course_id"].nunique() > book.course_skills["course_id"].nunique()
@@ -152,16 +152,18 @@ def tagging_report(taxonomy, predicted, skills, *, courses=None) -> dict:
 
 def member_skills(
     members,
-    profile_skills,
-    skills,
+    member_skills=None,
+    skills=None,
     *,
     profile_weight: float = 1.0,
     cohort_weight: float = 0.5,
     min_cohort: int = 5,
+    profile_skills=None,
 ) -> np.ndarray:
     """Members × skills: ``profile_weight·profile + cohort_weight·cohort`` (ms02).
 
-    ``profile`` holds each member's profile skill scores. ``cohort`` is the
+    ``member_skills`` (``member_id, skill_id, score``; ``profile_skills`` is its
+    older name) holds each member's profile skill scores: ``profile``. ``cohort`` is the
     mean profile vector of the members with a profile in the same {title,
     industry} cohort; a cohort with fewer than ``min_cohort`` such members uses
     its title's, and a title without any uses everyone's. ``cohort_weight=0``
@@ -178,11 +180,20 @@ def member_skills(
     array([[1.2, 0. ],
            [0.4, 0. ]])
     """
+    member_skills = renamed(
+        member_skills,
+        profile_skills,
+        old="profile_skills",
+        new="member_skills",
+        owner="member_skills",
+    )
+    if member_skills is None or skills is None:
+        raise TypeError("member_skills() needs members, member_skills and skills")
     check_number("member_skills", "profile_weight", profile_weight)
     check_number("member_skills", "cohort_weight", cohort_weight)
     members = validate_table("members", members)
     skills = validate_table("skills", skills)
-    prof = validate_table("member_skills", profile_skills)
+    prof = validate_table("member_skills", member_skills)
     m = id_positions(
         prof["member_id"].to_numpy(), pd.Index(members["member_id"]), "member_skills", "member_id"
     )
@@ -209,6 +220,10 @@ def member_skills(
     return profile_weight * P + cohort_weight * cohort
 
 
+#: The tables :meth:`SkillAffinity.fit` reads, by name.
+AFFINITY_TABLES = ("members", "member_skills", "courses", "course_skills", "skills")
+
+
 class SkillAffinity:
     """Cosine affinity of members and courses in skill space.
 
@@ -222,9 +237,8 @@ class SkillAffinity:
     Examples
     --------
     >>> from lumos.data.demo import learning
-    >>> book = learning(60, 40, days=7, seed=0)
-    >>> aff = SkillAffinity().fit(book.members, book.member_skills, book.courses,
-    ...                           book.course_skills, book.skills)
+    >>> book = learning(60, 40, days=7, random_state=0)
+    >>> aff = SkillAffinity().fit(book.tables)
     >>> aff.score(["M000000", "M000001"], ["C00000", "C00003"]).shape
     (2,)
     """
@@ -240,11 +254,28 @@ class SkillAffinity:
         self.cohort_weight = cohort_weight
         self.tagger = tagger
 
-    def fit(self, members, profile_skills, courses, course_skills, skills) -> SkillAffinity:
-        """Build the member and course skill vectors (nothing is learned from clicks)."""
+    def fit(self, tables=None, *more, **named) -> SkillAffinity:
+        """Build the member and course skill vectors (nothing is learned from clicks).
+
+        ``tables`` maps ``members``, ``member_skills``, ``courses``,
+        ``course_skills`` and ``skills`` to their tables (a ``LearningBook``'s
+        ``tables``, or the book itself). The five tables one by one (``profile_skills``
+        the older name of ``member_skills``) still work for a release, with a
+        ``DeprecationWarning``.
+        """
+        tables = tables_argument(
+            tables,
+            more,
+            named,
+            names=AFFINITY_TABLES,
+            aliases={"profile_skills": "member_skills"},
+            owner="SkillAffinity.fit",
+        )
+        members, courses, skills = tables["members"], tables["courses"], tables["skills"]
+        course_skills = tables["course_skills"]
         M = member_skills(
             members,
-            profile_skills,
+            tables["member_skills"],
             skills,
             profile_weight=self.profile_weight,
             cohort_weight=self.cohort_weight,

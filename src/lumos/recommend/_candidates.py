@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
+from lumos._checks import renamed
 from lumos.errors import LumosUserError
 from lumos.models.solvers import sample_keys
 
@@ -26,9 +27,10 @@ def candidate_pools(
     similar: np.ndarray | None = None,
     popular: np.ndarray | None = None,
     sizes: dict | None = None,
-    seed: int = 0,
+    random_state: int = 0,
     member_index: np.ndarray | None = None,
     batch_size: int = 1024,
+    seed: int | None = None,
 ) -> tuple[sparse.csr_matrix, dict]:
     """Members × courses 0/1 candidates, the union of the pools, and each pool's share.
 
@@ -50,12 +52,12 @@ def candidate_pools(
         Courses per member from each pool: ``precise`` (300), ``wide`` (600,
         down-sampled to ``wide_sample``, 300), ``similar`` (200), ``popular``
         (100).
-    seed : int, default=0
-        The down-sampling's seed.
+    random_state : int, default=0
+        The down-sampling's seed (``seed`` is its older name).
     member_index : ndarray of shape (n_members,), optional
         Each row's member position in the whole members table (default
         ``0..n_members-1``). The down-sample of a member is drawn from keys of
-        (seed, member, course) alone, so a member gets the same candidates in
+        (random_state, member, course) alone, so a member gets the same candidates in
         any batch, on any engine.
 
     Returns
@@ -73,6 +75,9 @@ def candidate_pools(
     >>> cand.toarray().astype(int).tolist()
     [[1, 1, 0, 1], [0, 0, 0, 1]]
     """
+    random_state = renamed(
+        random_state, seed, old="seed", new="random_state", owner="candidate_pools"
+    )
     size = {"precise": 300, "wide": 600, "wide_sample": 300, "similar": 200, "popular": 100}
     unknown = set(sizes or {}) - set(size)
     if unknown:
@@ -112,7 +117,7 @@ def candidate_pools(
             if name == "wide" and size["wide_sample"] < n:  # down-sample the high-recall pool
                 course = np.maximum(chosen, 0).astype(np.uint64)
                 pair = members[rows, None].astype(np.uint64) * np.uint64(n_courses) + course
-                keep = np.argsort(sample_keys(pair, seed), axis=1, kind="stable")
+                keep = np.argsort(sample_keys(pair, random_state), axis=1, kind="stable")
                 keep = keep[:, : size["wide_sample"]]
                 chosen = np.take_along_axis(chosen, keep, axis=1)
             new = np.zeros_like(take)

@@ -13,7 +13,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lumos._checks import check_fitted, check_number
+from lumos._checks import (
+    check_fitted,
+    check_number,
+    renamed,
+    renamed_attribute,
+    tables_argument,
+)
 from lumos.data import validate_table
 from lumos.errors import LumosUserError, NotFittedError
 from lumos.explain import CourseReasons
@@ -21,6 +27,9 @@ from lumos.models import SkillAffinity, SkillTagger
 from lumos.recommend._candidates import candidate_pools
 from lumos.recommend._scoring import top_k
 from lumos.recommend._supervised import GLMixScorer, fit_course_glmix, training_rows
+
+#: The tables :meth:`CourseRecommender.fit` reads, by name.
+COURSE_TABLES = ("members", "member_skills", "courses", "course_skills", "skills", "interactions")
 
 
 class CourseRecommender:
@@ -30,7 +39,8 @@ class CourseRecommender:
     ----------
     as_of : date-like
         Recommend as of this day: only interactions before it are read.
-    k : int, default=50
+    top_k : int, default=50
+        Courses kept per member (``k`` is its older name).
     scorer : {"affinity", "glmix"} or object, default="affinity"
         ``"affinity"``: the cold-start skill affinity (taxonomy widened by the
         tagger, profile and title/industry skills). ``"glmix"``: a GLMix
@@ -49,13 +59,14 @@ class CourseRecommender:
         See :func:`candidate_pools`.
     reasons : list of str, optional
         See :class:`~lumos.explain.CourseReasons`.
-    seed : int, default=0
+    random_state : int, default=0
+        The candidate pools' down-sampling seed (``seed`` is its older name).
 
     Examples
     --------
     >>> from lumos.data.demo import learning
-    >>> book = learning(100, 60, days=14, seed=0)
-    >>> rec = CourseRecommender(as_of=book.end, k=5).fit(*book.tables)
+    >>> book = learning(100, 60, days=14, random_state=0)
+    >>> rec = CourseRecommender(as_of=book.end, top_k=5).fit(book.tables)
     >>> top = rec.recommend(["M000001"])
     >>> list(top.columns), len(top)
     (['member_id', 'rank', 'course_id', 'score', 'reason', 'reason_text'], 5)
@@ -65,34 +76,51 @@ class CourseRecommender:
         self,
         *,
         as_of,
-        k: int = 50,
+        top_k: int = 50,
         scorer="affinity",
         glmix_params=None,
         glmix_fitter=None,
         channel=None,
         pool_sizes=None,
         reasons=None,
-        seed: int = 0,
+        random_state: int = 0,
+        k: int | None = None,
+        seed: int | None = None,
     ):
         self.as_of = as_of
-        self.k = k
+        self.top_k = renamed(top_k, k, old="k", new="top_k", owner="CourseRecommender")
         self.scorer = scorer
         self.glmix_params = glmix_params
         self.glmix_fitter = glmix_fitter
         self.channel = channel
         self.pool_sizes = pool_sizes
         self.reasons = reasons
-        self.seed = seed
+        self.random_state = renamed(
+            random_state, seed, old="seed", new="random_state", owner="CourseRecommender"
+        )
 
-    def fit(self, members, member_skills, courses, course_skills, skills, interactions):
-        """Tag courses, map members to skills and prepare the reasons (no click is learned)."""
-        check_number("CourseRecommender", "k", self.k, low=1, integer=True)
+    k = renamed_attribute("top_k", "k", "CourseRecommender")
+    seed = renamed_attribute("random_state", "seed", "CourseRecommender")
+
+    def fit(self, tables=None, *more, **named) -> CourseRecommender:
+        """Tag courses, map members to skills and prepare the reasons (no click is learned).
+
+        ``tables`` maps ``members``, ``member_skills``, ``courses``,
+        ``course_skills``, ``skills`` and ``interactions`` to their tables (a
+        ``LearningBook``'s ``tables``, or the book itself). The six tables one by
+        one still work for a release, with a ``DeprecationWarning``.
+        """
+        tables = tables_argument(
+            tables, more, named, names=COURSE_TABLES, owner="CourseRecommender.fit"
+        )
+        check_number("CourseRecommender", "top_k", self.top_k, low=1, integer=True)
+        members, courses = tables["members"], tables["courses"]
+        interactions = tables["interactions"]
         self.members_ = validate_table("members", members)
         self.courses_ = validate_table("courses", courses)
-        tables = (members, member_skills, courses, course_skills, skills)
-        self.tagger_ = SkillTagger().fit(courses, course_skills)
-        self.precise_ = SkillAffinity(cohort_weight=0.5).fit(*tables)
-        self.wide_ = SkillAffinity(cohort_weight=0.5, tagger=self.tagger_).fit(*tables)
+        self.tagger_ = SkillTagger().fit(courses, tables["course_skills"])
+        self.precise_ = SkillAffinity(cohort_weight=0.5).fit(tables)
+        self.wide_ = SkillAffinity(cohort_weight=0.5, tagger=self.tagger_).fit(tables)
         if isinstance(self.scorer, str) and self.scorer not in ("affinity", "glmix"):
             raise LumosUserError(
                 f"The 'scorer' parameter of CourseRecommender must be "
@@ -112,7 +140,7 @@ class CourseRecommender:
             self.scorer_ = None if isinstance(self.scorer, str) else self.scorer
         tagged = self.tagger_.predict(courses)
         self.reasons_ = CourseReasons(as_of=self.as_of, reasons=self.reasons).fit(
-            members, member_skills, courses, course_skills, skills, interactions, tagged=tagged
+            tables, tagged=tagged
         )
         return self
 
@@ -129,7 +157,7 @@ class CourseRecommender:
             similar=r.similar_,
             popular=popular,
             sizes=self.pool_sizes,
-            seed=self.seed,
+            random_state=self.random_state,
             member_index=member_index,
         )
 
@@ -143,7 +171,7 @@ class CourseRecommender:
             U, V = self.wide_.member_vectors_[index], self.wide_.course_vectors_
         else:
             U, V = self.scorer_.factors(self.members_.iloc[index], self.courses_)
-        best, score = top_k(U, V, self.k, candidates=cand)
+        best, score = top_k(U, V, self.top_k, candidates=cand)
         rows, rank = np.nonzero(best >= 0)
         out = pd.DataFrame(
             {

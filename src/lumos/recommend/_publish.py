@@ -160,9 +160,13 @@ def fit_course_models(
     out, rec = {}, None
     for model in models:
         out[model] = rec = CourseRecommender(
-            as_of=as_of, k=top_k, scorer=model, seed=random_state, glmix_fitter=glmix_fitter
+            as_of=as_of,
+            top_k=top_k,
+            scorer=model,
+            random_state=random_state,
+            glmix_fitter=glmix_fitter,
         )
-        rec.fit(*tables)
+        rec.fit(dict(zip(LEARNING_TABLES, tables, strict=True)))
     popular = rec.reasons_.popular_
     top = np.argsort(-popular, kind="stable")[:top_k]
     courses = rec.courses_["course_id"].to_numpy(dtype=object)

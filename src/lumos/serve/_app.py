@@ -72,6 +72,7 @@ def create_app(
     health_name: str = "the predictions",
     propensity_report: pd.DataFrame | None = None,
     course_titles: dict | None = None,
+    example_member: str | None = None,
 ) -> FastAPI:
     """The Lumos API over a store, an experiment assignment, an event log and insights.
 
@@ -79,7 +80,8 @@ def create_app(
     a function that reads them; default the ``events`` log); its Model health
     page shows ``health`` (a :class:`~lumos.evaluate.ModelHealth`, or a function
     that computes one) and an account prioritizer's ``propensity_report``
-    (its ``report_``). ``course_titles`` (course id → title) names Learning's cards.
+    (its ``report_``). ``course_titles`` (course id → title) names Learning's cards;
+    ``example_member`` is the member the Learning and My Network pages offer to try.
     :func:`~lumos.serve.app_from_config` reads all of these from files.
     """
     services = Services.build(
@@ -100,6 +102,7 @@ def create_app(
         health_name=health_name,
         propensity_report=propensity_report,
         course_titles=course_titles,
+        example_member=example_member,
     )
 
     @contextlib.asynccontextmanager

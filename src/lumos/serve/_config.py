@@ -59,6 +59,9 @@ class ServeConfig:
         Served events are written and synced together this often.
     max_count : int, default=100
         The most items one recommendations request may ask for.
+    example_member : str, optional
+        A member id the dashboard's Learning and My Network pages offer to try
+        when no member is given (``lumos demo`` names one that works everywhere).
     """
 
     store: str
@@ -81,6 +84,7 @@ class ServeConfig:
     read_keys: bool = False
     flush_ms: float = 20.0
     max_count: int = 100
+    example_member: str | None = None
 
     def __post_init__(self):
         self.health_groups = tuple(self.health_groups)
@@ -165,6 +169,7 @@ def app_from_config(config: ServeConfig):
         cohorts=cohorts,
         offers=offers,
         course_titles=titles,
+        example_member=config.example_member,
         **options,
     )
 

@@ -118,6 +118,7 @@ class Services:
     health_page: Lazy | None = None
     propensity: pd.DataFrame | None = None
     titles: dict = field(default_factory=dict)
+    example_member: str | None = None  # the member the empty member forms offer to try
 
     @classmethod
     def build(
@@ -140,6 +141,7 @@ class Services:
         health_name="the predictions",
         propensity_report=None,
         course_titles=None,
+        example_member=None,
     ) -> Services:
         """The services over these parts, with what the event log already says applied:
         dismissals and follows, cohort engagement, and the offers each member was shown."""
@@ -160,6 +162,7 @@ class Services:
             memory=MemberMemory(course_skills),
             propensity=propensity_report,
             titles=course_titles or {},
+            example_member=example_member,
         )
         if events is not None:
             s.served = ServedWriter(events, flush_ms)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from lumos._html import esc, num
-from lumos.serve._pages.shell import empty, member_form, page
+from lumos.serve._pages.shell import empty, member_form, page, try_member
 from lumos.serve._services import services
 from lumos.store import COLD_START, ranked
 
@@ -19,7 +19,9 @@ def learning(request: Request, member: str = Query("", max_length=200)):
     form = member_form("/learning", member)
     if not member:
         ask = "Enter a member id to see their course recommendations, grouped by reason."
-        return page("learning", "Learning", form + empty(ask))
+        return page(
+            "learning", "Learning", form + empty(ask) + try_member("/learning", s.example_member)
+        )
     _, model = s.treatment(member)
     record = s.store.get(member)
     cold = record is None or model not in record["models"]

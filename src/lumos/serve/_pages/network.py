@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 
 from lumos._html import esc
 from lumos.errors import ApiError
-from lumos.serve._pages.shell import empty, member_form, page
+from lumos.serve._pages.shell import empty, member_form, page, try_member
 from lumos.serve._services import services
 
 COHORT_PAGE = 12  # items per "See all" page
@@ -21,7 +21,8 @@ router = APIRouter()
 
 @router.get("/network", response_class=HTMLResponse, include_in_schema=False)
 async def network(request: Request, member: str = Query("", max_length=200)):
-    cohorts = services(request).cohorts
+    s = services(request)
+    cohorts = s.cohorts
     form = member_form("/network", member)
     if cohorts is None:
         return page("network", "My Network", empty(NO_COHORTS))
@@ -29,7 +30,9 @@ async def network(request: Request, member: str = Query("", max_length=200)):
         return page(
             "network",
             "My Network",
-            form + empty("Enter a member id to see their discovery cohorts."),
+            form
+            + empty("Enter a member id to see their discovery cohorts.")
+            + try_member("/network", s.example_member),
         )
     got = await cohorts.page(member, max_items=4)
     parts = [form]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from fastapi.responses import HTMLResponse
 
 from lumos._html import esc
@@ -38,6 +40,14 @@ def page(active: str, title: str, body: str, *, status: int = 200) -> HTMLRespon
 
 def empty(message: str) -> str:
     return f'<p class="empty">{esc(message)}</p>'
+
+
+def try_member(action: str, member: str | None) -> str:
+    """A link to ``action`` for ``member`` ("Try member M000123"), or nothing without one."""
+    if not member:
+        return ""
+    href = f"{action}?{urlencode({'member': member})}"
+    return f'<p class="try"><a href="{esc(href)}">Try member {esc(member)}</a></p>'
 
 
 def member_form(action: str, member: str) -> str:
