@@ -18,7 +18,7 @@ import pandas as pd
 
 from lumos._checks import check_number, renamed
 from lumos.data._learning import INDUSTRIES, REGIONS, TITLES, _unique
-from lumos.data._social import _FIRST, _LAST, _PREFIXES
+from lumos.data._social_words import _FIRST, _LAST, _PREFIXES
 
 #: The words that end an account's name, by industry: "Cedar Software", "Harbor Clinics".
 NAME_SUFFIXES = {
