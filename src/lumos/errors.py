@@ -63,6 +63,7 @@ CODES: dict[str, str] = {
     "design_mismatch": "An insights design does not match the model's features.",
     "bad_template": "A narrative template names an unknown item or is malformed.",
     "bad_attributes": "Attributions do not match the rows or the model they explain.",
+    "incoherent": "A narrative's features pull the score the other way from the reason it gives.",
     # store, events, experiments
     "store_unavailable": "The online store could not be reached.",
     "version_exists": "A store version with that name is already published.",

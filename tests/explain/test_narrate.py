@@ -44,6 +44,14 @@ def test_ranking_dedup_and_skipping(case):
         "super_feature",
         "importance",
         "text",
+        "insight_type",
+        "kind",
+        "direction",
+        "attribution",
+        "features",
+        "change",
+        "relative_change",
+        "reference",
     ]
     got = list(zip(out["row"], out["rank"], out["super_feature"], out["text"], strict=True))
     assert got == [
@@ -55,7 +63,11 @@ def test_ranking_dedup_and_skipping(case):
         ("r3", 1, "Delta", "Delta: yes."),
         ("r3", 2, "Gamma", "Gamma is 1."),  # Alpha skipped: prev 0 divides by zero
     ]
-    np.testing.assert_allclose(out["importance"], [0.5, 0.2, 0.2, 0.1, 0.05, 0.4, 0.3])
+    # a narrative's importance is the summed attribution of the features it speaks for
+    np.testing.assert_allclose(out["importance"], [0.6, 0.2, 0.2, 0.1, 0.05, 0.4, 0.3])
+    assert out["direction"].tolist() == ["positive"] * 7  # auto: every row sums above its base
+    assert out["features"].iloc[0] == "a_prev,a" and out["kind"].iloc[0] == "change"
+    assert out["change"].iloc[0] == 50 and out["relative_change"].iloc[0] == 0.5
     assert out.attrs["skipped"] == 2
     assert out.attrs["skipped_by_super_feature"] == {"Alpha": 2}
     assert out.attrs["categories"] == ["Usage", "Growth"]

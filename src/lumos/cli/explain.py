@@ -41,9 +41,10 @@ def explain():
 @click.option("--top-k", default=5, show_default=True, type=click.IntRange(1))
 @click.option(
     "--direction",
-    default="positive",
+    default="auto",
     show_default=True,
-    type=click.Choice(["positive", "negative", "absolute"]),
+    type=click.Choice(["auto", "positive", "negative", "absolute"]),
+    help="Explain each row by what moves its score away from the average (auto), up, or down.",
 )
 @click.option(
     "--score-column",
@@ -53,6 +54,9 @@ def explain():
 )
 @TRUST
 @SEED
+@click.option(
+    "--strict", is_flag=True, help="Fail, writing nothing, if any narrative is incoherent."
+)
 @friendly
 def explain_run(
     model_path,
@@ -66,10 +70,12 @@ def explain_run(
     score_column,
     trust,
     random_state,
+    strict,
     engine,
     master,
 ):
-    """Explain every row of a table and write its narratives."""
+    """Explain every row of a table and write its narratives (audited: see explain audit)."""
+    from lumos.errors import LumosUserError
     from lumos.explain import FORMATS, InsightsDesign, explain_table, export, import_model
 
     if Path(out).suffix.lower() not in FORMATS:
@@ -105,14 +111,24 @@ def explain_run(
     data = read_table(data_path, what="data")
     with Progress(transient=True, disable=len(data) < 50_000) as bar:
         task = bar.add_task("explaining", total=len(data))
-        narratives, scores, used = explain_table(
-            model, data, design, progress=lambda n: bar.advance(task, n), **job
+        done = explain_table(
+            model, data, design, progress=lambda n: bar.advance(task, n), audit=True, **job
+        )
+    narratives, scores, used = done
+    if strict and done.audit.counts["incoherent"]:
+        first = done.audit.failures.query("check == 'incoherent'").iloc[0]
+        raise LumosUserError(
+            f"{done.audit.counts['incoherent']:,} narratives are incoherent (row "
+            f"{first['row']!r}: {first['text']!r}); nothing was written. See lumos explain audit.",
+            code="incoherent",
         )
     export(narratives, out, scores=scores)
     click.echo(
         f"{len(scores):,} rows explained with {used}: {len(narratives):,} narratives "
-        f"({narratives.attrs['skipped']:,} skipped for missing values) → {out}"
+        f"({narratives.attrs['skipped']:,} skipped for missing values, "
+        f"{narratives.attrs['immaterial']:,} changes too small to be reasons) → {out}"
     )
+    click.echo(done.audit.summary())
 
 
 @explain.command("suggest-design")
@@ -139,3 +155,78 @@ def suggest_design_cmd(model_path, data_path, out, overwrite, trust):
         f"{len(design.features)} features in {design.features['super_feature'].nunique()} super "
         f"features and {design.features['ultra_feature'].nunique()} ultra features → {out}"
     )
+
+
+@explain.command("audit")
+@MODEL
+@DATA
+@click.option(
+    "--design",
+    "design_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Insights design folder (features.csv, insights.csv, templates.yaml).",
+)
+@click.option("--id-column", required=True, help="The column that identifies rows.")
+@click.option(
+    "--method",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "shap", "tree_shap", "linear_shap", "lime", "klime"]),
+)
+@click.option("--top-k", default=5, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--direction",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "positive", "negative", "absolute"]),
+)
+@click.option("--score-column", default="score", show_default=True)
+@click.option(
+    "--out", type=click.Path(dir_okay=False), help="Write the failures table (.csv, .parquet)."
+)
+@TRUST
+@SEED
+@friendly
+def explain_audit(
+    model_path,
+    data_path,
+    design_dir,
+    id_column,
+    method,
+    top_k,
+    direction,
+    score_column,
+    out,
+    trust,
+    random_state,
+):
+    """Check every narrative a design writes: coherent, material, in context, readable."""
+    from lumos.cli._common import write_table
+    from lumos.data import read_table
+    from lumos.explain import InsightsDesign, explain_table, import_model
+
+    design = InsightsDesign.load(design_dir)
+    model = import_model(model_path, trust=trust, score_column=score_column, id_column=id_column)
+    data = read_table(data_path, what="data")
+    done = explain_table(
+        model,
+        data,
+        design,
+        id_column=id_column,
+        method=method,
+        top_k=top_k,
+        direction=direction,
+        random_state=random_state,
+        source=f"data file {data_path!r}",
+        audit=True,
+    )
+    failures = done.audit.failures
+    if len(failures):
+        shown = failures.groupby("check", sort=False).head(5)
+        click.echo(
+            shown[["row", "super_feature", "check", "reason", "text"]].to_string(index=False)
+        )
+    if out:
+        write_table(failures, out)
+    click.echo(done.audit.summary())

@@ -10,8 +10,10 @@ The pipeline of LinkedIn's CrystalCandle, in the open::
 """
 
 from lumos.explain._attributions import Attributions, attribute, resolve_method
+from lumos.explain._audit import Audit, audit
 from lumos.explain._design import InsightsDesign, Template
 from lumos.explain._export import FORMATS, export
+from lumos.explain._headline import headlines
 from lumos.explain._model import ImportedModel, import_model
 from lumos.explain._narrate import narrate, summarize
 from lumos.explain._pipeline import Explained, explain_table
@@ -22,6 +24,7 @@ __all__ = [
     "FORMATS",
     "REASONS",
     "Attributions",
+    "Audit",
     "CourseReasons",
     "Explained",
     "ImportedModel",
@@ -29,9 +32,11 @@ __all__ = [
     "SuggestedDesign",
     "Template",
     "attribute",
+    "audit",
     "carousels",
     "explain_table",
     "export",
+    "headlines",
     "import_model",
     "inverted_rank",
     "narrate",

@@ -4,49 +4,35 @@ A design is a folder of three files a model builder writes once per model
 (DESIGN.md, "Core formats"): ``features.csv``, ``insights.csv`` and
 ``templates.yaml``. :meth:`InsightsDesign.load` reads and checks all three and
 names the file, line and reason of the first problem it finds.
+
+``features.csv`` may also say, per feature, which insight type speaks for it
+(``insight``: a super feature then has several, e.g. a level and a change,
+each narrated only from its own features' attributions), and per super
+feature how its values read (``unit``: ``rate`` for a share of 1 printed as a
+percentage, ``count``, ``money``, ``number``) and what it counts (``noun``).
+Files without these columns load as before: one insight type per super feature.
 """
 
 from __future__ import annotations
 
-import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from lumos.errors import DataValidationError
-from lumos.explain._expr import Expression, ExpressionError
-from lumos.explain._format import check_spec
+from lumos.explain._templates import (
+    CONSTANT_FIELDS,
+    CONTEXT_FIELDS,
+    Settings,
+    Template,
+    read_templates,
+)
 
 FEATURE_COLUMNS = ("feature", "super_feature", "ultra_feature", "category")
+OPTIONAL_COLUMNS = ("description", "insight", "unit", "noun")
 INSIGHT_COLUMNS = ("super_feature", "insight_type", "item", "feature")
-CONSTANT_FIELDS = ("super_feature", "ultra_feature", "category", "description")
-
-
-@dataclass(frozen=True)
-class Template:
-    """One narrative template: literal text around fields, and derived items.
-
-    ``literals`` has one more entry than ``fields``; ``fields`` holds
-    ``(name, spec)`` pairs in order; ``derive`` maps each derived name to its
-    checked :class:`~lumos.explain._expr.Expression`, in file order.
-    """
-
-    insight_type: str
-    text: str
-    literals: tuple[str, ...]
-    fields: tuple[tuple[str, str], ...]
-    derive: dict[str, Expression]
-    line: int
-
-    @property
-    def items(self) -> set[str]:
-        """The item names the template reads from the data."""
-        used = {name for name, _ in self.fields}
-        for expr in self.derive.values():
-            used |= expr.names
-        return used - set(self.derive) - set(CONSTANT_FIELDS)
+UNITS = ("number", "rate", "count", "money")
 
 
 @dataclass(frozen=True)
@@ -56,17 +42,21 @@ class InsightsDesign:
     Attributes
     ----------
     features : DataFrame
-        ``feature, super_feature, ultra_feature, category, description``.
+        ``feature, super_feature, ultra_feature, category, description, insight, unit,
+        noun`` (the last four empty where not given).
     insights : DataFrame
         ``super_feature, insight_type, item, feature``.
     templates : dict of str to Template
     folder : str
+    settings : Settings
+        ``templates.yaml``'s ``settings``: segment, peers, material, headline.
     """
 
     features: pd.DataFrame
     insights: pd.DataFrame
     templates: dict[str, Template]
     folder: str = ""
+    settings: Settings = field(default_factory=Settings)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -88,12 +78,14 @@ class InsightsDesign:
                 file=str(folder),
             )
         features = _read_csv(folder / "features.csv", FEATURE_COLUMNS)
-        if "description" not in features.columns:
-            features["description"] = ""
+        several = "insight" in features.columns  # may a super feature have several types?
+        for column in OPTIONAL_COLUMNS:
+            if column not in features.columns:
+                features[column] = ""
         insights = _read_csv(folder / "insights.csv", INSIGHT_COLUMNS)
-        templates = _read_templates(folder / "templates.yaml")
-        design = cls(features, insights, templates, str(folder))
-        design._check(folder)
+        templates, settings = read_templates(folder / "templates.yaml")
+        design = cls(features, insights, templates, str(folder), settings)
+        design._check(folder, several)
         return design
 
     # -- derived views -------------------------------------------------------
@@ -102,28 +94,86 @@ class InsightsDesign:
         """Super features in the order they first appear in ``features.csv``."""
         return list(dict.fromkeys(self.features["super_feature"]))
 
-    def insight_type(self, super_feature: str) -> str:
-        rows = self.insights[self.insights["super_feature"] == super_feature]
-        return str(rows["insight_type"].iloc[0])
+    def insight_types(self, super_feature: str) -> list[str]:
+        """The insight types of a super feature, in ``insights.csv`` order."""
+        return list(self._lookup()["types"].get(super_feature, ()))
 
-    def items(self, super_feature: str) -> dict[str, str]:
-        """Item name → data column for one super feature."""
-        rows = self.insights[self.insights["super_feature"] == super_feature]
-        return dict(zip(rows["item"], rows["feature"], strict=True))
+    def insight_type(self, super_feature: str) -> str:
+        """The first insight type of a super feature."""
+        return self.insight_types(super_feature)[0]
+
+    def items(self, super_feature: str, insight_type: str | None = None) -> dict[str, str]:
+        """Item name → data column of one insight type (default: the first) of a super feature."""
+        insight_type = insight_type or self.insight_type(super_feature)
+        return self._lookup()["items"].get((super_feature, insight_type), {})
+
+    def _lookup(self) -> dict:
+        """The design's tables as dictionaries by super feature, made once (the engine asks
+        for them per narrated insight, and filtering a table each time would dominate)."""
+        made = self._cache.get("lookup")
+        if made is not None:
+            return made
+        items: dict = {}
+        types: dict = {}
+        for sf, t, item, feature in self.insights[list(INSIGHT_COLUMNS)].itertuples(index=False):
+            items.setdefault((sf, t), {})[item] = feature
+            types.setdefault(sf, {})[t] = None
+        rows = {sf: part for sf, part in self.features.groupby("super_feature", sort=False)}
+        made = {"items": items, "types": {sf: list(t) for sf, t in types.items()}, "rows": rows}
+        self._cache["lookup"] = made
+        return made
+
+    def speaks_for(self, super_feature: str) -> dict[str, list[str]]:
+        """Insight type → the model features whose attributions it narrates."""
+        rows = self.features[self.features["super_feature"] == super_feature]
+        first = self.insight_type(super_feature)
+        out: dict[str, list[str]] = {t: [] for t in self.insight_types(super_feature)}
+        for feature, insight in zip(rows["feature"], rows["insight"], strict=True):
+            out[insight or first].append(feature)
+        return out
+
+    def unit(self, super_feature: str) -> str:
+        """How the super feature's values read: ``rate``, ``count``, ``money`` or ``number``."""
+        units = [u for u in self._rows(super_feature)["unit"] if u]
+        return units[0] if units else "number"
+
+    def material(self, insight_type: str) -> dict:
+        """The thresholds under which a change of this insight type is no reason."""
+        return self.templates[insight_type].material or self.settings.material
+
+    def reference_columns(self) -> list[str]:
+        """The data columns a level is compared on (and the segment column): what a chunk of
+        rows needs of all the rows scored to put its levels in context."""
+        out = [self.settings.segment] if self.settings.segment else []
+        for sf in self.super_features:
+            for t in self.insight_types(sf):
+                template = self.templates[t]
+                if template.kind == "level" and template.value:
+                    column = self.items(sf, t).get(template.value)
+                    if column is not None and column not in out:
+                        out.append(column)
+        return out
+
+    def _rows(self, super_feature: str) -> pd.DataFrame:
+        return self._lookup()["rows"][super_feature]
 
     def constants(self, super_feature: str) -> dict[str, str]:
-        """The values of ``super_feature``, ``ultra_feature``, ``category``, ``description``."""
-        rows = self.features[self.features["super_feature"] == super_feature]
+        """The values of ``super_feature``, ``ultra_feature``, ``category``, ``description``,
+        ``noun`` and ``peers``."""
+        rows = self._rows(super_feature)
         described = [d for d in rows["description"] if d]
+        nouns = [n for n in rows["noun"] if n]
         return {
             "super_feature": super_feature,
             "ultra_feature": str(rows["ultra_feature"].iloc[0]),
             "category": str(rows["category"].iloc[0]),
             "description": described[0] if described else "",
+            "noun": nouns[0] if nouns else "",
+            "peers": self.settings.peers,
         }
 
     # -- checks ----------------------------------------------------------------
-    def _check(self, folder: Path) -> None:
+    def _check(self, folder: Path, several: bool = False) -> None:
         feats, ins = self.features, self.insights
         fpath, ipath = str(folder / "features.csv"), str(folder / "insights.csv")
         dup = feats["feature"].duplicated()
@@ -136,9 +186,15 @@ class InsightsDesign:
                 f"feature {feats['feature'].iloc[i]!r} is listed twice; "
                 "keep one row per model feature.",
             )
-        for level in ("ultra_feature", "category"):
+        for level in ("ultra_feature", "category", "unit", "noun"):
             first = feats.groupby("super_feature", sort=False)[level].transform("first")
             clash = (feats[level] != first).to_numpy()
+            if level in ("unit", "noun"):  # given once for the super feature, or on every row
+                given = feats.groupby("super_feature", sort=False)[level].transform(
+                    lambda s: next((v for v in s if v), "")
+                )
+                clash = ((feats[level] != "") & (feats[level] != given)).to_numpy()
+                first = given
             if clash.any():
                 i = int(clash.argmax())
                 sf = feats["super_feature"].iloc[i]
@@ -148,8 +204,11 @@ class InsightsDesign:
                     level,
                     f"super feature {sf!r} is under {level} "
                     f"{feats[level].iloc[i]!r} here but {first.iloc[i]!r} above; a super "
-                    f"feature belongs to one {level}.",
+                    f"feature has one {level}.",
                 )
+        for i, unit in enumerate(feats["unit"]):
+            if unit and unit not in UNITS:
+                _fail(fpath, i, "unit", f"unit {unit!r} is not one of {', '.join(UNITS)}.")
         known = set(ins["super_feature"])
         for i, sf in enumerate(feats["super_feature"]):
             if sf not in known:
@@ -173,13 +232,15 @@ class InsightsDesign:
                     f"super feature {sf!r} is not in features.csv; "
                     "add its features there or drop this row.",
                 )
-            if kind != types.iloc[i]:
+            if kind != types.iloc[i] and not several:
                 _fail(
                     ipath,
                     i,
                     "insight_type",
                     f"super feature {sf!r} has insight type {kind!r} "
-                    f"here but {types.iloc[i]!r} above; use one insight type per super feature.",
+                    f"here but {types.iloc[i]!r} above; use one insight type per super feature, "
+                    "or name the type that speaks for each feature in features.csv's column "
+                    "'insight'.",
                 )
             if kind not in self.templates:
                 _fail(
@@ -189,15 +250,27 @@ class InsightsDesign:
                     f"insight type {kind!r} has no template in "
                     "templates.yaml; add one or fix the name.",
                 )
-            if not item.isidentifier() or item in CONSTANT_FIELDS:
+            if not item.isidentifier() or item in (*CONSTANT_FIELDS, *CONTEXT_FIELDS):
                 _fail(
                     ipath,
                     i,
                     "item",
                     f"item {item!r} must be a plain name (letters, digits, "
-                    f"underscores) other than {', '.join(CONSTANT_FIELDS)}.",
+                    f"underscores) other than {', '.join((*CONSTANT_FIELDS, *CONTEXT_FIELDS))}.",
                 )
-        dup = ins.duplicated(["super_feature", "item"])
+        for i, (sf, insight) in enumerate(
+            zip(feats["super_feature"], feats["insight"], strict=True)
+        ):
+            if insight and sf in known and insight not in self.insight_types(sf):
+                _fail(
+                    fpath,
+                    i,
+                    "insight",
+                    f"insight type {insight!r} is not one of super feature {sf!r}'s in "
+                    f"insights.csv ({', '.join(self.insight_types(sf))}); add its rows there or "
+                    "fix the name.",
+                )
+        dup = ins.duplicated(["super_feature", "insight_type", "item"])
         if dup.any():
             i = int(dup.to_numpy().argmax())
             _fail(
@@ -209,11 +282,12 @@ class InsightsDesign:
             )
         tpath = str(folder / "templates.yaml")
         provided: dict[str, set[str]] = {}
-        for sf in self.super_features:
-            provided.setdefault(self.insight_type(sf), set()).update(self.items(sf))
-        for sf in self.super_features:
-            template = self.templates[self.insight_type(sf)]
-            for name in sorted(template.items - set(self.items(sf))):
+        pairs = [(sf, t) for sf in self.super_features for t in self.insight_types(sf)]
+        for sf, t in pairs:
+            provided.setdefault(t, set()).update(self.items(sf, t))
+        for sf, t in pairs:
+            template = self.templates[t]
+            for name in sorted(template.items - set(self.items(sf, t))):
                 if name not in provided[template.insight_type]:
                     raise DataValidationError(
                         f"{tpath} line {template.line}: template {template.insight_type!r} uses "
@@ -223,7 +297,9 @@ class InsightsDesign:
                         file=tpath,
                         row=template.line,
                     )
-                i = int((ins["super_feature"] == sf).to_numpy().argmax())
+                i = int(
+                    ((ins["super_feature"] == sf) & (ins["insight_type"] == t)).to_numpy().argmax()
+                )
                 _fail(
                     ipath,
                     i,
@@ -270,119 +346,3 @@ def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
         if empty.any():
             _fail(str(path), int(empty.argmax()), col, f"column {col!r} is empty; fill it in.")
     return frame.reset_index(drop=True)
-
-
-def _read_templates(path: Path) -> dict[str, Template]:
-    if not path.is_file():
-        raise DataValidationError(
-            f"insights design file {str(path)!r} is missing; it maps each insight type to "
-            "a template.",
-            code="file_not_found",
-            file=str(path),
-        )
-    try:
-        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise DataValidationError(
-            f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)}).",
-            code="bad_template",
-            file=str(path),
-        ) from exc
-    if not isinstance(root, yaml.MappingNode):
-        raise DataValidationError(
-            f"{path}: must map each insight type to a template (text and optional derive).",
-            code="bad_template",
-            file=str(path),
-        )
-    templates = {}
-    for key, node in root.value:
-        kind = key.value
-        templates[kind] = _template(path, kind, node)
-    return templates
-
-
-def _template(path: Path, kind: str, node) -> Template:
-    def fail(at, reason: str):
-        line = at.start_mark.line + 1
-        raise DataValidationError(
-            f"{path} line {line}: template {kind!r}: {reason}",
-            code="bad_template",
-            file=str(path),
-            row=line,
-        )
-
-    if not isinstance(node, yaml.MappingNode):
-        fail(node, "must be a mapping with 'text' and optional 'derive'.")
-    parts = {k.value: v for k, v in node.value}
-    for extra in set(parts) - {"text", "derive"}:
-        fail(node, f"unknown key {extra!r}; a template has only 'text' and 'derive'.")
-    text_node = parts.get("text")
-    if not isinstance(text_node, yaml.ScalarNode):
-        fail(node, "needs a 'text' string.")
-    literals, fields = [], []
-    try:
-        parsed = list(string.Formatter().parse(text_node.value))
-    except ValueError as exc:
-        fail(text_node, f"text is not a valid template ({exc}); write literal braces as {{{{ }}}}.")
-    for literal, name, spec, conversion in parsed:
-        if literals and len(literals) > len(fields):
-            literals[-1] += literal
-        else:
-            literals.append(literal)
-        if name is None:
-            continue
-        if name == "":
-            fail(text_node, "empty field '{}'; name the item, e.g. {current_value}.")
-        if "." in name:
-            fail(text_node, f"field {{{name}}} uses attribute access; use a plain item name.")
-        if "[" in name:
-            fail(text_node, f"field {{{name}}} uses indexing; use a plain item name.")
-        if not name.isidentifier():
-            fail(text_node, f"field {{{name}}} is not a plain name.")
-        if conversion:
-            fail(
-                text_node, f"field {{{name}!{conversion}}} uses a conversion; drop '!{conversion}'."
-            )
-        if "{" in spec:
-            fail(text_node, f"field {{{name}}} has a nested field in its format spec.")
-        try:
-            check_spec(spec)
-        except ValueError:
-            fail(text_node, f"field {{{name}:{spec}}} has an invalid format spec {spec!r}.")
-        fields.append((name, spec))
-    if len(literals) == len(fields):
-        literals.append("")
-    derive: dict[str, Expression] = {}
-    derive_node = parts.get("derive")
-    if derive_node is not None:
-        if not isinstance(derive_node, yaml.MappingNode):
-            fail(derive_node, "'derive' must map names to arithmetic expressions.")
-        for key, expr_node in derive_node.value:
-            name = key.value
-            if not isinstance(expr_node, yaml.ScalarNode) or not name.isidentifier():
-                fail(key, f"derived item {name!r} must be a plain name mapped to an expression.")
-            try:
-                derive[name] = Expression(expr_node.value, _AnyName())
-            except ExpressionError as exc:
-                fail(expr_node, f"derived item {name!r}: {exc.args[0]}.")
-        names = [key.value for key, _ in derive_node.value]
-        for i, (_, expr_node) in enumerate(derive_node.value):
-            later = derive[names[i]].names & set(names[i:])
-            if later:
-                fail(
-                    expr_node,
-                    f"derived item {names[i]!r} uses {sorted(later)[0]!r}, which "
-                    "is derived at or after it; derive it earlier.",
-                )
-    return Template(
-        kind, text_node.value, tuple(literals), tuple(fields), derive, text_node.start_mark.line + 1
-    )
-
-
-class _AnyName(set):
-    """Names a derived expression may use: any item name (checked against insights.csv later)."""
-
-    def __contains__(self, name) -> bool:
-        return name not in CONSTANT_FIELDS

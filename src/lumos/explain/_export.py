@@ -93,7 +93,8 @@ def _score_of(scores: pd.Series | None, labels) -> list:
 
 
 def _records(narratives: pd.DataFrame, scores):
-    """One dict per row: id, score, narratives and the per-category summary."""
+    """One dict per row: id, score, narratives and the per-category summary; every row of
+    ``scores`` appears, a row without narratives with none."""
     summary = summarize(narratives)
     labels = narratives["row"].to_numpy()
     bounds = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1], True])
@@ -119,6 +120,12 @@ def _records(narratives: pd.DataFrame, scores):
             ],
             "summary": {c: t for c, t in zip(categories, joined[r], strict=True) if t},
         }
+    if scores is not None:  # rows scored with no reason strong enough to state still appear
+        told = set(summary.index)
+        for label, score in zip(scores.index, _score_of(scores, scores.index), strict=True):
+            if label not in told:
+                label = label.item() if isinstance(label, np.generic) else label
+                yield {"id": label, "score": score, "narratives": [], "summary": {}}
 
 
 def _jsonl(narratives, tmp: Path, scores) -> None:

@@ -4,7 +4,7 @@ or on Spark."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -13,17 +13,25 @@ from lumos._checks import renamed, require_columns
 from lumos._engines import check_engine, spark_job
 from lumos.errors import DataValidationError, LumosUserError
 from lumos.explain._attributions import attribute, resolve_method, scores_of
+from lumos.explain._audit import Audit
+from lumos.explain._audit import audit as audit_narratives
 from lumos.explain._design import InsightsDesign
 from lumos.explain._model import ImportedModel, select_features
 from lumos.explain._narrate import narrate
 
 
-class Explained(NamedTuple):
-    """What :func:`explain_table` returns, on either engine."""
+@dataclass(frozen=True)
+class Explained:
+    """What :func:`explain_table` returns, on either engine; it unpacks as
+    ``narratives, scores, method``."""
 
     narratives: object  #: the narratives (a pandas or Spark DataFrame)
     scores: object  #: the model's score per row (a Series by id, or a Spark id, score frame)
     method: str  #: the attribution method used
+    audit: Audit | None = None  #: the narratives' audit, with ``audit=True``
+
+    def __iter__(self):
+        return iter((self.narratives, self.scores, self.method))
 
 
 def explain_table(
@@ -34,19 +42,22 @@ def explain_table(
     id_column: str | None = None,
     method: str = "auto",
     top_k: int = 5,
-    direction: str = "positive",
+    direction: str = "auto",
     chunk_size: int = 20_000,
     random_state: int = 0,
     progress: Callable[[int], None] | None = None,
     source: str = "data",
     engine: str = "local",
     spark=None,
+    reference=None,
+    audit: bool = False,
     seed: int | None = None,
 ) -> Explained:
     """Explain and narrate every row of ``data``.
 
     Rows are processed in chunks of ``chunk_size`` (all at once for ``klime``,
-    which fits on the whole table), calling ``progress(rows_done)`` after each.
+    which fits on the whole table), calling ``progress(rows_done)`` after each;
+    every chunk's levels are compared with all of ``data`` (or ``reference``).
 
     With ``engine="spark"``, ``data`` is a Spark DataFrame (or the path of a
     .parquet or .csv file Spark reads), ``id_column`` is required, rows are
@@ -60,7 +71,9 @@ def explain_table(
     Explained
         ``narratives`` (as :func:`~lumos.explain.narrate` returns, over all
         rows), ``scores`` (the model's score per row: a probability for
-        classifiers) and ``method`` (the attribution method used).
+        classifiers) and ``method`` (the attribution method used); with
+        ``audit=True`` (local engine), the narratives' :class:`~lumos.explain.Audit`
+        against the attributions of each chunk.
     """
     random_state = renamed(
         random_state, seed, old="seed", new="random_state", owner="explain_table"
@@ -109,24 +122,29 @@ def explain_table(
     resolved = resolve_method(model, method)
     if resolved == "klime":
         chunk_size = len(data)
-    parts, scores, used, skipped = [], [], resolved, 0
+    parts, scores, used, skipped, immaterial, checked = [], [], resolved, 0, 0, None
     # methods that read a background take the whole table, so chunking changes nothing
     background = data if resolved in ("lime", "linear_shap") else None
+    reference = data if reference is None else reference  # levels compare with every row
     for start in range(0, len(data), chunk_size):
         chunk = data.iloc[start : start + chunk_size]
         attr = attribute(
             model, chunk, method=resolved, random_state=random_state, background=background
         )
-        nar = narrate(chunk, attr, design, top_k=top_k, direction=direction)
+        nar = narrate(chunk, attr, design, top_k=top_k, direction=direction, reference=reference)
         skipped += nar.attrs["skipped"]
+        immaterial += nar.attrs["immaterial"]
+        if audit:
+            found = audit_narratives(nar, attr, design, data=chunk)
+            checked = found if checked is None else checked + found
         parts.append(nar)
         scores.append(pd.Series(_score(model, chunk, attr), index=chunk.index))
         used = attr.method
         if progress is not None:
             progress(len(chunk))
     narratives = pd.concat(parts, ignore_index=True)
-    narratives.attrs = {**parts[0].attrs, "skipped": skipped}
-    return Explained(narratives, pd.concat(scores), used)
+    narratives.attrs = {**parts[0].attrs, "skipped": skipped, "immaterial": immaterial}
+    return Explained(narratives, pd.concat(scores), used, checked)
 
 
 def _score(model: ImportedModel, chunk: pd.DataFrame, attr) -> np.ndarray:

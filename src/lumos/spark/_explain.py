@@ -27,12 +27,15 @@ def explain(
     id_column: str,
     method: str = "auto",
     top_k: int = 5,
-    direction: str = "positive",
+    direction: str = "auto",
 ):
     """A Spark DataFrame of narratives (the local engine's columns) and each row's score.
 
     ``frame`` is a Spark DataFrame with ``id_column`` and the model's features.
     Returns ``(narratives, scores)``: two Spark DataFrames, lazily computed.
+    The columns a level is compared on (:meth:`InsightsDesign.reference_columns`)
+    are collected once and broadcast, so every partition compares with all rows,
+    as the local engine does.
     """
     resolved = resolve_method(model, method)
     if resolved not in PARTITION_LOCAL:
@@ -48,7 +51,9 @@ def explain(
         hint="name the column that identifies rows.",
     )
     spark = frame.sparkSession
-    shipped = spark.sparkContext.broadcast((model, design))
+    wanted = [c for c in design.reference_columns() if c in frame.columns]
+    reference = frame.select(*wanted).toPandas() if wanted else None
+    shipped = spark.sparkContext.broadcast((model, design, reference))
     # the output schema: the local engine's own columns, from one row
     sample = frame.limit(1).toPandas()
     local, _, _ = explain_table(
@@ -59,11 +64,12 @@ def explain(
         method=resolved,
         top_k=top_k,
         direction=direction,
+        reference=reference,
     )
     schema = _schema(spark, local)
 
     def narrate_batches(batches):
-        model_, design_ = shipped.value
+        model_, design_, reference_ = shipped.value
         for batch in batches:
             if len(batch) == 0:
                 continue
@@ -75,11 +81,12 @@ def explain(
                 method=resolved,
                 top_k=top_k,
                 direction=direction,
+                reference=reference_,
             )
             yield narratives
 
     def score_batches(batches):
-        model_, design_ = shipped.value
+        model_, design_, _ = shipped.value
         for batch in batches:
             if len(batch) == 0:
                 continue

@@ -31,7 +31,7 @@ def explain_table(
     id_column=None,
     method="auto",
     top_k=5,
-    direction="positive",
+    direction="auto",
     random_state=0,
     source="data",
     spark=None,
