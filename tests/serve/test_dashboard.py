@@ -185,6 +185,8 @@ def test_the_offers_page_shows_each_arm_and_the_candidate_policies(offer_book, t
     logged = table.loc[("logged", "logged"), "value"]
     assert f"the {logged:.3f} the log's own policy converted" in page.text
     assert page.text.count("<svg") == 2
+    ticks = re.findall(r"text-anchor='middle'>([^<]*)</text>", page.text)  # the plots' axes
+    assert len(ticks) >= 6 and all(re.fullmatch(r"-?\d+(\.\d+)?%", t) for t in ticks), ticks
 
 
 def test_the_offers_page_waits_for_closed_rounds(offer_book, tmp_path):
@@ -245,8 +247,18 @@ def test_the_health_page_shows_metrics_slices_and_gaps(tmp_path):
     assert "plan = free" in bad_page.text and "Where bad under-performs" in bad_page.text
     assert unknown.status_code == 404 and "&lt;i&gt;nope&lt;/i&gt;" in unknown.text
     assert "<i>nope" not in unknown.text and "Where good under-performs" in unknown.text
-    report = model_health(data, groups=["region"], n_bootstrap=50).metrics
-    assert f"{report.loc['good', 'roc_auc']:.4g}" in first.text
+    good = model_health(data, groups=["region"], n_bootstrap=50).metrics.loc["good"]
+    row = re.search(r"<tr><td class='text'>good</td>(.*?)</tr>", first.text).group(1)
+    assert re.findall(r"<td>([^<]*)</td>", row) == [  # numbers as their kind reads
+        f"{good['rows']:,.0f}",
+        f"{good['base_rate']:.1%}",
+        f"{good['mean_score']:.1%}",
+        *(f"{good[m]:.3f}" for m in ("roc_auc", "pr_auc", "log_loss", "brier")),
+    ]
+    heads = re.findall(r"<th scope='col'[^>]*>([^<]*)</th>", first.text)
+    assert {"Base rate", "ROC-AUC", "Slice", "Share of rows", "p (adjusted)"} <= set(heads)
+    assert {"True-positive rate", "Higher group", "95% interval"} <= set(heads)
+    assert not [h for h in heads if "_" in h]  # no code names
 
 
 def test_the_health_page_names_a_table_it_cannot_read(tmp_path):
@@ -270,6 +282,7 @@ def test_the_health_page_shows_the_account_prioritizers_validation(tmp_path):
             "rows": [814.0, 469.0],
             "mae": [7.6, 2.4],
             "upsell_roc_auc": [0.916, 0.944],
+            "upsell_precision": [0.8114, 0.898],
             "churn_roc_auc": [0.877, np.nan],
         },
         index=["account", "product:jobs"],
@@ -285,6 +298,7 @@ def test_the_health_page_shows_the_account_prioritizers_validation(tmp_path):
     assert "product:jobs" in page.text and "0.944" in page.text and "814" in page.text
     assert page.text.count("<svg") == 2 and "Held-out predictions" not in page.text
     assert "<td>—</td>" in page.text  # a missing figure is a dash, not NaN
+    assert "<td>81.1%</td>" in page.text and "Upsell precision" in page.text  # rates in percent
 
 
 def test_lazy_figures_are_computed_once_or_when_stale():

@@ -19,14 +19,16 @@ from lumos.evaluate import fairness_section, slices_section
 from lumos.serve._pages.shell import empty, page
 from lumos.serve._services import Lazy, services
 
+#: Each column a table shows: its heading and the kind of its numbers (lumos._html.fmt).
 METRIC_NAMES = {
-    "rows": "Rows",
-    "base_rate": "Base rate",
-    "mean_score": "Mean score",
-    "roc_auc": "ROC-AUC",
-    "pr_auc": "PR-AUC",
-    "log_loss": "Log loss",
-    "brier": "Brier score",
+    "model": ("Model", "text"),
+    "rows": ("Rows", "count"),
+    "base_rate": ("Base rate", "pct"),
+    "mean_score": ("Mean score", "pct"),
+    "roc_auc": ("ROC-AUC", "3"),
+    "pr_auc": ("PR-AUC", "3"),
+    "log_loss": ("Log loss", "3"),
+    "brier": ("Brier score", "3"),
 }
 
 
@@ -65,38 +67,37 @@ def health_body(figures: Lazy | None, chosen: str, propensity=None) -> tuple[str
 
 
 PROPENSITY = {
-    "rows": "Rows",
-    "mae": "MAE",
-    "calibration_slope": "Calibration slope",
-    "upsell_roc_auc": "Upsell ROC-AUC",
-    "upsell_precision": "Upsell precision",
-    "upsell_recall": "Upsell recall",
-    "churn_roc_auc": "Churn ROC-AUC",
-    "churn_precision": "Churn precision",
-    "churn_recall": "Churn recall",
-    "all_in_roc_auc": "All-in ROC-AUC",
+    "model": ("Model", "text"),
+    "rows": ("Rows", "count"),
+    "mae": ("Mean absolute error (units)", "1"),
+    "calibration_slope": ("Calibration slope", "2"),
+    "upsell_roc_auc": ("Upsell ROC-AUC", "3"),
+    "upsell_precision": ("Upsell precision", "pct"),
+    "upsell_recall": ("Upsell recall", "pct"),
+    "churn_roc_auc": ("Churn ROC-AUC", "3"),
+    "churn_precision": ("Churn precision", "pct"),
+    "churn_recall": ("Churn recall", "pct"),
+    "all_in_roc_auc": ("All-in ROC-AUC", "3"),
 }
 
 
 def _propensity(report) -> str:
     """The account prioritizer's models, validated on renewal cutoffs later than training's."""
-    shown = report.reindex(columns=[c for c in PROPENSITY if c in report.columns])
-    shown = shown.astype({"rows": int}) if "rows" in shown else shown
+    shown = report.rename_axis("model").reset_index()
+    columns = {c: named for c, named in PROPENSITY.items() if c in shown.columns}
     parts = [
         '<section aria-labelledby="propensity"><h2 id="propensity">Account propensity</h2>',
         "<p>Each model of the account prioritizer, judged on the renewal cutoffs after the "
         "ones it was trained on: how well its predicted change in units sorts the upsells "
-        "and churns that followed.</p>",
-        table(
-            shown.rename(columns=PROPENSITY).rename_axis("model").reset_index(),
-            "account propensity validation",
-        ),
+        "and churns that followed. The mean absolute error is the average miss in units; a "
+        "calibration slope of 1 means the predicted changes are as large as the real ones.</p>",
+        table(shown, "account propensity validation", columns=columns),
         '<div class="plots">',
     ]
     for column in ("upsell_roc_auc", "churn_roc_auc"):
         if column in report.columns:
-            values, what = report[column].dropna(), PROPENSITY[column] + " per model"
-            plot = bars(values.index.tolist(), values.tolist(), title=what)
+            values, what = report[column].dropna(), PROPENSITY[column][0] + " per model"
+            plot = bars(values.index.tolist(), values.tolist(), title=what, kind="3")
             parts.append(f'<figure class="plot">{plot}<figcaption>{what}.</figcaption></figure>')
     return "".join(parts) + "</div></section>"
 
@@ -118,7 +119,6 @@ def _predictions(health, name: str, chosen: str) -> tuple[str, int]:
         for m in models
     )
     m = health.metrics
-    shown = m.astype({"rows": int}).rename(columns=METRIC_NAMES).rename_axis("model")
     parts = [
         problem,
         '<section aria-labelledby="metrics"><h2 id="metrics">Held-out predictions</h2>',
@@ -126,9 +126,9 @@ def _predictions(health, name: str, chosen: str) -> tuple[str, int]:
         f"{int(m['rows'].sum()):,} rows of {len(models)} model{'s' if len(models) > 1 else ''}."
         f"</p>",
         f'<nav class="pager" aria-label="Models">Model: {links}</nav>',
-        table(shown.reset_index(), "metrics per model"),
+        table(m.rename_axis("model").reset_index(), "metrics per model", columns=METRIC_NAMES),
         '<div class="plots"><figure class="plot">',
-        bars(models, m["roc_auc"].tolist(), title="ROC-AUC per model"),
+        bars(models, m["roc_auc"].tolist(), title="ROC-AUC per model", kind="3"),
         "<figcaption>ROC-AUC per model.</figcaption></figure>",
         '<figure class="plot">',
         calibration_plot(health.calibration[chosen], title=f"calibration of {chosen}"),

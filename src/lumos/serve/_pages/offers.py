@@ -142,6 +142,7 @@ def _policies(got: dict) -> str:
         [r["low"] for r in rows],
         [r["high"] for r in rows],
         title="conversion rate per policy, DR, 95% interval",
+        kind="pct",
     )
     th = "".join(f'<th scope="col" class="num">{ESTIMATOR_NAMES[e]}</th>' for e in estimators)
     body = []
@@ -172,6 +173,11 @@ def _policies(got: dict) -> str:
     )
 
 
+def _breakable(arm_id: str) -> str:
+    """An arm id that may wrap after each slash (``product/creative/channel``)."""
+    return "/<wbr>".join(esc(part) for part in str(arm_id).split("/"))
+
+
 def _arms(arms: pd.DataFrame, model) -> str:
     nu = getattr(model.policy, "nu", None)
     spread = f"ν = {nu:g} times the posterior's standard deviation" if nu else "the posterior"
@@ -179,7 +185,7 @@ def _arms(arms: pd.DataFrame, model) -> str:
     rows = []
     for r in order.itertuples(index=False):
         rows.append(
-            f'<tr data-arm="{esc(r.arm_id)}"><th scope="row">{esc(r.arm_id)}</th>'
+            f'<tr data-arm="{esc(r.arm_id)}"><th scope="row">{_breakable(r.arm_id)}</th>'
             f"<td>{esc(r.product or '—')}</td><td>{esc(r.creative or '—')}</td>"
             f"<td>{esc(r.channel or 'any')}</td>"
             f'<td class="num">{r.shows:,}</td><td class="num">{r.conversions:,}</td>'
@@ -189,6 +195,7 @@ def _arms(arms: pd.DataFrame, model) -> str:
     plot = intervals(
         *(order[c].tolist() for c in ("arm_id", "mean", "low", "high")),
         title="posterior conversion score per arm",
+        kind="pct",
     )
     heads = (
         "Arm",
