@@ -1,12 +1,16 @@
 """The dashboard's pages, rendered by the server: sorting, filters, paging, bad input, escaping."""
 
+import contextlib
 import re
+import threading
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from lumos.errors import LumosError
 from lumos.serve import create_app
 from lumos.store import COLD_START, LMDBStore, build_records
 
@@ -52,6 +56,15 @@ def client(tmp_path):
     )
     with TestClient(app) as c:
         yield c
+
+
+def settle(client) -> None:
+    """Wait for the Offers and Model health figures the app computes in the background."""
+    s = client.app.state.services
+    for figures in (s.offer_page, s.health_page):
+        if figures is not None:
+            with contextlib.suppress(LumosError):  # an error is the page's to show
+                figures.get()
 
 
 def scores(page: str) -> list[float]:
@@ -165,6 +178,7 @@ def test_the_offers_page_shows_each_arm_and_the_candidate_policies(offer_book, t
         offer_log_name="week <4>",
     )
     with TestClient(app) as c:
+        settle(c)
         page = c.get("/offers")
         again = c.get("/offers")
         # a decision right after: the page judged a copy, the live model is untouched
@@ -199,6 +213,7 @@ def test_the_offers_page_waits_for_closed_rounds(offer_book, tmp_path):
         offer_log=young,
     )
     with TestClient(app) as c:
+        settle(c)
         page = c.get("/offers")
     assert page.status_code == 200 and "no closed offer rounds" in page.text
     served = young[(young["type"] == "served") & (young["item_type"] == "offer")]
@@ -237,6 +252,7 @@ def test_the_health_page_shows_metrics_slices_and_gaps(tmp_path):
         health_name="held_out.parquet",
     )
     with TestClient(app) as c:
+        settle(c)
         first = c.get("/health")
         bad_page = c.get("/health?model=bad")
         unknown = c.get("/health?model=<i>nope</i>")
@@ -271,6 +287,7 @@ def test_the_health_page_names_a_table_it_cannot_read(tmp_path):
         health=lambda: model_health(data, source="p.csv"),
     )
     with TestClient(app) as c:
+        settle(c)
         page = c.get("/health")
     assert page.status_code == 422
     assert "p.csv row 2: column &#x27;label&#x27; must be 0 or 1; got" in page.text
@@ -309,3 +326,94 @@ def test_lazy_figures_are_computed_once_or_when_stale():
     assert [once.get(), once.get()] == [1, 1]
     always = Lazy(lambda: calls.append(1) or len(calls), "y", max_age=0)
     assert always.get() < always.get()
+
+
+def test_offers_and_health_are_computed_in_the_background(tmp_path):
+    """The first visit never waits: it says the figures are being computed and reloads itself;
+    once they are ready it shows them; the server stops the thread when it stops."""
+    from lumos.evaluate import ModelHealth
+
+    release, computed = threading.Event(), []
+
+    def slow():
+        release.wait(30)  # as long as the test holds it
+        computed.append(1)
+        return ModelHealth(
+            metrics=pd.DataFrame(
+                {"rows": [1200.0], "base_rate": [0.2], "roc_auc": [0.8123]}, index=["m<1>"]
+            ),
+            calibration={"m<1>": pd.DataFrame({"mean_score": [0.1], "observed": [0.12]})},
+            slices={},
+            fairness={},
+        )
+
+    app = create_app(
+        store=LMDBStore(tmp_path / "s"),
+        treatment=lambda m: ("A", "glmix"),
+        health=slow,
+        health_name="slow.parquet",
+    )
+    with TestClient(app) as c:
+        started = time.monotonic()
+        first = c.get("/health?model=m<1>")
+        waited = time.monotonic() - started
+        figures = c.app.state.services.health_page
+        assert figures.running  # began at start-up
+        release.set()
+        figures.get()  # until the background computation is done
+        later = c.get("/health")
+    assert waited < 1 and computed == [1]
+    assert first.status_code == 200 and '<meta http-equiv="refresh" content="2">' in first.text
+    assert (
+        "Computing the figures from slow.parquet…" in first.text and 'role="status"' in first.text
+    )
+    assert 'href="/health?model=m%3C1%3E">reload it now' in first.text
+    assert later.status_code == 200 and "http-equiv" not in later.text
+    assert "Computing" not in later.text and "<td>0.812</td>" in later.text
+    assert not figures.running  # stopped with the server
+
+
+def test_background_figures_refresh_and_keep_their_error():
+    """Refreshed every max_age on their thread; an error is kept (and raised) until the next
+    computation, and the figures before it are shown until then; stop() ends the thread."""
+    from lumos.serve import Lazy
+
+    calls, gates = [], {2: threading.Event(), 3: threading.Event()}
+
+    def compute():
+        calls.append(1)
+        n = len(calls)
+        if n in gates:  # the test looks at the page meanwhile
+            gates[n].wait(10)
+        if n == 2:
+            raise LumosError("the log is gone", code="missing")
+        return n
+
+    figures = Lazy(compute, "x", max_age=0.01)
+
+    def until(check) -> bool:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                got = figures.peek()
+            except LumosError as exc:
+                got = exc.message
+            if check(got):
+                return True
+            time.sleep(0.002)
+        return False
+
+    assert figures.peek() is None  # starts the thread; never waits
+    assert until(lambda got: got == 1)
+    assert figures.peek() == 1  # while the next computation is under way
+    gates[2].set()
+    assert until(lambda got: got == "the log is gone")
+    with pytest.raises(LumosError, match="the log is gone"):
+        figures.peek()  # kept while the next computation is under way
+    gates[3].set()
+    assert until(lambda got: isinstance(got, int) and got >= 3)
+    figures.stop()
+    assert not figures.running
+    done = len(calls)
+    figures.peek()  # a stopped page starts no thread again
+    assert len(calls) == done and not figures.running

@@ -2,8 +2,9 @@
 
 It shows :func:`lumos.evaluate.model_health` of a table of held-out
 predictions, drawn with the plots ``lumos evaluate`` writes. The figures are
-computed on the first visit (the slice finder and the bootstrap take a few
-seconds) and kept until the server restarts.
+computed in the background when the server starts (the slice finder and the
+bootstrap take a few seconds; meanwhile the page says so and reloads itself)
+and kept until the server restarts.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from lumos._html import bars, calibration_plot, esc, table
 from lumos.errors import LumosError
 from lumos.evaluate import fairness_section, slices_section
-from lumos.serve._pages.shell import empty, page
+from lumos.serve._pages.shell import RELOAD, computing, empty, page
 from lumos.serve._services import Lazy, services
 
 #: Each column a table shows: its heading and the kind of its numbers (lumos._html.fmt).
@@ -38,12 +39,13 @@ router = APIRouter()
 @router.get("/health", response_class=HTMLResponse, include_in_schema=False)
 def health_page(request: Request, model: str = Query("", max_length=200)):
     s = services(request)
-    body, status = health_body(s.health_page, model, s.propensity)
-    return page("health", "Model health", body, status=status)
+    body, status, waiting = health_body(s.health_page, model, s.propensity)
+    return page("health", "Model health", body, status=status, refresh=RELOAD if waiting else None)
 
 
-def health_body(figures: Lazy | None, chosen: str, propensity=None) -> tuple[str, int]:
-    """The page's HTML and status, for model ``chosen`` (default: the table's first).
+def health_body(figures: Lazy | None, chosen: str, propensity=None) -> tuple[str, int, bool]:
+    """The page's HTML, its status, and whether its figures are still being computed, for
+    model ``chosen`` (default: the table's first).
 
     ``propensity`` is an account prioritizer's validation report (``report_``),
     shown first when given.
@@ -51,19 +53,26 @@ def health_body(figures: Lazy | None, chosen: str, propensity=None) -> tuple[str
     top = "" if propensity is None else _propensity(propensity)
     if figures is None:
         if top:
-            return top, 200
-        return empty(
-            "No model reports are loaded. Start the server with --model "
-            "PRIORITIZER_FOLDER (lumos propensity train) or --health PREDICTIONS "
-            "(a label, a score, and the columns to slice and group by; "
-            "--health-groups names the groups)."
-        ), 200
+            return top, 200, False
+        return (
+            empty(
+                "No model reports are loaded. Start the server with --model "
+                "PRIORITIZER_FOLDER (lumos propensity train) or --health PREDICTIONS "
+                "(a label, a score, and the columns to slice and group by; "
+                "--health-groups names the groups)."
+            ),
+            200,
+            False,
+        )
     try:
-        health = figures.get()
+        health = figures.peek()
     except LumosError as exc:
-        return top + f'<p class="alert" role="alert">{esc(exc.message)}</p>', 422
+        return top + f'<p class="alert" role="alert">{esc(exc.message)}</p>', 422, False
+    if health is None:  # being computed in the background
+        href = "/health" + (f"?{urlencode({'model': chosen})}" if chosen else "")
+        return top + computing(figures.name, href), 200, True
     body, status = _predictions(health, figures.name, chosen)
-    return top + body, status
+    return top + body, status, False
 
 
 PROPENSITY = {
@@ -119,6 +128,7 @@ def _predictions(health, name: str, chosen: str) -> tuple[str, int]:
         for m in models
     )
     m = health.metrics
+    columns = {c: named for c, named in METRIC_NAMES.items() if c == "model" or c in m.columns}
     parts = [
         problem,
         '<section aria-labelledby="metrics"><h2 id="metrics">Held-out predictions</h2>',
@@ -126,7 +136,7 @@ def _predictions(health, name: str, chosen: str) -> tuple[str, int]:
         f"{int(m['rows'].sum()):,} rows of {len(models)} model{'s' if len(models) > 1 else ''}."
         f"</p>",
         f'<nav class="pager" aria-label="Models">Model: {links}</nav>',
-        table(m.rename_axis("model").reset_index(), "metrics per model", columns=METRIC_NAMES),
+        table(m.rename_axis("model").reset_index(), "metrics per model", columns=columns),
         '<div class="plots"><figure class="plot">',
         bars(models, m["roc_auc"].tolist(), title="ROC-AUC per model", kind="3"),
         "<figcaption>ROC-AUC per model.</figcaption></figure>",

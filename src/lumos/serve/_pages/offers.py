@@ -2,9 +2,9 @@
 
 Its figures come from :meth:`OfferModel.arm_report` and
 :meth:`OfferModel.compare` over the offer log the server was given. They are
-computed on the first visit (judging bootstraps, so it takes a few seconds) and
-again on a visit once they are ten minutes old, as the log grows and the
-policy learns.
+computed in the background when the server starts (judging bootstraps, so it
+takes a few seconds; meanwhile the page says so and reloads itself) and again
+every ten minutes, as the log grows and the policy learns.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse
 
 from lumos._html import esc, intervals, num, scroller
 from lumos.errors import LumosError
-from lumos.serve._pages.shell import empty, page
+from lumos.serve._pages.shell import RELOAD, computing, empty, page
 from lumos.serve._services import Lazy, services
 
 ESTIMATOR_NAMES = {"ipw": "IPW", "snipw": "SNIPW", "dm": "DM", "dr": "DR", "switch-dr": "Switch-DR"}
@@ -37,8 +37,8 @@ router = APIRouter()
 
 @router.get("/offers", response_class=HTMLResponse, include_in_schema=False)
 def offers_page(request: Request):
-    body, status = offers_body(services(request).offer_page)
-    return page("offers", "Offers", body, status=status)
+    body, status, waiting = offers_body(services(request).offer_page)
+    return page("offers", "Offers", body, status=status, refresh=RELOAD if waiting else None)
 
 
 def offer_figures(model, events, lock=None) -> dict:
@@ -68,17 +68,23 @@ def offer_figures(model, events, lock=None) -> dict:
     return out
 
 
-def offers_body(figures: Lazy | None) -> tuple[str, int]:
-    """The page's HTML and status."""
+def offers_body(figures: Lazy | None) -> tuple[str, int, bool]:
+    """The page's HTML, its status, and whether its figures are still being computed."""
     if figures is None:
-        return empty(
-            "No offer model is loaded. Start the server with --offers MODEL_FOLDER "
-            "(lumos offers retrain) and --offer-log LOG (served offers and purchases)."
-        ), 200
+        return (
+            empty(
+                "No offer model is loaded. Start the server with --offers MODEL_FOLDER "
+                "(lumos offers retrain) and --offer-log LOG (served offers and purchases)."
+            ),
+            200,
+            False,
+        )
     try:
-        got = figures.get()
+        got = figures.peek()
     except LumosError as exc:
-        return f'<p class="alert" role="alert">{esc(exc.message)}</p>', 422
+        return f'<p class="alert" role="alert">{esc(exc.message)}</p>', 422, False
+    if got is None:  # the first figures are being computed in the background
+        return computing(figures.name, "/offers"), 200, True
     model, rounds, arms = got["model"], got["rounds"], got["arms"]
     s = model.settings
     parts = []
@@ -109,7 +115,7 @@ def offers_body(figures: Lazy | None) -> tuple[str, int]:
     )
     parts.append(_policies(got))
     parts.append(_arms(arms, model))
-    return "".join(parts), 200
+    return "".join(parts), 200, False
 
 
 def _policies(got: dict) -> str:
