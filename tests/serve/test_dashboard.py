@@ -1,6 +1,7 @@
 """The dashboard's pages, rendered by the server: sorting, filters, paging, bad input, escaping."""
 
 import contextlib
+import html
 import re
 import threading
 import time
@@ -24,7 +25,11 @@ def book(n=120, seed=0):
     rows["class"] = np.where(
         rows["score"] > 0.1, "upsell", np.where(rows["score"] < -0.1, "churn", "flat")
     )
-    rows["predicted_change"] = rows["score"] * 10
+    rows["units"] = rng.integers(1, 400, len(rows)).astype(float)
+    rows["predicted_change"] = rows["score"] * rows["units"]  # not in the order of the score
+    rows["renewal"] = pd.Timestamp("2026-09-01")
+    rows["account_name"] = [f"Company {i[1:]}" for i in rows["account_id"]]
+    rows.loc[rows["account_id"] == "A011", "account_name"] = "Smith & <Sons>"  # escaped too
     rows["score_last_month"] = rows["score"] - 0.05
     rows["why_usage"] = "Searches rose from 3 to 9 (+200%) in the last month."
     rows.loc[rows["account_id"] == "A007", "account_id"] = "<b>A007</b>"  # must be escaped
@@ -71,15 +76,34 @@ def scores(page: str) -> list[float]:
     return [float(x) for x in re.findall(r'data-score="([-0-9.]+)"', page)]
 
 
+def changes(page: str) -> list[float]:
+    return [float(x) for x in re.findall(r'data-change="([-0-9.]+)"', page)]
+
+
+def listed(page: str) -> list[str]:
+    return re.findall(r'<tr data-account="([^"]*)"', page)
+
+
 def test_accounts_sort_filter_and_page(client):
     assert client.get("/", follow_redirects=False).headers["location"] == "/accounts"
     page = client.get("/accounts")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    first = scores(page.text)
+    first = changes(page.text)  # by predicted change in units, largest first: the accounts
     assert len(first) == 50 and first == sorted(first, reverse=True)
-    assert 'aria-sort="descending"' in page.text and "Page 1 of 4" in page.text
+    assert 'aria-sort="descending"' in page.text and "Page 1 of 3" in page.text
+    truth = book().reset_index()
+    top = truth[truth["product"].isna()].nlargest(50, "predicted_change")["account_id"]
+    assert listed(page.text) == [html.escape(a) for a in top]  # the CLI's order
+    assert "<td>jobs</td>" not in page.text and 'data-sort="product"' not in page.text
+    every = client.get("/accounts?product=*").text  # the accounts and their products
+    assert "Page 1 of 4" in every and changes(every) == sorted(changes(every), reverse=True)
+    assert "<td>jobs</td>" in every and "<td>all products</td>" in every
+    relative = client.get("/accounts?sort=score").text  # one click away: the header's link
+    assert 'href="/accounts?sort=score&amp;order=desc' in page.text
+    by_score = scores(relative)
+    assert by_score == sorted(by_score, reverse=True) and by_score != scores(page.text)
     up = scores(client.get("/accounts?sort=score&order=asc").text)
-    assert up == sorted(up) and up[0] < first[-1]
+    assert up == sorted(up) and up[0] < by_score[-1]
     churn = client.get("/accounts?class=churn&product=jobs").text
     assert "all products" not in churn and churn.count('class="badge churn"') > 0
     assert 'class="badge upsell"' not in churn
@@ -88,6 +112,46 @@ def test_accounts_sort_filter_and_page(client):
     assert "&lt;b&gt;A007&lt;/b&gt;" in client.get("/accounts?sort=account_id&order=asc").text
     assert "<b>A007</b>" not in client.get("/accounts?sort=account_id&order=asc").text
     assert "+0.050" in page.text  # change since last month
+
+
+def test_every_column_says_what_it_means(client):
+    page = client.get("/accounts").text
+    legend = dict(re.findall(r'<dd id="(what-[a-z_]+)">([^<]+)</dd>', page))
+    heads = re.findall(r'<th scope="col"[^>]*aria-describedby="([^"]+)"', page)
+    assert len(heads) == 9 and all(legend.get(h) for h in heads)  # each heading explained
+    labels = re.findall(r'data-sort="[a-z_]+" aria-describedby="[^"]+">([^<&]+)&nbsp;<', page)
+    assert labels == [
+        "Account",
+        "Name",
+        "Predicted change",
+        "Relative change",
+        "Units",
+        "Renewal",
+        "Class",
+        "Change since last month",
+    ]
+    assert "units added (or lost) by the next renewal" in legend["what-predicted_change"]
+    assert "predicted change ÷ units under contract" in legend["what-score"]
+    assert "since last month" in legend["what-change"] and "upsell" in legend["what-class"]
+    assert "Accounts by predicted change, largest first" in page
+    every = client.get("/accounts?product=*").text  # the product column, when rows are products
+    assert 'aria-describedby="what-product">Product&nbsp;<' in every
+    assert "an account&#x27;s own row covers all it holds" in every
+
+
+def test_accounts_have_names_and_are_searched_by_id_or_name(client):
+    page = client.get("/accounts?sort=account_id&order=asc").text
+    assert "<td>Smith &amp; &lt;Sons&gt;</td>" in page and "<Sons>" not in page
+    assert 'aria-label="Why: account A011 (Smith &amp; &lt;Sons&gt;)"' in page
+    by_name = client.get("/accounts?q=smith+%26").text
+    assert listed(by_name) == ["A011"]
+    by_id = client.get("/accounts?q=a01&product=*").text
+    assert set(listed(by_id)) == {f"A01{i}" for i in range(10)} and "Page 1 of 1" in by_id
+    row = re.search(r'<tr data-account="A011">(.*?)</tr>', page).group(1)
+    truth = book().loc["A011"]
+    account = truth[truth["product"].isna()].iloc[0]
+    assert f'<td class="num">{account["units"]:,.0f}</td>' in row and "<td>Sep 2026</td>" in row
+    assert f"{account['predicted_change']:+.1f}</td>" in row
 
 
 def test_bad_query_says_what_was_wrong(client):
@@ -417,3 +481,32 @@ def test_background_figures_refresh_and_keep_their_error():
     done = len(calls)
     figures.peek()  # a stopped page starts no thread again
     assert len(calls) == done and not figures.running
+
+
+def test_the_insights_api_gives_the_pop_up_its_name_figures_and_headline(tmp_path):
+    rows = book().reset_index()
+    rows["headline"] = np.where(rows["product"].isna(), "Likely to add seats by renewal.", "")
+    app = create_app(
+        store=LMDBStore(tmp_path / "s"),
+        treatment=lambda m: ("A", "glmix"),
+        insights=rows.iloc[::-1].set_index("account_id"),  # products before their account
+    )
+    with TestClient(app) as c:
+        got = c.get("/v1/accounts/A011/insights").json()
+        plain = create_app(
+            store=LMDBStore(tmp_path / "t"),
+            treatment=lambda m: ("A", "glmix"),
+            insights=book().drop(columns=["account_name", "units", "renewal"]),
+        )
+        with TestClient(plain) as bare:
+            old = bare.get("/v1/accounts/A011/insights").json()
+    account = rows[(rows["account_id"] == "A011") & rows["product"].isna()].iloc[0]
+    assert got["name"] == "Smith & <Sons>" and [r["product"] for r in got["rows"]] == [None, "jobs"]
+    own, jobs = got["rows"]
+    assert own["headline"] == "Likely to add seats by renewal." and jobs["headline"] is None
+    assert own["units"] == account["units"] and own["renewal"] == "2026-09-01"
+    assert own["predicted_change"] == pytest.approx(account["predicted_change"])
+    assert old["name"] is None and old["rows"][0]["headline"] is None  # without those columns
+    assert old["rows"][0]["units"] is None and old["rows"][0]["renewal"] is None
+    script = TestClient(app).get("/static/lumos.js").text
+    assert "row.headline" in script and "data.name" in script and "relative change" in script
