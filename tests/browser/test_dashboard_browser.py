@@ -320,3 +320,52 @@ def test_every_page_loads_without_console_errors(page, server, demo, width):
             page.keyboard.press("ArrowRight")
             page.wait_for_function("el => el.scrollLeft > 0", arg=box.element_handle())
         shoot(page, f"{name}-{width}")
+
+
+def test_the_report_is_searched_filtered_and_paged_from_disk(page, demo_run):
+    """report.html opened as a file: the same first account, then search, filter and pages."""
+    import pandas as pd
+
+    demo, output = demo_run
+    page.goto((demo / "report.html").as_uri())
+    visible = page.locator("article.card:visible")
+    assert visible.count() == 50 and page.locator("#pager").is_visible()
+    first = visible.first.get_attribute("data-id")
+    assert first == re.search(r"Top upsell: (A\d+) ", output)[1]  # the order of the CLI
+    scores = pd.read_parquet(demo / "scores.parquet")
+    accounts = scores[scores["product"].isna()]
+    name = accounts.set_index("account_id").loc[first, "account_name"]
+    assert visible.first.locator(".name").inner_text() == name
+    # search by name, then by id
+    page.fill("#q", name.split()[0].lower())
+    same = accounts["account_name"].str.lower().str.contains(name.split()[0].lower(), regex=False)
+    assert visible.count() == min(50, int(same.sum())) and "Showing 1–" in page.inner_text(
+        "#status"
+    )
+    page.fill("#q", first)
+    assert visible.count() == 1 and visible.first.get_attribute("data-id") == first
+    page.fill("#q", "no such account")
+    assert visible.count() == 0 and page.inner_text("#status") == "No card matches."
+    page.fill("#q", "")
+    # filter by class, then by a product's class: each card shown is one of them
+    page.select_option("#class", "churn")
+    churn = int((accounts["class"] == "churn").sum())
+    assert f"of {churn} (" in page.inner_text("#status")
+    assert set(visible.evaluate_all("cs => cs.map(c => c.dataset.class)")) == {"churn"}
+    product = sorted(scores["product"].dropna().unique())[0]
+    page.select_option("#product", product)
+    held = scores[(scores["product"] == product) & (scores["class"] == "churn")]
+    assert f"of {len(held)} (" in page.inner_text("#status")
+    shown = visible.evaluate_all("cs => cs.map(c => c.dataset.id)")
+    assert shown and set(shown) <= set(held["account_id"])
+    # pages: every card once
+    page.select_option("#product", "")
+    page.select_option("#class", "")
+    seen = []
+    while True:
+        seen += visible.evaluate_all("cs => cs.map(c => c.dataset.id)")
+        if page.locator("#next").is_disabled():
+            break
+        page.click("#next")
+    assert len(seen) == len(set(seen)) == len(accounts)
+    shoot(page, "report")

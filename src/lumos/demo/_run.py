@@ -95,11 +95,12 @@ def run_demo(
     mine = text[text["row"].isin(accounts.index)]
     change = accounts["predicted_change"]  # the report lists the biggest upsell first
     export(mine, paths["narratives"], scores=change)
-    export(
+    export(  # the accounts' names, figures and products on each card
         mine,
         paths["report"],
         scores=change,
         title=f"Lumos demo: account propensity on {as_of:%b %-d, %Y}",
+        table=scores,
     )
     report = model.report_
     echo(
