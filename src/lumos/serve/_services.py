@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import threading
@@ -299,8 +300,6 @@ class Services:
     async def close(self) -> None:
         """Stop: the pages' background figures, save what the offer policy learned, flush the
         served events, close the parts."""
-        import asyncio
-
         for figures in (self.offer_page, self.health_page):
             if figures is not None:
                 await asyncio.to_thread(figures.stop)
