@@ -10,7 +10,8 @@ import xgboost as xgb
 from click.testing import CliRunner
 
 from lumos.cli import main
-from lumos.data.demo import ACCOUNT_FEATURES, accounts, accounts_design_path
+from lumos.data.demo import ACCOUNT_FEATURES, accounts, accounts_design_path, population
+from lumos.demo._run import MEMBERS
 
 
 @pytest.fixture(scope="module")
@@ -192,10 +193,20 @@ def test_demo_runs_end_to_end(tmp_path):
         tmp_path / "s.csv",
     )
     assert again.exit_code == 0, again.output
-    pd.testing.assert_frame_equal(
+    written = pd.read_csv(out / "scores.csv")
+    pd.testing.assert_frame_equal(  # the same rows in the same order, less the accounts' names
         pd.read_csv(tmp_path / "s.csv").drop(columns=["as_of", "renewal"]),
-        pd.read_csv(out / "scores.csv").drop(columns=["as_of", "renewal"]),
+        written.drop(columns=["as_of", "renewal", "account_name"]),
     )
+    # one order everywhere: the largest predicted change first, the first account named first
+    assert written["predicted_change"].is_monotonic_decreasing
+    first = accounts.nlargest(1, "predicted_change").iloc[0]
+    assert result.output.split("Top upsell: ")[1].startswith(
+        f"{first['account_id']} ({first['account_name']}), "
+    )
+    assert f"Largest predicted change: account {first['account_id']}, " in again.output
+    names = population(MEMBERS, 300, random_state=0).accounts.set_index("account_id")["name"]
+    assert (scores["account_name"] == scores["account_id"].map(names)).all()
     courses = pd.read_parquet(out / "course_recommendations.parquet")
     assert "Courses: " in result.output and (courses["reason_text"] != "").all()
     rerun = run(
@@ -253,7 +264,10 @@ def test_demo_runs_end_to_end(tmp_path):
             offer = app.post(f"/v1/members/{tried}/offer?channel=feed").json()
             assert offer["channel"] == "feed" and 0 < offer["propensity"] <= 1
             _the_member_and_account_it_names_work_everywhere(app, out, tried, tried_account)
-            # the dashboard's pages over the demo's offer log, held-out clicks and titles
+            # the dashboard's pages over the demo's offer log, held-out clicks and titles,
+            # computed in the background since the server started: wait for them
+            for figures in (served.state.services.offer_page, served.state.services.health_page):
+                figures.get()
             offers_page = app.get("/offers").text
             assert "log_week_4" in offers_page and "Greedy on the posterior mean" in offers_page
             health = app.get("/health").text
@@ -443,7 +457,8 @@ def _the_member_and_account_it_names_work_everywhere(app, out, member, account):
     assert any(row["narratives"] for row in insights["rows"])
     # the dashboard: the account in the book, the member's Learning and My Network pages
     scores = pd.read_parquet(out / "scores.parquet")
-    before = int((scores["account_id"] < account).sum())  # rows ahead of it by account id
+    accounts = scores[scores["product"].isna()]  # the book lists the accounts as a whole
+    before = int((accounts["account_id"] < account).sum())  # rows ahead of it by account id
     book = app.get(f"/accounts?sort=account_id&order=asc&page={before // 50 + 1}")
     assert book.status_code == 200 and f'<tr data-account="{account}">' in book.text
     learning = app.get(f"/learning?member={member}")

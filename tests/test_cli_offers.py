@@ -98,7 +98,8 @@ def test_retrain_evaluate_and_serve(folder):
     with TestClient(app) as client:
         offer = client.post("/v1/members/om000003/offer?channel=notification").json()
     assert offer["arm_id"] == "none" or offer["arm_id"].endswith("/notification")
-    # the Offers page judges the model on --offer-log (a file here), read on the first visit
+    # the Offers page judges the model on --offer-log (a file here), read in the background
+    # from the server's start: wait for the figures, then visit
     app = app_from_config(
         ServeConfig(
             store=str(folder / "store"),
@@ -107,6 +108,7 @@ def test_retrain_evaluate_and_serve(folder):
         )
     )
     with TestClient(app) as client:
+        client.app.state.services.offer_page.get()
         page = client.get("/offers").text
     assert "old.jsonl" in page and "Candidate policies" in page and "Greedy on the" in page
     # without --offer-log, on the --events log (here the later one)
@@ -116,6 +118,7 @@ def test_retrain_evaluate_and_serve(folder):
         )
     )
     with TestClient(app) as client:
+        client.app.state.services.offer_page.get()
         page = client.get("/offers").text
     assert "the event log" in page and "This model (as it decides now)" in page
 

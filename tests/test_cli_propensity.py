@@ -71,6 +71,9 @@ def test_score_writes_one_row_per_account_and_product(files, trained, tmp_path, 
         table.columns
     )
     assert table["class"].isin(["upsell", "flat", "churn"]).all()
+    assert table["predicted_change"].is_monotonic_decreasing  # the largest gain first
+    top = table[table["product"].isna()].iloc[0]
+    assert f"Largest predicted change: account {top['account_id']}, " in result.output
 
 
 def test_bad_input_gives_one_clear_line(files, trained, tmp_path):

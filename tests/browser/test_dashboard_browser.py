@@ -10,6 +10,7 @@ width with no console error.
 """
 
 import json
+import re
 import shutil
 import socket
 import threading
@@ -36,7 +37,8 @@ ARGS = [
 
 
 @pytest.fixture(scope="session")
-def demo(tmp_path_factory):
+def demo_run(tmp_path_factory):
+    """The folder `lumos demo` wrote, and what it printed."""
     from click.testing import CliRunner
 
     from lumos.cli import main
@@ -46,7 +48,12 @@ def demo(tmp_path_factory):
         main, ["demo", "--out", str(out), "--accounts", "300", "--months", "26", "--no-serve"]
     )
     assert result.exit_code == 0, result.output
-    return out
+    return out, result.output
+
+
+@pytest.fixture(scope="session")
+def demo(demo_run):
+    return demo_run[0]
 
 
 @pytest.fixture(scope="session")
@@ -111,22 +118,30 @@ def page(browser):
     assert problems == [], problems
 
 
-def test_accounts_sort_and_the_why_pop_up(page, server):
+def test_accounts_sort_and_the_why_pop_up(page, server, demo_run):
     page.goto(f"{server}/")
     assert page.url.endswith("/accounts")
     assert page.get_attribute('header nav a[aria-current="page"]', "href") == "/accounts"
-    # sort by score, lowest first, with the keyboard: the header link takes Enter
-    page.focus('th a[data-sort="score"]')
-    page.keyboard.press("Enter")  # the book is by score, highest first: this flips it
+    # the book is by predicted change, largest first: the account `lumos demo` names first
+    first = page.locator("tbody tr").first.get_attribute("data-account")
+    assert first == re.search(r"Top upsell: (A\d+) ", demo_run[1])[1]
+    # flip it, smallest first, with the keyboard: the header link takes Enter
+    page.focus('th a[data-sort="predicted_change"]')
+    page.keyboard.press("Enter")
     page.wait_for_url("**/accounts?*order=asc*")
     values = [
         float(v)
         for v in page.eval_on_selector_all(
-            "td[data-score]", "cells => cells.map(c => c.dataset.score)"
+            "td[data-change]", "cells => cells.map(c => c.dataset.change)"
         )
     ]
     assert len(values) == 50 and values == sorted(values)
     assert page.get_attribute("th[aria-sort]", "aria-sort") == "ascending"
+    # relative change is one click away
+    page.click('th a[data-sort="score"]')
+    page.wait_for_url("**/accounts?sort=score*")
+    relative = page.eval_on_selector_all("td[data-score]", "cs => cs.map(c => +c.dataset.score)")
+    assert len(relative) == 50 and relative == sorted(relative, reverse=True)
     # the "i" button of the first row opens a modal dialog of that account's narratives
     button = page.locator("button.info").first
     account = button.get_attribute("data-account")
@@ -144,6 +159,28 @@ def test_accounts_sort_and_the_why_pop_up(page, server):
     page.keyboard.press("Escape")  # closes, and focus goes back to the button
     assert not dialog.evaluate("d => d.open")
     assert page.evaluate("document.activeElement.dataset.account") == account
+
+
+def test_every_column_of_the_book_says_what_it_means(page, server):
+    from playwright.sync_api import expect
+
+    page.goto(f"{server}/accounts")
+    heads = page.locator("table.book thead th")
+    assert heads.count() == 9  # account, name, five figures, class, why
+    for i in range(heads.count()):
+        expect(heads.nth(i)).to_have_accessible_description(re.compile(r"\w{3,}"))
+    expect(page.locator('th:has(a[data-sort="predicted_change"])')).to_have_accessible_description(
+        re.compile(r"^units added \(or lost\) by the next renewal")
+    )
+    expect(page.locator('th:has(a[data-sort="score"])')).to_have_accessible_description(
+        re.compile(r"^predicted change ÷ units under contract")
+    )
+    expect(page.locator('a[data-sort="change"]')).to_have_accessible_description(
+        re.compile("since last month")
+    )
+    assert page.locator("dl.legend dt").count() == 9  # and the same words on the page
+    names = page.eval_on_selector_all("tbody tr td:nth-child(2)", "cs => cs.map(c => c.innerText)")
+    assert len(names) == 50 and all(names)  # the accounts' names
 
 
 def test_filters_and_paging_by_hand(page, server):
@@ -199,7 +236,8 @@ def test_offers_and_model_health_show_what_the_library_computes(page, server, de
     from lumos.bandits import OfferModel
     from lumos.events import EventLog
 
-    page.goto(f"{server}/offers", timeout=120_000)
+    page.goto(f"{server}/offers")  # at once: computed in the background since start-up
+    page.locator('tr[data-policy="greedy"]').wait_for(timeout=120_000)  # it reloads till then
     log = EventLog(demo / "offers_data" / "log_week_4", readonly=True).read()
     model = OfferModel.load(demo / "offers")
     greedy = model.compare(log, candidates="greedy", n_bootstrap=500).loc[("greedy", "dr")]
@@ -217,7 +255,8 @@ def test_offers_and_model_health_show_what_the_library_computes(page, server, de
     assert first.locator("td").nth(3).inner_text() == f"{top['shows']:,}"
     shoot(page, "offers")
 
-    page.goto(f"{server}/health", timeout=120_000)
+    page.goto(f"{server}/health")
+    page.locator("#slices").wait_for(timeout=120_000)
     assert page.locator("#slices").inner_text() == "Where glmix under-performs"
     link = page.get_by_role("link", name="global", exact=True)
     link.focus()
@@ -253,8 +292,10 @@ def test_every_page_loads_without_console_errors(page, server, demo, width):
         ("health", "/health"),
     )
     for name, path in paths:
-        response = page.goto(f"{server}{path}", timeout=120_000)  # the first visit computes
+        response = page.goto(f"{server}{path}")  # at once, even while figures are computed
         assert response.status == 200, path
+        if name in ("offers", "health"):  # the page reloads itself until they are ready
+            page.locator("figure.plot svg").nth(1).wait_for(timeout=120_000)
         assert page.locator("main h1").inner_text()
         if name in ("learning", "network"):
             assert page.locator("section.carousel").count() >= 1
@@ -268,9 +309,63 @@ def test_every_page_loads_without_console_errors(page, server, demo, width):
         # readable on a phone: nothing but the table's own scroller is wider than the window
         wide = page.evaluate("document.documentElement.scrollWidth")
         assert wide <= width + 1, (path, wide)
+        if name in ("offers", "health") and width >= 1280:  # on a laptop the tables fit too
+            boxes = page.locator(".scroll").evaluate_all(
+                "ns => ns.map(n => [n.getAttribute('aria-label'), n.scrollWidth - n.clientWidth])"
+            )
+            assert boxes and all(over <= 1 for _, over in boxes), (path, boxes)
         if name == "accounts" and width < 640:  # the table's box scrolls by keyboard
             box = page.get_by_role("region", name="accounts")
             box.focus()
             page.keyboard.press("ArrowRight")
             page.wait_for_function("el => el.scrollLeft > 0", arg=box.element_handle())
         shoot(page, f"{name}-{width}")
+
+
+def test_the_report_is_searched_filtered_and_paged_from_disk(page, demo_run):
+    """report.html opened as a file: the same first account, then search, filter and pages."""
+    import pandas as pd
+
+    demo, output = demo_run
+    page.goto((demo / "report.html").as_uri())
+    visible = page.locator("article.card:visible")
+    assert visible.count() == 50 and page.locator("#pager").is_visible()
+    first = visible.first.get_attribute("data-id")
+    assert first == re.search(r"Top upsell: (A\d+) ", output)[1]  # the order of the CLI
+    scores = pd.read_parquet(demo / "scores.parquet")
+    accounts = scores[scores["product"].isna()]
+    name = accounts.set_index("account_id").loc[first, "account_name"]
+    assert visible.first.locator(".name").inner_text() == name
+    # search by name, then by id
+    page.fill("#q", name.split()[0].lower())
+    same = accounts["account_name"].str.lower().str.contains(name.split()[0].lower(), regex=False)
+    assert visible.count() == min(50, int(same.sum())) and "Showing 1–" in page.inner_text(
+        "#status"
+    )
+    page.fill("#q", first)
+    assert visible.count() == 1 and visible.first.get_attribute("data-id") == first
+    page.fill("#q", "no such account")
+    assert visible.count() == 0 and page.inner_text("#status") == "No card matches."
+    page.fill("#q", "")
+    # filter by class, then by a product's class: each card shown is one of them
+    page.select_option("#class", "churn")
+    churn = int((accounts["class"] == "churn").sum())
+    assert f"of {churn} (" in page.inner_text("#status")
+    assert set(visible.evaluate_all("cs => cs.map(c => c.dataset.class)")) == {"churn"}
+    product = sorted(scores["product"].dropna().unique())[0]
+    page.select_option("#product", product)
+    held = scores[(scores["product"] == product) & (scores["class"] == "churn")]
+    assert f"of {len(held)} (" in page.inner_text("#status")
+    shown = visible.evaluate_all("cs => cs.map(c => c.dataset.id)")
+    assert shown and set(shown) <= set(held["account_id"])
+    # pages: every card once
+    page.select_option("#product", "")
+    page.select_option("#class", "")
+    seen = []
+    while True:
+        seen += visible.evaluate_all("cs => cs.map(c => c.dataset.id)")
+        if page.locator("#next").is_disabled():
+            break
+        page.click("#next")
+    assert len(seen) == len(set(seen)) == len(accounts)
+    shoot(page, "report")

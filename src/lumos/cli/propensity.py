@@ -111,7 +111,8 @@ def propensity_train(
 @click.option("--top-k", default=None, type=click.IntRange(1), help="Narratives per row.")
 @friendly
 def propensity_score(model_dir, contracts, usage, firmographics, as_of, out, top_k):
-    """Score every account and product under contract on --as-of, with reasons."""
+    """Score every account and product under contract on --as-of, with reasons; the rows by
+    predicted change in units, largest first."""
     from lumos.data import naming_files, read_files
     from lumos.recommend import AccountPrioritizer
 
@@ -129,7 +130,21 @@ def propensity_score(model_dir, contracts, usage, firmographics, as_of, out, top
             top_k=top_k,
             last_month=True,
         )
+    table = table.sort_values(  # the dashboard's and the report's order: the largest gain first
+        ["predicted_change", "account_id", "product"],
+        ascending=[False, True, True],
+        na_position="first",  # an account's own row before its products' on a tie
+        kind="stable",
+        ignore_index=True,
+    )
     write_table(table, out)
     classes = table["class"].value_counts()
     counts = ", ".join(f"{classes.get(c, 0):,} {c}" for c in ("upsell", "flat", "churn"))
     click.echo(f"{len(table):,} rows scored on {when.date()} ({counts}) → {out}")
+    accounts = table[table["product"].isna()]
+    if len(accounts):
+        top = accounts.iloc[0]
+        click.echo(
+            f"Largest predicted change: account {top['account_id']}, {top['units']:,.0f} units, "
+            f"{top['predicted_change']:+.1f} by {top['renewal']:%b %Y}."
+        )

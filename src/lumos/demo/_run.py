@@ -72,6 +72,9 @@ def run_demo(
         *args, firmographics=book.firmographics, as_of=as_of, narratives=True, last_month=True
     )
     features = model.features(*args, firmographics=book.firmographics, as_of=as_of)
+    names = pop.accounts.set_index("account_id")["name"]
+    scores.insert(1, "account_name", scores["account_id"].map(names))
+    scores = in_rank_order(scores)
 
     paths |= {
         "model": out / "model",
@@ -92,11 +95,12 @@ def run_demo(
     mine = text[text["row"].isin(accounts.index)]
     change = accounts["predicted_change"]  # the report lists the biggest upsell first
     export(mine, paths["narratives"], scores=change)
-    export(
+    export(  # the accounts' names, figures and products on each card
         mine,
         paths["report"],
         scores=change,
         title=f"Lumos demo: account propensity on {as_of:%b %-d, %Y}",
+        table=scores,
     )
     report = model.report_
     echo(
@@ -126,15 +130,14 @@ def run_demo(
         + ", ".join(f"{counts.get(c, 0):,} {c}" for c in ("upsell", "flat", "churn"))
         + " (accounts)."
     )
-    names = pop.accounts.set_index("account_id")["name"]
     for title, rows in (
         ("Top upsell", accounts.nlargest(2, "predicted_change")),
         ("Top churn risk", accounts.nsmallest(2, "predicted_change")),
     ):
         for account, row in rows.iterrows():
             echo(
-                f"\n{title}: {account} ({names[account]}), {row['units']:.0f} units, predicted "
-                f"{row['predicted_change']:+.1f} by {row['renewal']:%b %Y}"
+                f"\n{title}: {account} ({names[account]}), {row['units']:,.0f} units, predicted "
+                f"change {row['predicted_change']:+.1f} units by {row['renewal']:%b %Y}"
             )
             for line in text.loc[text["row"] == account, "text"]:
                 echo(f"  • {line}")
@@ -168,6 +171,18 @@ def run_demo(
         "member": member,
         "account": account,
     }
+
+
+def in_rank_order(scores: pd.DataFrame) -> pd.DataFrame:
+    """A score table in the order every page lists it: by predicted change in units, largest
+    first (as ``lumos propensity score`` writes it)."""
+    return scores.sort_values(
+        ["predicted_change", "account_id", "product"],
+        ascending=[False, True, True],
+        na_position="first",  # an account's own row before its products' on a tie
+        kind="stable",
+        ignore_index=True,
+    )
 
 
 def _courses(out: Path, members: pd.DataFrame, *, seed: int) -> dict:

@@ -7,8 +7,13 @@ existing file is replaced only once the new one is fully written.
   "summary": {category: text}}`` — ready for a CRM import or the online store.
 - CSV and Parquet: the flat narratives table (one row per narrative), with
   ``row`` renamed to ``id`` and the row's ``score`` when given.
-- HTML: a self-contained report, one card per row (id, score, narratives by
-  category), highest score first; it needs no network to view.
+- HTML: a self-contained report, one card per row (id, labelled score,
+  narratives by category), highest score first, searched by id and paged by
+  a little inline script (without it every card shows); it needs no network.
+  Given the score table the narratives explain (``table=``), each card is an
+  account: its name, its figures each with its label (the page says what each
+  means), its headline, its products, and the report filters by class and
+  product.
 """
 
 from __future__ import annotations
@@ -21,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lumos._html import esc
+from lumos._checks import require_columns
 from lumos.data import atomic_path
 from lumos.errors import LumosUserError
-from lumos.explain._format import format_one
+from lumos.explain._export_html import write_html
 from lumos.explain._narrate import summarize
 
 FORMATS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet", ".html": "html"}
@@ -37,6 +42,7 @@ def export(
     scores: pd.Series | None = None,
     format: str | None = None,
     title: str = "Lumos narratives",
+    table: pd.DataFrame | None = None,
 ) -> Path:
     """Write narratives to ``path`` in the format its suffix names (or ``format``).
 
@@ -52,6 +58,13 @@ def export(
         Overrides the suffix.
     title : str
         The HTML report's title.
+    table : DataFrame, optional
+        For the HTML report: the account prioritizer's score table the
+        narratives explain (``account_id, product, units, predicted_change,
+        score, class, renewal``, and ``score_last_month``, ``account_name`` and
+        ``headline`` when it has them). Cards are then its accounts, by
+        predicted change in units, largest first; each shows the account's
+        name, figures, headline and products. Other formats ignore it.
 
     Returns
     -------
@@ -75,12 +88,24 @@ def export(
             "id_column= to explain_table, or reset the index).",
             code="duplicate",
         )
+    if table is not None:
+        if not isinstance(table, pd.DataFrame):
+            raise LumosUserError(
+                f"table must be a pandas DataFrame (the score table). Got {type(table).__name__}.",
+                code="bad_argument",
+            )
+        require_columns(
+            table,
+            ["account_id", "predicted_change"],
+            source="table",
+            hint="give the score table AccountPrioritizer.score returns",
+        )
     writer = {"jsonl": _jsonl, "csv": _flat, "parquet": _flat, "html": _html}[kind]
     with atomic_path(path) as tmp:
         if kind in ("csv", "parquet"):
             writer(narratives, tmp, scores, kind)
         elif kind == "html":
-            writer(narratives, tmp, scores, title)
+            writer(narratives, tmp, scores, title, table)
         else:
             writer(narratives, tmp, scores)
     return path
@@ -145,46 +170,5 @@ def _flat(narratives, tmp: Path, scores, kind: str) -> None:
         flat.to_parquet(tmp, index=False)
 
 
-_CSS = """
-body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;
-background:#f4f5f7;color:#1d2129}
-header{background:#123;color:#fff;padding:16px 24px}header h1{margin:0;font-size:20px}
-header p{margin:4px 0 0;opacity:.8}main{display:grid;gap:12px;padding:16px 24px;
-grid-template-columns:repeat(auto-fill,minmax(340px,1fr))}
-.card{background:#fff;border-radius:8px;padding:12px 16px;box-shadow:0 1px 2px rgba(0,0,0,.12)}
-.card h2{font-size:16px;margin:0 0 6px;display:flex;justify-content:space-between}
-.score{font-weight:600;color:#0a66c2}.card h3{font-size:12px;text-transform:uppercase;
-letter-spacing:.04em;color:#5e6b7a;margin:10px 0 2px}.card ul{margin:0;padding-left:18px}
-"""
-
-
-def _html(narratives, tmp: Path, scores, title: str) -> None:
-    n_rows = narratives["row"].nunique()
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(
-            f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-            f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>"
-            f"<header><h1>{esc(title)}</h1><p>{n_rows:,} rows, "
-            f"{len(narratives):,} narratives</p></header><main>"
-        )
-        records = _records(narratives, scores)
-        if scores is not None:  # the most likely first, as a sales book reads
-            records = sorted(records, key=lambda r: np.inf if r["score"] is None else -r["score"])
-        for record in records:
-            score = record["score"]
-            shown = "" if score is None else format_one(score)
-            if score is not None and 0 <= score <= 1:
-                shown = format_one(score, "pct")
-            fh.write(
-                f'<section class="card"><h2><span>{esc(str(record["id"]))}</span>'
-                f'<span class="score">{esc(shown)}</span></h2>'
-            )
-            by_category: dict[str, list[str]] = {}
-            for item in record["narratives"]:
-                by_category.setdefault(item["category"], []).append(item["text"])
-            for category, texts in by_category.items():
-                lis = "".join(f"<li>{esc(t)}</li>" for t in texts)
-                fh.write(f"<h3>{esc(category)}</h3><ul>{lis}</ul>")
-            fh.write("</section>")
-        fh.write("</main></body></html>")
+def _html(narratives, tmp: Path, scores, title: str, table=None) -> None:
+    write_html(tmp, list(_records(narratives, scores)), narratives, scores, title, table)

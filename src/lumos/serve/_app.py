@@ -80,7 +80,9 @@ def create_app(
     a function that reads them; default the ``events`` log); its Model health
     page shows ``health`` (a :class:`~lumos.evaluate.ModelHealth`, or a function
     that computes one) and an account prioritizer's ``propensity_report``
-    (its ``report_``). ``course_titles`` (course id → title) names Learning's cards;
+    (its ``report_``). Both pages' figures are computed in the background from start-up
+    (Offers' again every ten minutes); until they are ready the page says so and reloads
+    itself. ``course_titles`` (course id → title) names Learning's cards;
     ``example_member`` is the member the Learning and My Network pages offer to try.
     :func:`~lumos.serve.app_from_config` reads all of these from files.
     """
@@ -108,6 +110,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app):
         gc.freeze()  # what was loaded stays: collections scan only what requests make
+        services.start()  # the Offers and Model health figures, computed in the background
         yield
         await services.close()
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import threading
@@ -22,20 +23,100 @@ def hash_key(key: str) -> str:
 
 
 class Lazy:
-    """A page's figures: ``compute()`` on the first visit, kept, and redone when older
-    than ``max_age`` seconds (never, by default). Thread-safe: one visitor computes."""
+    """A page's figures: ``compute()``, kept, and redone when older than ``max_age`` seconds
+    (never, by default).
+
+    A server computes them on a thread of their own: :meth:`start` computes them
+    at once and again every ``max_age`` seconds, and :meth:`peek` returns the
+    latest without ever waiting — ``None`` until the first is ready — so no
+    visitor waits for them. :meth:`get` waits instead (computing on the caller's
+    thread when no one has, or when they are stale). An error computing them is
+    kept, and raised by :meth:`peek` and :meth:`get`, until the next
+    computation. Thread-safe: one computation at a time.
+    """
 
     def __init__(self, compute, name: str, *, max_age: float | None = None):
         self._compute, self.name, self.max_age = compute, name, max_age
-        self._lock = threading.Lock()
-        self._done, self._at = None, 0.0
+        self._lock = threading.Lock()  # held while computing
+        self._latest = None  # (figures, error, when), replaced whole
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._starting = threading.Lock()
+
+    @classmethod
+    def done(cls, figures, name: str) -> Lazy:
+        """Figures already computed."""
+        lazy = cls(lambda: figures, name)
+        lazy._latest = (figures, None, time.monotonic())
+        return lazy
+
+    def _stale(self) -> bool:
+        latest = self._latest
+        if latest is None:
+            return True
+        return self.max_age is not None and time.monotonic() - latest[2] > self.max_age
+
+    def _refresh(self) -> None:
+        """Compute (the caller holds the lock) and keep the figures or the error."""
+        try:
+            self._latest = (self._compute(), None, time.monotonic())
+        except Exception as exc:  # kept for the page to show; the next refresh tries again
+            self._latest = (None, (exc, exc.__traceback__), time.monotonic())
+
+    @staticmethod
+    def _outcome(latest):
+        figures, error, _ = latest
+        if error is not None:  # raised afresh each time: its traceback does not grow
+            raise error[0].with_traceback(error[1])
+        return figures
 
     def get(self):
+        """The figures, computed now if there are none or they are stale (waits for them)."""
         with self._lock:
-            stale = self.max_age is not None and time.monotonic() - self._at > self.max_age
-            if self._done is None or stale:
-                self._done, self._at = self._compute(), time.monotonic()
-            return self._done
+            if self._stale():
+                self._refresh()
+            return self._outcome(self._latest)
+
+    def peek(self):
+        """The latest figures, or ``None`` while the first are computed; never waits.
+        Starts the background thread if no one has."""
+        latest = self._latest
+        if latest is None or self._stale():
+            self.start()
+        return None if latest is None else self._outcome(latest)
+
+    def start(self) -> None:
+        """Compute on a thread of their own, now and every ``max_age`` seconds, until
+        :meth:`stop` (calling it again does nothing)."""
+        with self._starting:
+            if self._thread is not None or self._stop.is_set():
+                return
+            self._thread = threading.Thread(target=self._run, name=f"figures of {self.name}")
+            self._thread.daemon = True  # a computation under way does not hold up exit
+            self._thread.start()
+
+    def _run(self) -> None:
+        with self._lock:
+            if self._stale():  # unless get() has just computed them
+                self._refresh()
+        while self.max_age is not None and not self._stop.wait(self.max_age):
+            with self._lock:
+                self._refresh()
+
+    @property
+    def running(self) -> bool:
+        """Whether the background thread is alive."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the background thread, letting a computation under way finish (for up to
+        ``timeout`` seconds)."""
+        self._stop.set()
+        with self._starting:
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
 
 
 class MemberMemory:
@@ -186,8 +267,16 @@ class Services:
             figures = functools.partial(offer_figures, offers, offer_log, s.offer_lock)
             s.offer_page = Lazy(figures, offer_log_name, max_age=600)
         if health is not None:
-            s.health_page = Lazy(health if callable(health) else lambda: health, health_name)
+            s.health_page = (
+                Lazy(health, health_name) if callable(health) else Lazy.done(health, health_name)
+            )
         return s
+
+    def start(self) -> None:
+        """Compute the Offers and Model health figures in the background, now."""
+        for figures in (self.offer_page, self.health_page):
+            if figures is not None:
+                figures.start()
 
     def authorize(self, headers, *, write: bool) -> None:
         """Raise 401 unless the request carries a valid key (for writes; reads too with
@@ -209,7 +298,11 @@ class Services:
                 self.offers.observe(batch)
 
     async def close(self) -> None:
-        """Stop: save what the offer policy learned, flush the served events, close the parts."""
+        """Stop: the pages' background figures, save what the offer policy learned, flush the
+        served events, close the parts."""
+        for figures in (self.offer_page, self.health_page):
+            if figures is not None:
+                await asyncio.to_thread(figures.stop)
         if self.cohorts is not None:
             await self.cohorts.aclose()
         path = getattr(self.offers, "path", None)

@@ -2,8 +2,9 @@
 
 It shows :func:`lumos.evaluate.model_health` of a table of held-out
 predictions, drawn with the plots ``lumos evaluate`` writes. The figures are
-computed on the first visit (the slice finder and the bootstrap take a few
-seconds) and kept until the server restarts.
+computed in the background when the server starts (the slice finder and the
+bootstrap take a few seconds; meanwhile the page says so and reloads itself)
+and kept until the server restarts.
 """
 
 from __future__ import annotations
@@ -16,17 +17,19 @@ from fastapi.responses import HTMLResponse
 from lumos._html import bars, calibration_plot, esc, table
 from lumos.errors import LumosError
 from lumos.evaluate import fairness_section, slices_section
-from lumos.serve._pages.shell import empty, page
+from lumos.serve._pages.shell import RELOAD, computing, empty, page
 from lumos.serve._services import Lazy, services
 
+#: Each column a table shows: its heading and the kind of its numbers (lumos._html.fmt).
 METRIC_NAMES = {
-    "rows": "Rows",
-    "base_rate": "Base rate",
-    "mean_score": "Mean score",
-    "roc_auc": "ROC-AUC",
-    "pr_auc": "PR-AUC",
-    "log_loss": "Log loss",
-    "brier": "Brier score",
+    "model": ("Model", "text"),
+    "rows": ("Rows", "count"),
+    "base_rate": ("Base rate", "pct"),
+    "mean_score": ("Mean score", "pct"),
+    "roc_auc": ("ROC-AUC", "3"),
+    "pr_auc": ("PR-AUC", "3"),
+    "log_loss": ("Log loss", "3"),
+    "brier": ("Brier score", "3"),
 }
 
 
@@ -36,12 +39,13 @@ router = APIRouter()
 @router.get("/health", response_class=HTMLResponse, include_in_schema=False)
 def health_page(request: Request, model: str = Query("", max_length=200)):
     s = services(request)
-    body, status = health_body(s.health_page, model, s.propensity)
-    return page("health", "Model health", body, status=status)
+    body, status, waiting = health_body(s.health_page, model, s.propensity)
+    return page("health", "Model health", body, status=status, refresh=RELOAD if waiting else None)
 
 
-def health_body(figures: Lazy | None, chosen: str, propensity=None) -> tuple[str, int]:
-    """The page's HTML and status, for model ``chosen`` (default: the table's first).
+def health_body(figures: Lazy | None, chosen: str, propensity=None) -> tuple[str, int, bool]:
+    """The page's HTML, its status, and whether its figures are still being computed, for
+    model ``chosen`` (default: the table's first).
 
     ``propensity`` is an account prioritizer's validation report (``report_``),
     shown first when given.
@@ -49,54 +53,60 @@ def health_body(figures: Lazy | None, chosen: str, propensity=None) -> tuple[str
     top = "" if propensity is None else _propensity(propensity)
     if figures is None:
         if top:
-            return top, 200
-        return empty(
-            "No model reports are loaded. Start the server with --model "
-            "PRIORITIZER_FOLDER (lumos propensity train) or --health PREDICTIONS "
-            "(a label, a score, and the columns to slice and group by; "
-            "--health-groups names the groups)."
-        ), 200
+            return top, 200, False
+        return (
+            empty(
+                "No model reports are loaded. Start the server with --model "
+                "PRIORITIZER_FOLDER (lumos propensity train) or --health PREDICTIONS "
+                "(a label, a score, and the columns to slice and group by; "
+                "--health-groups names the groups)."
+            ),
+            200,
+            False,
+        )
     try:
-        health = figures.get()
+        health = figures.peek()
     except LumosError as exc:
-        return top + f'<p class="alert" role="alert">{esc(exc.message)}</p>', 422
+        return top + f'<p class="alert" role="alert">{esc(exc.message)}</p>', 422, False
+    if health is None:  # being computed in the background
+        href = "/health" + (f"?{urlencode({'model': chosen})}" if chosen else "")
+        return top + computing(figures.name, href), 200, True
     body, status = _predictions(health, figures.name, chosen)
-    return top + body, status
+    return top + body, status, False
 
 
 PROPENSITY = {
-    "rows": "Rows",
-    "mae": "MAE",
-    "calibration_slope": "Calibration slope",
-    "upsell_roc_auc": "Upsell ROC-AUC",
-    "upsell_precision": "Upsell precision",
-    "upsell_recall": "Upsell recall",
-    "churn_roc_auc": "Churn ROC-AUC",
-    "churn_precision": "Churn precision",
-    "churn_recall": "Churn recall",
-    "all_in_roc_auc": "All-in ROC-AUC",
+    "model": ("Model", "text"),
+    "rows": ("Rows", "count"),
+    "mae": ("Mean absolute error (units)", "1"),
+    "calibration_slope": ("Calibration slope", "2"),
+    "upsell_roc_auc": ("Upsell ROC-AUC", "3"),
+    "upsell_precision": ("Upsell precision", "pct"),
+    "upsell_recall": ("Upsell recall", "pct"),
+    "churn_roc_auc": ("Churn ROC-AUC", "3"),
+    "churn_precision": ("Churn precision", "pct"),
+    "churn_recall": ("Churn recall", "pct"),
+    "all_in_roc_auc": ("All-in ROC-AUC", "3"),
 }
 
 
 def _propensity(report) -> str:
     """The account prioritizer's models, validated on renewal cutoffs later than training's."""
-    shown = report.reindex(columns=[c for c in PROPENSITY if c in report.columns])
-    shown = shown.astype({"rows": int}) if "rows" in shown else shown
+    shown = report.rename_axis("model").reset_index()
+    columns = {c: named for c, named in PROPENSITY.items() if c in shown.columns}
     parts = [
         '<section aria-labelledby="propensity"><h2 id="propensity">Account propensity</h2>',
         "<p>Each model of the account prioritizer, judged on the renewal cutoffs after the "
         "ones it was trained on: how well its predicted change in units sorts the upsells "
-        "and churns that followed.</p>",
-        table(
-            shown.rename(columns=PROPENSITY).rename_axis("model").reset_index(),
-            "account propensity validation",
-        ),
+        "and churns that followed. The mean absolute error is the average miss in units; a "
+        "calibration slope of 1 means the predicted changes are as large as the real ones.</p>",
+        table(shown, "account propensity validation", columns=columns),
         '<div class="plots">',
     ]
     for column in ("upsell_roc_auc", "churn_roc_auc"):
         if column in report.columns:
-            values, what = report[column].dropna(), PROPENSITY[column] + " per model"
-            plot = bars(values.index.tolist(), values.tolist(), title=what)
+            values, what = report[column].dropna(), PROPENSITY[column][0] + " per model"
+            plot = bars(values.index.tolist(), values.tolist(), title=what, kind="3")
             parts.append(f'<figure class="plot">{plot}<figcaption>{what}.</figcaption></figure>')
     return "".join(parts) + "</div></section>"
 
@@ -118,7 +128,7 @@ def _predictions(health, name: str, chosen: str) -> tuple[str, int]:
         for m in models
     )
     m = health.metrics
-    shown = m.astype({"rows": int}).rename(columns=METRIC_NAMES).rename_axis("model")
+    columns = {c: named for c, named in METRIC_NAMES.items() if c == "model" or c in m.columns}
     parts = [
         problem,
         '<section aria-labelledby="metrics"><h2 id="metrics">Held-out predictions</h2>',
@@ -126,9 +136,9 @@ def _predictions(health, name: str, chosen: str) -> tuple[str, int]:
         f"{int(m['rows'].sum()):,} rows of {len(models)} model{'s' if len(models) > 1 else ''}."
         f"</p>",
         f'<nav class="pager" aria-label="Models">Model: {links}</nav>',
-        table(shown.reset_index(), "metrics per model"),
+        table(m.rename_axis("model").reset_index(), "metrics per model", columns=columns),
         '<div class="plots"><figure class="plot">',
-        bars(models, m["roc_auc"].tolist(), title="ROC-AUC per model"),
+        bars(models, m["roc_auc"].tolist(), title="ROC-AUC per model", kind="3"),
         "<figcaption>ROC-AUC per model.</figcaption></figure>",
         '<figure class="plot">',
         calibration_plot(health.calibration[chosen], title=f"calibration of {chosen}"),

@@ -2,9 +2,9 @@
 
 Its figures come from :meth:`OfferModel.arm_report` and
 :meth:`OfferModel.compare` over the offer log the server was given. They are
-computed on the first visit (judging bootstraps, so it takes a few seconds) and
-again on a visit once they are ten minutes old, as the log grows and the
-policy learns.
+computed in the background when the server starts (judging bootstraps, so it
+takes a few seconds; meanwhile the page says so and reloads itself) and again
+every ten minutes, as the log grows and the policy learns.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse
 
 from lumos._html import esc, intervals, num, scroller
 from lumos.errors import LumosError
-from lumos.serve._pages.shell import empty, page
+from lumos.serve._pages.shell import RELOAD, computing, empty, page
 from lumos.serve._services import Lazy, services
 
 ESTIMATOR_NAMES = {"ipw": "IPW", "snipw": "SNIPW", "dm": "DM", "dr": "DR", "switch-dr": "Switch-DR"}
@@ -37,8 +37,8 @@ router = APIRouter()
 
 @router.get("/offers", response_class=HTMLResponse, include_in_schema=False)
 def offers_page(request: Request):
-    body, status = offers_body(services(request).offer_page)
-    return page("offers", "Offers", body, status=status)
+    body, status, waiting = offers_body(services(request).offer_page)
+    return page("offers", "Offers", body, status=status, refresh=RELOAD if waiting else None)
 
 
 def offer_figures(model, events, lock=None) -> dict:
@@ -68,17 +68,23 @@ def offer_figures(model, events, lock=None) -> dict:
     return out
 
 
-def offers_body(figures: Lazy | None) -> tuple[str, int]:
-    """The page's HTML and status."""
+def offers_body(figures: Lazy | None) -> tuple[str, int, bool]:
+    """The page's HTML, its status, and whether its figures are still being computed."""
     if figures is None:
-        return empty(
-            "No offer model is loaded. Start the server with --offers MODEL_FOLDER "
-            "(lumos offers retrain) and --offer-log LOG (served offers and purchases)."
-        ), 200
+        return (
+            empty(
+                "No offer model is loaded. Start the server with --offers MODEL_FOLDER "
+                "(lumos offers retrain) and --offer-log LOG (served offers and purchases)."
+            ),
+            200,
+            False,
+        )
     try:
-        got = figures.get()
+        got = figures.peek()
     except LumosError as exc:
-        return f'<p class="alert" role="alert">{esc(exc.message)}</p>', 422
+        return f'<p class="alert" role="alert">{esc(exc.message)}</p>', 422, False
+    if got is None:  # the first figures are being computed in the background
+        return computing(figures.name, "/offers"), 200, True
     model, rounds, arms = got["model"], got["rounds"], got["arms"]
     s = model.settings
     parts = []
@@ -109,7 +115,7 @@ def offers_body(figures: Lazy | None) -> tuple[str, int]:
     )
     parts.append(_policies(got))
     parts.append(_arms(arms, model))
-    return "".join(parts), 200
+    return "".join(parts), 200, False
 
 
 def _policies(got: dict) -> str:
@@ -142,6 +148,7 @@ def _policies(got: dict) -> str:
         [r["low"] for r in rows],
         [r["high"] for r in rows],
         title="conversion rate per policy, DR, 95% interval",
+        kind="pct",
     )
     th = "".join(f'<th scope="col" class="num">{ESTIMATOR_NAMES[e]}</th>' for e in estimators)
     body = []
@@ -172,6 +179,11 @@ def _policies(got: dict) -> str:
     )
 
 
+def _breakable(arm_id: str) -> str:
+    """An arm id that may wrap after each slash (``product/creative/channel``)."""
+    return "/<wbr>".join(esc(part) for part in str(arm_id).split("/"))
+
+
 def _arms(arms: pd.DataFrame, model) -> str:
     nu = getattr(model.policy, "nu", None)
     spread = f"ν = {nu:g} times the posterior's standard deviation" if nu else "the posterior"
@@ -179,7 +191,7 @@ def _arms(arms: pd.DataFrame, model) -> str:
     rows = []
     for r in order.itertuples(index=False):
         rows.append(
-            f'<tr data-arm="{esc(r.arm_id)}"><th scope="row">{esc(r.arm_id)}</th>'
+            f'<tr data-arm="{esc(r.arm_id)}"><th scope="row">{_breakable(r.arm_id)}</th>'
             f"<td>{esc(r.product or '—')}</td><td>{esc(r.creative or '—')}</td>"
             f"<td>{esc(r.channel or 'any')}</td>"
             f'<td class="num">{r.shows:,}</td><td class="num">{r.conversions:,}</td>'
@@ -189,6 +201,7 @@ def _arms(arms: pd.DataFrame, model) -> str:
     plot = intervals(
         *(order[c].tolist() for c in ("arm_id", "mean", "low", "high")),
         title="posterior conversion score per arm",
+        kind="pct",
     )
     heads = (
         "Arm",

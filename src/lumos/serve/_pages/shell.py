@@ -17,16 +17,20 @@ PAGES = (
 )
 
 
-def page(active: str, title: str, body: str, *, status: int = 200) -> HTMLResponse:
-    """A dashboard page: the navigation with ``active`` current, ``title`` and ``body``."""
+def page(
+    active: str, title: str, body: str, *, status: int = 200, refresh: int | None = None
+) -> HTMLResponse:
+    """A dashboard page: the navigation with ``active`` current, ``title`` and ``body``;
+    the browser reloads it after ``refresh`` seconds, when given."""
     current = ' aria-current="page"'
     links = "".join(
         f'<a href="{href}"{current if key == active else ""}>{label}</a>'
         for key, label, href in PAGES
     )
+    reload = "" if refresh is None else f'\n<meta http-equiv="refresh" content="{int(refresh)}">'
     doc = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="viewport" content="width=device-width, initial-scale=1">{reload}
 <title>{esc(title)} · Lumos</title>
 <link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/static/lumos.css"><script src="/static/lumos.js" defer></script>
@@ -36,6 +40,20 @@ def page(active: str, title: str, body: str, *, status: int = 200) -> HTMLRespon
 <main id="main"><h1>{esc(title)}</h1>{body}</main>
 </body></html>"""
     return HTMLResponse(doc, status_code=status)
+
+
+#: Seconds after which a page whose figures are being computed reloads itself.
+RELOAD = 2
+
+
+def computing(name: str, href: str) -> str:
+    """What a page says while its figures are computed in the background (it reloads itself
+    every :data:`RELOAD` seconds, see :func:`page`)."""
+    return (
+        f'<p class="empty computing" role="status">Computing the figures from {esc(name)}… '
+        f"This page reloads itself every {RELOAD} seconds until they are ready; or "
+        f'<a href="{esc(href)}">reload it now</a>.</p>'
+    )
 
 
 def empty(message: str) -> str:

@@ -14,6 +14,16 @@
     return node;
   }
 
+  function signed(value, digits) {
+    return (value > 0 ? "+" : "") + value.toFixed(digits);
+  }
+
+  function month(day) {  // "2026-09-01" → "Sep 2026"
+    const [year, number] = day.split("-");
+    const names = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    return names[Number(number) - 1] + " " + year;
+  }
+
   async function show(account) {
     title.textContent = "Why: account " + account;
     body.replaceChildren(el("p", "Loading…", "muted"));
@@ -28,11 +38,22 @@
       return;
     }
     const parts = [];
+    if (data.name) parts.push(el("p", data.name, "account-name"));
     for (const row of data.rows) {
       const section = el("section");
       const name = row.product ? row.product : "The account";
-      const score = row.score === null ? "" : " · score " + row.score.toFixed(3);
-      section.append(el("h3", name + " — " + row.class + score));
+      section.append(el("h3", name + " — " + row.class));
+      const figures = [];
+      if (row.predicted_change !== null) {
+        const by = row.renewal ? " by " + month(row.renewal) : " by the renewal";
+        figures.push("predicted change " + signed(row.predicted_change, 1) + " units" + by);
+      }
+      if (row.score !== null) figures.push("relative change " + signed(row.score, 3));
+      if (row.units !== null && row.units !== undefined) {
+        figures.push(row.units.toLocaleString("en-US") + " units now");
+      }
+      if (figures.length) section.append(el("p", figures.join(" · "), "figures muted"));
+      if (row.headline) section.append(el("p", row.headline, "headline"));
       const categories = Object.entries(row.narratives);
       if (categories.length === 0) section.append(el("p", "No narrative for this row.", "muted"));
       for (const [category, text] of categories) {
