@@ -108,7 +108,7 @@ def test_insight_types_and_items(design):
         ("Employees", "level_plural", "value", "employees"),
         ("Employees", "change", "prev_value", "employees_prev"),
         ("Employees", "change", "current_value", "employees"),
-        ("Hires (last 12 months)", "count_12_months", "value", "hires_12m"),
+        ("Hires (last 12 months)", "count_hires_12_months", "value", "hires_12m"),
     ]
     assert list(design.templates) == [
         "settings",
@@ -119,7 +119,7 @@ def test_insight_types_and_items(design):
         "flag",
         "level_plural",
         "change",
-        "count_12_months",
+        "count_hires_12_months",
     ]
     assert design.templates["settings"] == {"peers": "rows"}
     assert design.templates["change"] == {
@@ -151,7 +151,7 @@ def test_each_feature_names_the_insight_that_speaks_for_it_and_its_unit(design):
         "has_premium": {"insight": "flag", "unit": "number", "noun": ""},
         "employees": {"insight": "level_plural", "unit": "number", "noun": ""},
         "employees_prev": {"insight": "change", "unit": "number", "noun": ""},
-        "hires_12m": {"insight": "count_12_months", "unit": "count", "noun": "hires"},
+        "hires_12m": {"insight": "count_hires_12_months", "unit": "count", "noun": "hires"},
     }
 
 
@@ -176,15 +176,21 @@ def test_prev_window_pairs_with_same_window_before_bare_feature():
     design = suggest_design(_model(frame), frame)
     got = [tuple(r) for r in design.insights.itertuples(index=False)]
     assert got == [  # the level states the window the change compares
-        ("Views", "count_month", "value", "views_1m"),
+        ("Views", "count_views_month", "value", "views_1m"),
         ("Views", "change_month", "prev_value", "views_prev_1m"),
         ("Views", "change_month", "current_value", "views_1m"),
     ]
     assert set(design.features["super_feature"]) == {"Views"}
-    assert design.features["insight"].tolist() == ["count_month", "count_month", "change_month"]
-    assert design.templates["count_month"]["text"] == (
-        "{value} {noun} in the last month, {context}."
-    )
+    assert design.features["insight"].tolist() == [
+        "count_views_month",
+        "count_views_month",
+        "change_month",
+    ]
+    assert design.templates["count_views_month"] == {  # "1 view", "2 views"
+        "kind": "level",
+        "text": "{value} {one:views/views/view} in the last month, {context}.",
+        "derive": {"one": "value - 1"},
+    }
 
 
 def test_window_before_prev_suffix_pairs_with_that_window():
@@ -466,26 +472,29 @@ def test_a_level_and_a_change_per_windowed_metric_in_its_unit():
     design = suggest_design(_model(X), X, peers="accounts")
     got = design.features.set_index("feature")[["super_feature", "insight", "unit", "noun"]]
     assert got.values.tolist() == [
-        ["Hires", "count_3_months", "count", "hires"],
-        ["Hires", "count_3_months", "count", "hires"],
+        ["Hires", "count_hires_3_months", "count", "hires"],
+        ["Hires", "count_hires_3_months", "count", "hires"],
         ["Hires", "change_3_months_total", "count", "hires"],
         ["Hires", "change_3_months_total", "count", "hires"],
         ["Seat utilization", "average_3_months", "rate", ""],
         ["Seat utilization", "change_3_months_rate", "rate", ""],
         ["Seat utilization", "average_3_months", "rate", ""],  # a sum of rates is no level
-        ["Units under contract", "count", "count", "units under contract"],
+        ["Units under contract", "count_units_under_contract", "count", "units under contract"],
     ]
     items = [tuple(r) for r in design.insights.itertuples(index=False)]
     assert items == [
-        ("Hires", "count_3_months", "value", "hires_sum_3m"),  # a count's level is its sum
+        ("Hires", "count_hires_3_months", "value", "hires_sum_3m"),  # a count's level is its sum
         ("Hires", "change_3_months_total", "prev_value", "hires_mean_prev_3m"),
         ("Hires", "change_3_months_total", "current_value", "hires_mean_3m"),
         ("Seat utilization", "average_3_months", "value", "seat_utilization_mean_3m"),
         ("Seat utilization", "change_3_months_rate", "prev_value", "seat_utilization_mean_prev_3m"),
         ("Seat utilization", "change_3_months_rate", "current_value", "seat_utilization_mean_3m"),
-        ("Units under contract", "count", "value", "units_under_contract"),
+        ("Units under contract", "count_units_under_contract", "value", "units_under_contract"),
     ]
     assert design.templates["settings"] == {"peers": "accounts"}
+    assert design.templates["count_hires_3_months"]["text"] == (
+        "{value} {one:hires/hires/hire} in the last 3 months, {context}."  # "1 hire"
+    )
     assert design.templates["change_3_months_total"]["derive"] == {
         "prev_total": "prev_value * 3",
         "current_total": "current_value * 3",

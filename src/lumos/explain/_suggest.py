@@ -19,8 +19,9 @@ edits, for a person to refine. The rules:
   slopes, ratios and previous windows: the change). A 0/1 column is a fact,
   "Has premium: yes." (``_suggest_insights`` has the details.)
 * **Units.** ``rate`` (shares of 1, printed as percentages), ``count`` (whole
-  numbers, said with their noun: "12 hires in the last 3 months"), ``money``,
-  ``flag`` or ``number``, in ``features.csv``'s ``unit`` and ``noun``.
+  numbers, said with their noun, which agrees with the value: "12 hires in the
+  last 3 months", "1 hire …"), ``money`` or ``number`` (flags too), in
+  ``features.csv``'s ``unit`` and ``noun``.
 * **Readable names.** The stem's words (``_`` and camelCase split) with
   abbreviations expanded (``num`` → "number of", ``avg``, ``pct``, …) and
   acronyms in capitals ("BMI", "ID"), with a capital first letter. A super
@@ -193,17 +194,17 @@ def suggest_design(
     >>> model = LinearRegression().fit(X, rng.normal(size=60))
     >>> design = suggest_design(model, X, peers="accounts")
     >>> list(design.templates)
-    ['settings', 'count_3_months', 'change_3_months_total', 'level', 'flag']
+    ['settings', 'count_hires_3_months', 'change_3_months_total', 'level', 'flag']
     >>> columns = ["feature", "super_feature", "insight", "unit"]
     >>> print(design.features[columns].to_string(index=False))
                feature    super_feature               insight   unit
-          hires_sum_3m            Hires        count_3_months  count
-         hires_mean_3m            Hires        count_3_months  count
+          hires_sum_3m            Hires  count_hires_3_months  count
+         hires_mean_3m            Hires  count_hires_3_months  count
     hires_mean_prev_3m            Hires change_3_months_total  count
       seat_utilization Seat utilization                 level   rate
            has_premium      Has premium                  flag number
-    >>> design.templates["count_3_months"]["text"]
-    '{value} {noun} in the last 3 months, {context}.'
+    >>> design.templates["count_hires_3_months"]["text"]
+    '{value} {one:hires/hires/hire} in the last 3 months, {context}.'
     """
     if not isinstance(model, ImportedModel):
         model = import_model(model)

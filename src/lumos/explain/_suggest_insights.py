@@ -22,7 +22,8 @@ features, in the metric's unit.
 * **Level.** The current value (``x_current``, ``x``), or the window the
   change compares (else the shortest): its sum for a count, else its mean,
   latest, maximum or minimum. Its sentence compares it with the other rows
-  (``{context}``). A count says its noun ("12 hires in the last 3 months").
+  (``{context}``). A count says its noun, agreeing with the value ("12 hires in
+  the last 3 months", "1 hire in the last 3 months").
 * **Speaks for.** With a previous window: previous-window aggregates, slopes
   and ratios speak for the change, every current-window aggregate (and the
   column itself) for the level. With a trend, the shortest window (and the
@@ -37,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lumos.explain._suggest_names import Part, is_plural, noun, words
+from lumos.explain._suggest_names import Part, is_plural, noun, singular, words
 
 RATE_WORDS = {
     "rate",
@@ -125,7 +126,7 @@ def plan(
     sums = any(p.agg == "sum" for p in parts)
     insights = []
     if level is not None:
-        kind, template = _level_template(level, unit, plural)
+        kind, template = _level_template(level, unit, plural, what)
         insights.append(Insight(kind, (("value", level.name),), (), template))
     if pair is not None:
         kind, template = _change_template(*pair, unit, sums)
@@ -249,22 +250,27 @@ def _slug(text: str) -> str:
     return text.replace(" ", "_")
 
 
-def _level_template(level: Part, unit: str, plural: bool) -> tuple[str, dict]:
+def _counted(what: str) -> tuple[str, dict]:
+    """A count's value and noun, agreeing ("1 hire", "12 hires"): the text and the derived
+    item whose sign picks the word."""
+    words_ = f"{what}/{what}/{singular(what)}"
+    return f"{{value}} {{one:{words_}}}", {"one": "value - 1"}
+
+
+def _level_template(level: Part, unit: str, plural: bool, what: str = "") -> tuple[str, dict]:
     context = ", {context}."
+    if unit == "count" and what and (not level.span or level.agg in ("sum", "")):
+        said, derive = _counted(what)
+        kind = "count_" + _slug(what) + (f"_{_slug(level.span)}" if level.span else "")
+        when = f" in the last {level.span}" if level.span and level.role != "prev" else ""
+        return kind, {"kind": "level", "text": said + when + context, "derive": derive}
     if not level.span or level.role == "prev":
-        if unit == "count":
-            return "count", {"kind": "level", "text": "{value} {noun}" + context}
         verb = "are" if plural else "is"
         return f"level{'_plural' if plural else ''}", {
             "kind": "level",
             "text": f"{{super_feature}} {verb} {{value}}" + context,
         }
     span, s = level.span, _slug(level.span)
-    if unit == "count" and level.agg in ("sum", ""):
-        return f"count_{s}", {
-            "kind": "level",
-            "text": f"{{value}} {{noun}} in the last {span}{context}",
-        }
     phrase = {
         "sum": ("total", f"totaled {{value}} over the last {span}"),
         "mean": ("average", f"averaged {{value}} over the last {span}"),

@@ -244,6 +244,27 @@ def noun(name: str) -> str:
     return text
 
 
+def singular(plural: str) -> str:
+    """One of what a noun counts: its first plural word made singular ("messages sent" →
+    "message sent", "searches" → "search", "open jobs" → "open job").
+
+    >>> singular("messages sent"), singular("searches"), singular("companies"), singular("staff")
+    ('message sent', 'search', 'company', 'staff')
+    """
+    ws = plural.split(" ")
+    for i, w in enumerate(ws):
+        if not _plural_word(w):
+            continue
+        if w.endswith("ies"):
+            ws[i] = w[:-3] + "y"
+        elif w.endswith(("ches", "shes", "sses", "xes", "zes")):
+            ws[i] = w[:-2]
+        else:
+            ws[i] = w[:-1]
+        break
+    return " ".join(ws)
+
+
 def categories(stems: list[str]) -> list[str]:
     """One category per stem: the family or prefix it shares with other stems.
 
