@@ -276,11 +276,11 @@ def results_of(name: str, lumos: dict, anchor: dict | None, details: dict, note:
         "defaults, audited by today's lumos.explain.audit"
     )
     out = []
-    for key, unit, goal in (
-        ("incoherent", "narratives", {"lumos": "== 0"}),
-        ("immaterial", "narratives", {"lumos": "== 0"}),
-        ("level_context_share", "share", {"lumos": ">= 0.95"}),
-        ("unreadable", "narratives", None),
+    for key, unit in (
+        ("incoherent", "narratives"),
+        ("immaterial", "narratives"),
+        ("level_context_share", "share"),
+        ("unreadable", "narratives"),
     ):
         result = {
             "name": f"{name}_{key}",
@@ -294,8 +294,10 @@ def results_of(name: str, lumos: dict, anchor: dict | None, details: dict, note:
                 "anchor": {k: v for k, v in anchor.items() if k != key} if anchor else None,
             },
         }
-        if goal is not None:
-            result["goal"] = goal
+        if key in ("incoherent", "immaterial"):
+            result["goal"] = {"lumos": "== 0"}
+        elif key == "level_context_share":
+            result["goal"] = {"lumos": ">= 0.95"}
         if note:
             result["details"]["note"] = note
         out.append(result)
