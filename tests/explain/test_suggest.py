@@ -633,3 +633,17 @@ def test_public_tables_get_families_acronyms_and_an_audit_that_passes(name, tmp_
     counts = done.audit.counts
     assert counts["incoherent"] == counts["immaterial"] == counts["unreadable"] == 0
     assert done.audit.context_share >= 0.95
+
+
+def test_an_insight_type_names_everything_its_text_depends_on():
+    rng = np.random.default_rng(0)
+    cols = ["a_mean_3m", "a_mean_12m", "b_3m", "b_12m"]
+    frame = pd.DataFrame({c: rng.normal(5, 1, 30) for c in cols})
+    design = suggest_design(_model(frame), frame)
+    texts = {k: v["text"] for k, v in design.templates.items() if k != "settings"}
+    assert texts["trend_average_3_months_12_months"].startswith(
+        "{super_feature} averaged {recent_value} over the last 3 months against"
+    )
+    assert texts["trend_3_months_12_months"].startswith(
+        "{super_feature} came to {recent_value} over the last 3 months against"
+    )

@@ -317,8 +317,9 @@ def _change_template(prev: Part, current: Part, unit: str, sums: bool) -> tuple[
 
 
 def _trend_template(recent: Part, baseline: Part, unit: str) -> tuple[str, dict]:
-    kind = f"trend_{_slug(recent.span)}_{_slug(baseline.span)}"
-    verb = "averaged" if recent.agg in ("mean", "avg") else "came to"
+    averaged = recent.agg in ("mean", "avg")
+    verb = "averaged" if averaged else "came to"
+    kind = f"trend_{'average_' if averaged else ''}{_slug(recent.span)}_{_slug(baseline.span)}"
     text = (
         f"{{super_feature}} {verb} {{recent_value}} over the last {recent.span} against "
         f"{{baseline_value}} over the last {baseline.span}"
