@@ -99,13 +99,14 @@ def self_peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def run_child(args: list[str]) -> tuple[dict, float]:
+def run_child(args: list[str], env: dict | None = None) -> tuple[dict, float]:
     """Run ``python *args`` and return (its last stdout line as JSON, its peak RSS in MB).
 
     The peak RSS is the child's own ``ru_maxrss`` as the kernel reports it to
-    ``wait4`` for that process alone. The child's standard error passes through.
+    ``wait4`` for that process alone. The child's standard error passes through;
+    ``env`` replaces its environment (default: this process's).
     """
-    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, text=True, env=env)
     out = proc.stdout.read()
     proc.stdout.close()
     _, status, usage = os.wait4(proc.pid, 0)

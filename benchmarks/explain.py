@@ -11,8 +11,9 @@ One run, one machine, Lumos beside its anchor:
    cluster per k.
 3. ``narratives_100k_rows``: narrate + summarize of 100,000 rows (time and
    peak RSS in a fresh child process) against a row-by-row pandas reference
-   of the same rules, written here from the docstring of
-   ``lumos/explain/_narrate.py`` and checked to give the same output.
+   of the same rules (coherent, material, ranked), written here from the
+   docstring of ``lumos/explain/_narrate.py`` and checked to give the same
+   output.
 4. ``tree_shap_rows_per_second``: ``attribute(method="tree_shap")`` against
    ``shap.TreeExplainer``.
 
@@ -410,8 +411,8 @@ def narrative_data(n: int, seed: int = SEED):
     """Rows holding the design's items (~3% NaN) and seeded signed attributions.
 
     Counts (with zeros, so some percent changes divide by zero), money amounts
-    and rates; attributions are rounded to 0.01 so importance ties happen and
-    the tie rules are exercised.
+    and rates; attributions are whole multiples of 1/64, so every sum of them is
+    exact in any order, importance ties happen and the tie rules are exercised.
     """
     from lumos.explain import Attributions
 
@@ -437,7 +438,7 @@ def narrative_data(n: int, seed: int = SEED):
     index = pd.Index(np.arange(n, dtype=np.int64) + FIRST_LABEL, name="member_id")
     names = feature_names(N_FEATURES, "f")
     X = pd.DataFrame(data, index=index, columns=names)
-    values = np.round(rng.standard_normal((n, N_FEATURES)), 2)
+    values = np.round(rng.standard_normal((n, N_FEATURES)) * 64) / 64
     attr = Attributions(values, np.zeros(n), names, "synthetic", "margin", index)
     return X, attr
 
@@ -456,13 +457,14 @@ def narratives_child(rows: int, folder: str, repeats: int, digest_rows: int) -> 
     for _ in range(repeats):
         design = InsightsDesign.load(folder)  # fresh, so every run plans the design again
         t = time.perf_counter()
-        nar = narrate(X, attr, design, top_k=TOP_K, direction="positive")
+        nar = narrate(X, attr, design, top_k=TOP_K, direction="auto")
         cards = summarize(nar)
         times.append(time.perf_counter() - t)
         out = {
             "narratives": len(nar),
             "rows_with_narratives": len(cards),
             "skipped": nar.attrs["skipped"],
+            "immaterial": nar.attrs["immaterial"],
             "digest": _digest(
                 nar[nar["row"] < FIRST_LABEL + digest_rows],
                 cards[cards.index < FIRST_LABEL + digest_rows],
@@ -483,17 +485,24 @@ def _digest(nar: pd.DataFrame, cards: pd.DataFrame) -> str:
 def reference_narrate(X: pd.DataFrame, attr, spec: dict, templates: dict, top_k: int):
     """Narratives row by row with pandas, from the rules in ``_narrate.py``'s docstring.
 
-    Positive direction: a super feature's importance is its largest positive
-    attribution; a narrative with a missing item or a non-finite derived item
-    is skipped (and counted); the most important narrative of each ultra
-    feature is kept (ties: super feature listed first in features.csv); the
-    kept ones are ranked by importance (ties: ultra feature listed first) and
-    the first ``top_k`` returned. Texts are the template's literals and
-    fields, each field formatted by ``format_one``. Returns (narratives,
-    cards, skipped).
+    Direction ``auto``: a row is explained by what moves it away from the base
+    value (the sign of its summed attributions, ``positive`` when 0). A
+    narrative's attribution is the sum of its super feature's features'; it is
+    a reason only when that sum points the row's way (coherent), and its
+    importance is the sum's size. A narrative with a missing item or a
+    non-finite derived item is skipped (and counted, when coherent); a change
+    (``compare``: previous, current) smaller than the design's default
+    thresholds — relative 0.05 of where it started, absolute 0 — is no reason
+    (and counted). The most important narrative of each ultra feature is kept
+    (ties: super feature listed first in features.csv); the kept ones are
+    ranked by importance (ties: ultra feature listed first) and the first
+    ``top_k`` returned. Texts are the template's literals and fields, each
+    field formatted by ``format_one``. Returns (narratives, cards, skipped,
+    immaterial).
     """
     from lumos.explain._format import format_one
 
+    relative, absolute = 0.05, 0.0  # the design's default thresholds
     features = pd.DataFrame(
         spec["features"],
         columns=["feature", "super_feature", "ultra_feature", "category", "description"],
@@ -517,14 +526,14 @@ def reference_narrate(X: pd.DataFrame, attr, spec: dict, templates: dict, top_k:
         items_of[sf] = dict(zip(group["item"], group["column"], strict=True))
 
     attributions = attr.to_frame()
-    records, skipped = [], 0
+    records, skipped, immaterial = [], 0, 0
     for (label, x), (_, a) in zip(X.iterrows(), attributions.iterrows(), strict=True):
-        best = {}  # ultra feature -> (importance, super feature, items)
+        way = 1.0 if a.sum() >= 0 else -1.0
+        best = {}  # ultra feature -> (importance, super feature, items, summed)
         for sf in supers:
-            pushes = [a[f] for f in members[sf] if a[f] > 0]
-            if not pushes:
-                continue
-            importance = max(pushes)
+            summed = sum(a[f] for f in members[sf])
+            if not summed * way > 0:
+                continue  # incoherent: its features point the other way (or nowhere)
             template = templates[kind[sf]]
             items = {item: x[column] for item, column in items_of[sf].items()}
             if any(pd.isna(v) for v in items.values()):
@@ -535,21 +544,30 @@ def reference_narrate(X: pd.DataFrame, attr, spec: dict, templates: dict, top_k:
             if not all(math.isfinite(items[name]) for name in template.derive):
                 skipped += 1
                 continue
+            if template.kind == "change":
+                before, after = (items[name] for name in template.compare)
+                delta = after - before
+                rel = delta / abs(before) if before != 0 else math.inf
+                if delta == 0 or abs(delta) < absolute or abs(rel) < relative:
+                    immaterial += 1
+                    continue
             ultra = constants[sf]["ultra_feature"]
+            importance = summed * way
             if ultra not in best or importance > best[ultra][0]:
-                best[ultra] = (importance, sf, items)
+                best[ultra] = (importance, sf, items, summed)
         ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], ultra_rank[kv[0]]))
-        for rank, (ultra, (importance, sf, items)) in enumerate(ranked[:top_k], start=1):
+        for rank, (ultra, (importance, sf, items, summed)) in enumerate(ranked[:top_k], start=1):
             template = templates[kind[sf]]
             text = template.literals[0]
             for (name, fmt), literal in zip(template.fields, template.literals[1:], strict=True):
                 value = constants[sf][name] if name in constants[sf] else items[name]
                 text += format_one(value, fmt) + literal
-            records.append(
-                (label, rank, constants[sf]["category"], ultra, sf, float(importance), text)
-            )
+            direction = "positive" if way > 0 else "negative"
+            category = constants[sf]["category"]
+            said = (template.kind, direction, float(summed))
+            records.append((label, rank, category, ultra, sf, float(importance), text, *said))
     columns = ["row", "rank", "category", "ultra_feature", "super_feature", "importance", "text"]
-    narratives = pd.DataFrame(records, columns=columns)
+    narratives = pd.DataFrame(records, columns=[*columns, "kind", "direction", "attribution"])
 
     texts = {}
     for row in narratives.itertuples(index=False):
@@ -559,14 +577,15 @@ def reference_narrate(X: pd.DataFrame, attr, spec: dict, templates: dict, top_k:
         index=pd.Index(list(texts), name="row"),
         columns=categories,
     )
-    return narratives, cards, skipped
+    return narratives, cards, skipped, immaterial
 
 
-def compare_narratives(lumos, ref, lumos_cards, ref_cards, lumos_skipped, ref_skipped) -> None:
-    """Exit non-zero, naming the first difference, unless Lumos and the reference agree."""
+def compare_narratives(lumos, ref, lumos_cards, ref_cards, lumos_counts, ref_counts) -> None:
+    """Exit non-zero, naming the first difference, unless Lumos and the reference agree (on the
+    reference's columns, and the skipped and immaterial counts)."""
     problems = []
-    if list(lumos.columns) != list(ref.columns):
-        problems.append(f"narrate columns {list(lumos.columns)} != {list(ref.columns)}")
+    if not set(ref.columns) <= set(lumos.columns):
+        problems.append(f"narrate columns {list(lumos.columns)} lack {list(ref.columns)}")
     elif len(lumos) != len(ref):
         problems.append(f"narrate gave {len(lumos)} narratives, the reference {len(ref)}")
     else:
@@ -580,8 +599,9 @@ def compare_narratives(lumos, ref, lumos_cards, ref_cards, lumos_skipped, ref_sk
                     f"position {i}:\n  lumos:     {lumos.iloc[i].to_dict()}\n"
                     f"  reference: {ref.iloc[i].to_dict()}"
                 )
-    if lumos_skipped != ref_skipped:
-        problems.append(f"skipped: lumos {lumos_skipped}, reference {ref_skipped}")
+    for what, mine, theirs in zip(("skipped", "immaterial"), lumos_counts, ref_counts, strict=True):
+        if mine != theirs:
+            problems.append(f"{what}: lumos {mine}, reference {theirs}")
     if list(lumos_cards.columns) != list(ref_cards.columns):
         problems.append(f"summarize columns {list(lumos_cards.columns)} != {list(ref_cards)}")
     elif lumos_cards.index.tolist() != ref_cards.index.tolist():
@@ -631,18 +651,17 @@ def bench_narratives(size: dict) -> dict:
     )
     log(f"narratives: pandas row-by-row reference on {n_ref} rows")
     t = time.perf_counter()
-    ref, ref_cards, ref_skipped = reference_narrate(X, attr, spec, design.templates, TOP_K)
+    ref, ref_cards, *ref_counts = reference_narrate(X, attr, spec, design.templates, TOP_K)
     measured = time.perf_counter() - t
     anchor = measured * n / n_ref
     log(f"narratives: reference {measured:.1f} s on {n_ref} rows, {anchor:.0f} s extrapolated")
 
     t = time.perf_counter()
-    nar = narrate(X, attr, design, top_k=TOP_K, direction="positive")
+    nar = narrate(X, attr, design, top_k=TOP_K, direction="auto")
     cards = summarize(nar)
     lumos_subset = time.perf_counter() - t
-    compare_narratives(
-        nar.reset_index(drop=True), ref, cards, ref_cards, nar.attrs["skipped"], ref_skipped
-    )
+    counts = (nar.attrs["skipped"], nar.attrs["immaterial"])
+    compare_narratives(nar.reset_index(drop=True), ref, cards, ref_cards, counts, ref_counts)
     log(f"narratives: Lumos == reference on {n_ref} rows ({len(ref)} narratives)")
     if _digest(nar, cards) != child["out"]["digest"]:
         print(
@@ -663,16 +682,21 @@ def bench_narratives(size: dict) -> dict:
         "details": {
             "rows": n,
             "top_k": TOP_K,
-            "direction": "positive",
+            "direction": "auto",
+            "rules": "a narrative speaks for its super feature's features and is a reason "
+            "only when their summed attribution points the row's way; changes under the "
+            "default thresholds (relative 0.05, absolute 0) are no reasons",
             "design": f"{N_FEATURES} features, {N_SUPER} super features, 10 ultra features, "
             f"{len(CATEGORIES)} categories; insight types value_change (derived percent "
-            "change), trend (two windows, two derived items), current_value",
-            "data": "counts, amounts and rates with ~3% NaN; signed random attributions "
-            "rounded to 0.01 (ties exercise the tie rules)",
+            "change), trend (two windows, two derived items; both changes), current_value "
+            "(a level)",
+            "data": "counts, amounts and rates with ~3% NaN; signed random attributions in "
+            "whole multiples of 1/64 (exact sums; ties exercise the tie rules)",
             "lumos_runs_s": child["times"],
             "narratives": child["out"]["narratives"],
             "rows_with_narratives": child["out"]["rows_with_narratives"],
             "skipped": child["out"]["skipped"],
+            "immaterial": child["out"]["immaterial"],
             "child": f"a fresh Python process that imports lumos, builds the {n:,} rows "
             f"({N_FEATURES} float columns) and their {n:,} x {N_FEATURES} attributions, then "
             f"runs narrate + summarize {repeats} times (design reloaded each time); lumos is "

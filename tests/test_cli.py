@@ -150,14 +150,16 @@ def test_failure_keeps_an_existing_output(files, tmp_path):
 def test_suggest_design_then_explain_with_it(files, tmp_path):
     design = tmp_path / "suggested"
     args = ("--model", files / "model.json", "--data", files / "accounts.parquet", "--out", design)
-    result = run("explain", "suggest-design", *args)
+    result = run("explain", "suggest-design", *args, "--peers", "accounts")
     assert result.exit_code == 0, result.output
-    assert (design / "templates.yaml").exists()
+    assert "settings:\n  peers: accounts\n" in (design / "templates.yaml").read_text()
     again = run("explain", "suggest-design", *args)
     _fails(again, "exists")
     out = tmp_path / "n.jsonl"
-    assert explain(files, out, **{"--design": design}).exit_code == 0
+    done = explain(files, out, **{"--design": design})
+    assert done.exit_code == 0, done.output
     assert out.read_text().count("\n") == 400
+    assert " 0 incoherent, 0 immaterial changes" in done.output and " 0 unreadable" in done.output
 
 
 def test_demo_runs_end_to_end(tmp_path):

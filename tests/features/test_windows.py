@@ -226,12 +226,17 @@ def test_names_and_suggested_narratives():
     design = suggest_design(model, X)
     assert set(design.features["super_feature"]) == {"Logins"}  # one per metric
     ins = design.insights.set_index(["insight_type", "item"])["feature"]
+    assert ins["average_3_months", "value"] == "logins_mean_3m"  # logins are not whole numbers
     assert ins["change_3_months", "prev_value"] == "logins_mean_prev_3m"
     assert ins["change_3_months", "current_value"] == "logins_mean_3m"
+    speaks = design.features.groupby("insight")["feature"].agg(list).to_dict()
+    assert sorted(speaks["change_3_months"]) == sorted(
+        [f"logins_{a}_{w}m" for a in ("mean_prev", "slope", "ratio") for w in (3, 6, 9, 12)]
+    )
     text = design.templates["change_3_months"]["text"]
     assert text == (
-        "{super_feature} {percent_change:rose/fell} from {prev_value} to "
-        "{current_value} ({percent_change:+pct}) in the last 3 months against the 3 "
+        "{super_feature} {change:rose/fell} from {prev_value} to "
+        "{current_value} ({change:+pct}) in the last 3 months against the 3 "
         "before."
     )
 

@@ -170,3 +170,68 @@ def test_is_a_scikit_learn_estimator():
     assert copy.usage_features == spec and copy.top_k == 5
     assert repr(AccountPrioritizer()) == "AccountPrioritizer()"
     assert repr(AccountPrioritizer(top_k=5)) == "AccountPrioritizer(top_k=5)"
+
+
+def test_narratives_state_facts_rates_and_levels_and_pass_the_audit(book, fitted):
+    from lumos.explain import audit
+
+    book, usage = book
+    kw = dict(firmographics=book.firmographics, as_of=AS_OF)
+    table, text = fitted.score(book.contracts, usage, narratives=True, **kw)
+    said = text["text"]
+    assert not said.str.contains(r"\bis -?[\d,.]+\.$").any()  # no fact without meaning
+    rates = said[text["super_feature"].isin(["Seat utilization", "Response rate"])]
+    assert len(rates) > 100 and rates.str.contains(r"\d%").all()
+    assert not rates.str.contains(r"(?<![\d.])0\.\d").any()  # never 0.96
+    contract = said[text["category"] == "Contract"]
+    facts = (
+        r"Renewal in \d+ months?\.",
+        r"Month \d+ of a 12-month contract\.",
+        r"Holds [123] of 3 products\.",
+        r"\d+ units? under contract, (higher|lower) than \d+% of accounts\.",
+        r"\d+ units? under contract, the same as the other accounts\.",
+    )
+    assert contract.str.fullmatch("|".join(facts)).all(), contract.unique()[:10]
+    assert contract.str.startswith("Holds").any() and contract.str.startswith("Month").any()
+    hires = said[said.str.contains("^Hires (?:rose|fell)")]
+    assert hires.str.fullmatch(r"Hires (rose|fell) from [\d,]+ to [\d,]+ \(.*").all()  # totals
+    # upsells by what pushes up, churn risks by what pulls down; coherent and in context
+    rows = fitted.features(book.contracts, usage, **kw).set_index("account_id")
+    names = fitted.feature_names_["account"]
+    attr = attribute(fitted.models_["account"].booster_, rows[names], method="tree_shap")
+    mine = text[text["row"].isin(rows.index)]
+    found = audit(mine, attr, fitted.designs_["account"], data=rows)
+    assert found.counts["incoherent"] == found.counts["immaterial"] == 0
+    assert found.counts["unreadable"] == 0 and found.context_share >= 0.95
+    accounts = table[table["product"].isna()].set_index("account_id")
+    change = accounts.loc[mine["row"], "predicted_change"].to_numpy()
+    assert ((mine["direction"] == "positive") == (change >= 0)).all()
+
+
+def test_headlines_say_what_the_change_means_at_the_renewal(book, fitted):
+    book, usage = book
+    table = fitted.score(book.contracts, usage, firmographics=book.firmographics, as_of=AS_OF)
+    assert list(table.columns[:10]) == [
+        "account_id",
+        "product",
+        "as_of",
+        "renewal",
+        "units",
+        "predicted_change",
+        "score",
+        "class",
+        "headline",
+        "all_in_probability",
+    ]
+    for row in table.itertuples():
+        when, held = f"{row.renewal:%b %Y}", f"{row.units:,.0f}"
+        about = max(abs(round(row.predicted_change)), 1)
+        moved = f"{about:,} unit{'s' if about != 1 else ''}"
+        expected = {
+            "upsell": f"Likely to add about {moved} by the {when} renewal (of {held})",
+            "churn": f"At risk of losing about {moved} at the {when} renewal (of {held})",
+            "flat": f"Likely to renew at about its {held} unit{'s' if row.units != 1 else ''} "
+            f"in {when}",
+        }[row._8]
+        assert row.headline == expected
+    assert set(table["class"]) == {"upsell", "flat", "churn"}

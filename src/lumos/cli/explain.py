@@ -140,17 +140,24 @@ def explain_run(
     type=click.Path(file_okay=False),
     help="Folder to write features.csv, insights.csv and templates.yaml to.",
 )
+@click.option(
+    "--peers",
+    default="rows",
+    show_default=True,
+    help="What a row is, as levels are compared: 'higher than 88%% of accounts'.",
+)
+@click.option("--segment", help="A column whose groups each level is compared within.")
 @click.option("--overwrite", is_flag=True, help="Replace a design already in --out.")
 @TRUST
 @friendly
-def suggest_design_cmd(model_path, data_path, out, overwrite, trust):
+def suggest_design_cmd(model_path, data_path, out, peers, segment, overwrite, trust):
     """Write a starting insights design for a model, to edit by hand."""
     from lumos.data import read_table
     from lumos.explain import import_model, suggest_design
 
     model = import_model(model_path, trust=trust)
     data = read_table(data_path, what="data")
-    design = suggest_design(model, data, out, overwrite=overwrite)
+    design = suggest_design(model, data, out, peers=peers, segment=segment, overwrite=overwrite)
     click.echo(
         f"{len(design.features)} features in {design.features['super_feature'].nunique()} super "
         f"features and {design.features['ultra_feature'].nunique()} ultra features → {out}"

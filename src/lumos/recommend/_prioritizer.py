@@ -18,9 +18,12 @@ The whole monthly job over the book-of-business tables:
 4. **Scoring** at an as-of date: one row per account and per product it
    holds, with the predicted change, a score (the change relative to the
    units held), a class (upsell | flat | churn) and the top narratives of the
-   prediction by category, from exact TreeSHAP and an insights design
-   drafted from the feature names (:func:`~lumos.explain.suggest_design`),
-   which :meth:`AccountPrioritizer.save` writes out for editing.
+   prediction by category — an upsell by what pushes its change up, a churn
+   risk by what pulls it down — from exact TreeSHAP and an insights design
+   drafted from the feature names (:func:`~lumos.explain.suggest_design`,
+   with the contract as facts: ``_prioritizer_text``), which
+   :meth:`AccountPrioritizer.save` writes out for editing; and a headline per
+   row saying what the change means at the renewal.
 
 The features are assembled in ``_prioritizer_features``; the saved folder is
 written and read by ``_prioritizer_io``.
@@ -45,11 +48,11 @@ from lumos.models import PropensityModel, classify_change
 from lumos.recommend._prioritizer_features import (
     Tables,
     assemble_features,
-    feature_category,
     holdings,
     window_specs,
 )
 from lumos.recommend._prioritizer_io import insights_design, load_prioritizer, save_prioritizer
+from lumos.recommend._prioritizer_text import prioritizer_design, renewal_headlines
 
 
 class AccountPrioritizer(BaseEstimator):
@@ -217,9 +220,8 @@ class AccountPrioritizer(BaseEstimator):
     def _keep(self, name: str, model: PropensityModel, X: pd.DataFrame) -> None:
         self.models_[name] = model
         self.feature_names_[name] = list(X.columns)
-        design = suggest_design(import_model(model.booster_), X)
-        source = {f: feature_category(f, self._firmo_names) for f in design.features["feature"]}
-        design.features["category"] = design.features["feature"].map(source)
+        draft = suggest_design(import_model(model.booster_), X, peers="accounts")
+        design = prioritizer_design(draft, self._firmo_names, self.products_)
         self._drafts[name] = design
         self.designs_[name] = insights_design(design)
 
@@ -260,7 +262,9 @@ class AccountPrioritizer(BaseEstimator):
             One row per account (``product`` empty) and per product it holds:
             ``account_id, product, as_of, renewal, units, predicted_change,
             score`` (predicted change ÷ units), ``class`` (upsell | flat |
-            churn), ``all_in_probability`` (account rows lacking a product) and
+            churn), ``headline`` (what the change means at the renewal: "Likely to
+            add about 320 units by the Mar 2026 renewal (of 789)"),
+            ``all_in_probability`` (account rows lacking a product) and
             a ``why_{category}`` text column per narrative category
             (``why_usage``, ``why_company``, ``why_contract``); with
             ``last_month=True``, also ``score_last_month``: the row's score a
@@ -312,6 +316,7 @@ class AccountPrioritizer(BaseEstimator):
             "predicted_change",
             "score",
             "class",
+            "headline",
             "all_in_probability",
         ]
         table = table.reindex(columns=[*first, *why])
@@ -390,6 +395,9 @@ class AccountPrioritizer(BaseEstimator):
                 "score": change / np.maximum(units, 1.0),
                 "class": classify_change(change, tol),
             }
+        )
+        frame["headline"] = renewal_headlines(
+            change, units, frame["renewal"], frame["class"].to_numpy()
         )
         imported, design = import_model(model.booster_), self.designs_[name]
         label = frame["account_id"].astype(str).to_numpy(dtype=object)
