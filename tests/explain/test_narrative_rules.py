@@ -4,6 +4,8 @@ each fault — and the audit that finds each fault on planted bad narratives."""
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -85,11 +87,11 @@ def test_a_change_is_said_only_when_it_carries_the_attribution(tmp_path):
     # the old rules wrote "Seat utilization fell from 96% to 95%" for the upsell and
     # "rose from 20% to 34%" for the churn risk: a change pointing the other way
     assert (
-        out.loc["up", "text"] == "Seat utilization is 95%, higher than 67% of accounts in Software."
+        out.loc["up", "text"] == "Seat utilization is 95%, the highest of all accounts in Software."
     )
     assert out.loc["up", "kind"] == "level" and out.loc["up", "features"] == "util_3m"
     assert (
-        out.loc["churn", "text"] == "Seat utilization is 34%, lower than 67% of accounts in Retail."
+        out.loc["churn", "text"] == "Seat utilization is 34%, the lowest of all accounts in Retail."
     )
     assert out.loc["churn", "direction"] == "negative" and out.loc["churn", "attribution"] == -1.5
     assert out.loc["grow", "text"] == "Seat utilization rose from 50% to 90% (+80%)."
@@ -103,7 +105,7 @@ def test_an_immaterial_change_is_no_reason_and_the_level_speaks(tmp_path):
     flat = out[out["row"] == "flat"]
     # "rose from 59% to 60% (+1.7%)" carried 0.01 of attribution and is under 5%: never said
     assert flat["text"].tolist() == [
-        "Seat utilization is 60%, lower than 67% of accounts in Software."
+        "Seat utilization is 60%, the lowest of all accounts in Software."
     ]
     assert flat["kind"].tolist() == ["level"] and out.attrs["immaterial"] == 1
     assert not out["text"].str.contains("59%").any()
@@ -149,7 +151,7 @@ def test_references_without_a_segment_and_their_shares(tmp_path):
     X, attr = rows()
     out = narrate(X, attr, design(tmp_path, templates=templates))
     out = out[out["rank"] == 1].set_index("row")
-    assert out.loc["up", "text"] == "Seat utilization is 95%, higher than 83% of accounts."
+    assert out.loc["up", "text"] == "Seat utilization is 95%, the highest of all accounts."
     assert out.loc["up", "reference"] == pytest.approx(5 / 6)
     assert np.isnan(out.loc["grow", "reference"])  # a change states no comparison
 
@@ -356,3 +358,48 @@ def test_explain_run_prints_the_audit_and_strict_refuses_incoherence(tmp_path):
         ],
     )
     assert missing.exit_code == 2 and "error [file_not_found]" in missing.output
+
+
+def test_context_phrases_are_true_statements():
+    from lumos.explain._context import Reference, phrases
+
+    ref = Reference(np.r_[np.arange(1000.0), np.full(300, 499.0)])
+    below, above, size, _ = ref.shares(np.array([999.0, 0.0, 1290.0, 3.0, 700.0, 499.0]))
+    said = phrases(below, above, size, [None] * 6, "accounts").tolist()
+    assert said == [
+        "the highest of all accounts",
+        "the lowest of all accounts",
+        "the highest of all accounts",
+        "lower than 99% of accounts",  # 99.7% above: floored, never rounded up to 100%
+        "higher than 76% of accounts",
+        "near the middle of all accounts",  # 38% below, 38% above: neither side holds half
+    ]
+    # most peers share the value: said as such, not as "the lowest"
+    ties = Reference(np.r_[np.zeros(70), np.arange(1.0, 27.0), np.full(4, 30.0)])
+    b, a, s, _ = ties.shares(np.array([0.0, 30.0, 26.0]))
+    assert phrases(b, a, s, ["Retail", None, None], "accounts").tolist() == [
+        "the same as 70% of accounts in Retail",
+        "tied with 4% of accounts for the highest",  # not "the highest" alone
+        "higher than 95% of accounts",
+    ]
+    b, a, s, _ = Reference(np.array([2.0])).shares(np.array([2.0, np.nan]))
+    assert phrases(b, a, s, [None, None], "rows").tolist() == ["the same as the other rows", None]
+
+
+def test_a_later_reference_never_reuses_an_earlier_ones_values(tmp_path):
+    X, attr = rows()
+    d = design(tmp_path)
+    held = []
+    for scale in np.linspace(0.5, 2.0, 20):  # frames built and freed in turn share id()s
+        ref = X.assign(util_3m=X["util_3m"] * scale)
+        gc.collect()
+        out = narrate(X.iloc[:1], attr_of(attr, 1), d, reference=ref)
+        share = (ref.loc[ref["industry"] == "Software", "util_3m"] < 0.95).mean()
+        assert out["reference"].iloc[0] == pytest.approx(share)
+        del ref, out
+        held.append(len(d._cache))
+    assert len(set(held)) == 1  # what a design keeps between runs is bounded
+
+
+def attr_of(attr, n):
+    return Attributions(attr.values[:n], attr.base[:n], COLUMNS, "t", "margin", attr.index[:n])

@@ -436,9 +436,9 @@ def test_window_features_read_as_a_level_and_a_change_over_their_window(tmp_path
     text = narrate(X, attribute(model, X, method="linear_shap", background=X), design)
     assert text[["row", "text"]].values.tolist() == [
         # the change's features point up (+0.46): the low level pulls row 0 down
-        [0, "Searches averaged 18 over the last 3 months, lower than 75% of rows."],
+        [0, "Searches averaged 18 over the last 3 months, the lowest of all rows."],
         # row 1 is pulled down by a change of 0: no reason at all
-        [2, "Searches averaged 50 over the last 3 months, higher than 75% of rows."],
+        [2, "Searches averaged 50 over the last 3 months, the highest of all rows."],
         # a count with window sums says totals: means 25 -> 20 are 75 -> 60 over 3 months
         [3, "Searches fell from 75 to 60 (-20%) in the last 3 months against the 3 before."],
     ]
@@ -522,17 +522,17 @@ def test_rates_read_as_percentages_and_counts_as_whole_numbers_with_their_noun(t
     assert out.groupby("row")["text"].apply(list).to_dict() == {
         # the mean hires went from 1/3 to 0 a month: said as totals over the window
         "a": [
-            "Seat utilization averaged 96% over the last 3 months, higher than 75% of accounts.",
+            "Seat utilization averaged 96% over the last 3 months, the highest of all accounts.",
             "Hires fell from 1 to 0 (-100%) in the last 3 months against the 3 before.",
         ],
-        "b": ["Seat utilization averaged 50% over the last 3 months, lower than 75% of accounts."],
+        "b": ["Seat utilization averaged 50% over the last 3 months, the lowest of all accounts."],
         "c": [
             "Seat utilization rose from 60% to 80% in the last 3 months against the 3 before.",
             "Hires rose from 3 to 6 (+100%) in the last 3 months against the 3 before.",
         ],
         "d": [
-            "30 hires in the last 3 months, higher than 75% of accounts.",
-            "40 units under contract, higher than 75% of accounts.",
+            "30 hires in the last 3 months, the highest of all accounts.",
+            "40 units under contract, the highest of all accounts.",
         ],
     }
     found = audit(out, attr, design, data=X)

@@ -188,8 +188,11 @@ def test_narratives_state_facts_rates_and_levels_and_pass_the_audit(book, fitted
         r"Renewal in \d+ months?\.",
         r"Month \d+ of a 12-month contract\.",
         r"Holds [123] of 3 products\.",
-        r"\d+ units? under contract, (higher|lower) than \d+% of accounts\.",
-        r"\d+ units? under contract, the same as the other accounts\.",
+        r"[\d,]+ units? under contract, (higher|lower) than \d+% of accounts\.",
+        r"[\d,]+ units? under contract, the (highest|lowest) of all accounts\.",
+        r"[\d,]+ units? under contract, the same as (the other|\d+% of) accounts\.",
+        r"[\d,]+ units? under contract, near the middle of all accounts\.",
+        r"[\d,]+ units? under contract, tied with \d+% of accounts for the (highest|lowest)\.",
     )
     assert contract.str.fullmatch("|".join(facts)).all(), contract.unique()[:10]
     assert contract.str.startswith("Holds").any() and contract.str.startswith("Month").any()
@@ -206,6 +209,14 @@ def test_narratives_state_facts_rates_and_levels_and_pass_the_audit(book, fitted
     accounts = table[table["product"].isna()].set_index("account_id")
     change = accounts.loc[mine["row"], "predicted_change"].to_numpy()
     assert ((mine["direction"] == "positive") == (change >= 0)).all()
+    # a level stands beside every account scored, upsell or churn risk alike
+    levels = mine[mine["reference"].notna() & ~mine["features"].str.contains(",")]
+    assert levels["direction"].nunique() == 2 and len(levels) > 100
+    for feature, said in levels.groupby("features"):
+        every = rows[feature].dropna().to_numpy(np.float64)
+        mine_ = rows.loc[said["row"], feature].to_numpy(np.float64)
+        below = (every[None, :] < mine_[:, None]).mean(axis=1)
+        np.testing.assert_allclose(said["reference"].to_numpy(np.float64), below, err_msg=feature)
 
 
 def test_headlines_say_what_the_change_means_at_the_renewal(book, fitted):

@@ -58,7 +58,10 @@ _ACRONYM = re.compile(r"\b(" + "|".join(a.capitalize() for a in ACRONYMS) + r")\
 _MISSING = re.compile(r"\b(nan|NaN|inf|None|null)\b")
 _BARE = re.compile(r"\bis -?[\d,.]+[KMB]?\.$")
 _FRACTION = re.compile(r"(?<![\d.,])-?0\.\d+(?!%)")
-_CONTEXT = re.compile(r"\b(higher|lower) than \d[\d.]*% of\b|\bthe same as the other\b")
+_CONTEXT = re.compile(
+    r"\b(higher|lower) than \d[\d.]*% of\b|\bthe same as (the other|\d+% of)\b"
+    r"|\bthe (highest|lowest) of\b|\bnear the middle of\b|\btied with \d+% of\b"
+)
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lumos.explain._format import format_codes
-
 
 class Reference:
     """The sorted reference values of one quantity, per segment when segments are given.
@@ -84,25 +82,62 @@ def _search(codes, sorted_values, code, values, side):
 
 
 def phrases(below, above, size, segments, peers: str) -> np.ndarray:
-    """ "higher than 88% of accounts in Software" (or "lower than …", or "the same as …") per
-    row; None where a row has no peers. ``segments`` holds each row's segment name or None."""
+    """Per row, where its value stands among its peers, as a true statement; None where a row
+    has no peers. ``segments`` holds each row's segment name or None.
+
+    Shares are floored to a whole percent, so a claim never rounds up past the truth:
+
+    * most peers share the value: "the same as 62% of accounts" (or "the same as the other
+      accounts" when all do);
+    * nothing above or below it: "the highest of all accounts in Software", "the lowest of all
+      …", or "tied with 23% of accounts for the lowest" when 1% or more share it;
+    * otherwise the larger side, "higher than 88% of accounts" or "lower than …", or "near
+      the middle of all accounts" when neither side holds half.
+    """
     n = len(below)
+    below, above = np.nan_to_num(below), np.nan_to_num(above)
+    tie = np.clip(1.0 - below - above, 0.0, 1.0)
     higher = below >= above
-    share = np.where(higher, below, above)
-    same = (below == 0) & (above == 0)
-    word = np.where(same, 2, np.where(higher, 0, 1))
-    texts, codes = format_codes(np.nan_to_num(share), "pct")
+    tie_pct = np.floor(tie * 100 + 1e-9).astype(np.int64)
+    others = tie - 1.0 / np.maximum(np.asarray(size, dtype=np.float64), 1.0)
+    tied = (others > 1e-9) & (tie_pct >= 1)  # others, 1% or more, share an extreme value
+    share = np.where(tie >= 0.5, tie, np.where(higher, below, above))
+    pct = np.where(tied & ((above == 0) | (below == 0)), tie_pct, np.floor(share * 100 + 1e-9))
+    pct = pct.astype(np.int64)
+    word = np.select(
+        [
+            (below == 0) & (above == 0),
+            tie >= 0.5,
+            (above == 0) & tied,
+            (below == 0) & tied,
+            above == 0,
+            below == 0,
+            np.maximum(below, above) < 0.5,
+            higher,
+        ],
+        np.arange(8),
+        8,
+    )
     seg_codes, seg_names = pd.factorize(pd.Series(segments, dtype=object), use_na_sentinel=True)
-    key = (word * len(texts) + codes) * (len(seg_names) + 1) + (seg_codes + 1)
+    counted = np.isin(word, (1, 2, 3, 7, 8))
+    key = (word * 101 + np.where(counted, pct, 0)) * (len(seg_names) + 1) + (seg_codes + 1)
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     made = []
     for i in first:
         seg = seg_names[seg_codes[i]] if seg_codes[i] >= 0 else None
-        where = f" in {seg}" if seg is not None else ""
-        if word[i] == 2:
-            made.append(f"the same as the other {peers}{where}")
-        else:
-            side = "higher" if word[i] == 0 else "lower"
-            made.append(f"{side} than {texts[codes[i]]} of {peers}{where}")
+        of = f"{peers} in {seg}" if seg is not None else peers
+        made.append(
+            (
+                f"the same as the other {of}",
+                f"the same as {pct[i]}% of {of}",
+                f"tied with {pct[i]}% of {of} for the highest",
+                f"tied with {pct[i]}% of {of} for the lowest",
+                f"the highest of all {of}",
+                f"the lowest of all {of}",
+                f"near the middle of all {of}",
+                f"higher than {pct[i]}% of {of}",
+                f"lower than {pct[i]}% of {of}",
+            )[word[i]]
+        )
     out = np.array(made, dtype=object)[inverse.reshape(-1)] if n else np.empty(0, dtype=object)
     return np.where(np.asarray(size) > 0, out, None)

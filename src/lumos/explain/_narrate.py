@@ -371,7 +371,13 @@ def _context(design, sf, insight_type, arrays, at, X, reference):
     if column is None or arrays[template.value].dtype.kind != "f":
         return {}, np.full(len(at), np.nan)
     segment = design.settings.segment
-    cache = design._cache.setdefault(("reference", id(reference)), {})
+    # One reference at a time (the chunks of one scoring run share it): the entry holds the
+    # frame itself, so a later frame never inherits its sorted values, and the cache stays
+    # bounded however many runs a design narrates.
+    held = design._cache.get("reference")
+    if held is None or held[0] is not reference:
+        held = design._cache["reference"] = (reference, {})
+    cache = held[1]
     if column not in cache:
         ref_seg = reference[segment].to_numpy(dtype=object) if segment else None
         cache[column] = Reference(

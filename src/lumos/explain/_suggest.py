@@ -18,7 +18,8 @@ edits, for a person to refine. The rules:
   speaks for (current-window aggregates and the column itself: the level;
   slopes, ratios and previous windows: the change). A 0/1 column is a fact,
   "Has premium: yes." (``_suggest_insights`` has the details.)
-* **Units.** ``rate`` (shares of 1, printed as percentages), ``count`` (whole
+* **Units.** ``rate`` (shares of 1 whose name says so — rate, share,
+  utilization, ratio, … — printed as percentages), ``count`` (whole
   numbers, said with their noun, which agrees with the value: "12 hires in the
   last 3 months", "1 hire …"), ``money`` or ``number`` (flags too), in
   ``features.csv``'s ``unit`` and ``noun``.

@@ -4,8 +4,9 @@ features, in the metric's unit.
 
 * **Unit.** ``flag`` (0/1 values and no windows: a fact, "Has premium: yes.";
   its design unit is ``number``),
-  ``rate`` (values within [0, 1] — or up to 1.5 for a name that says rate,
-  share, percent, utilization, ratio — printed as percentages), ``money``
+  ``rate`` (a name that says rate, share, percent, utilization, ratio,
+  conversion, … and values within [0, 1.5], printed as percentages; values
+  in [0, 1] alone are no rate: a smoothness of 0.14 is not 14%), ``money``
   (names that say revenue, price, cost, …), ``count`` (whole numbers ≥ 0: the
   window sums, or the column itself, or window means that are whole numbers
   of per-window totals) and otherwise ``number``. Rates and numbers are
@@ -54,6 +55,14 @@ RATE_WORDS = {
     "proportion",
     "fraction",
     "ctr",
+    "conversion",
+    "retention",
+    "completion",
+    "coverage",
+    "adoption",
+    "occupancy",
+    "probability",
+    "prob",
 }
 MONEY_WORDS = {
     "revenue",
@@ -156,7 +165,8 @@ def _unit(parts: list[Part], title: str, values) -> str:
     name = set(words(title))
     if len(shown) and not np.isin(shown, (0.0, 1.0)).all():
         low, high = shown.min(), shown.max()
-        if low >= 0 and (high <= 1 or (name & RATE_WORDS and high <= 1.5)):
+        # a share of 1 by its name, not by its range alone: a smoothness of 0.14 is no 14%
+        if name & RATE_WORDS and low >= 0 and high <= 1.5:
             return "rate"
     if name & MONEY_WORDS:
         return "money"

@@ -414,6 +414,7 @@ class AccountPrioritizer(BaseEstimator):
                 method="tree_shap",
                 top_k=top_k,
                 direction=direction,
+                reference=X,  # every row's levels beside all the accounts scored, not its class
                 random_state=self.random_state,
             )
             cards = summarize(text, separator=" ")
