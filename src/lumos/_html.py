@@ -47,15 +47,18 @@ def fmt(value, kind: str = "") -> str:
     """A number as its kind reads, or a dash when it is missing.
 
     ``count`` has thousands separators; ``pct`` is a percentage (a rate, a
-    share) and ``+pct`` a signed one; ``pts`` is a signed difference of two
-    rates in percentage points; ``p`` a p-value; a digit is that many decimals
-    (``3`` for AUC, log loss) and ``+3`` signs them; anything else is 3
-    significant digits.
+    share) and ``+pct`` a signed one; ``rate`` a percentage that keeps two
+    significant digits under 1% (a conversion rate of 0.46%); ``pts`` is a
+    signed difference of two rates in percentage points; ``p`` a p-value; a
+    digit is that many decimals (``3`` for AUC, log loss) and ``+3`` signs
+    them; anything else is 3 significant digits.
 
     >>> fmt(12345, "count"), fmt(0.0423, "pct"), fmt(0.0123, "+pct"), fmt(-0.0123, "pts")
     ('12,345', '4.2%', '+1.2%', '-1.2 pts')
     >>> fmt(0.83512, "3"), fmt(2.5, "+1"), fmt(0.0004, "p"), fmt(0.0312, "p"), fmt(None, "pct")
     ('0.835', '+2.5', '<0.001', '0.031', '—')
+    >>> fmt(0.0046, "rate"), fmt(0.031, "rate"), fmt(-0.000271, "rate"), fmt(0.25, "rate")
+    ('0.46%', '3.1%', '-0.03%', '25.0%')
     """
     if value is None or isinstance(value, str):
         return "—" if value is None else value
@@ -65,6 +68,9 @@ def fmt(value, kind: str = "") -> str:
     if kind == "count":
         return f"{round(v):,}"
     sign = "+" if kind.startswith("+") or kind == "pts" else ""
+    if kind == "rate":
+        digits = 2 if abs(v) < 0.01 else 1
+        return f"{round(v * 100, digits) + 0.0:.{digits}f}%"
     if kind in ("pct", "+pct"):
         return f"{round(v * 100, 1) + 0.0:{sign}.1f}%"  # + 0.0: a -0.04% reads 0.0%, not -0.0%
     if kind == "pts":

@@ -233,6 +233,7 @@ def test_see_all_pages_through_a_cohort_without_repeats(page, server, demo):
 
 
 def test_offers_and_model_health_show_what_the_library_computes(page, server, demo):
+    from lumos._html import fmt
     from lumos.bandits import OfferModel
     from lumos.events import EventLog
 
@@ -243,10 +244,10 @@ def test_offers_and_model_health_show_what_the_library_computes(page, server, de
     greedy = model.compare(log, candidates="greedy", n_bootstrap=500).loc[("greedy", "dr")]
     row = page.locator('tr[data-policy="greedy"] td').nth(3)  # IPW, SNIPW, DM, DR
     assert row.inner_text().split() == [
-        f"{greedy['value']:.3f}",
-        f"{greedy['low']:.3f}",
+        fmt(greedy["value"], "rate"),
+        fmt(greedy["low"], "rate"),
         "–",
-        f"{greedy['high']:.3f}",
+        fmt(greedy["high"], "rate"),
     ]
     arms = model.arm_report(log)
     top = arms.loc[arms["mean"].idxmax()]

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from lumos._html import fmt
 from lumos.errors import LumosError
 from lumos.serve import create_app
 from lumos.store import COLD_START, LMDBStore, build_records
@@ -254,14 +255,17 @@ def test_the_offers_page_shows_each_arm_and_the_candidate_policies(offer_book, t
     busiest = arms.loc[arms["shows"].idxmax()]
     row = cells(page.text, "data-arm", busiest["arm_id"])
     assert row[4:6] == [[f"{busiest['shows']:,}"], [f"{busiest['conversions']:,}"]]
-    assert row[7] == [f"{busiest['mean']:.3f}"]
-    assert row[8] == [f"{busiest['low']:.3f}", "–", f"{busiest['high']:.3f}"]
+    assert row[6:8] == [[fmt(busiest["rate"], "rate")], [fmt(busiest["mean"], "rate")]]
+    assert row[8] == [fmt(busiest["low"], "rate"), "–", fmt(busiest["high"], "rate")]
     table = model.compare(log, n_bootstrap=500)
     greedy = cells(page.text, "data-policy", "greedy")
     dr = table.loc[("greedy", "dr")]
-    assert greedy[4] == [f"{dr['value']:.3f}", f"{dr['low']:.3f}", "–", f"{dr['high']:.3f}"]
+    assert greedy[4] == [fmt(dr[k], "rate") for k in ("value", "low")] + [
+        "–",
+        fmt(dr["high"], "rate"),
+    ]  # percentages: '0.46%', not '0.005'
     logged = table.loc[("logged", "logged"), "value"]
-    assert f"the {logged:.3f} the log's own policy converted" in page.text
+    assert f"the {fmt(logged, 'rate')} the log's own policy converted" in page.text
     assert page.text.count("<svg") == 2
     ticks = re.findall(r"text-anchor='middle'>([^<]*)</text>", page.text)  # the plots' axes
     assert len(ticks) >= 6 and all(re.fullmatch(r"-?\d+(\.\d+)?%", t) for t in ticks), ticks

@@ -17,7 +17,7 @@ import pandas as pd
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from lumos._html import esc, intervals, num, scroller
+from lumos._html import esc, fmt, intervals, scroller
 from lumos.errors import LumosError
 from lumos.serve._pages.shell import RELOAD, computing, empty, page
 from lumos.serve._services import Lazy, services
@@ -132,9 +132,10 @@ def _policies(got: dict) -> str:
     summary = (
         f"<p>Estimated off-policy on the same {int(logged['rounds']):,} rounds. By the doubly "
         f"robust estimate, the best is <strong>{esc(POLICY_NAMES[best].lower())}</strong>: a "
-        f"conversion rate of {b['value']:.3f} (95% interval {b['low']:.3f} to {b['high']:.3f})"
+        f"conversion rate of {fmt(b['value'], 'rate')} (95% interval {fmt(b['low'], 'rate')} to "
+        f"{fmt(b['high'], 'rate')})"
         + (
-            f", {times:.1f}× the {logged['value']:.3f} the log's own policy converted."
+            f", {times:.1f}× the {fmt(logged['value'], 'rate')} the log's own policy converted."
             if math.isfinite(times)
             else "."
         )
@@ -154,8 +155,8 @@ def _policies(got: dict) -> str:
     body = []
     for p in policies:
         cells = "".join(
-            f'<td class="num">{num(table.loc[(p, e), "value"], 3)}<br><span class="muted">'
-            f"{num(table.loc[(p, e), 'low'], 3)} – {num(table.loc[(p, e), 'high'], 3)}"
+            f'<td class="num">{fmt(table.loc[(p, e), "value"], "rate")}<br><span class="muted">'
+            f"{fmt(table.loc[(p, e), 'low'], 'rate')} – {fmt(table.loc[(p, e), 'high'], 'rate')}"
             "</span></td>"
             for e in estimators
         )
@@ -164,8 +165,8 @@ def _policies(got: dict) -> str:
         )
     body.append(
         f'<tr data-policy="logged"><th scope="row">{POLICY_NAMES["logged"]}</th>'
-        f'<td class="num" colspan="{len(estimators)}">{num(logged["value"], 3)} '
-        f'<span class="muted">({num(logged["low"], 3)} – {num(logged["high"], 3)})'
+        f'<td class="num" colspan="{len(estimators)}">{fmt(logged["value"], "rate")} '
+        f'<span class="muted">({fmt(logged["low"], "rate")} – {fmt(logged["high"], "rate")})'
         "</span></td></tr>"
     )
     return (
@@ -195,8 +196,8 @@ def _arms(arms: pd.DataFrame, model) -> str:
             f"<td>{esc(r.product or '—')}</td><td>{esc(r.creative or '—')}</td>"
             f"<td>{esc(r.channel or 'any')}</td>"
             f'<td class="num">{r.shows:,}</td><td class="num">{r.conversions:,}</td>'
-            f'<td class="num">{num(r.rate, 3)}</td><td class="num">{num(r.mean, 3)}</td>'
-            f'<td class="num">{num(r.low, 3)} – {num(r.high, 3)}</td></tr>'
+            f'<td class="num">{fmt(r.rate, "rate")}</td><td class="num">{fmt(r.mean, "rate")}</td>'
+            f'<td class="num">{fmt(r.low, "rate")} – {fmt(r.high, "rate")}</td></tr>'
         )
     plot = intervals(
         *(order[c].tolist() for c in ("arm_id", "mean", "low", "high")),
