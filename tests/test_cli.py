@@ -13,6 +13,8 @@ from lumos.cli import main
 from lumos.data.demo import ACCOUNT_FEATURES, accounts, accounts_design_path, population
 from lumos.demo._run import MEMBERS
 
+DEMO_DECIDE = "demo-decide-key"  # the decide key the tests give the demo's server
+
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
@@ -252,7 +254,9 @@ def test_demo_runs_end_to_end(tmp_path):
         store=out / "store",
         tables={"courses": out / "learning" / "courses.parquet"},
     ) as cohorts:
-        served = app_from_config(demo_config(out, cohorts, tmp_path / "events"))
+        served = app_from_config(
+            demo_config(out, cohorts, tmp_path / "events", keys={"decide": DEMO_DECIDE})
+        )
         with TestClient(served) as app:  # leaving it closes the store and the event log
             member = courses["member_id"].iloc[0]
             got = app.get(f"/v1/members/{member}/recommendations?count=3").json()
@@ -263,7 +267,10 @@ def test_demo_runs_end_to_end(tmp_path):
             page = app.get(f"/v1/members/{tried}/cohorts?max_items=2").json()
             assert page["left_out"] == [] and len(page["cohorts"]) >= 5
             assert all(c["items"][0]["name"] for c in page["cohorts"])
-            offer = app.post(f"/v1/members/{tried}/offer?channel=feed").json()
+            offer = app.post(
+                f"/v1/members/{tried}/offer?channel=feed", headers={"X-API-Key": DEMO_DECIDE}
+            ).json()
+            assert not offer["cold_start"]  # the member it names is one the offer model knows
             assert offer["channel"] == "feed" and 0 < offer["propensity"] <= 1
             _the_member_and_account_it_names_work_everywhere(app, out, tried, tried_account)
             # the dashboard's pages over the demo's offer log, held-out clicks and titles,
@@ -451,7 +458,9 @@ def _the_member_and_account_it_names_work_everywhere(app, out, member, account):
     first = page["cohorts"][0]["cohort_id"]
     whole = app.get(f"/v1/members/{member}/cohorts/{first}?count=12").json()
     assert whole["total"] > 12 and whole["next_page_token"] and len(whole["items"]) == 12
-    offer = app.post(f"/v1/members/{member}/offer?channel=email")
+    offer = app.post(
+        f"/v1/members/{member}/offer?channel=email", headers={"X-API-Key": DEMO_DECIDE}
+    )
     assert offer.status_code == 200 and offer.json()["member_id"] == member
     assert offer.json()["channel"] == "email"
     insights = app.get(f"/v1/accounts/{account}/insights").json()

@@ -83,7 +83,8 @@ CODES: dict[str, str] = {
     "bad_plugin": "A cohorts plugin does not implement the plugin interface.",
     "service_failed": "A downstream service did not start or answer.",
     # the HTTP API
-    "unauthorized": "The request needs a valid X-API-Key header.",
+    "unauthorized": "The request needs a valid X-API-Key header (a key of the route's scope).",
+    "body_too_large": "A request body is over the server's limit; send smaller batches.",
     "not_found": "No such resource (route, account or item).",
     "method_not_allowed": "The route does not take this HTTP method.",
     "invalid_request": "A request parameter or body failed validation.",

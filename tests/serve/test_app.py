@@ -223,8 +223,8 @@ def test_no_input_makes_a_server_error(app):
 
 def test_the_fast_path_reads_the_routes_own_limits():
     from lumos.serve._fast import Limits
+    from lumos.serve._limits import MAX_START
     from lumos.serve._routers import recommendations
-    from lumos.serve._schemas import MAX_START
 
     limits = Limits(recommendations.router(max_count=5).routes[0])
     assert limits.params["count"] == (10, True, 1, 5, None)

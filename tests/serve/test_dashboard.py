@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from lumos._html import fmt
 from lumos.errors import LumosError
-from lumos.serve import create_app
+from lumos.serve import create_app, hash_key
 from lumos.store import COLD_START, LMDBStore, build_records
 
 
@@ -241,13 +241,16 @@ def test_the_offers_page_shows_each_arm_and_the_candidate_policies(offer_book, t
         offers=model,
         offer_log=read,
         offer_log_name="week <4>",
+        keys={"decide": [hash_key("decider")]},
     )
     with TestClient(app) as c:
         settle(c)
         page = c.get("/offers")
         again = c.get("/offers")
         # a decision right after: the page judged a copy, the live model is untouched
-        decided = c.post("/v1/members/om000001/offer?channel=email")
+        decided = c.post(
+            "/v1/members/om000001/offer?channel=email", headers={"X-API-Key": "decider"}
+        )
     assert page.status_code == 200 and again.text == page.text and calls == [1]  # computed once
     assert decided.status_code == 200
     assert "week &lt;4&gt;" in page.text and 'aria-current="page">Offers' in page.text

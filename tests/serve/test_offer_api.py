@@ -10,6 +10,7 @@ from lumos.serve import create_app, hash_key
 from lumos.store import LMDBStore
 
 KEY = "secret-key"
+H = {"X-API-Key": KEY}  # a decide key (and a write key): api_key_hashes are both
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def test_an_offer_is_a_logged_decision_and_a_purchase_teaches_the_policy(served)
     app, model, log, folder = served
     before = model.policy.n_updates
     with TestClient(app) as client:
-        answer = client.post("/v1/members/om000001/offer?channel=email")
+        answer = client.post("/v1/members/om000001/offer?channel=email", headers=H)
         assert answer.status_code == 200, answer.text
         offer = answer.json()
         assert offer["channel"] == "email" and 0 < offer["propensity"] <= 1
@@ -69,14 +70,14 @@ def test_the_weekly_cap_holds_across_requests_and_restarts(served):
     shown = 0
     with TestClient(app) as client:
         for _ in range(12):
-            offer = client.post("/v1/members/om000002/offer?channel=feed").json()
+            offer = client.post("/v1/members/om000002/offer?channel=feed", headers=H).json()
             shown += offer["arm_id"] != NO_OFFER
             if shown == 2:
                 break
         assert shown == 2
-        capped = client.post("/v1/members/om000002/offer?channel=feed").json()
+        capped = client.post("/v1/members/om000002/offer?channel=feed", headers=H).json()
         assert capped["arm_id"] == NO_OFFER and capped["capped"] and capped["propensity"] == 1
-        other = client.post("/v1/members/om000002/offer?channel=email").json()
+        other = client.post("/v1/members/om000002/offer?channel=email", headers=H).json()
         assert not other["capped"]
     model.cap = None  # a new server reads the cap back from the log
     app2 = create_app(
@@ -84,22 +85,27 @@ def test_the_weekly_cap_holds_across_requests_and_restarts(served):
         treatment=lambda m: ("A", "x"),
         events=EventLog(folder / "events"),
         offers=model,
+        keys={"decide": [hash_key(KEY)]},
     )
     with TestClient(app2) as client:
-        again = client.post("/v1/members/om000002/offer?channel=feed").json()
+        again = client.post("/v1/members/om000002/offer?channel=feed", headers=H).json()
         assert again["capped"]
 
 
 def test_bad_offer_requests_are_named(served, tmp_path):
     app, *_ = served
     with TestClient(app) as client:
-        bad = client.post("/v1/members/om000001/offer?channel=fax")
+        bad = client.post("/v1/members/om000001/offer?channel=fax", headers=H)
         assert bad.status_code == 400 and bad.json()["field"] == "channel"
         assert "channel 'fax' has no offers" in bad.json()["message"]
-        missing = client.post("/v1/members/om000001/offer")
+        missing = client.post("/v1/members/om000001/offer", headers=H)
         assert missing.status_code == 422 and missing.json()["field"] == "channel"
         assert client.get("/v1/members/om000001/offer?channel=email").status_code == 405
-    bare = create_app(store=LMDBStore(tmp_path / "bare"), treatment=lambda m: ("A", "x"))
+    bare = create_app(
+        store=LMDBStore(tmp_path / "bare"),
+        treatment=lambda m: ("A", "x"),
+        api_key_hashes=[hash_key(KEY)],
+    )
     with TestClient(bare) as client:
-        none = client.post("/v1/members/om000001/offer?channel=email")
+        none = client.post("/v1/members/om000001/offer?channel=email", headers=H)
         assert none.status_code == 404 and none.json()["code"] == "no_offers"

@@ -181,6 +181,16 @@ class OfferModel(OfferJudging):
                 [self._arm_base, self.two_tower.arm_embeddings(self._arm_base)]
             )
 
+    def knows(self, member_id: str) -> bool:
+        """Whether the members table holds ``member_id``."""
+        return str(member_id) in self._member_index
+
+    @property
+    def held(self) -> dict[str, int]:
+        """Entries kept per decision and member: decisions awaiting their reward, and the
+        cap's (member, channel) histories."""
+        return {"offer_pending": len(self._pending), "offer_cap": len(self.cap._shown)}
+
     def contexts(self, member_ids) -> np.ndarray:
         """``(n, d)``: each member's context; an unknown member gets the averages."""
         rows = self._member_index.get_indexer(pd.Index([str(m) for m in member_ids]))

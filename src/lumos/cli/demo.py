@@ -47,10 +47,13 @@ def demo(out, n_accounts, months, random_state, no_serve, port, no_browser):
     )
     if no_serve:
         return
+    import secrets
+
     from lumos.serve import run_server
 
-    with demo_app(Path(out)) as app:
-        click.echo(serving_message(port, done["member"], done["account"]))
+    keys = {"decide": secrets.token_urlsafe(16), "write": secrets.token_urlsafe(16)}
+    with demo_app(Path(out), keys=keys) as app:  # keys of this run only: printed, not stored
+        click.echo(serving_message(port, done["member"], done["account"], keys))
         if not no_browser and has_display():
             import threading
             import webbrowser
@@ -59,11 +62,13 @@ def demo(out, n_accounts, months, random_state, no_serve, port, no_browser):
         run_server(app, "127.0.0.1", port)
 
 
-def serving_message(port: int, member: str, account: str) -> str:
-    """What ``lumos demo`` says when it serves: where, and the URLs that show one member and
-    one account everywhere.
+def serving_message(port: int, member: str, account: str, keys: dict | None = None) -> str:
+    """What ``lumos demo`` says when it serves: where, the URLs that show one member and
+    one account everywhere, and this run's decide and write keys.
 
-    >>> print(serving_message(8000, "M000042", "A000007"))  # doctest: +NORMALIZE_WHITESPACE
+    >>> keys = {"decide": "d-123", "write": "w-456"}
+    >>> print(serving_message(8000, "M000042", "A000007", keys))
+    ... # doctest: +NORMALIZE_WHITESPACE
     <BLANKLINE>
     Serving on http://127.0.0.1:8000 (Ctrl-C stops). Try member M000042 and account A000007:
       dashboard  http://127.0.0.1:8000/accounts  (A000007 is in the book)
@@ -74,9 +79,14 @@ def serving_message(port: int, member: str, account: str) -> str:
       API        GET  http://127.0.0.1:8000/v1/members/M000042/recommendations
                  GET  http://127.0.0.1:8000/v1/members/M000042/cohorts
                  POST http://127.0.0.1:8000/v1/members/M000042/offer?channel=email
+                      (header X-API-Key: d-123, this run's decide key)
                  GET  http://127.0.0.1:8000/v1/accounts/A000007/insights
+                 POST http://127.0.0.1:8000/v1/events
+                      (header X-API-Key: w-456, this run's write key)
                  http://127.0.0.1:8000/docs
+      Reads are open to this machine only; decisions and events need the keys above.
     """
+    keys = keys or {}
     base = f"http://127.0.0.1:{port}"
     pad = " " * 13
     return "\n".join(
@@ -91,8 +101,14 @@ def serving_message(port: int, member: str, account: str) -> str:
             f"  API        GET  {base}/v1/members/{member}/recommendations",
             f"{pad}GET  {base}/v1/members/{member}/cohorts",
             f"{pad}POST {base}/v1/members/{member}/offer?channel=email",
+            *[f"{pad}     (header X-API-Key: {keys['decide']}, this run's decide key)"]
+            * ("decide" in keys),
             f"{pad}GET  {base}/v1/accounts/{account}/insights",
+            *[f"{pad}POST {base}/v1/events"] * ("write" in keys),
+            *[f"{pad}     (header X-API-Key: {keys['write']}, this run's write key)"]
+            * ("write" in keys),
             f"{pad}{base}/docs",
+            "  Reads are open to this machine only; decisions and events need the keys above.",
         ]
     )
 

@@ -34,11 +34,37 @@ from lumos.cli._common import friendly, split
     help="A course_id, skill table: courses of skills a member just followed come first.",
 )
 @click.option(
+    "--read-key-hash",
+    "read_hashes",
+    multiple=True,
+    help="SHA-256 of a read key: recommendations, cohorts, insights, the dashboard, metrics, "
+    "docs (repeatable; also LUMOS_READ_KEY_HASHES, comma-separated). Without one, reads are "
+    "open and the server binds to loopback only.",
+)
+@click.option(
+    "--decide-key-hash",
+    "decide_hashes",
+    multiple=True,
+    help="SHA-256 of a decide key: offer decisions (repeatable; also LUMOS_DECIDE_KEY_HASHES).",
+)
+@click.option(
+    "--write-key-hash",
+    "write_hashes",
+    multiple=True,
+    help="SHA-256 of a write key: events (repeatable; also LUMOS_WRITE_KEY_HASHES).",
+)
+@click.option(
+    "--keys-file",
+    type=click.Path(dir_okay=False),
+    help="YAML of key digests per scope (read: [...], decide: [...], write: [...]), read "
+    "again when it changes: rotate keys without a restart.",
+)
+@click.option(
     "--api-key-hash",
     "key_hashes",
     multiple=True,
-    help="SHA-256 of an API key allowed to write (repeatable; also "
-    "LUMOS_API_KEY_HASHES, comma-separated).",
+    help="SHA-256 of a key that may write and decide (repeatable; also "
+    "LUMOS_API_KEY_HASHES); with --read-keys, read too.",
 )
 @click.option(
     "--cohorts",
@@ -80,8 +106,25 @@ from lumos.cli._common import friendly, split
     type=click.Path(dir_okay=False),
     help="A course_id, title table: the Learning page shows titles.",
 )
+@click.option("--read-keys", is_flag=True, help="The --api-key-hash keys are read keys too.")
 @click.option(
-    "--read-keys", is_flag=True, help="Reads need an API key too (X-API-Key), not only writes."
+    "--max-events-body",
+    default=1_000_000,
+    show_default=True,
+    type=click.IntRange(1024, 100_000_000),
+    help="The most bytes a POST /v1/events body may hold.",
+)
+@click.option(
+    "--session-hours",
+    default=8.0,
+    show_default=True,
+    type=click.FloatRange(0.01, 720),
+    help="How long a dashboard sign-in lasts.",
+)
+@click.option(
+    "--insecure-public",
+    is_flag=True,
+    help="Serve on a non-loopback --host with no read key (reads open to anyone).",
 )
 @click.option(
     "--flush-ms",
@@ -101,6 +144,10 @@ def serve(
     events,
     insights,
     course_skills,
+    read_hashes,
+    decide_hashes,
+    write_hashes,
+    keys_file,
     key_hashes,
     cohorts_config,
     offers_folder,
@@ -112,16 +159,33 @@ def serve(
     health_groups,
     courses_path,
     read_keys,
+    max_events_body,
+    session_hours,
+    insecure_public,
     flush_ms,
     host,
     port,
 ):
-    """Serve recommendations, cohorts, offers and insights over HTTP, and the dashboard."""
+    """Serve recommendations, cohorts, offers and insights over HTTP, and the dashboard.
+
+    Three scopes guard it, each with its own keys (give their SHA-256 digests;
+    the keys travel in the X-API-Key header): read (recommendations, cohorts,
+    insights, the dashboard, /metrics, /docs), decide (offer decisions) and
+    write (events). Without read keys, reads are open and the server binds to
+    loopback only unless --insecure-public; decisions and events always need
+    their key.
+    """
     import os
 
     from lumos.serve import ServeConfig, app_from_config, run_server
+    from lumos.serve._config import check_binding, is_loopback
 
-    keys = [*key_hashes, *filter(None, os.environ.get("LUMOS_API_KEY_HASHES", "").split(","))]
+    def given(flags, env):
+        return (*flags, *filter(None, os.environ.get(env, "").split(",")))
+
+    keys = given(key_hashes, "LUMOS_API_KEY_HASHES")
+    if not is_loopback(host) and not insecure_public:  # refuse before the minutes of loading
+        check_early(host, read_hashes, keys if read_keys else (), keys_file)
     settings = ServeConfig(
         store=target,
         experiments=config,
@@ -139,12 +203,37 @@ def serve(
         health_label=health_label,
         health_score=health_score,
         health_groups=split(health_groups) or (),
+        read_key_hashes=given(read_hashes, "LUMOS_READ_KEY_HASHES"),
+        decide_key_hashes=given(decide_hashes, "LUMOS_DECIDE_KEY_HASHES"),
+        write_key_hashes=given(write_hashes, "LUMOS_WRITE_KEY_HASHES"),
+        keys_file=keys_file,
         api_key_hashes=keys,
         read_keys=read_keys,
+        events_body=max_events_body,
+        session_hours=session_hours,
         flush_ms=flush_ms,
     )
     app = app_from_config(settings)
+    said = check_binding(host, app, insecure_public=insecure_public)
     click.echo(
-        f"Serving on http://{host}:{port} (the dashboard at /, OpenAPI at /docs); Ctrl-C stops."
+        f"Serving on http://{host}:{port} (the dashboard at /, the API's reference at /docs); "
+        "Ctrl-C stops."
     )
+    for line in said:
+        click.echo(f"  {line}")
     run_server(app, host, port)
+
+
+def check_early(host, read_hashes, legacy_read, keys_file) -> None:
+    """Refuse a public bind with open reads at once, before the server loads anything."""
+    import os
+
+    from lumos.serve._access import read_keys_file
+    from lumos.serve._config import open_to_all
+
+    reads = [*read_hashes, *legacy_read]
+    reads += [h for h in os.environ.get("LUMOS_READ_KEY_HASHES", "").split(",") if h]
+    if keys_file is not None:
+        reads += read_keys_file(keys_file)["read"]
+    if not reads:
+        raise open_to_all(host)

@@ -94,6 +94,10 @@ class CohortService:
         The tables plugins read; default the config's ``data`` folder.
     store : optional
         The course store, for rankers that read it (``resources["store"]``).
+
+    A member the members table does not hold gets the same pages, and leaves no
+    trace: no served events, no engagement. What the service remembers
+    (engagement, page snapshots) is bounded.
     """
 
     def __init__(self, config: CohortsConfig, *, experiments=None, tables=None, store=None):
@@ -253,7 +257,18 @@ class CohortService:
                 self._on_fetch(cid, outcome.seconds[f"{cid}.fetch"])
         return got, failed
 
+    @property
+    def held(self) -> dict[str, int]:
+        """Entries kept per member and page (engagement, page snapshots), each bounded."""
+        return {"cohort_engagement": self.engagement.size, "cohort_snapshots": len(self._snapshots)}
+
+    def knows(self, member_id: str) -> bool:
+        """Whether the members table holds ``member_id`` (every id, without one)."""
+        return not self.members or member_id in self.members
+
     def _served(self, member, cohort_id, results, start, channel) -> None:
+        if not self.knows(member.member_id):  # an unknown caller's page leaves no state
+            return
         if channel != MIDTIER:  # what the member is shown: the relevance ranker's engagement
             for r in results:
                 self.engagement.served_one(member.member_id, cohort_id, r.tracking_id)

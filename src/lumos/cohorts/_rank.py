@@ -13,12 +13,12 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from lumos._bounded import LRU
 from lumos.errors import LumosUserError
 
 MIDTIER = "midtier"  # the channel of served events the mid-tier records
@@ -33,14 +33,15 @@ class Engagement:
     """Per member and cohort: items served (by the API) and items acted on.
 
     ``rate`` is smoothed toward the prior with ``strength`` pseudo-items, so a
-    member seen once is not judged by one click.
+    member seen once is not judged by one click. Each table keeps at most
+    ``remember`` entries, the least recently counted forgotten first.
     """
 
-    def __init__(self, prior: float = 0.05, strength: float = 10.0, remember: int = 1_000_000):
+    def __init__(self, prior: float = 0.05, strength: float = 10.0, remember: int = 200_000):
         self.prior, self.strength, self.remember = prior, strength, remember
-        self.served: dict[tuple[str, str], int] = defaultdict(int)
-        self.acted: dict[tuple[str, str], int] = defaultdict(int)
-        self._cohort_of: dict[str, tuple[str, str]] = {}  # tracking id → (member, cohort)
+        self.served: LRU = LRU(remember)  # (member, cohort) → items served
+        self.acted: LRU = LRU(remember)  # (member, cohort) → items acted on
+        self._cohort_of: LRU = LRU(remember)  # tracking id → (member, cohort)
 
     def observe(self, events) -> None:
         """Count events (dicts in the unified shape) as they arrive."""
@@ -48,14 +49,18 @@ class Engagement:
             if e.get("type") == "served" and e.get("cohort") and e.get("channel") != MIDTIER:
                 self.served_one(e["member_id"], e["cohort"], e["tracking_id"])
             elif e.get("type") == "action" and e.get("tracking_id") in self._cohort_of:
-                self.acted[self._cohort_of.pop(e["tracking_id"])] += 1
+                key = self._cohort_of.pop(e["tracking_id"])
+                self.acted[key] = self.acted.get(key, 0) + 1
 
     def served_one(self, member_id: str, cohort: str, tracking_id: str) -> None:
         key = (member_id, cohort)
-        self.served[key] += 1
-        self._cohort_of[tracking_id] = key
-        if len(self._cohort_of) > self.remember:  # items never acted on: forget the oldest
-            del self._cohort_of[next(iter(self._cohort_of))]
+        self.served[key] = self.served.get(key, 0) + 1
+        self._cohort_of[tracking_id] = key  # items never acted on: the oldest are forgotten
+
+    @property
+    def size(self) -> int:
+        """Entries held in all three tables."""
+        return len(self.served) + len(self.acted) + len(self._cohort_of)
 
     def rate(self, member_id: str, cohort: str) -> float:
         key = (member_id, cohort)

@@ -26,9 +26,11 @@ for their treatment's model gets the ``cold_start`` record's list, flagged
 ``cold_start``.
 
 Every error is JSON ``{"code", "message", "field"}`` with its status; a
-request that fails validation changes nothing. Write endpoints need an API key
-(``X-API-Key``) whose SHA-256 is among ``api_key_hashes``; reads too when
-``read_keys=True``.
+request that fails validation changes nothing. Who may do what is
+:mod:`lumos.serve._access`: ``read``, ``decide`` and ``write`` keys (``keys``,
+a ``keys_file`` re-read when it changes; ``api_key_hashes`` are write and
+decide keys, and read keys too with ``read_keys=True``), checked with the body
+caps and the security headers in front of every route.
 
 The app is wiring only: one router per resource (:mod:`lumos.serve._routers`
 and the dashboard's pages) reads the one :class:`~lumos.serve._services.Services`
@@ -44,7 +46,10 @@ from collections.abc import Callable
 import pandas as pd
 from fastapi import FastAPI
 
-from lumos.serve import _routers
+from lumos._checks import check_number
+from lumos.errors import LumosUserError
+from lumos.serve import _limits, _routers
+from lumos.serve._access import SCOPES, Guard, Keys, Sessions, check_digests
 from lumos.serve._errors import add_error_handlers
 from lumos.serve._fast import FastRecommendations
 from lumos.serve._metrics import Measure
@@ -62,6 +67,10 @@ def create_app(
     course_skills: pd.DataFrame | None = None,
     api_key_hashes=(),
     read_keys: bool = False,
+    keys: dict | None = None,
+    keys_file=None,
+    events_body: int = _limits.EVENTS_BODY,
+    session_hours: float = 8.0,
     max_count: int = 100,
     flush_ms: float = 20.0,
     cohorts=None,
@@ -84,16 +93,22 @@ def create_app(
     (Offers' again every ten minutes); until they are ready the page says so and reloads
     itself. ``course_titles`` (course id → title) names Learning's cards;
     ``example_member`` is the member the Learning and My Network pages offer to try.
+    ``keys`` maps a scope (``read``, ``decide``, ``write``) to the SHA-256 digests of its
+    keys; ``events_body`` caps a ``POST /v1/events`` body in bytes; a dashboard session
+    lasts ``session_hours``.
     :func:`~lumos.serve.app_from_config` reads all of these from files.
     """
+    access = build_keys(api_key_hashes, read_keys, keys, keys_file)
+    check_number("create_app", "events_body", events_body, low=1024, integer=True)
+    check_number("create_app", "session_hours", session_hours, low=0.01, high=24 * 30)
     services = Services.build(
         store=store,
         treatment=treatment,
         events=events,
         insights=insights,
         course_skills=course_skills,
-        api_key_hashes=api_key_hashes,
-        read_keys=read_keys,
+        keys=access,
+        sessions=Sessions(max_age=int(session_hours * 3600)),
         max_count=max_count,
         flush_ms=flush_ms,
         cohorts=cohorts,
@@ -115,7 +130,13 @@ def create_app(
         await services.close()
 
     app = FastAPI(
-        title="Lumos", version="1", description=__doc__.split("\n\n")[0], lifespan=lifespan
+        title="Lumos",
+        version="1",
+        description=__doc__.split("\n\n")[0],
+        lifespan=lifespan,
+        docs_url=None,  # /docs is a page of Lumos's own: nothing fetched from a CDN
+        redoc_url=None,
+        redirect_slashes=False,  # a redirect never copies the Host header into Location
     )
     app.state.services = services
     add_error_handlers(app)
@@ -125,5 +146,37 @@ def create_app(
     app.include_router(reads)
     add_pages(app)
     app.add_middleware(FastRecommendations, services=services, route=reads.routes[0])
+    app.add_middleware(
+        Guard,
+        keys=access,
+        sessions=services.sessions,
+        events_body=events_body,
+        on_refused=services.metrics.refused,
+    )  # before any route reads a byte
     app.add_middleware(Measure, metrics=services.metrics)  # outermost: sees all
     return app
+
+
+def build_keys(api_key_hashes=(), read_keys=False, keys=None, keys_file=None) -> Keys:
+    """The keys of each scope: ``keys`` (scope → digests), the legacy ``api_key_hashes``
+    (write and decide keys; read keys too with ``read_keys``) and a keys file's."""
+    given = {scope: () for scope in SCOPES}
+    legacy = check_digests(api_key_hashes, source="api_key_hashes")
+    given["write"] += legacy
+    given["decide"] += legacy
+    if read_keys:
+        given["read"] += legacy
+    for scope, digests in (keys or {}).items():
+        if scope not in SCOPES:
+            raise LumosUserError(
+                f"keys: {scope!r} is not a scope; give {', '.join(SCOPES)}.", code="bad_argument"
+            )
+        given[scope] += check_digests(digests, source=f"keys, {scope}")
+    access = Keys(given, file=keys_file)
+    if read_keys and not access.configured("read"):
+        raise LumosUserError(
+            "reads need a key but no key is configured; give api_key_hashes, read keys or a "
+            "keys file with read keys.",
+            code="bad_argument",
+        )
+    return access

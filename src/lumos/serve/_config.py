@@ -51,10 +51,21 @@ class ServeConfig:
     health, health_label, health_score, health_groups : optional
         Held-out predictions for the Model health page: a 0/1 label column, a
         probability column, and the columns whose groups' gaps are measured.
+    read_key_hashes, decide_key_hashes, write_key_hashes : sequence of str
+        SHA-256 hex digests of the keys of each scope: ``read`` (recommendations,
+        cohorts, insights, the dashboard, metrics, docs; open without read keys),
+        ``decide`` (offer decisions) and ``write`` (events).
+    keys_file : str, optional
+        A YAML file of digests per scope (``read: [...]``, ``decide: [...]``,
+        ``write: [...]``), read again when it changes: keys rotate without a restart.
     api_key_hashes : sequence of str
-        SHA-256 hex digests of the API keys allowed to write.
+        Write and decide keys (the older single list).
     read_keys : bool, default=False
-        Reads need a key too.
+        ``api_key_hashes`` are read keys too.
+    events_body : int, default=1,000,000
+        The most bytes a ``POST /v1/events`` body may hold.
+    session_hours : float, default=8
+        How long a dashboard sign-in lasts.
     flush_ms : float, default=20.0
         Served events are written and synced together this often.
     max_count : int, default=100
@@ -80,8 +91,14 @@ class ServeConfig:
     health_label: str = "label"
     health_score: str = "score"
     health_groups: tuple[str, ...] = ()
+    read_key_hashes: tuple[str, ...] = ()
+    decide_key_hashes: tuple[str, ...] = ()
+    write_key_hashes: tuple[str, ...] = ()
+    keys_file: str | None = None
     api_key_hashes: tuple[str, ...] = ()
     read_keys: bool = False
+    events_body: int = 1_000_000
+    session_hours: float = 8.0
     flush_ms: float = 20.0
     max_count: int = 100
     example_member: str | None = None
@@ -89,6 +106,8 @@ class ServeConfig:
     def __post_init__(self):
         self.health_groups = tuple(self.health_groups)
         self.api_key_hashes = tuple(self.api_key_hashes)
+        for name in ("read_key_hashes", "decide_key_hashes", "write_key_hashes"):
+            setattr(self, name, tuple(getattr(self, name)))
         if self.read_keys and not self.api_key_hashes:
             raise LumosUserError(
                 "reads need a key but no key is configured; give api_key_hashes "
@@ -107,6 +126,16 @@ class ServeConfig:
             )
         check_number("ServeConfig", "flush_ms", self.flush_ms, low=0.1, high=1000)
         check_number("ServeConfig", "max_count", self.max_count, low=1, integer=True)
+        check_number("ServeConfig", "events_body", self.events_body, low=1024, integer=True)
+        check_number("ServeConfig", "session_hours", self.session_hours, low=0.01, high=720)
+
+    def keys(self) -> dict[str, tuple[str, ...]]:
+        """The digests given per scope (the keys file's come on top)."""
+        return {
+            "read": self.read_key_hashes,
+            "decide": self.decide_key_hashes,
+            "write": self.write_key_hashes,
+        }
 
     def replace(self, **changes) -> ServeConfig:
         return dataclasses.replace(self, **changes)
@@ -164,6 +193,10 @@ def app_from_config(config: ServeConfig):
         course_skills=skills,
         api_key_hashes=config.api_key_hashes,
         read_keys=config.read_keys,
+        keys=config.keys(),
+        keys_file=config.keys_file,
+        events_body=config.events_body,
+        session_hours=config.session_hours,
         max_count=config.max_count,
         flush_ms=config.flush_ms,
         cohorts=cohorts,
@@ -247,3 +280,51 @@ def load_health(path, label: str = "label", score: str = "score", groups=()) -> 
     check_predictions(data, label, score, groups, source=str(path))
     compute = functools.partial(model_health, data, label, score, groups=groups, source=str(path))
     return {"health": compute, "health_name": str(path)}
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine only (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def open_to_all(host: str) -> LumosUserError:
+    """The error of binding beyond this machine with reads open."""
+    return LumosUserError(
+        f"--host {host} would let anyone who reaches it read every member's "
+        "recommendations and the dashboard: no read key is configured. Give read keys "
+        "(--read-key-hash, or a --keys-file with read keys), bind to 127.0.0.1, or pass "
+        "--insecure-public to serve it open anyway.",
+        code="bad_argument",
+    )
+
+
+def check_binding(host: str, app, *, insecure_public: bool = False) -> list[str]:
+    """What the server says at start about who may do what, after refusing to bind beyond
+    this machine with reads open (unless ``insecure_public``)."""
+    keys = app.state.services.keys
+    reads = keys.configured("read")
+    if not reads and not is_loopback(host) and not insecure_public:
+        raise open_to_all(host)
+    said = []
+    if reads:
+        said.append("Reads need a read key (X-API-Key, or a dashboard sign-in at /login).")
+    elif is_loopback(host):
+        said.append(
+            "Reads are open to this machine only (no read key; loopback). Give read keys to "
+            "serve other machines."
+        )
+    else:
+        said.append(f"Reads are OPEN to anyone who reaches {host} (--insecure-public).")
+    for scope, what in (("decide", "Offer decisions"), ("write", "Events")):
+        said.append(
+            f"{what} need a {scope} key"
+            + ("." if keys.configured(scope) else " (none configured: all are refused).")
+        )
+    return said

@@ -4,8 +4,9 @@ The hot read skips FastAPI's routing, dependency solving and validation,
 which cost more CPU than the answer itself. Only a request whose parameters
 all pass the route's own declared checks — read from the route itself, so the
 two never disagree — is answered here, by the same ``answer`` the route
-calls; anything else (a bad or repeated parameter, a missing read key, an
-error) goes on to FastAPI, which answers it as the schema says. The latency
+calls; anything else (a bad or repeated parameter, an id over its limit, an
+error) goes on to FastAPI, which answers it as the schema says. Keys were
+checked before either (:class:`~lumos.serve._access.Guard`). The latency
 histogram sees both (the route is set on the scope for the metrics).
 """
 
@@ -16,13 +17,22 @@ from urllib.parse import parse_qsl
 import annotated_types as at
 
 from lumos.serve._routers.recommendations import PATH, answer
-from lumos.serve._services import hash_key
 
 
 class Limits:
-    """The query parameters a route declares: ``{name: (default, is_int, low, high, max_len)}``."""
+    """The query parameters a route declares: ``{name: (default, is_int, low, high, max_len)}``,
+    and the longest path parameter (``path_max``)."""
 
     def __init__(self, route):
+        self.path_max = min(
+            (
+                rule.max_length
+                for field in route.dependant.path_params
+                for rule in field.field_info.metadata
+                if isinstance(rule, at.MaxLen)
+            ),
+            default=None,
+        )
         self.params = {}
         for field in route.dependant.query_params:
             info = field.field_info
@@ -72,13 +82,6 @@ class FastRecommendations:
         self.app, self.services, self.route = app, services, route
         self.limits = Limits(route)
 
-    def _authorized(self, scope) -> bool:
-        s = self.services
-        if not s.read_keys:
-            return True
-        key = next((v for k, v in scope["headers"] if k == b"x-api-key"), None)
-        return key is not None and hash_key(key.decode("latin-1")) in s.keys
-
     async def __call__(self, scope, receive, send):
         path = scope.get("path", "")
         if (
@@ -89,7 +92,8 @@ class FastRecommendations:
         ):
             member = path[len(self._PREFIX) : -len(self._SUFFIX)]
             params = self.limits.parse(scope["query_string"])
-            if member and "/" not in member and params is not None and self._authorized(scope):
+            short = self.limits.path_max is None or len(member) <= self.limits.path_max
+            if member and "/" not in member and params is not None and short:
                 try:
                     body = answer(self.services, member, **params)
                 except Exception:  # FastAPI answers it as the schema says

@@ -40,6 +40,22 @@ class Metrics:
             buckets=(0.005, 0.01, 0.02, 0.04, 0.08, 0.15, 0.3, 1.0),
         )
 
+        self.refused_requests = Counter(
+            "lumos_refused", "Requests refused for want of a key, by scope", ["scope"], registry=r
+        )
+        self.held = Gauge(
+            "lumos_held_entries",
+            "Entries the server holds per caller, by table (each bounded)",
+            ["table"],
+            registry=r,
+        )
+        self.key_reload_errors = Gauge(
+            "lumos_keys_file_errors", "Times the keys file could not be read again", registry=r
+        )
+
+    def refused(self, scope: str) -> None:
+        self.refused_requests.labels(scope).inc()
+
     def ranker_failed(self, cohort_id: str, reason: str) -> None:
         self.fpr_failures.labels(cohort_id, reason).inc()
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-MAX_START = 10_000  # the deepest page of a member's list a request may ask for
-
 
 class Item(BaseModel):
     item_id: str
@@ -41,6 +39,11 @@ class Offer(BaseModel):
     propensity: float = Field(description="the probability the policy had of this decision")
     score: float | None
     capped: bool = Field(description="the member is at the weekly cap on this channel")
+    cold_start: bool = Field(
+        False,
+        description="the member is not in the offer model's members table: decided on the "
+        "average member, neither logged nor remembered",
+    )
     model_id: str
 
 

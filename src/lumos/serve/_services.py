@@ -5,21 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import threading
 import time
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from lumos.errors import ApiError
+from lumos._bounded import LRU
+from lumos.serve._access import Keys, Sessions, hash_key
 from lumos.serve._metrics import Metrics
 from lumos.serve._served import ServedWriter
 
-
-def hash_key(key: str) -> str:
-    """The SHA-256 hex digest the server config stores for an API key."""
-    return hashlib.sha256(key.encode()).hexdigest()
+__all__ = ["Lazy", "MemberMemory", "Services", "hash_key", "services"]
 
 
 class Lazy:
@@ -119,16 +116,22 @@ class Lazy:
             thread.join(timeout)
 
 
+#: The most dismissals remembered per member (the latest are kept).
+DISMISSED = 1_000
+
+
 class MemberMemory:
     """What members did lately that changes their next list: items dismissed, skills followed.
 
     ``course_skills`` (``course_id, skill``) gives each skill's courses, which a
-    member who follows the skill sees first.
+    member who follows the skill sees first. It remembers at most ``members``
+    members (the least recently active forgotten first) and each member's latest
+    :data:`DISMISSED` dismissals.
     """
 
-    def __init__(self, course_skills: pd.DataFrame | None = None):
-        self.dismissed: dict[str, set[str]] = {}  # member → items dismissed
-        self.follows: dict[str, list[str]] = {}  # member → skills followed, latest last
+    def __init__(self, course_skills: pd.DataFrame | None = None, members: int = 100_000):
+        self.dismissed: LRU = LRU(members)  # member → {item: None}, items dismissed, in order
+        self.follows: LRU = LRU(members)  # member → skills followed, latest last
         self.by_skill: dict[str, list[str]] = {}  # skill (lower case) → courses, in table order
         if course_skills is not None:
             for skill, rows in course_skills.groupby(
@@ -141,10 +144,23 @@ class MemberMemory:
             if e.get("type") != "action":
                 continue
             if e.get("action") == "dismiss":
-                self.dismissed.setdefault(e["member_id"], set()).add(e["item_id"])
+                gone = self.dismissed.touch(e["member_id"]) or {}
+                gone.pop(e["item_id"], None)
+                gone[e["item_id"]] = None
+                while len(gone) > DISMISSED:
+                    del gone[next(iter(gone))]
+                self.dismissed[e["member_id"]] = gone
             elif e.get("action") == "follow" and e.get("item_type") == "skill":
-                mine = self.follows.setdefault(e["member_id"], [])
-                mine[:] = [*[s for s in mine if s != e["item_id"]][-9:], e["item_id"]]
+                mine = self.follows.touch(e["member_id"]) or []
+                self.follows[e["member_id"]] = [
+                    *[s for s in mine if s != e["item_id"]][-9:],
+                    e["item_id"],
+                ]
+
+    @property
+    def size(self) -> int:
+        """Members remembered (dismissals and follows)."""
+        return len(self.dismissed) + len(self.follows)
 
     def followed(self, member_id: str, skills: str | None) -> list[str]:
         """Up to three skills to put first: those of the request, then the latest followed."""
@@ -188,8 +204,8 @@ class Services:
     book: pd.DataFrame | None = None  # the Accounts page's table, made once from insights
     cohorts: object = None
     offers: object = None
-    keys: frozenset = frozenset()
-    read_keys: bool = False
+    keys: Keys = field(default_factory=Keys)
+    sessions: Sessions = field(default_factory=Sessions)
     max_count: int = 100
     metrics: Metrics = field(default_factory=Metrics)
     memory: MemberMemory = field(default_factory=MemberMemory)
@@ -210,8 +226,8 @@ class Services:
         events=None,
         insights=None,
         course_skills=None,
-        api_key_hashes=(),
-        read_keys=False,
+        keys: Keys | None = None,
+        sessions: Sessions | None = None,
         max_count=100,
         flush_ms=20.0,
         cohorts=None,
@@ -237,8 +253,8 @@ class Services:
             book=None if insights is None else accounts_book(insights),
             cohorts=cohorts,
             offers=offers,
-            keys=frozenset(api_key_hashes),
-            read_keys=read_keys,
+            keys=keys or Keys(),
+            sessions=sessions or Sessions(),
             max_count=max_count,
             memory=MemberMemory(course_skills),
             propensity=propensity_report,
@@ -278,14 +294,16 @@ class Services:
             if figures is not None:
                 figures.start()
 
-    def authorize(self, headers, *, write: bool) -> None:
-        """Raise 401 unless the request carries a valid key (for writes; reads too with
-        ``read_keys``)."""
-        if not (write or self.read_keys):
-            return
-        key = headers.get("x-api-key")
-        if key is None or hash_key(key) not in self.keys:
-            raise ApiError(401, "unauthorized", "a valid X-API-Key header is required", "X-API-Key")
+    def held(self) -> dict[str, int]:
+        """How many entries each table the server keeps per caller holds (each is bounded)."""
+        out = {"member_memory": self.memory.size}
+        if self.served is not None:
+            out["served_pending"] = len(self.served.pending)
+        if self.cohorts is not None:
+            out |= self.cohorts.held
+        if self.offers is not None:
+            out |= self.offers.held
+        return out
 
     def observe(self, batch: list[dict]) -> None:
         """What an accepted batch of events changes: dismissals, follows, cohort engagement,

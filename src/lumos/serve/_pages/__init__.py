@@ -1,7 +1,9 @@
 """The web dashboard: server-rendered pages over the same data the API serves.
 
 ``/`` (the Accounts book), ``/accounts``, ``/learning``, ``/network`` and its
-"See all" pages, ``/offers`` and ``/health`` (Model health), and ``/static/``
+"See all" pages, ``/offers`` and ``/health`` (Model health), ``/login`` (a
+read key for a session, when the server has read keys), ``/docs`` (the API's
+reference), and ``/static/``
 for the one stylesheet, script and icon, served by Lumos itself: no build step
 and nothing fetched from elsewhere. Pages are plain HTML that works with a
 keyboard and without JavaScript (sorting, filtering and paging are links and a
@@ -18,7 +20,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from lumos.serve._pages import accounts, health, learning, network, offers
+from lumos.serve._pages import accounts, docs, health, learning, login, network, offers
 
 STATIC = Path(__file__).parent / "static"
 
@@ -35,7 +37,7 @@ def favicon():
     return RedirectResponse("/static/favicon.svg", status_code=308)
 
 
-for _page in (accounts, learning, network, offers, health):
+for _page in (accounts, learning, network, offers, health, login, docs):
     router.include_router(_page.router)
 
 

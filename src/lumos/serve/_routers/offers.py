@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from lumos.errors import ApiError, LumosUserError
 from lumos.events import new_id, served_lines
+from lumos.serve._limits import CHANNEL, ID
 from lumos.serve._routers.recommendations import finite
 from lumos.serve._schemas import Offer
 from lumos.serve._services import services
@@ -16,30 +17,39 @@ router = APIRouter()
 
 
 @router.post("/v1/members/{member_id}/offer", response_model=Offer)
-def offer(request: Request, member_id: str, channel: str = Query(min_length=1)):
+def offer(
+    request: Request,
+    member_id: str = Path(max_length=ID),
+    channel: str = Query(min_length=1, max_length=CHANNEL),
+):
     """Which product, creative and channel to offer the member now — or no offer.
 
     The policy decides among the channel's arms and "no offer" (members at
     their weekly cap on that channel get "no offer"); the decision is logged
     as a served event with its propensity and a new tracking id. Post the
     member's purchase with that tracking id to /v1/events and the policy
-    learns from it.
+    learns from it. Needs a decide key.
+
+    A member the model's members table does not hold gets the decision for the
+    average member, flagged ``cold_start``, and leaves no trace: nothing is
+    logged, capped or learned from it.
     """
     s = services(request)
-    s.authorize(request.headers, write=False)
     offers = s.offers
     if offers is None:
         raise ApiError(404, "no_offers", "this server has no offer model (lumos serve --offers)")
     now = time.time()
+    known = offers.knows(member_id)
     with s.offer_lock:
         try:
             decision = offers.decide([member_id], channel, now=now)
         except LumosUserError as exc:
             raise ApiError(400, exc.code, exc.message, "channel") from None
         tracking = new_id()
-        offers.served([tracking], decision, now=now)
+        if known:
+            offers.served([tracking], decision, now=now)
     row = decision.iloc[0]
-    if s.served is not None:
+    if s.served is not None and known:
         s.served.add(
             served_lines(
                 member_id,
@@ -62,4 +72,5 @@ def offer(request: Request, member_id: str, channel: str = Query(min_length=1)):
         score=finite(row["score"]),
         capped=bool(row["capped"]),
         model_id=offers.settings.model_id,
+        cold_start=not known,
     )

@@ -29,4 +29,8 @@ def readyz(request: Request):
 
 @router.get("/metrics", response_class=PlainTextResponse)
 def metrics(request: Request) -> str:
-    return services(request).metrics.text()
+    s = services(request)
+    for table, size in s.held().items():
+        s.metrics.held.labels(table).set(size)
+    s.metrics.key_reload_errors.set(s.keys.reload_errors)
+    return s.metrics.text()
