@@ -40,6 +40,8 @@ def _error(tmp_path, **files) -> DataValidationError:
         ("{value:zz}", "invalid format spec"),
         ("{value:up/down/flat/what}", "invalid format spec"),
         ("{value:up/}", "invalid format spec"),
+        ("{value:>20000000}", "width 20000000 is over 64"),
+        ("{value:.30f}", "precision 30 is over 12"),
         ("{}", "empty field"),
         ("{value", "not a valid template"),
     ],
@@ -48,7 +50,7 @@ def test_unsafe_or_broken_templates_are_rejected_with_line(tmp_path, text, reaso
     templates = TEMPLATES + f'bad:\n  text: "{text}"\n'
     insights = INSIGHTS.replace("Gamma,current_value,value,c", "Gamma,bad,value,c")
     err = _error(tmp_path, insights=insights, templates=templates)
-    assert "templates.yaml line 10" in str(err)
+    assert "templates.yaml line 10: template 'bad'" in str(err)
     assert reason in str(err)
     assert err.code == "bad_template"
 

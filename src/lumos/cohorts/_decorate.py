@@ -6,16 +6,20 @@ module, or a folder the config names) holding a header template per cohort —
 attributes and the cohort's top item's context. A header whose template
 needs a value the context lacks falls back to the catalog's ``default``; a
 locale the catalogs lack falls back to English.
+
+Every message is a :mod:`lumos._text` template, checked when the catalog is
+read: fields are plain names (no ``{company.__class__}``, ``{x[0]}`` or
+``{x!r}``) and a format spec's width is at most 64, its precision at most 12.
 """
 
 from __future__ import annotations
 
-import string
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
+from lumos._text import TemplateError, TextTemplate, parse_template
 from lumos.errors import LumosUserError
 
 BUILTIN = Path(__file__).parent / "catalogs"
@@ -54,8 +58,15 @@ class Catalogs:
                         code="bad_config",
                     )
                 mine = self.messages.setdefault(path.stem, {"headers": {}})
-                mine["headers"].update(data.get("headers") or {})
-                mine.update({k: v for k, v in data.items() if k != "headers"})
+                mine["headers"].update(
+                    (key, _checked(path, f"headers.{key}", text))
+                    for key, text in (data.get("headers") or {}).items()
+                )
+                mine.update(
+                    (key, _checked(path, key, text))
+                    for key, text in data.items()
+                    if key != "headers"
+                )
 
     @property
     def locales(self) -> list[str]:
@@ -77,15 +88,35 @@ class Catalogs:
             if candidate is None:
                 continue
             try:
-                return string.Formatter().vformat(candidate, (), context)
-            except (KeyError, IndexError, ValueError):
+                return candidate.render(context)
+            except (KeyError, ValueError, TypeError):  # a value lacking, or of another kind
                 continue
         return key
 
     def text(self, locale: str | None, key: str, **values) -> str | None:
         """Any other message of the catalog (``see_all``, ``mutual``), filled."""
         template = self._catalog(locale).get(key) or self.messages.get(FALLBACK, {}).get(key)
-        return None if template is None else str(template).format(**values)
+        return None if template is None else template.render(values)
+
+
+def _checked(path: Path, key: str, text) -> TextTemplate | None:
+    """The message at ``key`` of catalog ``path`` as a template, or an error naming both."""
+    if text is None:  # left empty: the English message stands in
+        return None
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
+        raise LumosUserError(
+            f"catalog {str(path)!r}, key {key!r}: a message must be a string; got {text!r}.",
+            code="bad_config",
+        )
+    try:
+        return parse_template(str(text))
+    except TemplateError as exc:
+        raise LumosUserError(
+            f"catalog {str(path)!r}, key {key!r}: template {str(text)!r} is refused: {exc}. "
+            "Write fields as plain names, e.g. {company}, optionally with a format spec "
+            "such as {company:>20}; literal braces as {{ }}.",
+            code="bad_config",
+        ) from None
 
 
 def entity_tables(tables: dict) -> dict[str, pd.DataFrame]:

@@ -1,7 +1,8 @@
 """Number formatting that reads well in a sentence.
 
-A template field takes any standard Python format spec (``{x:+.0%}``,
-``{x:,.0f}``) or one of Lumos's named specs:
+A template field takes a standard Python format spec (``{x:+.0%}``,
+``{x:,.0f}``; a width of at most 64 and a precision of at most 12, see
+:mod:`lumos._text`) or one of Lumos's named specs:
 
 ========== =================================== =========================
 spec       meaning                             examples
@@ -26,18 +27,25 @@ import re
 import numpy as np
 import pandas as pd
 
+from lumos._text import check_standard_spec
+
 NAMED_SPECS = ("compact", "+compact", "pct", "+pct", "date", "yesno")
 _UNITS = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K"))
 
 
 def check_spec(spec: str) -> None:
-    """Raise ``ValueError`` if ``spec`` is neither a named spec nor a valid Python spec."""
+    """Raise ``ValueError`` unless ``spec`` is a named spec, a word choice or a number's spec.
+
+    A Python spec follows :func:`lumos._text.check_standard_spec`: the standard
+    grammar, a width of at most 64 and a precision of at most 12.
+    """
     if spec in NAMED_SPECS or spec == "":
         return
     if "/" in spec:
         if not 2 <= len(_words(spec)) <= 3 or not all(w.strip() for w in _words(spec)):
             raise ValueError("a word choice is two or three words split by '/': rose/fell")
         return
+    check_standard_spec(spec)
     format(1.5, spec)
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import string
-
 import numpy as np
 import pandas as pd
 
-from lumos.explain._format import format_codes
+from lumos._text import parse_template
+from lumos.explain._format import check_spec, format_codes
+from lumos.explain._templates import HEADLINE_FIELDS
 
 #: The headline of a design without one of its own.
 DEFAULT = "Scored {score}, {gap:higher than/lower than/the same as} the average of {typical}."
@@ -38,14 +38,21 @@ def headlines(scores, design=None, *, typical: float | None = None) -> pd.Series
     template = getattr(getattr(design, "settings", None), "headline", None) or DEFAULT
     share = bool(len(values)) and np.nanmin(values) >= 0 and np.nanmax(values) <= 1
     arrays = {"score": values, "typical": np.full(len(values), typical), "gap": values - typical}
-    pattern, columns = "", []
-    for literal, name, spec, _ in string.Formatter().parse(template):
-        pattern += literal.replace("{", "{{").replace("}", "}}")
-        if name is None:
-            continue
+    parsed = parse_template(template, allowed=HEADLINE_FIELDS, check_spec=check_spec)
+    pattern, columns = _escape(parsed.literals[0]), []
+    for (name, spec), literal in zip(parsed.fields, parsed.literals[1:], strict=True):
         if spec == "" and share and name != "gap":
             spec = "pct"
-        pattern += "{}"
+        pattern += "{}" + _escape(literal)
         columns.append(format_codes(arrays[name], spec))
-    texts = map(pattern.format, *(t[c] for t, c in columns)) if columns else [pattern] * len(values)
+    texts = (
+        map(pattern.format, *(t[c] for t, c in columns))
+        if columns
+        else [pattern.format()] * len(values)
+    )
     return pd.Series(list(texts), index=scores.index, dtype=object, name="headline")
+
+
+def _escape(text: str) -> str:
+    """Literal text as it reads inside a ``str.format`` pattern."""
+    return text.replace("{", "{{").replace("}", "}}")

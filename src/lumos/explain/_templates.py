@@ -25,12 +25,12 @@ over ``{score}``, ``{typical}`` and ``{gap}``).
 from __future__ import annotations
 
 import re
-import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from lumos._text import TemplateError, parse_template
 from lumos.errors import DataValidationError
 from lumos.explain._expr import Expression, ExpressionError
 from lumos.explain._format import check_spec
@@ -183,42 +183,13 @@ def _material(node, fail) -> dict | None:
     return out
 
 
-def _fields(text: str, node, fail, allowed=None) -> tuple[list[str], list[tuple[str, str]]]:
+def _fields(text: str, node, fail, allowed=None) -> tuple[tuple[str, ...], tuple]:
     """The literals and ``(name, spec)`` fields of a template text, checked."""
-    literals, fields = [], []
     try:
-        parsed = list(string.Formatter().parse(text))
-    except ValueError as exc:
-        fail(node, f"text is not a valid template ({exc}); write literal braces as {{{{ }}}}.")
-    for literal, name, spec, conversion in parsed:
-        if literals and len(literals) > len(fields):
-            literals[-1] += literal
-        else:
-            literals.append(literal)
-        if name is None:
-            continue
-        if name == "":
-            fail(node, "empty field '{}'; name the item, e.g. {current_value}.")
-        if "." in name:
-            fail(node, f"field {{{name}}} uses attribute access; use a plain item name.")
-        if "[" in name:
-            fail(node, f"field {{{name}}} uses indexing; use a plain item name.")
-        if not name.isidentifier():
-            fail(node, f"field {{{name}}} is not a plain name.")
-        if allowed is not None and name not in allowed:
-            fail(node, f"field {{{name}}} is not one of {', '.join(allowed)}.")
-        if conversion:
-            fail(node, f"field {{{name}!{conversion}}} uses a conversion; drop '!{conversion}'.")
-        if "{" in spec:
-            fail(node, f"field {{{name}}} has a nested field in its format spec.")
-        try:
-            check_spec(spec)
-        except ValueError:
-            fail(node, f"field {{{name}:{spec}}} has an invalid format spec {spec!r}.")
-        fields.append((name, spec))
-    if len(literals) == len(fields):
-        literals.append("")
-    return literals, fields
+        parsed = parse_template(text, allowed=allowed, check_spec=check_spec)
+    except TemplateError as exc:
+        fail(node, f"{exc}.")
+    return parsed.literals, parsed.fields
 
 
 def _template(path: Path, kind: str, node) -> Template:
@@ -256,7 +227,7 @@ def _template(path: Path, kind: str, node) -> Template:
                     "is derived at or after it; derive it earlier.",
                 )
     template = Template(
-        kind, text_node.value, tuple(literals), tuple(fields), derive, text_node.start_mark.line + 1
+        kind, text_node.value, literals, fields, derive, text_node.start_mark.line + 1
     )
     return _with_kind(template, parts, fail)
 
