@@ -3,39 +3,15 @@
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 
 import pandas as pd
 import pytest
+from server_helpers import free_port, start
 
 from lumos.events import EventLog
 from lumos.serve import hash_key
 from lumos.store import COLD_START, LMDBStore, build_records
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start(args, port):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lumos.cli", "serve", *map(str, args), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-    )
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    pytest.fail("lumos serve did not start")
 
 
 def _post(port, body, key):
@@ -73,9 +49,9 @@ def store(tmp_path):
 
 
 def test_every_acknowledged_event_survives_a_killed_server(store, tmp_path):
-    port, key = _free_port(), "k-123"
+    port, key = free_port(), "k-123"
     args = ["--store", store, "--events", tmp_path / "events", "--api-key-hash", hash_key(key)]
-    server = _start(args, port)
+    server = start(args, port)
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/members/m1/recommendations") as r:
         page = json.loads(r.read())
     assert [i["item_id"] for i in page["items"]] == ["c1", "c2"]
@@ -99,7 +75,7 @@ def test_every_acknowledged_event_survives_a_killed_server(store, tmp_path):
     with EventLog(tmp_path / "events") as log:
         logged = set(log.read()["event_id"])
     assert set(acked) <= logged and len(logged) == len(acked) + 2  # and the two served events
-    again = _start(args, port)  # restarts on the same log; a resent batch is a duplicate
+    again = start(args, port)  # restarts on the same log; a resent batch is a duplicate
     try:
         assert _post(port, {"events": batch}, key) == {"accepted": 0, "duplicates": 20}
     finally:

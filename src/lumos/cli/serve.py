@@ -177,8 +177,7 @@ def serve(
     """
     import os
 
-    from lumos.serve import ServeConfig, app_from_config, run_server
-    from lumos.serve._config import check_binding, is_loopback
+    from lumos.serve import ServeConfig, app_from_config, check_binding, is_loopback, run_server
 
     def given(flags, env):
         return (*flags, *filter(None, os.environ.get(env, "").split(",")))
@@ -228,8 +227,7 @@ def check_early(host, read_hashes, legacy_read, keys_file) -> None:
     """Refuse a public bind with open reads at once, before the server loads anything."""
     import os
 
-    from lumos.serve._access import read_keys_file
-    from lumos.serve._config import open_to_all
+    from lumos.serve import open_to_all, read_keys_file
 
     reads = [*read_hashes, *legacy_read]
     reads += [h for h in os.environ.get("LUMOS_READ_KEY_HASHES", "").split(",") if h]
