@@ -370,3 +370,45 @@ def test_the_report_is_searched_filtered_and_paged_from_disk(page, demo_run):
         page.click("#next")
     assert len(seen) == len(set(seen)) == len(accounts)
     shoot(page, "report")
+
+
+@pytest.fixture(scope="module")
+def keyed_server(demo, tmp_path_factory):
+    """The demo's app with a read key: the dashboard asks for it once."""
+    from lumos.cohorts import downstream_services
+    from lumos.demo import demo_config
+    from lumos.serve import app_from_config, hash_key
+
+    with downstream_services(
+        tmp_path_factory.mktemp("keyed-cohorts"),
+        data=demo / "social",
+        store=demo / "store",
+        tables={"courses": demo / "learning" / "courses.parquet"},
+    ) as cohorts:
+        config = demo_config(demo, cohorts, tmp_path_factory.mktemp("keyed-events"))
+        config = config.replace(  # no Offers or Model health figures computing in the back
+            read_key_hashes=(hash_key("reader-key"),), offers=None, offer_log=None, health=None
+        )
+        yield from _serve(app_from_config(config))
+
+
+def test_with_a_read_key_the_dashboard_signs_in_once_and_its_calls_carry_the_session(
+    page, keyed_server
+):
+    page.goto(f"{keyed_server}/network?member=M000001")
+    assert "/login?next=" in page.url  # asked, and sent back after
+    page.fill('input[name="key"]', "not-the-key")
+    page.click('button[type="submit"]')
+    assert "not a read key" in page.inner_text('p[role="alert"]')
+    page.fill('input[name="key"]', "reader-key")
+    page.click('button[type="submit"]')
+    page.wait_for_url("**/network?member=M000001")
+    cookies = page.context.cookies()
+    session = next(c for c in cookies if c["name"] == "lumos_session")
+    assert session["httpOnly"] and session["sameSite"] == "Strict"
+    page.goto(f"{keyed_server}/accounts")  # every page now, and the pop-up's API call
+    page.locator("button.info").first.click()
+    page.locator("dialog#insight p.narrative").first.wait_for()
+    page.goto(f"{keyed_server}/logout")
+    page.goto(f"{keyed_server}/accounts")
+    assert "/login?next=" in page.url

@@ -61,7 +61,7 @@ async def login(request: Request):
         return _go(target)
     digest = s.keys.match("read", form.get("key", "")[:512])
     if digest is None:
-        return _form(target, "That is not a read key of this server.", status=401)
+        return _form(target, "That is not a read key of this server.")
     secure = "; Secure" if request.url.scheme == "https" else ""
     token = s.sessions.issue(digest)
     cookie = (
