@@ -9,6 +9,8 @@ from __future__ import annotations
 
 #: The longest id a path or query may carry: a member, account, cohort or item id.
 ID = 256
+#: A short word of a page's form: a sort column, an order, a class, a number typed in.
+SHORT = 32
 #: A locale such as ``en`` or ``fr-FR``.
 LOCALE = 16
 #: A channel such as ``email``.

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from lumos._html import esc, num, scroller
+from lumos.serve._limits import ID, SHORT
 from lumos.serve._pages.shell import empty, page
 from lumos.serve._services import services
 
@@ -60,12 +61,12 @@ router = APIRouter()
 @router.get("/accounts", response_class=HTMLResponse, include_in_schema=False)
 def accounts(
     request: Request,
-    sort: str = Query(DEFAULT_SORT),
-    order: str = Query("desc"),
-    klass: str = Query("", alias="class"),
-    product: str = Query(""),
-    q: str = Query("", max_length=200),
-    min_score: str = Query(""),
+    sort: str = Query(DEFAULT_SORT, max_length=SHORT),
+    order: str = Query("desc", max_length=SHORT),
+    klass: str = Query("", alias="class", max_length=SHORT),
+    product: str = Query("", max_length=ID),
+    q: str = Query("", max_length=ID),
+    min_score: str = Query("", max_length=SHORT),
     page_number: int = Query(1, ge=1, le=1_000_000, alias="page"),
 ):
     whole = services(request).book

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from lumos._html import bars, calibration_plot, esc, table
 from lumos.errors import LumosError
 from lumos.evaluate import fairness_section, slices_section
+from lumos.serve._limits import ID
 from lumos.serve._pages.shell import RELOAD, computing, empty, page
 from lumos.serve._services import Lazy, services
 
@@ -37,7 +38,7 @@ router = APIRouter()
 
 
 @router.get("/health", response_class=HTMLResponse, include_in_schema=False)
-def health_page(request: Request, model: str = Query("", max_length=200)):
+def health_page(request: Request, model: str = Query("", max_length=ID)):
     s = services(request)
     body, status, waiting = health_body(s.health_page, model, s.propensity)
     return page("health", "Model health", body, status=status, refresh=RELOAD if waiting else None)

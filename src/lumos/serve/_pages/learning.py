@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from lumos._html import esc, num
+from lumos.serve._limits import ID
 from lumos.serve._pages.shell import empty, member_form, page, try_member
 from lumos.serve._services import services
 from lumos.store import COLD_START, ranked
@@ -14,7 +15,7 @@ router = APIRouter()
 
 
 @router.get("/learning", response_class=HTMLResponse, include_in_schema=False)
-def learning(request: Request, member: str = Query("", max_length=200)):
+def learning(request: Request, member: str = Query("", max_length=ID)):
     s = services(request)
     form = member_form("/learning", member)
     if not member:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from lumos._html import esc
 from lumos.errors import ApiError
+from lumos.serve._limits import ID, TOKEN
 from lumos.serve._pages.shell import empty, member_form, page, try_member
 from lumos.serve._services import services
 
@@ -20,7 +21,7 @@ router = APIRouter()
 
 
 @router.get("/network", response_class=HTMLResponse, include_in_schema=False)
-async def network(request: Request, member: str = Query("", max_length=200)):
+async def network(request: Request, member: str = Query("", max_length=ID)):
     s = services(request)
     cohorts = s.cohorts
     form = member_form("/network", member)
@@ -59,9 +60,9 @@ async def network(request: Request, member: str = Query("", max_length=200)):
 @router.get("/network/{cohort_id}", response_class=HTMLResponse, include_in_schema=False)
 async def see_all(
     request: Request,
-    cohort_id: str,
-    member: str = Query(..., min_length=1, max_length=200),
-    page_token: str | None = Query(None, max_length=512),
+    cohort_id: str = Path(max_length=ID),
+    member: str = Query(..., min_length=1, max_length=ID),
+    page_token: str | None = Query(None, max_length=TOKEN),
 ):
     cohorts = services(request).cohorts
     if cohorts is None:
