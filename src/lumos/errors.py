@@ -82,6 +82,7 @@ CODES: dict[str, str] = {
     "unknown_plugin": "A cohorts plugin name is not one Lumos knows.",
     "bad_plugin": "A cohorts plugin does not implement the plugin interface.",
     "service_failed": "A downstream service did not start or answer.",
+    "spark_worker_env": "Spark's Python workers run an interpreter that cannot import Lumos.",
     # the HTTP API
     "unauthorized": "The request needs a valid X-API-Key header (a key of the route's scope).",
     "body_too_large": "A request body is over the server's limit; send smaller batches.",

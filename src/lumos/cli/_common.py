@@ -21,8 +21,23 @@ def friendly(fn):
         except LumosError as exc:
             click.echo(f"error [{exc.code}]: {exc.message}", err=True)
             sys.exit(2)
+        except Exception as exc:
+            clear = _spark_worker_error(exc)
+            if clear is None:
+                raise
+            click.echo(f"error [{clear.code}]: {clear.message}", err=True)
+            sys.exit(2)
 
     return wrapper
+
+
+def _spark_worker_error(exc: BaseException):
+    """A Spark worker's missing module as Lumos's clear error (None for anything else)."""
+    if type(exc).__module__.split(".")[0] not in ("py4j", "pyspark"):
+        return None
+    from lumos.spark import worker_env_error
+
+    return worker_env_error(exc)
 
 
 class Renamed(click.Option):

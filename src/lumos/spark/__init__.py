@@ -1,6 +1,8 @@
 """The same jobs on Apache Spark (``pip install 'lumos[spark]'``, Java 17+).
 
-* :func:`session` — the active Spark session, or ``local[2]``.
+* :func:`session` — the active Spark session, or ``local[2]`` (its Python
+  workers run this interpreter); :func:`worker_env_error` names a worker that
+  cannot import Lumos.
 * :func:`explain` — attributions and narratives partition by partition
   (``mapInPandas``), the model broadcast; the local engine's narratives, byte
   for byte.
@@ -25,7 +27,7 @@ from lumos.spark._features import window_features
 from lumos.spark._glmix import fit_glmix, glmix_fitter
 from lumos.spark._labels import renewal_labels
 from lumos.spark._recommend import course_lists, publish_course_lists
-from lumos.spark._session import session
+from lumos.spark._session import session, worker_env_error
 
 __all__ = [
     "course_lists",
@@ -36,4 +38,5 @@ __all__ = [
     "renewal_labels",
     "session",
     "window_features",
+    "worker_env_error",
 ]
