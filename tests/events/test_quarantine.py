@@ -5,8 +5,10 @@ import base64
 import json
 
 import pytest
+from click.testing import CliRunner
 from test_events import event
 
+from lumos.cli import main
 from lumos.events import EventLog, read_events, served_lines
 
 GOOD = json.dumps(event(99), separators=(",", ":")).encode()
@@ -116,3 +118,21 @@ def test_an_earlier_segment_cut_mid_line_is_read_not_refused(tmp_path):
     assert first.read_bytes() == whole and len(log) == 4
     assert log.read()["event_id"].tolist() == ["e0", "e1", "e2", "e3"]
     log.close()
+
+
+@pytest.mark.parametrize("command", [["report", "funnel"], ["events", "convert"]])
+def test_the_commands_say_what_they_set_aside_and_answer(tmp_path, command):
+    with EventLog(tmp_path / "log") as log:
+        log.append_served(served_lines("m1", [("s1", "t1", "c1", 0)], ts=1735787045, cohort="A"))
+        log.append([event(1, cohort="A"), event(2, type="action", action="click", cohort="A")])
+    plant(tmp_path / "log", [PLANTED["a lone surrogate escape"], PLANTED["past int64"]])
+    args = [*command, "--events", str(tmp_path / "log")]
+    if command[0] == "events":
+        args += ["--out", str(tmp_path / "out"), "--format", "csv"]
+    done = CliRunner().invoke(main, args)
+    assert done.exit_code == 0, done.output
+    assert "Traceback" not in done.output and done.exception is None
+    assert done.stderr.startswith(f"warning: event log {str(tmp_path / 'log')!r}: 2 lines")
+    assert "byte 901: field 'position' holds 1180591620717411303424, past int64" in done.stderr
+    assert "quarantine.jsonl" in done.stderr
+    assert ("1.000" if command[0] == "report" else "3 events") in done.stdout
