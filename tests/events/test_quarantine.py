@@ -3,13 +3,14 @@ rest reads as before; ids are remembered as the strings they were, across a rest
 
 import base64
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
 from test_events import event
 
 from lumos.cli import main
-from lumos.events import EventLog, read_events, served_lines
+from lumos.events import EventLog, RedisEventLog, new_id, read_events, served_lines
 
 GOOD = json.dumps(event(99), separators=(",", ":")).encode()
 PLANTED = {  # each a whole line, as a hand, a disk or an older version left it
@@ -118,6 +119,19 @@ def test_an_earlier_segment_cut_mid_line_is_read_not_refused(tmp_path):
     assert first.read_bytes() == whole and len(log) == 4
     assert log.read()["event_id"].tolist() == ["e0", "e1", "e2", "e3"]
     log.close()
+
+
+def test_a_stream_reads_around_an_entry_it_cannot_read(redis_url):
+    told = []
+    stream = RedisEventLog(redis_url, stream=f"test:{new_id()}", notify=told.append)
+    stream.append([event(0)])
+    stream.append_served([PLANTED["past int64"].decode()])  # as a served line with a bad id
+    stream.append([event(1)])
+    assert stream.read()["event_id"].tolist() == ["e0", "e1"] and stream.quarantined == 1
+    assert "1 entry could not be read and is left out of what is read (it stays" in told[0]
+    assert re.search(r"entry \d+-\d+: field 'position' holds \d+, past int64\.$", told[0])
+    assert len(stream) == 3
+    stream.close()
 
 
 @pytest.mark.parametrize("command", [["report", "funnel"], ["events", "convert"]])

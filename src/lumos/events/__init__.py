@@ -12,13 +12,8 @@ from lumos.events._event import (
 )
 from lumos.events._legacy import by_type, funnel, to_interactions
 from lumos.events._lines import BadLine
-from lumos.events._log import (
-    EventLog,
-    RedisEventLog,
-    is_events_file,
-    open_event_log,
-    read_events,
-)
+from lumos.events._log import EventLog, is_events_file, open_event_log, read_events
+from lumos.events._redis import RedisEventLog
 
 __all__ = [
     "FIELDS",

@@ -61,6 +61,8 @@ def open_event_log(target, *, readonly: bool = False, **kwargs):
     """
     where = parse_target(target, what="event log")
     if where.is_redis:
+        from lumos.events._redis import RedisEventLog
+
         return RedisEventLog(where.url, readonly=readonly, **kwargs)
     return EventLog(where.path, readonly=readonly, **kwargs)
 
@@ -437,127 +439,6 @@ class EventLog:
             self._file.close()
             fcntl.flock(self._lock, fcntl.LOCK_UN)
             self._lock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-_APPEND = """
-local n = 0
-for i, id in ipairs(ARGV) do
-  if i % 2 == 1 then
-    if id == '' or redis.call('SADD', KEYS[2], id) == 1 then
-      redis.call('XADD', KEYS[1], '*', 'e', ARGV[i + 1])
-      n = n + 1
-    end
-  end
-end
-return n
-"""
-
-
-class RedisEventLog:
-    """Funnel events on a Redis Stream, idempotent by ``event_id`` (a set of seen ids).
-
-    Each batch is one server-side script: every new event is added to the
-    stream and its id to the set together, so a resent batch adds nothing.
-
-    Parameters
-    ----------
-    url : str
-        ``redis://host:port/db``.
-    stream : str, default="lumos:events"
-    readonly : bool, default=False
-        Refuse appends (a process that only reads the stream).
-    horizon, skew, notify
-        As :class:`EventLog` takes them; an entry that cannot be read is left on the
-        stream and out of what :meth:`read` gives.
-    """
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        stream: str = "lumos:events",
-        readonly: bool = False,
-        horizon=None,
-        skew: float | None = None,
-        notify=None,
-    ):
-        import redis
-
-        self.url, self.stream, self.readonly = url, stream, readonly
-        self.horizon, self.skew = horizon, skew
-        self.notify = notifier(notify)
-        self.quarantined = 0
-        self.bad_lines: list[BadLine] = []
-        self._client = redis.Redis.from_url(url)
-        self._append = self._client.register_script(_APPEND)
-
-    def _writable(self) -> None:
-        if self.readonly:
-            raise LumosUserError(
-                f"event stream {self.stream!r} at {self.url!r} was opened read-only; open it "
-                "without readonly=True to append.",
-                code="read_only",
-            )
-
-    def append(self, events, *, validate: bool = True) -> int:
-        """Validate, de-duplicate and append a batch; the number of new events."""
-        self._writable()
-        batch = _batch(events, self.horizon, self.skew) if validate else list(events)
-        args = []
-        for event in batch:  # an empty id: a served event, never de-duplicated
-            seen_as = event["event_id"] if event["type"] != "served" else ""
-            args += [seen_as, json.dumps(event, separators=(",", ":"))]
-        if not args:
-            return 0
-        return int(self._append(keys=[self.stream, self.stream + ":ids"], args=args))
-
-    def append_served(self, lines: list[str]) -> int:
-        """Append ``served`` events as :func:`~lumos.events.served_lines` made them, in one trip."""
-        self._writable()
-        if lines:
-            with self._client.pipeline(transaction=False) as pipe:
-                for line in lines:
-                    pipe.xadd(self.stream, {"e": line})
-                pipe.execute()
-        return len(lines)
-
-    def __len__(self) -> int:
-        return int(self._client.xlen(self.stream))
-
-    def read(self, **where) -> pd.DataFrame:
-        """The events on the stream, in order; filtered as :meth:`EventLog.read` filters."""
-        where = _where(where)
-        lines = b"\n".join(fields[b"e"] for _, fields in self._client.xrange(self.stream))
-        data = lines + b"\n" if lines else b""
-        table = _lines.table(data)
-        if table is None:
-            data, found = _lines.split(data, self.stream)
-            table = _lines.table(data)
-            self.quarantined += len(found)
-            self.bad_lines += found
-            self.notify(
-                f"event stream {self.stream!r} at {self.url!r}: {len(found)} entries could not "
-                f"be read and are left out (and on the stream): "
-                + "; ".join(f"byte {b.offset}: {b.reason}" for b in found[:5])
-            )
-        return _select(_lines.frame(table), where)
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
-        return self._closed
-
-    _closed = False
-
-    def close(self) -> None:
-        self._client.close()
-        self._closed = True
 
     def __enter__(self):
         return self
