@@ -40,6 +40,11 @@ def _spark_worker_error(exc: BaseException):
     return worker_env_error(exc)
 
 
+def warn(message: str) -> None:
+    """``warning: message`` on standard error: something the command worked around."""
+    click.echo(f"warning: {message}", err=True)
+
+
 class Renamed(click.Option):
     """An option whose older names still work for a release: hidden from ``--help``, and a
     warning on standard error when used (``old``: those names, e.g. ``("--logs",)``)."""

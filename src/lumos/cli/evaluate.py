@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lumos.cli._common import events_option, friendly, split, write_html
+from lumos.cli._common import events_option, friendly, split, warn, write_html
 
 
 @click.group("evaluate")
@@ -111,7 +111,7 @@ def evaluate_abtest(events, control, out):
     from lumos.evaluate import abtest, abtest_html
     from lumos.events import read_events
 
-    result = abtest(read_events(events, name="--events"), control=control)
+    result = abtest(read_events(events, name="--events", notify=warn), control=control)
     columns = [
         "metric",
         "treatment",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from lumos.cli._common import events_option, friendly, write_table
+from lumos.cli._common import events_option, friendly, warn, write_table
 
 
 @click.group()
@@ -40,7 +40,7 @@ def events_convert(events, out, fmt, item_type):
     """Turn unified events into the per-type tables and the interactions table."""
     from lumos.events import by_type, read_events, to_interactions
 
-    frame = read_events(events, name="--events")
+    frame = read_events(events, name="--events", notify=warn)
     tables = by_type(frame)
     tables["interactions"] = to_interactions(
         frame, item_type=None if item_type == "all" else item_type

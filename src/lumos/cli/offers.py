@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from lumos.cli._common import SEED, events_option, friendly, renamed, split
+from lumos.cli._common import SEED, events_option, friendly, renamed, split, warn
 
 
 @click.group()
@@ -51,7 +51,7 @@ def offers_retrain(
         "random_state": random_state,
     }
     model = open_offer_model(folder, arms=arms, members=members, settings=chosen)
-    rounds = model.retrain(read_events(events, name="--events"))
+    rounds = model.retrain(read_events(events, name="--events", notify=warn))
     model.save(folder)
     click.echo(
         f"Retrained {model.settings.policy} on {rounds:,} rounds "
@@ -92,7 +92,7 @@ def offers_evaluate(events, folders, estimators, candidates, bootstrap, random_s
 
     table = judge_models(
         folders,
-        read_events(events, name="--events"),
+        read_events(events, name="--events", notify=warn),
         estimators=split(estimators) or [],
         candidates=split(candidates) or [],
         n_bootstrap=bootstrap,

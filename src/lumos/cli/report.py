@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lumos.cli._common import events_option, friendly
+from lumos.cli._common import events_option, friendly, warn
 
 
 @click.group()
@@ -25,7 +25,7 @@ def report_funnel(events, by):
     """Served → impression → action rates per cohort (or item type, channel)."""
     from lumos.events import funnel, read_events
 
-    table = funnel(read_events(events, name="--events"), by=by)
+    table = funnel(read_events(events, name="--events", notify=warn), by=by)
     if table.empty:
         click.echo("no served events with a " + by)
         return

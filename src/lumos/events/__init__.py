@@ -1,19 +1,25 @@
 """Funnel tracking: the unified event, durable logs (disk, Redis Streams) behind
 :func:`open_event_log`, legacy shapes."""
 
-from lumos.events._event import FIELDS, TYPES, new_id, new_ids, served_lines, validate_event
-from lumos.events._legacy import by_type, funnel, to_interactions
-from lumos.events._log import (
-    EventLog,
-    RedisEventLog,
-    is_events_file,
-    open_event_log,
-    read_events,
+from lumos.events._event import (
+    FIELDS,
+    LIMITS,
+    TYPES,
+    new_id,
+    new_ids,
+    served_lines,
+    validate_event,
 )
+from lumos.events._legacy import by_type, funnel, to_interactions
+from lumos.events._lines import BadLine
+from lumos.events._log import EventLog, is_events_file, open_event_log, read_events
+from lumos.events._redis import RedisEventLog
 
 __all__ = [
     "FIELDS",
+    "LIMITS",
     "TYPES",
+    "BadLine",
     "EventLog",
     "RedisEventLog",
     "by_type",

@@ -29,6 +29,7 @@ import json
 import json.encoder
 import math
 import secrets
+import time
 from datetime import UTC, datetime
 
 from lumos.errors import DataValidationError
@@ -52,7 +53,22 @@ FIELDS = (
     "ts",
 )
 _TEXT = tuple(f for f in FIELDS if f not in ("position", "propensity", "value", "ts"))
+_IDS = ("event_id", "tracking_id", "member_id", "item_id", "model_id")
 _REQUIRED = ("event_id", "tracking_id", "type", "member_id", "item_id", "ts")
+
+#: The bounds of an event, in one table the validator, the log's reader and the server read.
+#: ``id`` and ``text``: the most characters of an id (``event_id``, ``tracking_id``,
+#: ``member_id``, ``item_id``, ``model_id``) and of any other text field; ``int``: the
+#: largest integer the log stores (Arrow's int64); ``horizon``: the earliest ``ts``
+#: (2000-01-01 UTC, epoch seconds); ``skew``: the seconds a ``ts`` may run ahead of the
+#: receiving clock.
+LIMITS = {
+    "id": 256,
+    "text": 256,
+    "int": 2**63 - 1,
+    "horizon": 946684800.0,
+    "skew": 300.0,
+}
 
 
 def new_id() -> str:
@@ -128,8 +144,35 @@ def served_lines(
     return [template % (text(e), text(t), text(i), int(p)) for e, t, i, p in items]
 
 
-def validate_event(event, *, row: int | None = None, where: str = "event") -> dict:
+def validate_event(
+    event,
+    *,
+    row: int | None = None,
+    where: str = "event",
+    now: float | None = None,
+    horizon: float | datetime | None = None,
+    skew: float | None = None,
+) -> dict:
     """Check one event and return it normalized: every field present, ``ts`` in epoch seconds.
+
+    An event passes when the log can store it and read it back as it was: text is
+    well-formed UTF-8 of at most ``LIMITS["id"]`` (ids) or ``LIMITS["text"]``
+    characters, integers fit in int64, numbers are finite, and ``ts`` falls between
+    ``horizon`` and ``now + skew``.
+
+    Parameters
+    ----------
+    event : dict
+    row : int, optional
+        The event's index in its batch, named in an error.
+    where : str, default="event"
+        What holds the event (``"events"`` for a batch), named in an error.
+    now : float, optional
+        The receiving clock, in epoch seconds; default the system's.
+    horizon : float or datetime, optional
+        The earliest ``ts`` taken; default ``LIMITS["horizon"]`` (2000-01-01 UTC).
+    skew : float, optional
+        The seconds ``ts`` may run ahead of ``now``; default ``LIMITS["skew"]`` (300).
 
     Raises
     ------
@@ -142,6 +185,11 @@ def validate_event(event, *, row: int | None = None, where: str = "event") -> di
     ...     "action": "click", "member_id": "m", "item_id": "c", "ts": "2025-01-02T03:04:05Z"})
     >>> e["ts"], e["position"]
     (1735787045.0, None)
+    >>> try:
+    ...     validate_event({**e, "position": 2**70})
+    ... except DataValidationError as err:
+    ...     print(err.column, "int64" in str(err))
+    position True
     """
     at = f"{where} {row}" if row is not None else where
 
@@ -158,7 +206,10 @@ def validate_event(event, *, row: int | None = None, where: str = "event") -> di
         )
     unknown = [k for k in event if k not in FIELDS]
     if unknown:
-        fail(unknown[0], f"is not a field of the funnel event (fields: {', '.join(FIELDS)}).")
+        fail(
+            _name(unknown[0]),
+            f"is not a field of the funnel event (fields: {', '.join(FIELDS)}).",
+        )
     out = dict.fromkeys(FIELDS)
     for field in _TEXT:
         value = event.get(field)
@@ -166,49 +217,129 @@ def validate_event(event, *, row: int | None = None, where: str = "event") -> di
             if field in _REQUIRED:
                 fail(field, "is missing; every event needs it.")
             continue
-        if not isinstance(value, str) or not value.strip() or len(value) > 256:
-            fail(field, f"must be a non-empty string of at most 256 characters; got {value!r}.")
+        most = LIMITS["id" if field in _IDS else "text"]
+        if not isinstance(value, str) or not value.strip() or len(value) > most:
+            fail(
+                field,
+                f"must be a non-empty string of at most {most} characters; got {show(value)}.",
+            )
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as err:
+                fail(
+                    field,
+                    f"holds a lone surrogate ({value[err.start]!r} at character {err.start}), "
+                    f"which is not text; got {show(value)}. Send well-formed UTF-8: a "
+                    "surrogate escape comes in pairs, one character for both.",
+                )
         out[field] = value
     if out["type"] not in TYPES:
-        fail("type", f"{out['type']!r} is not one of {', '.join(TYPES)}.")
+        fail("type", f"{show(out['type'])} is not one of {', '.join(TYPES)}.")
     if out["type"] == "action" and out["action"] is None:
         fail("action", "is missing; an action event says which action (click, dismiss, …).")
     for field in ("propensity", "value"):
         value = event.get(field)
         if value is not None:
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or not math.isfinite(value)
-            ):
-                fail(field, f"must be a finite number; got {value!r}.")
+            if not _finite(value):
+                fail(field, f"must be a finite number; got {show(value)}.")
             if field == "propensity" and not 0 < value <= 1:
-                fail(field, f"must be a probability in (0, 1]; got {value!r}.")
+                fail(field, f"must be a probability in (0, 1]; got {show(value)}.")
             out[field] = float(value)
     position = event.get("position")
     if position is not None:
         if isinstance(position, bool) or not isinstance(position, int) or position < 0:
-            fail("position", f"must be an integer >= 0; got {position!r}.")
+            fail("position", f"must be an integer >= 0; got {show(position)}.")
+        if position > LIMITS["int"]:
+            fail(
+                "position",
+                f"must be an integer >= 0 and at most {LIMITS['int']} (the log stores int64); "
+                f"got {show(position)}.",
+            )
         out["position"] = position
-    out["ts"] = _epoch(event.get("ts"), fail)
+    out["ts"] = _epoch(event.get("ts"), fail, now=now, horizon=horizon, skew=skew)
     return out
 
 
-def _epoch(ts, fail) -> float:
+def show(value, most: int = 80) -> str:
+    """``repr(value)``, cut to ``most`` characters (an error names what it got, not all of it).
+
+    Examples
+    --------
+    >>> show("x" * 1000)[:12], len(show("x" * 1000)) < 120
+    ("'xxxxxxxxxxx", True)
+    >>> show(10**5000)
+    'an integer of 16610 bits'
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"an integer of {value.bit_length()} bits"  # repr refuses past 4,300 digits
+    text = repr(value)
+    if len(text) <= most:
+        return text
+    size = f"{len(value):,} characters" if isinstance(value, str) else f"{len(text):,} as text"
+    return f"{text[: most - 1]}… ({size})"
+
+
+def _name(key) -> str:
+    """An unknown key as a field name an error can carry: printable, short."""
+    text = key if isinstance(key, str) else repr(key)
+    return text.encode("utf-8", "backslashreplace").decode()[:64]
+
+
+def _finite(value) -> bool:
+    """Whether ``value`` is a number the log stores as float64: finite, an int within int64."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(value, int):
+        return -LIMITS["int"] - 1 <= value <= LIMITS["int"]
+    return math.isfinite(value)
+
+
+def _when(epoch: float) -> str:
+    try:
+        return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return "beyond year 9999" if epoch > 0 else "before year 1"
+
+
+def _epoch(ts, fail, *, now=None, horizon=None, skew=None) -> float:
     if isinstance(ts, bool) or ts is None:
         fail("ts", "is missing; give ISO 8601 (2025-01-02T03:04:05Z) or epoch seconds.")
     if isinstance(ts, int | float):
+        if not _finite(ts):
+            fail("ts", f"must be a finite number of epoch seconds; got {show(ts)}.")
         value = float(ts)
     elif isinstance(ts, str):
         try:
             parsed = datetime.fromisoformat(ts.replace("Z", "+00:00"))
-        except ValueError:
-            fail("ts", f"{ts!r} is not a time; give ISO 8601 (2025-01-02T03:04:05Z).")
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        value = parsed.timestamp()
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+            value = parsed.timestamp()
+        except (ValueError, OverflowError):
+            fail("ts", f"{show(ts)} is not a time; give ISO 8601 (2025-01-02T03:04:05Z).")
     else:
-        fail("ts", f"must be ISO 8601 text or epoch seconds; got {ts!r}.")
-    if not math.isfinite(value) or not 946684800 <= value < 4102444800:  # 2000 … 2100
-        fail("ts", f"{ts!r} is outside 2000-2100; give epoch seconds, not milliseconds.")
+        fail("ts", f"must be ISO 8601 text or epoch seconds; got {show(ts)}.")
+    if horizon is None:
+        horizon = LIMITS["horizon"]
+    elif isinstance(horizon, datetime):
+        horizon = (horizon if horizon.tzinfo else horizon.replace(tzinfo=UTC)).timestamp()
+    now = time.time() if now is None else now
+    latest = now + (LIMITS["skew"] if skew is None else skew)
+    if value < horizon:
+        fail(
+            "ts",
+            f"{show(ts)} ({_when(value)}) is before {_when(horizon)}, the earliest time the "
+            "log takes; send when the event happened, in epoch seconds or ISO 8601.",
+        )
+    if value > latest:
+        hint = (
+            "give epoch seconds, not milliseconds"
+            if horizon <= value / 1000 <= latest
+            else "send when the event happened, and check the sending clock"
+        )
+        fail(
+            "ts",
+            f"{show(ts)} ({_when(value)}) is later than this server's clock allows "
+            f"({_when(latest)}, {latest - now:g} s ahead); {hint}.",
+        )
     return value

@@ -14,6 +14,11 @@ The disk log is a folder of segments, ``segment-00000001.jsonl``, … — one
 JSON object per line, a new segment past ``segment_bytes``. One process writes
 (a lock file says so); a crash can leave at most a torn last line, which the
 next open cuts off: it was never acknowledged.
+
+A line the log cannot read back (damaged on disk, written by hand or by an older
+version that let an integer past int64 or a lone surrogate through) never stops
+it from opening: the line is moved to ``quarantine.jsonl`` in the folder, the
+rest is read as before, and the log says so once (:attr:`EventLog.bad_lines`).
 """
 
 from __future__ import annotations
@@ -22,44 +27,21 @@ import fcntl
 import json
 import os
 import threading
+import time
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.json as pa_json
+import pyarrow.compute as pc
 
 from lumos._targets import parse_target
 from lumos.errors import DataValidationError, LumosUserError
+from lumos.events import _lines
 from lumos.events._event import FIELDS, validate_event
+from lumos.events._lines import BadLine
+from lumos.events._quarantine import describe, notifier, quarantine
 
 _SEGMENT = "segment-{:08d}.jsonl"
-_NUMBERS = {
-    "position": pa.int64(),
-    "propensity": pa.float64(),
-    "value": pa.float64(),
-    "ts": pa.float64(),
-}
-_SCHEMA = pa.schema([(f, _NUMBERS.get(f, pa.string())) for f in FIELDS])
-
-
-def _parse(lines: bytes) -> pd.DataFrame:
-    """JSON lines of validated events → a frame, parsed by Arrow (a third of json.loads' time)."""
-    if not lines:
-        return pd.DataFrame(columns=list(FIELDS))
-    table = pa_json.read_json(
-        pa.BufferReader(lines),
-        read_options=pa_json.ReadOptions(block_size=1 << 20),  # blocks parse on every core
-        parse_options=pa_json.ParseOptions(
-            explicit_schema=_SCHEMA, unexpected_field_behavior="ignore"
-        ),
-    )
-    frame = table.to_pandas()
-    strings = [f for f in FIELDS if f not in _NUMBERS]  # None where absent, as json.loads gives
-    frame[strings] = frame[strings].astype(object).where(frame[strings].notna(), None)
-    return frame
-
-
-_SERVED = b'"type":"served"'  # only a key and its value: quotes inside strings are escaped
+_NUMBERS = _lines.NUMBERS
 
 
 def open_event_log(target, *, readonly: bool = False, **kwargs):
@@ -79,18 +61,24 @@ def open_event_log(target, *, readonly: bool = False, **kwargs):
     """
     where = parse_target(target, what="event log")
     if where.is_redis:
+        from lumos.events._redis import RedisEventLog
+
         return RedisEventLog(where.url, readonly=readonly, **kwargs)
     return EventLog(where.path, readonly=readonly, **kwargs)
 
 
-def read_events(source, *, name: str = "events") -> pd.DataFrame:
+def read_events(source, *, name: str = "events", notify=None) -> pd.DataFrame:
     """Every event of ``source``: an event log (a folder, a Redis URL) or a file of events
-    (.jsonl, .parquet, .csv); ``name`` names the source in an error (e.g. ``--offer-log``)."""
+    (.jsonl, .parquet, .csv); ``name`` names the source in an error (e.g. ``--offer-log``).
+
+    Lines of a log that cannot be read are left out and quarantined; ``notify`` (a
+    function of one string, default :func:`warnings.warn`) is told which and why.
+    """
     if is_events_file(source, name=name):
         from lumos.data import read_table
 
         return read_table(source, what="events")
-    with open_event_log(source, readonly=True) as log:
+    with open_event_log(source, readonly=True, notify=notify) as log:
         return log.read()
 
 
@@ -161,13 +149,28 @@ def _patterns(where: dict) -> list[list[bytes]]:
     return out
 
 
-def _batch(events) -> list[dict]:
+def _batch(events, horizon=None, skew=None) -> list[dict]:
     if not isinstance(events, list | tuple):
         raise LumosUserError(
             f"events must be a list of event objects; got {type(events).__name__}.",
             code="bad_argument",
         )
-    return [validate_event(e, row=i, where="events") for i, e in enumerate(events)]
+    now = time.time()  # one clock for the batch
+    return [
+        validate_event(e, row=i, where="events", now=now, horizon=horizon, skew=skew)
+        for i, e in enumerate(events)
+    ]
+
+
+def _keep(data: bytes, patterns: list[list[bytes]]) -> bytes:
+    """The lines of ``data`` that hold one of each list of ``patterns``."""
+    if not patterns:
+        return data
+    return b"".join(
+        line + b"\n"
+        for line in data.splitlines()
+        if all(any(p in line for p in any_of) for any_of in patterns)
+    )
 
 
 class EventLog:
@@ -183,6 +186,21 @@ class EventLog:
     readonly : bool, default=False
         Open to read only, beside the process writing (no lock taken; a line
         being written is not read until it is whole).
+    horizon : float or datetime, optional
+        The earliest ``ts`` :meth:`append` takes; default ``LIMITS["horizon"]``
+        (2000-01-01 UTC).
+    skew : float, optional
+        The seconds a ``ts`` may run ahead of the clock; default ``LIMITS["skew"]``.
+    notify : callable, optional
+        Told, in one line, of lines the log could not read and moved to
+        ``quarantine.jsonl``; default :func:`warnings.warn`.
+
+    Attributes
+    ----------
+    quarantined : int
+        The lines set aside as unreadable since the log was opened.
+    bad_lines : list of BadLine
+        Those lines: ``segment``, byte ``offset``, ``raw`` bytes and ``reason``.
 
     Examples
     --------
@@ -196,15 +214,28 @@ class EventLog:
     """
 
     def __init__(
-        self, folder, *, segment_bytes: int = 64 << 20, fsync: bool = True, readonly: bool = False
+        self,
+        folder,
+        *,
+        segment_bytes: int = 64 << 20,
+        fsync: bool = True,
+        readonly: bool = False,
+        horizon=None,
+        skew: float | None = None,
+        notify=None,
     ):
         self.folder = Path(folder)
         self.segment_bytes = segment_bytes
         self.fsync = fsync
         self.readonly = readonly
+        self.horizon, self.skew = horizon, skew
+        self.notify = notifier(notify)
+        self.quarantined = 0
+        self.bad_lines: list[BadLine] = []
         self._seen: set[str] = set()
         self._mutex = threading.Lock()
         self._count = 0
+        self._file = None
         if readonly:
             if not self.folder.is_dir():
                 raise LumosUserError(
@@ -224,38 +255,82 @@ class EventLog:
                 "process; one writer at a time.",
                 code="locked",
             ) from None
-        segments = self._segments()
-        for path in segments:
-            self._scan(path, repair=path == segments[-1])
-        self._number = int(segments[-1].stem.split("-")[1]) if segments else 1
-        self._file = open(self.folder / _SEGMENT.format(self._number), "ab")
+        try:
+            found = []
+            segments = self._segments()
+            for path in segments:
+                found += self._scan(path, repair=path == segments[-1])
+            self._number = int(segments[-1].stem.split("-")[1]) if segments else 1
+            self._file = open(self.folder / _SEGMENT.format(self._number), "ab")
+        except BaseException:
+            self._lock.close()  # closing releases the writer's lock
+            raise
+        try:
+            self._tell(found)
+        except BaseException:  # a notice that raises (warnings as errors) leaves no lock held
+            self.close()
+            raise
 
     def _segments(self) -> list[Path]:
         return sorted(self.folder.glob("segment-*.jsonl"))
 
-    def _scan(self, path: Path, *, repair: bool) -> None:
+    def _scan(self, path: Path, *, repair: bool) -> list[BadLine]:
+        """Count a segment's events and remember their ids (as Arrow decodes them, so an id
+        is the same string it was when appended); the lines it cannot read, set aside."""
         data = path.read_bytes()
         end = data.rfind(b"\n") + 1  # a torn last line was never acknowledged
+        torn = []
         if end < len(data):
-            if not repair:
-                raise LumosUserError(
-                    f"event log segment {str(path)!r} ends mid-line; it is not "
-                    "the last segment, so it was damaged outside Lumos.",
-                    code="unreadable_file",
-                )
-            with open(path, "r+b") as f:
-                f.truncate(end)
-                os.fsync(f.fileno())
-        head = b'{"event_id":"'
-        for line in data[:end].splitlines():  # our lines start with the id: no JSON parse
-            stop = line.find(b'"', len(head)) if line.startswith(head) else -1
-            stop = stop if stop > 0 and line[stop - 1 : stop] != b"\\" else -1
-            self._count += 1
-            if _SERVED in line:
-                continue
-            self._seen.add(
-                line[len(head) : stop].decode() if stop > 0 else json.loads(line)["event_id"]
-            )
+            if repair:
+                with open(path, "r+b") as f:
+                    f.truncate(end)
+                    os.fsync(f.fileno())
+            else:  # whole lines follow it: someone acknowledged them; keep the tail aside
+                reason = "the segment ends mid-line, but it is not the last one"
+                torn = [BadLine(path.name, end, data[end:], reason)]
+        data = data[:end]
+        table = None if torn else _lines.table(data)
+        found = []
+        if table is None:
+            data, found = self._clean(path, data, torn)
+            table = _lines.table(data)
+        self._count += table.num_rows
+        told = pc.not_equal(table.column("type"), "served")  # served ids are the server's own
+        self._seen.update(table.column("event_id").filter(told).to_pylist())
+        return found
+
+    def _clean(self, path: Path, data: bytes, extra=()) -> tuple[bytes, list[BadLine]]:
+        """``data`` (a segment's whole lines) without the lines it cannot read, and those
+        lines, moved to ``quarantine.jsonl`` where no other process writes the log."""
+        good, bad = _lines.split(data, path.name)
+        bad += extra
+        if not bad:
+            return good, bad
+        if not self.readonly:
+            with self._mutex:
+                return good, quarantine(self.folder, path, bad, reopen=self._reopen)
+        try:
+            lock = open(self.folder / "writer.lock", "a")
+        except OSError:  # a folder this process may not write: read around the lines
+            return good, bad
+        with lock:  # closing it releases the lock
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # a writer has the log; it moves them when it next opens
+                return good, bad
+            return good, quarantine(self.folder, path, bad)
+
+    def _reopen(self, path: Path) -> None:
+        """After ``path`` was rewritten: append to the new file, if it is the open segment."""
+        if self._file is not None and Path(self._file.name) == path:
+            self._file.close()
+            self._file = open(path, "ab")
+
+    def _tell(self, found: list[BadLine]) -> None:
+        if found:
+            self.quarantined += len(found)
+            self.bad_lines += found
+            self.notify(describe(str(self.folder), found))
 
     def _writable(self) -> None:
         if self.readonly:
@@ -273,7 +348,7 @@ class EventLog:
         Safe to call from several threads.
         """
         self._writable()
-        batch = _batch(events) if validate else list(events)
+        batch = _batch(events, self.horizon, self.skew) if validate else list(events)
         with self._mutex:
             return self._write(batch)
 
@@ -338,17 +413,20 @@ class EventLog:
         patterns = _patterns(where)
         if contains is not None:
             patterns.append([contains])
-        parts = []
-        for path in self._segments():
-            data = self._lines(path)
-            if patterns:
-                data = b"".join(
-                    line + b"\n"
-                    for line in data.splitlines()
-                    if all(any(p in line for p in any_of) for any_of in patterns)
-                )
-            parts.append(data)
-        return _select(_parse(b"".join(parts)), where)
+        segments = [(path, self._lines(path)) for path in self._segments()]
+        table = _lines.table(b"".join(_keep(data, patterns) for _, data in segments))
+        if table is None:  # a line Arrow cannot read: find it, set it aside, read the rest
+            parts, found = [], []
+            for path, data in segments:
+                if _lines.table(data) is None:
+                    data, bad = self._clean(path, data)
+                    found += bad
+                    if not self.readonly:  # appended since the log opened, and counted
+                        self._count -= sum(b.moved for b in bad)
+                parts.append(_keep(data, patterns))
+            table = _lines.table(b"".join(parts))
+            self._tell(found)
+        return _select(_lines.frame(table), where)
 
     @property
     def closed(self) -> bool:
@@ -361,99 +439,6 @@ class EventLog:
             self._file.close()
             fcntl.flock(self._lock, fcntl.LOCK_UN)
             self._lock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-_APPEND = """
-local n = 0
-for i, id in ipairs(ARGV) do
-  if i % 2 == 1 then
-    if id == '' or redis.call('SADD', KEYS[2], id) == 1 then
-      redis.call('XADD', KEYS[1], '*', 'e', ARGV[i + 1])
-      n = n + 1
-    end
-  end
-end
-return n
-"""
-
-
-class RedisEventLog:
-    """Funnel events on a Redis Stream, idempotent by ``event_id`` (a set of seen ids).
-
-    Each batch is one server-side script: every new event is added to the
-    stream and its id to the set together, so a resent batch adds nothing.
-
-    Parameters
-    ----------
-    url : str
-        ``redis://host:port/db``.
-    stream : str, default="lumos:events"
-    readonly : bool, default=False
-        Refuse appends (a process that only reads the stream).
-    """
-
-    def __init__(self, url: str, *, stream: str = "lumos:events", readonly: bool = False):
-        import redis
-
-        self.url, self.stream, self.readonly = url, stream, readonly
-        self._client = redis.Redis.from_url(url)
-        self._append = self._client.register_script(_APPEND)
-
-    def _writable(self) -> None:
-        if self.readonly:
-            raise LumosUserError(
-                f"event stream {self.stream!r} at {self.url!r} was opened read-only; open it "
-                "without readonly=True to append.",
-                code="read_only",
-            )
-
-    def append(self, events, *, validate: bool = True) -> int:
-        """Validate, de-duplicate and append a batch; the number of new events."""
-        self._writable()
-        batch = _batch(events) if validate else list(events)
-        args = []
-        for event in batch:  # an empty id: a served event, never de-duplicated
-            seen_as = event["event_id"] if event["type"] != "served" else ""
-            args += [seen_as, json.dumps(event, separators=(",", ":"))]
-        if not args:
-            return 0
-        return int(self._append(keys=[self.stream, self.stream + ":ids"], args=args))
-
-    def append_served(self, lines: list[str]) -> int:
-        """Append ``served`` events as :func:`~lumos.events.served_lines` made them, in one trip."""
-        self._writable()
-        if lines:
-            with self._client.pipeline(transaction=False) as pipe:
-                for line in lines:
-                    pipe.xadd(self.stream, {"e": line})
-                pipe.execute()
-        return len(lines)
-
-    def __len__(self) -> int:
-        return int(self._client.xlen(self.stream))
-
-    def read(self, **where) -> pd.DataFrame:
-        """The events on the stream, in order; filtered as :meth:`EventLog.read` filters."""
-        where = _where(where)
-        lines = b"\n".join(fields[b"e"] for _, fields in self._client.xrange(self.stream))
-        return _select(_parse(lines + b"\n" if lines else b""), where)
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
-        return self._closed
-
-    _closed = False
-
-    def close(self) -> None:
-        self._client.close()
-        self._closed = True
 
     def __enter__(self):
         return self
