@@ -26,6 +26,8 @@ def start(args, port: int, *, out=None) -> subprocess.Popen:
         stdout=sink,
         stderr=subprocess.STDOUT if out is not None else None,
     )
+    if out is not None:
+        sink.close()  # the child holds its own copy
     for _ in range(400):
         if proc.poll() is not None:
             pytest.fail(f"lumos serve exited with {proc.returncode}")

@@ -211,3 +211,32 @@ def test_a_public_bind_with_reads_open_is_refused_before_anything_loads(tmp_path
     assert got.exit_code != 0
     assert "--insecure-public" in got.output and "no read key" in got.output
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_line_the_log_cannot_read_never_stops_a_start(folder, tmp_path):
+    events = tmp_path / "events"
+    with EventLog(events) as log:
+        log.append([{**GOOD, "event_id": "kept"}])
+    with open(events / "segment-00000001.jsonl", "ab") as f:  # what an older server wrote
+        f.write(b'{"event_id": "x", "position": 1180591620717411303424}\n')
+    port = free_port()
+    argv = [*args(folder)[:2], "--events", events, *args(folder)[4:]]
+    proc = start(argv, port, out=tmp_path / "said.txt")
+    try:
+        status, _, text = request(port, "GET", "/metrics", headers={"X-API-Key": READ})
+        assert status == 200 and "lumos_events_quarantined 1.0" in text.decode()
+    finally:
+        stop(proc)
+    said = (tmp_path / "said.txt").read_text()
+    assert said.count("warning: event log") == 1 and "quarantine.jsonl" in said
+    with EventLog(events, readonly=True) as log:
+        assert "kept" in set(log.read()["event_id"])
+
+
+GOOD = {
+    "tracking_id": "t",
+    "type": "impression",
+    "member_id": "m1",
+    "item_id": "c1",
+    "ts": 1767225600,
+}

@@ -173,7 +173,7 @@ def app_from_config(config: ServeConfig):
         if config.events:
             from lumos.events import open_event_log
 
-            events = open_event_log(config.events)
+            events = open_event_log(config.events, notify=say_warning)
         if config.cohorts:
             from lumos.cohorts import CohortService, load_config
 
@@ -205,6 +205,13 @@ def app_from_config(config: ServeConfig):
         example_member=config.example_member,
         **options,
     )
+
+
+def say_warning(message: str) -> None:
+    """A warning the server gives once, at start (lines of its event log set aside)."""
+    import sys
+
+    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def load_insights(path) -> pd.DataFrame:

@@ -49,6 +49,11 @@ class Metrics:
             ["table"],
             registry=r,
         )
+        self.quarantined = Gauge(
+            "lumos_events_quarantined",
+            "Lines of the event log set aside as unreadable (see the log's quarantine.jsonl)",
+            registry=r,
+        )
         self.key_reload_errors = Gauge(
             "lumos_keys_file_errors", "Times the keys file could not be read again", registry=r
         )

@@ -33,4 +33,5 @@ def metrics(request: Request) -> str:
     for table, size in s.held().items():
         s.metrics.held.labels(table).set(size)
     s.metrics.key_reload_errors.set(s.keys.reload_errors)
+    s.metrics.quarantined.set(getattr(s.events, "quarantined", 0))
     return s.metrics.text()
