@@ -30,6 +30,7 @@ CODES: dict[str, str] = {
     "untrusted_pickle": "A pickled model was refused: loading one runs code (pass trust).",
     # files
     "file_not_found": "A file or folder the step reads does not exist.",
+    "not_writable": "A folder a command writes to cannot be written.",
     "unknown_format": "A file's name does not say a format Lumos reads or writes.",
     "unreadable_file": "A file exists but could not be read or parsed as what it should be.",
     "missing_dataset": "A public dataset is not installed where Lumos looks for it.",
@@ -82,6 +83,7 @@ CODES: dict[str, str] = {
     "unknown_plugin": "A cohorts plugin name is not one Lumos knows.",
     "bad_plugin": "A cohorts plugin does not implement the plugin interface.",
     "service_failed": "A downstream service did not start or answer.",
+    "port_in_use": "The port a server would listen on is taken; give another with --port.",
     "spark_worker_env": "Spark's Python workers run an interpreter that cannot import Lumos.",
     # the HTTP API
     "unauthorized": "The request needs a valid X-API-Key header (a key of the route's scope).",

@@ -39,9 +39,19 @@ from lumos.cli._common import SEED, friendly
 @click.option("--no-browser", is_flag=True, help="Do not open the dashboard in a web browser.")
 @friendly
 def demo(out, n_accounts, months, random_state, no_serve, port, no_browser):
-    """Run the main job on generated data, then serve what it computed."""
-    from lumos.demo import demo_app, run_demo
+    """Run the main job on generated data, then serve what it computed.
 
+    SIGTERM stops it as Ctrl-C does: the services it started stop with it.
+    """
+    import signal
+
+    from lumos.demo import demo_app, run_demo
+    from lumos.serve import check_port
+
+    signal.signal(signal.SIGTERM, _terminated)  # unwinds: child services stop with it
+    if not no_serve:
+        check_port("127.0.0.1", port)  # before the minute of computing
+    check_writable(Path(out))
     done = run_demo(
         Path(out), n_accounts=n_accounts, months=months, random_state=random_state, echo=click.echo
     )
@@ -60,6 +70,29 @@ def demo(out, n_accounts, months, random_state, no_serve, port, no_browser):
 
             threading.Timer(1.5, webbrowser.open, args=(f"http://127.0.0.1:{port}/",)).start()
         run_server(app, "127.0.0.1", port)
+
+
+def _terminated(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def check_writable(folder: Path) -> None:
+    """Fail at once when ``folder`` cannot be written, before anything is computed."""
+    import tempfile
+
+    from lumos.errors import LumosUserError
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise LumosUserError(
+            f"--out {str(folder)!r} cannot be written ({exc.strerror}); give a folder you "
+            "can write to.",
+            code="not_writable",
+            file=str(folder),
+        ) from None
 
 
 def serving_message(port: int, member: str, account: str, keys: dict | None = None) -> str:

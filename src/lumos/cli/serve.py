@@ -133,6 +133,13 @@ from lumos.cli._common import friendly, split
     type=click.FloatRange(0.1, 1000),
     help="Served events are written and synced together this often.",
 )
+@click.option(
+    "--grace",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0, 600),
+    help="On SIGTERM or Ctrl-C, seconds requests under way get to finish before it stops.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @friendly
@@ -163,6 +170,7 @@ def serve(
     session_hours,
     insecure_public,
     flush_ms,
+    grace,
     host,
     port,
 ):
@@ -177,12 +185,20 @@ def serve(
     """
     import os
 
-    from lumos.serve import ServeConfig, app_from_config, check_binding, is_loopback, run_server
+    from lumos.serve import (
+        ServeConfig,
+        app_from_config,
+        check_binding,
+        check_port,
+        is_loopback,
+        run_server,
+    )
 
     def given(flags, env):
         return (*flags, *filter(None, os.environ.get(env, "").split(",")))
 
     keys = given(key_hashes, "LUMOS_API_KEY_HASHES")
+    check_port(host, port)  # before the minutes of loading
     if not is_loopback(host) and not insecure_public:  # refuse before the minutes of loading
         check_early(host, read_hashes, keys if read_keys else (), keys_file)
     settings = ServeConfig(
@@ -220,7 +236,7 @@ def serve(
     )
     for line in said:
         click.echo(f"  {line}")
-    run_server(app, host, port)
+    run_server(app, host, port, grace=grace)
 
 
 def check_early(host, read_hashes, legacy_read, keys_file) -> None:

@@ -29,6 +29,7 @@ __all__ = [
     "Services",
     "app_from_config",
     "check_binding",
+    "check_port",
     "create_app",
     "hash_key",
     "is_loopback",
@@ -44,16 +45,52 @@ __all__ = [
 ]
 
 
-def run_server(app, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve ``app`` with uvicorn, without what serving behind no proxy needs (a few % of CPU)."""
+def run_server(app, host: str = "127.0.0.1", port: int = 8000, *, grace: float = 10.0) -> None:
+    """Serve ``app`` with uvicorn, without what serving behind no proxy needs (a few % of CPU).
+
+    SIGTERM and SIGINT stop it cleanly: requests under way get ``grace`` seconds to
+    finish, then the app shuts down (the logs flushed and synced, the offer policy saved),
+    and the signal ends this process as an exception — ``SystemExit`` for SIGTERM — so
+    every ``with`` block around the call (child services, stores) is left in order.
+    """
+    import signal
+
     import uvicorn
 
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level="warning",
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-    )
+    def terminated(signum, frame):  # uvicorn raises the signal again once it has stopped
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+            timeout_graceful_shutdown=grace,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def check_port(host: str, port: int, option: str = "--port") -> None:
+    """Fail at once, with ``error [port_in_use]``, when ``host:port`` is taken — before a
+    command computes anything."""
+    import socket
+
+    from lumos.errors import LumosUserError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise LumosUserError(
+                f"port {port} on {host} is taken ({exc.strerror}): another server is there. "
+                f"Give {option} with a free one, or stop the other server.",
+                code="port_in_use",
+            ) from None

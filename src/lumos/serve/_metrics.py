@@ -54,6 +54,14 @@ class Metrics:
             "Lines of the event log set aside as unreadable (see the log's quarantine.jsonl)",
             registry=r,
         )
+        self.served_dropped = Gauge(
+            "lumos_served_dropped",
+            "Served events dropped because the event log could not take them in time",
+            registry=r,
+        )
+        self.served_faults = Gauge(
+            "lumos_served_write_faults", "Rounds of served events the log refused", registry=r
+        )
         self.key_reload_errors = Gauge(
             "lumos_keys_file_errors", "Times the keys file could not be read again", registry=r
         )

@@ -23,6 +23,13 @@ def readyz(request: Request):
     live = s.store.version
     if live is None:
         raise ApiError(503, "not_ready", "the store has no published version yet")
+    if s.served is not None and s.served.problem is not None:  # it cannot record what it shows
+        raise ApiError(
+            503,
+            "not_ready",
+            f"served events cannot be written to the event log ({s.served.problem}); "
+            f"{len(s.served.pending):,} wait, {s.served.dropped:,} dropped so far",
+        )
     s.metrics.live(live)
     return {"status": "ready", "version": live}
 
@@ -34,4 +41,7 @@ def metrics(request: Request) -> str:
         s.metrics.held.labels(table).set(size)
     s.metrics.key_reload_errors.set(s.keys.reload_errors)
     s.metrics.quarantined.set(getattr(s.events, "quarantined", 0))
+    if s.served is not None:
+        s.metrics.served_dropped.set(s.served.dropped)
+        s.metrics.served_faults.set(s.served.faults)
     return s.metrics.text()
