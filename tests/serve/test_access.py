@@ -279,3 +279,26 @@ def test_bad_keys_are_named():
         create_app(store=None, treatment=lambda m: ("A", "x"), keys={"read": ["secret"]})
     with pytest.raises(LumosUserError, match="'admin' is not a scope"):
         create_app(store=None, treatment=lambda m: ("A", "x"), keys={"admin": [hash_key("k")]})
+
+
+def test_the_event_time_window_is_the_servers_to_configure(tmp_path):
+    from lumos.serve import ServeConfig, app_from_config
+
+    make_app(tmp_path).state.services.store.close()  # publishes the store, then lets it go
+    config = ServeConfig(
+        store=str(tmp_path / "store"),
+        events=str(tmp_path / "late"),
+        write_key_hashes=(hash_key(WRITE),),
+        events_horizon="2020-01-01",
+        events_skew=0,
+    )
+    h = {"X-API-Key": WRITE}
+    with TestClient(app_from_config(config)) as c:
+        old = c.post("/v1/events", json={"events": [{**event(), "ts": "2019-12-31"}]}, headers=h)
+        assert old.status_code == 400 and old.json()["field"].endswith("ts")
+        ahead = {**event(1), "ts": time.time() + 60}
+        assert c.post("/v1/events", json={"events": [ahead]}, headers=h).status_code == 400
+        ok = {**event(2), "ts": "2020-06-01"}
+        assert c.post("/v1/events", json={"events": [ok]}, headers=h).status_code == 200
+    with pytest.raises(LumosUserError, match="is not a date"):
+        ServeConfig(store="s", events_horizon="soon")

@@ -115,6 +115,17 @@ from lumos.cli._common import friendly, split
     help="The most bytes a POST /v1/events body may hold.",
 )
 @click.option(
+    "--events-horizon",
+    help="The earliest ts an event may carry (ISO 8601; default 2000-01-01).",
+)
+@click.option(
+    "--events-skew",
+    default=300.0,
+    show_default=True,
+    type=click.FloatRange(0, 86_400),
+    help="Seconds an event's ts may run ahead of the server's clock.",
+)
+@click.option(
     "--session-hours",
     default=8.0,
     show_default=True,
@@ -167,6 +178,8 @@ def serve(
     courses_path,
     read_keys,
     max_events_body,
+    events_horizon,
+    events_skew,
     session_hours,
     insecure_public,
     flush_ms,
@@ -225,6 +238,8 @@ def serve(
         api_key_hashes=keys,
         read_keys=read_keys,
         events_body=max_events_body,
+        events_horizon=events_horizon,
+        events_skew=events_skew,
         session_hours=session_hours,
         flush_ms=flush_ms,
     )

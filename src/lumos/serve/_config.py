@@ -64,6 +64,10 @@ class ServeConfig:
         ``api_key_hashes`` are read keys too.
     events_body : int, default=1,000,000
         The most bytes a ``POST /v1/events`` body may hold.
+    events_horizon : str, optional
+        The earliest ``ts`` an event may carry (ISO 8601; default 2000-01-01).
+    events_skew : float, default=300
+        The seconds an event's ``ts`` may run ahead of the server's clock.
     session_hours : float, default=8
         How long a dashboard sign-in lasts.
     flush_ms : float, default=20.0
@@ -98,6 +102,8 @@ class ServeConfig:
     api_key_hashes: tuple[str, ...] = ()
     read_keys: bool = False
     events_body: int = 1_000_000
+    events_horizon: str | None = None
+    events_skew: float = 300.0
     session_hours: float = 8.0
     flush_ms: float = 20.0
     max_count: int = 100
@@ -128,6 +134,16 @@ class ServeConfig:
         check_number("ServeConfig", "max_count", self.max_count, low=1, integer=True)
         check_number("ServeConfig", "events_body", self.events_body, low=1024, integer=True)
         check_number("ServeConfig", "session_hours", self.session_hours, low=0.01, high=720)
+        check_number("ServeConfig", "events_skew", self.events_skew, low=0, high=86_400)
+        if self.events_horizon is not None:
+            try:
+                self.events_horizon = pd.Timestamp(self.events_horizon, tz="UTC")
+            except (ValueError, TypeError):
+                raise LumosUserError(
+                    f"ServeConfig, events_horizon: {self.events_horizon!r} is not a date; "
+                    "give ISO 8601 (2020-01-01).",
+                    code="bad_argument",
+                ) from None
 
     def keys(self) -> dict[str, tuple[str, ...]]:
         """The digests given per scope (the keys file's come on top)."""
@@ -173,7 +189,13 @@ def app_from_config(config: ServeConfig):
         if config.events:
             from lumos.events import open_event_log
 
-            events = open_event_log(config.events, notify=say_warning)
+            horizon = config.events_horizon
+            events = open_event_log(
+                config.events,
+                notify=say_warning,
+                horizon=None if horizon is None else horizon.to_pydatetime(),
+                skew=config.events_skew,
+            )
         if config.cohorts:
             from lumos.cohorts import CohortService, load_config
 
