@@ -67,6 +67,7 @@ CODES: dict[str, str] = {
     "incoherent": "A narrative's features pull the score the other way from the reason it gives.",
     # store, events, experiments
     "store_unavailable": "The online store could not be reached.",
+    "log_unavailable": "The event log cannot write now (disk full, read-only, …); retry later.",
     "version_exists": "A store version with that name is already published.",
     "unknown_version": "A store version is not one the store keeps.",
     "no_version": "No store version to switch to.",
@@ -167,6 +168,28 @@ class ApiError(LumosError):
         self.status, self.field = status, field
 
 
+class LogUnavailable(LumosError):
+    """The event log cannot write now (the disk is full, read-only, failing, …): the batch
+    was not written, nothing of it is in the log, and it may be sent again.
+
+    Not the caller's fault and not for good: a server answers it with 503 and a
+    ``Retry-After`` of ``retry_after`` seconds; the log tries again, from where its last
+    acknowledged batch ended, on the next batch.
+
+    >>> raise LogUnavailable("event log 'events': the disk is full.", retry_after=5)
+    Traceback (most recent call last):
+    lumos.errors.LogUnavailable: event log 'events': the disk is full.
+    """
+
+    code = "log_unavailable"
+    retry_after: int = 5
+
+    def __init__(self, message: str, *, retry_after: int | None = None):
+        super().__init__(message)
+        if retry_after is not None:
+            self.retry_after = retry_after
+
+
 def codes_table() -> str:
     """The registry as the Markdown table of ``docs/errors.md``.
 
@@ -207,6 +230,7 @@ __all__ = [
     "CODES",
     "ApiError",
     "DataValidationError",
+    "LogUnavailable",
     "LumosError",
     "LumosUserError",
     "NotFittedError",  # noqa: F822 (made on first use by __getattr__)

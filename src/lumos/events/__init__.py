@@ -1,6 +1,7 @@
 """Funnel tracking: the unified event, durable logs (disk, Redis Streams) behind
 :func:`open_event_log`, legacy shapes."""
 
+from lumos.errors import LogUnavailable
 from lumos.events._event import (
     FIELDS,
     LIMITS,
@@ -21,6 +22,7 @@ __all__ = [
     "TYPES",
     "BadLine",
     "EventLog",
+    "LogUnavailable",
     "RedisEventLog",
     "by_type",
     "funnel",

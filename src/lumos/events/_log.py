@@ -15,6 +15,15 @@ JSON object per line, a new segment past ``segment_bytes``. One process writes
 (a lock file says so); a crash can leave at most a torn last line, which the
 next open cuts off: it was never acknowledged.
 
+A batch is acknowledged only once it is durable, and a batch that fails leaves
+the log as it was: a write or ``fsync`` that fails (a full disk, a read-only or
+failing one) cuts the segment back to where the last acknowledged batch ended,
+forgets nothing it had and remembers nothing of the batch (a retry is new, not
+a duplicate), and raises :class:`~lumos.errors.LogUnavailable`. Bytes go to the
+file unbuffered, so none of a failed batch can be written later. The next batch
+tries again, so the log recovers by itself once the disk does. A new segment
+that cannot be created leaves the log writing to the one it has.
+
 A line the log cannot read back (damaged on disk, written by hand or by an older
 version that let an integer past int64 or a lone surrogate through) never stops
 it from opening: the line is moved to ``quarantine.jsonl`` in the folder, the
@@ -34,7 +43,7 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from lumos._targets import parse_target
-from lumos.errors import DataValidationError, LumosUserError
+from lumos.errors import DataValidationError, LogUnavailable, LumosUserError
 from lumos.events import _lines
 from lumos.events._event import FIELDS, validate_event
 from lumos.events._lines import BadLine
@@ -201,6 +210,10 @@ class EventLog:
         The lines set aside as unreadable since the log was opened.
     bad_lines : list of BadLine
         Those lines: ``segment``, byte ``offset``, ``raw`` bytes and ``reason``.
+    write_faults : int
+        The disk faults met since the log was opened: each batch refused with
+        :class:`~lumos.errors.LogUnavailable`, and each new segment that could not
+        be created (the log kept writing to the last one).
 
     Examples
     --------
@@ -235,7 +248,11 @@ class EventLog:
         self._seen: set[str] = set()
         self._mutex = threading.Lock()
         self._count = 0
-        self._file = None
+        self.write_faults = 0
+        self._file = None  # the open segment, unbuffered
+        self._size = 0  # its bytes acknowledged: where the last durable batch ended
+        self._dirty = False  # whether it may hold bytes past _size (a failed batch's)
+        self._moved = False  # whether it was replaced (quarantine) but not yet reopened
         if readonly:
             if not self.folder.is_dir():
                 raise LumosUserError(
@@ -261,7 +278,7 @@ class EventLog:
             for path in segments:
                 found += self._scan(path, repair=path == segments[-1])
             self._number = int(segments[-1].stem.split("-")[1]) if segments else 1
-            self._file = open(self.folder / _SEGMENT.format(self._number), "ab")
+            self._open(self.folder / _SEGMENT.format(self._number))
         except BaseException:
             self._lock.close()  # closing releases the writer's lock
             raise
@@ -320,11 +337,26 @@ class EventLog:
                 return good, bad
             return good, quarantine(self.folder, path, bad)
 
+    def _open(self, path: Path) -> None:
+        """Append to ``path`` from now on (unbuffered: a failed write leaves no bytes behind
+        for a later one to flush); the segment open before, if any, is closed after."""
+        file = open(path, "ab", buffering=0)
+        old, self._file = self._file, file
+        self._size = os.fstat(file.fileno()).st_size
+        self._dirty = self._moved = False
+        if old is not None:
+            try:
+                old.close()
+            except OSError:  # its batches were synced as they were acknowledged
+                pass
+
     def _reopen(self, path: Path) -> None:
         """After ``path`` was rewritten: append to the new file, if it is the open segment."""
         if self._file is not None and Path(self._file.name) == path:
-            self._file.close()
-            self._file = open(path, "ab")
+            try:
+                self._open(path)
+            except OSError:  # the next batch opens it first: none goes to the file replaced
+                self._dirty = self._moved = True
 
     def _tell(self, found: list[BadLine]) -> None:
         if found:
@@ -379,15 +411,71 @@ class EventLog:
         return len(lines)
 
     def _put(self, lines: list[str]) -> None:
-        if self._file.tell() > self.segment_bytes:
-            self._file.close()
-            self._number += 1
-            self._file = open(self.folder / _SEGMENT.format(self._number), "ab")
-        self._file.write(("\n".join(lines) + "\n").encode())
-        self._file.flush()
-        if self.fsync:
-            os.fsync(self._file.fileno())
+        """Write ``lines`` durably, or raise :class:`LogUnavailable` with the log as it was."""
+        data = ("\n".join(lines) + "\n").encode()
+        if self._dirty and not self._restore():
+            raise self._fault(None, len(lines))
+        if self._size > self.segment_bytes:
+            self._roll()
+        try:
+            view = memoryview(data)
+            while view:  # a short write (the disk filled mid-batch) writes the rest, or raises
+                view = view[self._file.write(view) :]
+            if self.fsync:
+                os.fsync(self._file.fileno())
+        except BaseException as exc:
+            self._dirty = True
+            self._restore()
+            if isinstance(exc, OSError):
+                raise self._fault(exc, len(lines)) from exc
+            raise
+        self._size += len(data)
         self._count += len(lines)
+
+    def _roll(self) -> None:
+        """Go on in a new segment; if it cannot be created, stay in this one (and try again
+        on the next batch): the log is never left without a file to write."""
+        path = self.folder / _SEGMENT.format(self._number + 1)
+        try:
+            self._open(path)
+        except OSError:
+            self.write_faults += 1
+            return
+        self._number += 1
+
+    def _restore(self) -> bool:
+        """Cut the segment back to its acknowledged bytes (or open it again, if it was
+        replaced); whether that worked. A closed log is left as it is."""
+        if self._file.closed:
+            return False
+        try:
+            if self._moved:
+                self._open(Path(self._file.name))
+                return True
+            os.ftruncate(self._file.fileno(), self._size)
+            if self.fsync:
+                os.fsync(self._file.fileno())  # the cut is as durable as the batches were
+        except OSError:
+            return False
+        self._dirty = False
+        return True
+
+    def _fault(self, exc: OSError | None, n: int) -> LogUnavailable:
+        self.write_faults += 1
+        why = f" ({exc.strerror or exc})" if exc is not None else ""
+        if not self._dirty:
+            cut = f"was cut back to its last acknowledged byte ({self._size:,})"
+        else:
+            cut = "could not be " + ("opened again" if self._moved else "cut back")
+            cut += " yet (the next batch tries again first)"
+        retry = LogUnavailable.retry_after
+        return LogUnavailable(
+            f"event log {str(self.folder)!r} cannot write now{why}: the batch of {n} "
+            f"event{'s' if n != 1 else ''} was not written, and {Path(self._file.name).name} "
+            f"{cut}. Free space on the disk (or make it writable) and send the batch again "
+            f"in {retry} s; the log goes on by itself.",
+            retry_after=retry,
+        )
 
     def __len__(self) -> int:
         if self.readonly:
