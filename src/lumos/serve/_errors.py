@@ -7,12 +7,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from lumos.errors import ApiError, LumosError
+from lumos.errors import ApiError, LogUnavailable, LumosError
 
 
-def error_response(exc: ApiError) -> JSONResponse:
+def error_response(exc: ApiError, headers: dict | None = None) -> JSONResponse:
     body = {"code": exc.code, "message": exc.message, "field": exc.field}
-    return JSONResponse(body, status_code=exc.status)
+    return JSONResponse(body, status_code=exc.status, headers=headers)
 
 
 def add_error_handlers(app: FastAPI) -> None:
@@ -21,6 +21,12 @@ def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request, exc: ApiError):
         return error_response(exc)
+
+    @app.exception_handler(LogUnavailable)
+    async def _log_unavailable(request, exc: LogUnavailable):
+        # the log wrote nothing of the batch: the client sends it again, later
+        retry = {"Retry-After": str(int(exc.retry_after))}
+        return error_response(ApiError(503, exc.code, exc.message), retry)
 
     @app.exception_handler(LumosError)
     async def _lumos_error(request, exc: LumosError):

@@ -54,6 +54,11 @@ class Metrics:
             "Lines of the event log set aside as unreadable (see the log's quarantine.jsonl)",
             registry=r,
         )
+        self.log_faults = Gauge(
+            "lumos_event_log_write_faults",
+            "Batches the event log refused (disk full, read-only), each written not at all",
+            registry=r,
+        )
         self.served_dropped = Gauge(
             "lumos_served_dropped",
             "Served events dropped because the event log could not take them in time",

@@ -41,6 +41,7 @@ def metrics(request: Request) -> str:
         s.metrics.held.labels(table).set(size)
     s.metrics.key_reload_errors.set(s.keys.reload_errors)
     s.metrics.quarantined.set(getattr(s.events, "quarantined", 0))
+    s.metrics.log_faults.set(getattr(s.events, "write_faults", 0))
     if s.served is not None:
         s.metrics.served_dropped.set(s.served.dropped)
         s.metrics.served_faults.set(s.served.faults)

@@ -3,6 +3,7 @@ a port already taken, a disk that fills while the server records what it shows."
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import signal
@@ -18,6 +19,7 @@ import pytest
 from server_helpers import free_port, stop
 
 from lumos.events import EventLog
+from lumos.serve import hash_key
 from lumos.store import COLD_START, LMDBStore, build_records
 
 
@@ -147,7 +149,7 @@ def test_a_full_disk_stops_the_recording_not_the_server_and_nothing_is_lost(stor
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "lumos.cli", "serve", "--store", store, "--events",
-         tmp_path / "events", "--port", str(port)],
+         tmp_path / "events", "--port", str(port), "--write-key-hash", hash_key("w")],
         stdout=subprocess.DEVNULL, preexec_fn=small_disk,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -170,15 +172,40 @@ def test_a_full_disk_stops_the_recording_not_the_server_and_nothing_is_lost(stor
         with urllib.request.urlopen(f"{base}/metrics") as r:
             metrics = r.read().decode()
         assert "lumos_served_write_faults" in metrics
+        batch = [
+            {"event_id": f"c{i}", "tracking_id": "t", "type": "impression", "member_id": "m1",
+             "item_id": "c1", "ts": time.time() - 5}
+            for i in range(300)
+        ]  # fmt: skip
+        refused = post(f"{base}/v1/events", batch)
+        assert refused.status == 503 and refused.headers["Retry-After"] == "5"
+        assert json.loads(refused.read())["code"] == "log_unavailable"
         resource.prlimit(server.pid, resource.RLIMIT_FSIZE, (-1, -1))  # space freed
         deadline = time.monotonic() + 2
         while status(f"{base}/readyz") != 200:
             assert time.monotonic() < deadline, "not ready 2 s after the space came back"
             time.sleep(0.05)
+        again = post(f"{base}/v1/events", batch)  # the client's retry: written once
+        assert again.status == 200 and json.loads(again.read())["accepted"] == 300
         time.sleep(0.2)
     finally:
         stop(server)
     with EventLog(tmp_path / "events", readonly=True) as log:
         served = log.read(type="served")
+        sent = log.read(type="impression")
     assert len(served) == shown  # every event shown, recorded once: none lost, none twice
     assert served["event_id"].is_unique
+    assert sorted(sent["event_id"]) == sorted(e["event_id"] for e in batch)
+
+
+def post(url, events):
+    request = urllib.request.Request(
+        url,
+        data=json.dumps({"events": events}).encode(),
+        headers={"Content-Type": "application/json", "X-API-Key": "w"},
+        method="POST",
+    )
+    try:
+        return urllib.request.urlopen(request, timeout=10)
+    except urllib.error.HTTPError as e:
+        return e
