@@ -2,8 +2,9 @@
 
 Latency is measured from each request's *scheduled* time, so a slow response
 that delays the ones behind it shows in their latencies too (no coordinated
-omission). Run as ``python _load.py URL_PATHS_FILE RATE SECONDS PORT`` in its
-own process (:func:`_common.run_child`); reports latency (ms) percentiles, errors, sent.
+omission). Run as ``python _load.py URL_PATHS_FILE RATE SECONDS PORT [HEADER]`` in its
+own process (:func:`_common.run_child`), ``HEADER`` (``"Name: value"``) sent with every
+request; reports latency (ms) percentiles, errors (4xx and 5xx), server errors (5xx), sent.
 """
 
 from __future__ import annotations
@@ -36,10 +37,11 @@ async def _one(pool: asyncio.Queue, port: int, request: bytes) -> int:
         return 599
 
 
-async def run(paths: list[str], rate: float, seconds: float, port: int) -> dict:
+async def run(paths: list[str], rate: float, seconds: float, port: int, header: str = "") -> dict:
     pool: asyncio.Queue = asyncio.Queue()
     n = int(rate * seconds)
-    requests = [f"GET {p} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode() for p in paths]
+    extra = f"{header}\r\n" if header else ""
+    requests = [f"GET {p} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}\r\n".encode() for p in paths]
     latency, status = np.zeros(n), np.zeros(n, dtype=np.int64)
     start = time.perf_counter() + 0.1
 
@@ -59,6 +61,7 @@ async def run(paths: list[str], rate: float, seconds: float, port: int) -> dict:
     return {
         "sent": n,
         "errors": int((status >= 400).sum()),
+        "server_errors": int(((status >= 500) & (status != 599)).sum()),
         "p50_ms": float(np.percentile(ms, 50)),
         "p99_ms": float(np.percentile(ms, 99)),
         "max_ms": float(ms.max()),
@@ -72,5 +75,6 @@ if __name__ == "__main__":
         float(sys.argv[3]),
         int(sys.argv[4]),
     )
+    header = sys.argv[5] if len(sys.argv) > 5 else ""
     paths = open(paths_file).read().split()
-    report_child(asyncio.run(run(paths, rate, seconds, port)))
+    report_child(asyncio.run(run(paths, rate, seconds, port, header)))

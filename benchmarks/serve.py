@@ -75,8 +75,12 @@ def _wait(port: int, proc) -> None:
     raise RuntimeError("the server did not start")
 
 
-def start(args: list[str], port: int):
-    proc = subprocess.Popen([sys.executable, *args, "--port", str(port)], stdout=subprocess.DEVNULL)
+def start(args: list[str], port: int, stderr=None):
+    """``python ARGS --port PORT`` once it answers ``/healthz``; ``stderr`` (a file) takes
+    what it says there."""
+    proc = subprocess.Popen(
+        [sys.executable, *args, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=stderr
+    )
     try:
         _wait(port, proc)
     except RuntimeError:
@@ -90,10 +94,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def load(port: int, paths_file: Path, rate: float, seconds: float, pid: int) -> dict:
-    """:mod:`_load`'s figures at ``rate`` for ``seconds``, and the server's CPU per request."""
+def load(
+    port: int, paths_file: Path, rate: float, seconds: float, pid: int, header: str = ""
+) -> dict:
+    """:mod:`_load`'s figures at ``rate`` for ``seconds`` (``header``, ``"Name: value"``, sent
+    with every request), and the server's CPU per request."""
     before = cpu_seconds(pid)
     args = [str(HERE / "_load.py"), str(paths_file), str(rate), str(seconds), str(port)]
+    args += [header] if header else []
     result, _ = run_child(args)
     result["server_cpu_us_per_request"] = (cpu_seconds(pid) - before) / result["sent"] * 1e6
     return result
