@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from lumos.cli import main
 from lumos.data.demo import offers
 from lumos.events import EventLog
-from lumos.serve import ServeConfig, app_from_config
+from lumos.serve import ServeConfig, app_from_config, hash_key
 from lumos.store import LMDBStore
 
 
@@ -94,9 +94,17 @@ def test_retrain_evaluate_and_serve(folder):
         ["logged", "logged"],
     ]
     LMDBStore(folder / "store").close()  # serve opens an existing store
-    app = app_from_config(ServeConfig(store=str(folder / "store"), offers=str(folder / "lin")))
+    app = app_from_config(
+        ServeConfig(
+            store=str(folder / "store"),
+            offers=str(folder / "lin"),
+            decide_key_hashes=(hash_key("decider"),),
+        )
+    )
     with TestClient(app) as client:
-        offer = client.post("/v1/members/om000003/offer?channel=notification").json()
+        offer = client.post(
+            "/v1/members/om000003/offer?channel=notification", headers={"X-API-Key": "decider"}
+        ).json()
     assert offer["arm_id"] == "none" or offer["arm_id"].endswith("/notification")
     # the Offers page judges the model on --offer-log (a file here), read in the background
     # from the server's start: wait for the figures, then visit

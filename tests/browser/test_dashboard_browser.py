@@ -397,18 +397,22 @@ def test_with_a_read_key_the_dashboard_signs_in_once_and_its_calls_carry_the_ses
 ):
     page.goto(f"{keyed_server}/network?member=M000001")
     assert "/login?next=" in page.url  # asked, and sent back after
+    page.wait_for_load_state("networkidle")
     page.fill('input[name="key"]', "not-the-key")
     page.click('button[type="submit"]')
     assert "not a read key" in page.inner_text('p[role="alert"]')
     page.fill('input[name="key"]', "reader-key")
     page.click('button[type="submit"]')
     page.wait_for_url("**/network?member=M000001")
+    page.wait_for_load_state("networkidle")
     cookies = page.context.cookies()
     session = next(c for c in cookies if c["name"] == "lumos_session")
     assert session["httpOnly"] and session["sameSite"] == "Strict"
     page.goto(f"{keyed_server}/accounts")  # every page now, and the pop-up's API call
     page.locator("button.info").first.click()
     page.locator("dialog#insight p.narrative").first.wait_for()
+    page.wait_for_load_state("networkidle")  # nothing of the page left loading as it goes
     page.goto(f"{keyed_server}/logout")
     page.goto(f"{keyed_server}/accounts")
     assert "/login?next=" in page.url
+    page.wait_for_load_state("networkidle")

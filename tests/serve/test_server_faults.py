@@ -99,7 +99,11 @@ def test_a_taken_port_is_found_before_any_work(tmp_path):
         ):
             started = time.monotonic()
             run = lumos(*args)
-            out, _ = run.communicate(timeout=60)
+            try:
+                out, _ = run.communicate(timeout=60)
+            finally:
+                run.kill()  # a run that did not stop in time (the old behaviour) stops here
+                run.wait()
             assert run.returncode == 2, out
             assert f"error [port_in_use]: port {port} on 127.0.0.1 is taken" in out
             assert "--port" in out and time.monotonic() - started < 30
