@@ -211,9 +211,9 @@ def serve(
         return (*flags, *filter(None, os.environ.get(env, "").split(",")))
 
     keys = given(key_hashes, "LUMOS_API_KEY_HASHES")
-    check_port(host, port)  # before the minutes of loading
     if not is_loopback(host) and not insecure_public:  # refuse before the minutes of loading
         check_early(host, read_hashes, keys if read_keys else (), keys_file)
+    check_port(host, port)
     settings = ServeConfig(
         store=target,
         experiments=config,
