@@ -1,4 +1,4 @@
-"""The event-log contract, run on each backend by the ``event_log`` fixture (disk and Redis).
+"""The event-log contract, run on each backend by the ``event_log`` fixture (disk, SQLite, Redis).
 
 The fixtures live here, not in a conftest.py: a second conftest.py under tests/ clashes with
 the others by name when the doctests collect them.
@@ -10,14 +10,24 @@ import pytest
 from test_events import event
 
 from lumos.errors import DataValidationError, LumosUserError
-from lumos.events import FIELDS, EventLog, RedisEventLog, new_id, open_event_log, served_lines
+from lumos.events import (
+    FIELDS,
+    EventLog,
+    RedisEventLog,
+    SQLiteEventLog,
+    new_id,
+    open_event_log,
+    served_lines,
+)
 
 
-@pytest.fixture(params=["disk", "redis"])
+@pytest.fixture(params=["disk", "sqlite", "redis"])
 def log_target(request, tmp_path):
     """``(name, open)``: ``open(**kwargs)`` opens the log of one fresh target."""
     if request.param == "disk":
         target, options = str(tmp_path / "log"), {}
+    elif request.param == "sqlite":
+        target, options = str(tmp_path / "events.sqlite"), {}
     else:
         target, options = request.getfixturevalue("redis_url"), {"stream": f"test:{new_id()}"}
     return request.param, lambda **kw: open_event_log(target, **options, **kw)
@@ -33,7 +43,8 @@ def event_log(log_target):
 def test_open_event_log_picks_the_backend(log_target):
     name, open_ = log_target
     with open_() as log:
-        assert isinstance(log, {"disk": EventLog, "redis": RedisEventLog}[name])
+        kinds = {"disk": EventLog, "sqlite": SQLiteEventLog, "redis": RedisEventLog}
+        assert isinstance(log, kinds[name])
         assert not log.closed
     assert log.closed
 
@@ -92,9 +103,13 @@ def test_both_backends_read_the_same_frame(tmp_path, redis_url):
     with open_event_log(redis_url, stream=f"test:{new_id()}") as stream:
         stream.append(batch)
         on_redis = stream.read()
+    with open_event_log(f"sqlite:///{tmp_path / 'events.db'}") as sqlite:
+        sqlite.append(batch)
+        on_sqlite = sqlite.read()
     import pandas as pd
 
     pd.testing.assert_frame_equal(on_disk, on_redis)
+    pd.testing.assert_frame_equal(on_disk, on_sqlite)
 
 
 def test_read_only_refuses_appends(log_target):

@@ -1,4 +1,4 @@
-"""Funnel tracking: the unified event, durable logs (disk, Redis Streams) behind
+"""Funnel tracking: the unified event, durable logs (disk, SQLite, Redis Streams) behind
 :func:`open_event_log`, legacy shapes."""
 
 from lumos.errors import LogUnavailable
@@ -15,6 +15,7 @@ from lumos.events._legacy import by_type, funnel, to_interactions
 from lumos.events._lines import BadLine
 from lumos.events._log import EventLog, is_events_file, open_event_log, read_events
 from lumos.events._redis import RedisEventLog
+from lumos.events._sqlite import SQLiteEventLog
 
 __all__ = [
     "FIELDS",
@@ -24,6 +25,7 @@ __all__ = [
     "EventLog",
     "LogUnavailable",
     "RedisEventLog",
+    "SQLiteEventLog",
     "by_type",
     "funnel",
     "is_events_file",

@@ -55,11 +55,17 @@ _NUMBERS = _lines.NUMBERS
 
 def open_event_log(target, *, readonly: bool = False, **kwargs):
     """The event log at ``target``: Redis Streams for a Redis URL (``redis://``,
-    ``rediss://``, ``unix://``), else the disk log in that folder.
+    ``rediss://``, ``unix://``), SQLite for ``sqlite:///path`` or a path ending in
+    ``.sqlite`` or ``.db``, else the disk log (JSON lines) in that folder.
 
     The targets :func:`lumos.store.open_store` takes; ``readonly`` opens a
     disk log beside its writer (a Redis stream has no writer's lock, so it
     only refuses appends); ``kwargs`` go to the backend.
+
+    The SQLite engine (:class:`~lumos.events.SQLiteEventLog`, opt in) is one file in
+    WAL mode that several processes may write at once; ``sqlite:///`` is followed by
+    the path as written (``sqlite:///events.db`` relative, ``sqlite:////var/events.db``
+    absolute).
 
     Examples
     --------
@@ -68,6 +74,11 @@ def open_event_log(target, *, readonly: bool = False, **kwargs):
     ...     type(log).__name__, log.read(type="action").empty
     ('EventLog', True)
     """
+    from lumos.events._sqlite import SQLiteEventLog, sqlite_path
+
+    path = sqlite_path(target)
+    if path is not None:
+        return SQLiteEventLog(path, readonly=readonly, **kwargs)
     where = parse_target(target, what="event log")
     if where.is_redis:
         from lumos.events._redis import RedisEventLog
@@ -96,6 +107,10 @@ def is_events_file(source, *, name: str = "events") -> bool:
 
     A path that is neither a folder nor a file is an error naming ``name``.
     """
+    from lumos.events._sqlite import sqlite_path
+
+    if sqlite_path(source) is not None:
+        return False
     where = parse_target(source, what=name)
     if where.is_redis or where.path.is_dir():
         return False
