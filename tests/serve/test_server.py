@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from server_helpers import free_port, start
 
-from lumos.events import EventLog
+from lumos.events import open_event_log
 from lumos.serve import hash_key
 from lumos.store import COLD_START, LMDBStore, build_records
 
@@ -48,9 +48,10 @@ def store(tmp_path):
     return tmp_path / "store"
 
 
-def test_every_acknowledged_event_survives_a_killed_server(store, tmp_path):
+@pytest.mark.parametrize("target", ["events", "events.sqlite"])  # the two embedded engines
+def test_every_acknowledged_event_survives_a_killed_server(store, tmp_path, target):
     port, key = free_port(), "k-123"
-    args = ["--store", store, "--events", tmp_path / "events", "--api-key-hash", hash_key(key)]
+    args = ["--store", store, "--events", tmp_path / target, "--api-key-hash", hash_key(key)]
     server = start(args, port)
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/members/m1/recommendations") as r:
         page = json.loads(r.read())
@@ -72,7 +73,7 @@ def test_every_acknowledged_event_survives_a_killed_server(store, tmp_path):
         acked += [e["event_id"] for e in batch]
     os.kill(server.pid, signal.SIGKILL)
     server.wait()
-    with EventLog(tmp_path / "events") as log:
+    with open_event_log(tmp_path / target) as log:
         logged = set(log.read()["event_id"])
     assert set(acked) <= logged and len(logged) == len(acked) + 2  # and the two served events
     again = start(args, port)  # restarts on the same log; a resent batch is a duplicate
