@@ -310,7 +310,7 @@ def examples(name: str, data: dict, before: pd.DataFrame | None, lines: list[str
     order = scores.sort_values(kind="stable").index
     picks = order[np.linspace(0, len(order) - 1, 10).round().astype(int)]
     after = data["narratives"].sort_values(["row", "rank"])
-    lines.append(f"=== {name}: ten rows from the lowest score to the highest ===")
+    lines.append(f"# {name}: ten rows from the lowest score to the highest")
     for row in picks:
         lines.append(f"--- row {row} (score {scores[row]:.4g})")
         if "headlines" in data:
