@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +57,30 @@ def rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def publish_store(folder: Path) -> Path:
+    """An LMDB store at ``folder``: member m1's two courses (c1, c2) and a cold-start list."""
+    import pandas as pd
+
+    from lumos.store import COLD_START, LMDBStore, build_records
+
+    table = pd.DataFrame(
+        {
+            "member_id": ["m1", "m1", COLD_START],
+            "course_id": ["c1", "c2", "p"],
+            "score": [0.9, 0.5, 1.0],
+            "reason": "skill",
+            "reason_text": "Because of your skill 'Python'",
+        }
+    )
+    with LMDBStore(folder) as s:
+        s.publish(
+            build_records(
+                {
+                    "glmix": table[table["member_id"] == "m1"],
+                    COLD_START: table[table["member_id"] == COLD_START],
+                }
+            )
+        )
+    return folder

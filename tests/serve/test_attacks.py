@@ -9,15 +9,13 @@ import json
 import socket
 import time
 
-import pandas as pd
 import pytest
 from click.testing import CliRunner
-from server_helpers import free_port, rss_mb, start, stop
+from server_helpers import free_port, publish_store, rss_mb, start, stop
 
 from lumos.cli import main
 from lumos.events import EventLog
 from lumos.serve import hash_key
-from lumos.store import COLD_START, LMDBStore, build_records
 
 READ, DECIDE, WRITE = "read-k", "decide-k", "write-k"
 
@@ -25,24 +23,7 @@ READ, DECIDE, WRITE = "read-k", "decide-k", "write-k"
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("attacked")
-    table = pd.DataFrame(
-        {
-            "member_id": ["m1", "m1", COLD_START],
-            "course_id": ["c1", "c2", "p"],
-            "score": [0.9, 0.5, 1.0],
-            "reason": "skill",
-            "reason_text": "Because of your skill 'Python'",
-        }
-    )
-    with LMDBStore(folder / "store") as s:
-        s.publish(
-            build_records(
-                {
-                    "glmix": table[table["member_id"] == "m1"],
-                    COLD_START: table[table["member_id"] == COLD_START],
-                }
-            )
-        )
+    publish_store(folder / "store")
     return folder
 
 

@@ -5,13 +5,11 @@ import os
 import signal
 import urllib.request
 
-import pandas as pd
 import pytest
-from server_helpers import free_port, start
+from server_helpers import free_port, publish_store, start
 
 from lumos.events import open_event_log
 from lumos.serve import hash_key
-from lumos.store import COLD_START, LMDBStore, build_records
 
 
 def _post(port, body, key):
@@ -27,25 +25,7 @@ def _post(port, body, key):
 
 @pytest.fixture
 def store(tmp_path):
-    table = pd.DataFrame(
-        {
-            "member_id": ["m1", "m1", COLD_START],
-            "course_id": ["c1", "c2", "p"],
-            "score": [0.9, 0.5, 1.0],
-            "reason": "skill",
-            "reason_text": "Because of your skill 'Python'",
-        }
-    )
-    with LMDBStore(tmp_path / "store") as s:
-        s.publish(
-            build_records(
-                {
-                    "glmix": table[table["member_id"] == "m1"],
-                    COLD_START: table[table["member_id"] == COLD_START],
-                }
-            )
-        )
-    return tmp_path / "store"
+    return publish_store(tmp_path / "store")
 
 
 @pytest.mark.parametrize("target", ["events", "events.sqlite"])  # the two embedded engines

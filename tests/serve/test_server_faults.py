@@ -14,13 +14,11 @@ import time
 import urllib.error
 import urllib.request
 
-import pandas as pd
 import pytest
-from server_helpers import free_port, stop
+from server_helpers import free_port, publish_store, stop
 
 from lumos.events import EventLog
 from lumos.serve import hash_key
-from lumos.store import COLD_START, LMDBStore, build_records
 
 
 def descendants(pid: int) -> set[int]:
@@ -112,25 +110,7 @@ def test_a_taken_port_is_found_before_any_work(tmp_path):
 
 @pytest.fixture
 def store(tmp_path):
-    table = pd.DataFrame(
-        {
-            "member_id": ["m1", "m1", COLD_START],
-            "course_id": ["c1", "c2", "p"],
-            "score": [0.9, 0.5, 1.0],
-            "reason": "skill",
-            "reason_text": "Because of your skill 'Python'",
-        }
-    )
-    with LMDBStore(tmp_path / "store") as s:
-        s.publish(
-            build_records(
-                {
-                    "glmix": table[table["member_id"] == "m1"],
-                    COLD_START: table[table["member_id"] == COLD_START],
-                }
-            )
-        )
-    return tmp_path / "store"
+    return publish_store(tmp_path / "store")
 
 
 def status(url: str) -> int:
