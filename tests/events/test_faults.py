@@ -23,7 +23,7 @@ from test_events import event
 
 import lumos
 from lumos.errors import LumosError
-from lumos.events import EventLog, LogUnavailable, _log
+from lumos.events import EventLog, LogUnavailable, _series
 
 SEGMENT = "segment-00000001.jsonl"
 
@@ -167,7 +167,7 @@ def test_a_segment_that_cannot_be_created_leaves_the_log_writing(tmp_path, monke
             raise OSError(errno.ENOSPC, "No space left on device", str(file))
         return real_open(file, *args, **kwargs)
 
-    monkeypatch.setattr(_log, "open", open_fails_once, raising=False)
+    monkeypatch.setattr(_series, "open", open_fails_once, raising=False)
     with EventLog(tmp_path, segment_bytes=300) as log:
         for i in range(3):  # past segment_bytes after the second
             assert log.append([event(i)]) == 1

@@ -15,17 +15,21 @@ from lumos.events import (
     EventLog,
     RedisEventLog,
     SQLiteEventLog,
+    WorkerEventLog,
     new_id,
     open_event_log,
     served_lines,
 )
 
 
-@pytest.fixture(params=["disk", "sqlite", "redis"])
+@pytest.fixture(params=["disk", "workers", "sqlite", "redis"])
 def log_target(request, tmp_path):
-    """``(name, open)``: ``open(**kwargs)`` opens the log of one fresh target."""
+    """``(name, open)``: ``open(**kwargs)`` opens the log of one fresh target (``workers``: a
+    folder opened as one of the processes of ``lumos serve --workers``)."""
     if request.param == "disk":
         target, options = str(tmp_path / "log"), {}
+    elif request.param == "workers":
+        target, options = str(tmp_path / "log"), {"worker": True}
     elif request.param == "sqlite":
         target, options = str(tmp_path / "events.sqlite"), {}
     else:
@@ -43,7 +47,12 @@ def event_log(log_target):
 def test_open_event_log_picks_the_backend(log_target):
     name, open_ = log_target
     with open_() as log:
-        kinds = {"disk": EventLog, "sqlite": SQLiteEventLog, "redis": RedisEventLog}
+        kinds = {
+            "disk": EventLog,
+            "workers": WorkerEventLog,
+            "sqlite": SQLiteEventLog,
+            "redis": RedisEventLog,
+        }
         assert isinstance(log, kinds[name])
         assert not log.closed
     assert log.closed

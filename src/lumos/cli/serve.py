@@ -151,6 +151,14 @@ from lumos.cli._common import friendly, split
     type=click.FloatRange(0, 600),
     help="On SIGTERM or Ctrl-C, seconds requests under way get to finish before it stops.",
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Processes serving the port (one per core is a good start); they share the event "
+    "log, and a worker that dies is started again.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @friendly
@@ -184,6 +192,7 @@ def serve(
     insecure_public,
     flush_ms,
     grace,
+    workers,
     host,
     port,
 ):
@@ -202,9 +211,11 @@ def serve(
         ServeConfig,
         app_from_config,
         check_binding,
+        check_config,
         check_port,
         is_loopback,
         run_server,
+        run_workers,
     )
 
     def given(flags, env):
@@ -242,8 +253,9 @@ def serve(
         events_skew=events_skew,
         session_hours=session_hours,
         flush_ms=flush_ms,
+        workers=workers,
     )
-    app = app_from_config(settings)
+    app = app_from_config(settings) if workers == 1 else check_config(settings)
     said = check_binding(host, app, insecure_public=insecure_public)
     click.echo(
         f"Serving on http://{host}:{port} (the dashboard at /, the API's reference at /docs); "
@@ -251,7 +263,11 @@ def serve(
     )
     for line in said:
         click.echo(f"  {line}")
-    run_server(app, host, port, grace=grace)
+    if workers > 1:
+        click.echo(f"  {workers} worker processes.")
+        run_workers(settings, host, port, grace=grace)
+    else:
+        run_server(app, host, port, grace=grace)
 
 
 def check_early(host, read_hashes, legacy_read, keys_file) -> None:

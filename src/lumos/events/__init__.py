@@ -16,6 +16,7 @@ from lumos.events._lines import BadLine
 from lumos.events._log import EventLog, is_events_file, open_event_log, read_events
 from lumos.events._redis import RedisEventLog
 from lumos.events._sqlite import SQLiteEventLog
+from lumos.events._workers import WorkerEventLog
 
 __all__ = [
     "FIELDS",
@@ -26,6 +27,7 @@ __all__ = [
     "LogUnavailable",
     "RedisEventLog",
     "SQLiteEventLog",
+    "WorkerEventLog",
     "by_type",
     "funnel",
     "is_events_file",

@@ -43,17 +43,17 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from lumos._targets import parse_target
-from lumos.errors import DataValidationError, LogUnavailable, LumosUserError
+from lumos.errors import DataValidationError, LumosUserError
 from lumos.events import _lines
 from lumos.events._event import FIELDS, validate_event
 from lumos.events._lines import BadLine
 from lumos.events._quarantine import describe, notifier, quarantine
+from lumos.events._series import NAME, Series, series_of, try_lock
 
-_SEGMENT = "segment-{:08d}.jsonl"
 _NUMBERS = _lines.NUMBERS
 
 
-def open_event_log(target, *, readonly: bool = False, **kwargs):
+def open_event_log(target, *, readonly: bool = False, worker: bool = False, **kwargs):
     """The event log at ``target``: Redis Streams for a Redis URL (``redis://``,
     ``rediss://``, ``unix://``), SQLite for ``sqlite:///path`` or a path ending in
     ``.sqlite`` or ``.db``, else the disk log (JSON lines) in that folder.
@@ -61,6 +61,10 @@ def open_event_log(target, *, readonly: bool = False, **kwargs):
     The targets :func:`lumos.store.open_store` takes; ``readonly`` opens a
     disk log beside its writer (a Redis stream has no writer's lock, so it
     only refuses appends); ``kwargs`` go to the backend.
+
+    ``worker`` opens a folder as one of several processes writing it
+    (:class:`~lumos.events.WorkerEventLog`, for ``lumos serve --workers``); SQLite and
+    Redis take any number of writing processes as they are.
 
     The SQLite engine (:class:`~lumos.events.SQLiteEventLog`, opt in) is one file in
     WAL mode that several processes may write at once; ``sqlite:///`` is followed by
@@ -84,6 +88,10 @@ def open_event_log(target, *, readonly: bool = False, **kwargs):
         from lumos.events._redis import RedisEventLog
 
         return RedisEventLog(where.url, readonly=readonly, **kwargs)
+    if worker and not readonly:
+        from lumos.events._workers import WorkerEventLog
+
+        return WorkerEventLog(where.path, **kwargs)
     return EventLog(where.path, readonly=readonly, **kwargs)
 
 
@@ -226,9 +234,7 @@ class EventLog:
     bad_lines : list of BadLine
         Those lines: ``segment``, byte ``offset``, ``raw`` bytes and ``reason``.
     write_faults : int
-        The disk faults met since the log was opened: each batch refused with
-        :class:`~lumos.errors.LogUnavailable`, and each new segment that could not
-        be created (the log kept writing to the last one).
+        The disk faults met since the log was opened.
 
     Examples
     --------
@@ -263,11 +269,7 @@ class EventLog:
         self._seen: set[str] = set()
         self._mutex = threading.Lock()
         self._count = 0
-        self.write_faults = 0
-        self._file = None  # the open segment, unbuffered
-        self._size = 0  # its bytes acknowledged: where the last durable batch ended
-        self._dirty = False  # whether it may hold bytes past _size (a failed batch's)
-        self._moved = False  # whether it was replaced (quarantine) but not yet reopened
+        self._main: Series | None = None  # the series this process appends to
         if readonly:
             if not self.folder.is_dir():
                 raise LumosUserError(
@@ -277,34 +279,43 @@ class EventLog:
                 )
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._lock = open(self.folder / "writer.lock", "a")
+        self._lock = self._take_lock()
         try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock.close()
-            raise LumosUserError(
-                f"event log {str(self.folder)!r} is open for writing in another "
-                "process; one writer at a time.",
-                code="locked",
-            ) from None
-        try:
-            found = []
-            segments = self._segments()
-            for path in segments:
-                found += self._scan(path, repair=path == segments[-1])
-            self._number = int(segments[-1].stem.split("-")[1]) if segments else 1
-            self._open(self.folder / _SEGMENT.format(self._number))
+            self._start()
         except BaseException:
             self._lock.close()  # closing releases the writer's lock
             raise
+
+    def _take_lock(self):
+        """The writer's lock: this process alone writes the folder."""
+        lock = try_lock(self.folder / "writer.lock")
+        if lock is None:
+            raise LumosUserError(
+                f"event log {str(self.folder)!r} is open for writing in another "
+                "process; one writer at a time (lumos serve --workers shares one log "
+                "among its own processes).",
+                code="locked",
+            )
+        return lock
+
+    def _start(self) -> None:
+        """Read what the folder holds (ids, counts; torn tails cut) and open the series."""
+        found = []
+        segments = self._segments()
+        for i, path in enumerate(segments):
+            last = i + 1 == len(segments) or series_of(segments[i + 1]) != series_of(path)
+            found += self._scan(path, repair=last)
+        self._main = Series(self.folder, segment_bytes=self.segment_bytes, fsync=self.fsync)
+        self._main.open()
         try:
             self._tell(found)
         except BaseException:  # a notice that raises (warnings as errors) leaves no lock held
-            self.close()
+            self._main.close()
             raise
 
     def _segments(self) -> list[Path]:
-        return sorted(self.folder.glob("segment-*.jsonl"))
+        """Every series' segments: the log's own, then each worker's, each in order."""
+        return sorted(p for p in self.folder.glob("segment-*.jsonl") if NAME.fullmatch(p.name))
 
     def _scan(self, path: Path, *, repair: bool) -> list[BadLine]:
         """Count a segment's events and remember their ids (as Arrow decodes them, so an id
@@ -339,6 +350,8 @@ class EventLog:
         if not bad:
             return good, bad
         if not self.readonly:
+            if not self._owns(path):  # another process appends to it: read around them
+                return good, bad
             with self._mutex:
                 return good, quarantine(self.folder, path, bad, reopen=self._reopen)
         try:
@@ -352,26 +365,14 @@ class EventLog:
                 return good, bad
             return good, quarantine(self.folder, path, bad)
 
-    def _open(self, path: Path) -> None:
-        """Append to ``path`` from now on (unbuffered: a failed write leaves no bytes behind
-        for a later one to flush); the segment open before, if any, is closed after."""
-        file = open(path, "ab", buffering=0)
-        old, self._file = self._file, file
-        self._size = os.fstat(file.fileno()).st_size
-        self._dirty = self._moved = False
-        if old is not None:
-            try:
-                old.close()
-            except OSError:  # its batches were synced as they were acknowledged
-                pass
+    def _owns(self, path: Path) -> bool:
+        """Whether this process alone may rewrite ``path``."""
+        return True
 
     def _reopen(self, path: Path) -> None:
         """After ``path`` was rewritten: append to the new file, if it is the open segment."""
-        if self._file is not None and Path(self._file.name) == path:
-            try:
-                self._open(path)
-            except OSError:  # the next batch opens it first: none goes to the file replaced
-                self._dirty = self._moved = True
+        if self._main is not None:
+            self._main.reopen(path)
 
     def _tell(self, found: list[BadLine]) -> None:
         if found:
@@ -425,72 +426,20 @@ class EventLog:
         self._seen |= ids  # only once durable: a failed write can be retried
         return len(lines)
 
-    def _put(self, lines: list[str]) -> None:
+    def _put(self, lines: list[str], series: Series | None = None) -> None:
         """Write ``lines`` durably, or raise :class:`LogUnavailable` with the log as it was."""
-        data = ("\n".join(lines) + "\n").encode()
-        if self._dirty and not self._restore():
-            raise self._fault(None, len(lines))
-        if self._size > self.segment_bytes:
-            self._roll()
-        try:
-            view = memoryview(data)
-            while view:  # a short write (the disk filled mid-batch) writes the rest, or raises
-                view = view[self._file.write(view) :]
-            if self.fsync:
-                os.fsync(self._file.fileno())
-        except BaseException as exc:
-            self._dirty = True
-            self._restore()
-            if isinstance(exc, OSError):
-                raise self._fault(exc, len(lines)) from exc
-            raise
-        self._size += len(data)
+        (series or self._main).put(lines, str(self.folder))
         self._count += len(lines)
 
-    def _roll(self) -> None:
-        """Go on in a new segment; if it cannot be created, stay in this one (and try again
-        on the next batch): the log is never left without a file to write."""
-        path = self.folder / _SEGMENT.format(self._number + 1)
-        try:
-            self._open(path)
-        except OSError:
-            self.write_faults += 1
-            return
-        self._number += 1
+    @property
+    def write_faults(self) -> int:
+        """The disk faults met since the log was opened: each batch refused with
+        :class:`~lumos.errors.LogUnavailable`, and each new segment that could not be
+        created (the log kept writing to the last one)."""
+        return sum(s.faults for s in self._series())
 
-    def _restore(self) -> bool:
-        """Cut the segment back to its acknowledged bytes (or open it again, if it was
-        replaced); whether that worked. A closed log is left as it is."""
-        if self._file.closed:
-            return False
-        try:
-            if self._moved:
-                self._open(Path(self._file.name))
-                return True
-            os.ftruncate(self._file.fileno(), self._size)
-            if self.fsync:
-                os.fsync(self._file.fileno())  # the cut is as durable as the batches were
-        except OSError:
-            return False
-        self._dirty = False
-        return True
-
-    def _fault(self, exc: OSError | None, n: int) -> LogUnavailable:
-        self.write_faults += 1
-        why = f" ({exc.strerror or exc})" if exc is not None else ""
-        if not self._dirty:
-            cut = f"was cut back to its last acknowledged byte ({self._size:,})"
-        else:
-            cut = "could not be " + ("opened again" if self._moved else "cut back")
-            cut += " yet (the next batch tries again first)"
-        retry = LogUnavailable.retry_after
-        return LogUnavailable(
-            f"event log {str(self.folder)!r} cannot write now{why}: the batch of {n} "
-            f"event{'s' if n != 1 else ''} was not written, and {Path(self._file.name).name} "
-            f"{cut}. Free space on the disk (or make it writable) and send the batch again "
-            f"in {retry} s; the log goes on by itself.",
-            retry_after=retry,
-        )
+    def _series(self) -> list[Series]:
+        return [] if self._main is None else [self._main]
 
     def __len__(self) -> int:
         if self.readonly:
@@ -503,7 +452,8 @@ class EventLog:
         return data[: data.rfind(b"\n") + 1]  # whole lines: one may be half written
 
     def read(self, *, contains: bytes | None = None, **where) -> pd.DataFrame:
-        """The events in the log, in the order written (one column per field).
+        """The events in the log, in the order written (one column per field); the series
+        of several processes (``lumos serve --workers``) are merged in order of ``ts``.
 
         Keyword filters keep the events whose field holds one of the values
         given (``action=("dismiss", "follow")``, ``type="action"``) or, with
@@ -529,17 +479,21 @@ class EventLog:
                 parts.append(_keep(data, patterns))
             table = _lines.table(b"".join(parts))
             self._tell(found)
-        return _select(_lines.frame(table), where)
+        frame = _select(_lines.frame(table), where)
+        if len({series_of(path) for path, _ in segments}) > 1:  # workers' series: one log
+            frame = frame.sort_values("ts", kind="stable", ignore_index=True)
+        return frame
 
     @property
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
-        return not self.readonly and self._file.closed
+        return not self.readonly and self._main.closed
 
     def close(self) -> None:
-        """Close the segment and release the writer lock."""
-        if not self.readonly and not self._file.closed:
-            self._file.close()
+        """Close the segments and release the writer's lock."""
+        if not self.readonly and not self._main.closed:
+            for series in self._series():
+                series.close()
             fcntl.flock(self._lock, fcntl.LOCK_UN)
             self._lock.close()
 

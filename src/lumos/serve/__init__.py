@@ -18,6 +18,7 @@ from lumos.serve._config import (
     open_to_all,
 )
 from lumos.serve._services import Lazy, Services, hash_key
+from lumos.serve._workers import UVICORN, check_config, run_workers
 from lumos.store import COLD_START
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "Services",
     "app_from_config",
     "check_binding",
+    "check_config",
     "check_port",
     "create_app",
     "hash_key",
@@ -42,6 +44,7 @@ __all__ = [
     "open_to_all",
     "read_keys_file",
     "run_server",
+    "run_workers",
 ]
 
 
@@ -62,16 +65,7 @@ def run_server(app, host: str = "127.0.0.1", port: int = 8000, *, grace: float =
 
     previous = signal.signal(signal.SIGTERM, terminated)
     try:
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            log_level="warning",
-            access_log=False,
-            proxy_headers=False,
-            server_header=False,
-            timeout_graceful_shutdown=grace,
-        )
+        uvicorn.run(app, host=host, port=port, timeout_graceful_shutdown=grace, **UVICORN)
     finally:
         signal.signal(signal.SIGTERM, previous)
 

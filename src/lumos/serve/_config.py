@@ -77,6 +77,10 @@ class ServeConfig:
     example_member : str, optional
         A member id the dashboard's Learning and My Network pages offer to try
         when no member is given (``lumos demo`` names one that works everywhere).
+    workers : int, default=1
+        Processes serving the port (:func:`~lumos.serve.run_workers`); with more than
+        one, a folder event log is opened by each as one of its writers
+        (:class:`~lumos.events.WorkerEventLog`).
     """
 
     store: str
@@ -108,6 +112,7 @@ class ServeConfig:
     flush_ms: float = 20.0
     max_count: int = 100
     example_member: str | None = None
+    workers: int = 1
 
     def __post_init__(self):
         self.health_groups = tuple(self.health_groups)
@@ -135,6 +140,7 @@ class ServeConfig:
         check_number("ServeConfig", "events_body", self.events_body, low=1024, integer=True)
         check_number("ServeConfig", "session_hours", self.session_hours, low=0.01, high=720)
         check_number("ServeConfig", "events_skew", self.events_skew, low=0, high=86_400)
+        check_number("ServeConfig", "workers", self.workers, low=1, high=64, integer=True)
         if self.events_horizon is not None:
             try:
                 self.events_horizon = pd.Timestamp(self.events_horizon, tz="UTC")
@@ -195,6 +201,7 @@ def app_from_config(config: ServeConfig):
                 notify=say_warning,
                 horizon=None if horizon is None else horizon.to_pydatetime(),
                 skew=config.events_skew,
+                worker=config.workers > 1,
             )
         if config.cohorts:
             from lumos.cohorts import CohortService, load_config

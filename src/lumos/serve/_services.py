@@ -263,6 +263,8 @@ class Services:
         )
         if events is not None:
             s.served = ServedWriter(events, flush_ms)
+            if hasattr(events, "on_others"):  # one of several workers: what the others took
+                events.on_others = s.observe_others
             s.memory.remember(
                 events.read(type="action", action=("dismiss", "follow")).to_dict("records")
             )
@@ -308,12 +310,17 @@ class Services:
     def observe(self, batch: list[dict]) -> None:
         """What an accepted batch of events changes: dismissals, follows, cohort engagement,
         and the offer policy's conversions (a full mini-batch updates it)."""
-        self.memory.remember(batch)
-        if self.cohorts is not None:
-            self.cohorts.engagement.observe(batch)
+        self.observe_others(batch)
         if self.offers is not None:
             with self.offer_lock:
                 self.offers.observe(batch)
+
+    def observe_others(self, batch: list[dict]) -> None:
+        """What another worker's accepted batch changes here: dismissals, follows, cohort
+        engagement (the offer policy learns from its own share of the conversions)."""
+        self.memory.remember(batch)
+        if self.cohorts is not None:
+            self.cohorts.engagement.observe(batch)
 
     async def close(self) -> None:
         """Stop: the pages' background figures, save what the offer policy learned, flush the
