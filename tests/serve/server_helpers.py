@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -50,6 +52,40 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+def status(url: str) -> int:
+    """The HTTP status of GET ``url`` (0 while nothing listens)."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except OSError:  # not listening yet
+        return 0
+
+
+def get(url: str):
+    """GET ``url``: the response, an HTTP error's included (``.status``, ``.headers``,
+    ``.read()``)."""
+    try:
+        return urllib.request.urlopen(url, timeout=5)
+    except urllib.error.HTTPError as e:
+        return e
+
+
+def post(url: str, events: list[dict], key: str = "w"):
+    """POST ``events`` to ``url`` with the write key ``key``: the response, as :func:`get`."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps({"events": events}).encode(),
+        headers={"Content-Type": "application/json", "X-API-Key": key},
+        method="POST",
+    )
+    try:
+        return urllib.request.urlopen(request, timeout=10)
+    except urllib.error.HTTPError as e:
+        return e
+
+
 def rss_mb(pid: int) -> float:
     """The resident memory of process ``pid`` in MB (Linux)."""
     with open(f"/proc/{pid}/status") as f:
@@ -59,11 +95,12 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def publish_store(folder: Path) -> Path:
-    """An LMDB store at ``folder``: member m1's two courses (c1, c2) and a cold-start list."""
+def publish_store(target: Path | str) -> Path | str:
+    """A store at ``target`` (an LMDB folder or a Redis URL): member m1's two courses (c1,
+    c2) and a cold-start list."""
     import pandas as pd
 
-    from lumos.store import COLD_START, LMDBStore, build_records
+    from lumos.store import COLD_START, build_records, open_store
 
     table = pd.DataFrame(
         {
@@ -74,7 +111,7 @@ def publish_store(folder: Path) -> Path:
             "reason_text": "Because of your skill 'Python'",
         }
     )
-    with LMDBStore(folder) as s:
+    with open_store(target) as s:
         s.publish(
             build_records(
                 {
@@ -83,4 +120,4 @@ def publish_store(folder: Path) -> Path:
                 }
             )
         )
-    return folder
+    return target

@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from server_helpers import free_port, publish_store, stop
+from server_helpers import free_port, post, publish_store, status, stop
 
 from lumos.events import EventLog
 from lumos.serve import hash_key
@@ -113,16 +113,6 @@ def store(tmp_path):
     return publish_store(tmp_path / "store")
 
 
-def status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return r.status
-    except urllib.error.HTTPError as e:
-        return e.code
-    except OSError:  # not listening yet
-        return 0
-
-
 def test_a_full_disk_stops_the_recording_not_the_server_and_nothing_is_lost(store, tmp_path):
     limit = 48 * 1024
 
@@ -180,16 +170,3 @@ def test_a_full_disk_stops_the_recording_not_the_server_and_nothing_is_lost(stor
     assert len(served) == shown  # every event shown, recorded once: none lost, none twice
     assert served["event_id"].is_unique
     assert sorted(sent["event_id"]) == sorted(e["event_id"] for e in batch)
-
-
-def post(url, events):
-    request = urllib.request.Request(
-        url,
-        data=json.dumps({"events": events}).encode(),
-        headers={"Content-Type": "application/json", "X-API-Key": "w"},
-        method="POST",
-    )
-    try:
-        return urllib.request.urlopen(request, timeout=10)
-    except urllib.error.HTTPError as e:
-        return e
