@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +10,7 @@ import pandas as pd
 import pytest
 
 from design_helpers import write_design
+from redis_helpers import RedisServer
 
 
 @pytest.fixture
@@ -33,39 +31,19 @@ def tabular():
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
-    """A real redis-server on a free loopback port for the session (skips without one)."""
-    server = shutil.which("redis-server")
-    if server is None:
+    """A real redis-server on a free loopback port for the session, persisting nothing
+    (skips without one)."""
+    if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not on PATH; apt-get install redis-server")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    folder = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [
-            server,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(folder),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            break
-        except OSError:
-            time.sleep(0.02)
-    else:
-        proc.kill()
-        pytest.fail("redis-server did not start")
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(timeout=10)
+    with RedisServer(tmp_path_factory.mktemp("redis"), durable=False) as server:
+        yield server.url
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A durable redis-server of the test's own (AOF, fsync before every answer), to kill
+    and restart (skips without one)."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not on PATH; apt-get install redis-server")
+    with RedisServer(tmp_path / "redis") as server:
+        yield server

@@ -80,7 +80,14 @@ def test_every_code_in_src_is_registered():
 
 
 def test_every_registered_code_is_used():
-    defaults = {"lumos_error", "user_error", "invalid_data", "not_fitted", "log_unavailable"}
+    defaults = {
+        "lumos_error",
+        "user_error",
+        "invalid_data",
+        "not_fitted",
+        "log_unavailable",
+        "unavailable",
+    }
     used = set(_used()) | defaults  # the codes of errors.py's own classes
     assert not set(CODES) - used, f"codes no module raises: {sorted(set(CODES) - used)}"
 

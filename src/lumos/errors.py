@@ -19,6 +19,7 @@ CODES: dict[str, str] = {
     "lumos_error": "An error of Lumos without a more precise code.",
     "user_error": "A Lumos function or command was used wrongly.",
     "invalid_data": "Input data is malformed.",
+    "unavailable": "A part the step depends on cannot answer now; retry later.",
     # arguments and use
     "bad_argument": "An argument of a function or command has the wrong type or value.",
     "bad_method": "An attribution method that does not exist, or does not fit this model.",
@@ -66,8 +67,10 @@ CODES: dict[str, str] = {
     "bad_attributes": "Attributions do not match the rows or the model they explain.",
     "incoherent": "A narrative's features pull the score the other way from the reason it gives.",
     # store, events, experiments
-    "store_unavailable": "The online store could not be reached.",
-    "log_unavailable": "The event log cannot write now (disk full, read-only, …); retry later.",
+    "store_unavailable": "The online store could not be reached (Redis down, restarting or "
+    "unreachable); retry later.",
+    "log_unavailable": "The event log cannot write now (disk full, read-only, Redis down, …); "
+    "retry later.",
     "version_exists": "A store version with that name is already published.",
     "unknown_version": "A store version is not one the store keeps.",
     "no_version": "No store version to switch to.",
@@ -168,13 +171,25 @@ class ApiError(LumosError):
         self.status, self.field = status, field
 
 
-class LogUnavailable(LumosError):
+class Unavailable(LumosError):
+    """A part Lumos depends on cannot answer now (a disk that is full, a Redis that is
+    down): not the caller's fault and not for good. A server answers it with 503 and a
+    ``Retry-After`` of ``retry_after`` seconds."""
+
+    code = "unavailable"
+    retry_after: int = 5
+
+    def __init__(self, message: str, *, retry_after: int | None = None):
+        super().__init__(message)
+        if retry_after is not None:
+            self.retry_after = retry_after
+
+
+class LogUnavailable(Unavailable):
     """The event log cannot write now (the disk is full, read-only, failing, …): the batch
     was not written, nothing of it is in the log, and it may be sent again.
 
-    Not the caller's fault and not for good: a server answers it with 503 and a
-    ``Retry-After`` of ``retry_after`` seconds; the log tries again, from where its last
-    acknowledged batch ended, on the next batch.
+    The log tries again, from where its last acknowledged batch ended, on the next batch.
 
     >>> raise LogUnavailable("event log 'events': the disk is full.", retry_after=5)
     Traceback (most recent call last):
@@ -182,12 +197,22 @@ class LogUnavailable(LumosError):
     """
 
     code = "log_unavailable"
-    retry_after: int = 5
 
-    def __init__(self, message: str, *, retry_after: int | None = None):
-        super().__init__(message)
-        if retry_after is not None:
-            self.retry_after = retry_after
+
+class StoreUnavailable(Unavailable):
+    """The online store cannot be read or written now (its Redis is down, restarting or
+    unreachable); the message says what happened to a publish under way.
+
+    A server answers it with 503 and a ``Retry-After`` of one second, and reconnects by
+    itself once the store answers again.
+
+    >>> raise StoreUnavailable("Redis at 'redis://localhost:6379/0' did not answer.")
+    Traceback (most recent call last):
+    lumos.errors.StoreUnavailable: Redis at 'redis://localhost:6379/0' did not answer.
+    """
+
+    code = "store_unavailable"
+    retry_after = 1
 
 
 def codes_table() -> str:
@@ -234,5 +259,7 @@ __all__ = [
     "LumosError",
     "LumosUserError",
     "NotFittedError",  # noqa: F822 (made on first use by __getattr__)
+    "StoreUnavailable",
+    "Unavailable",
     "codes_table",
 ]

@@ -53,6 +53,40 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+def status(url: str) -> int:
+    """The HTTP status of GET ``url`` (0 while nothing listens)."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except OSError:  # not listening yet
+        return 0
+
+
+def get(url: str):
+    """GET ``url``: the response, an HTTP error's included (``.status``, ``.headers``,
+    ``.read()``)."""
+    try:
+        return urllib.request.urlopen(url, timeout=5)
+    except urllib.error.HTTPError as e:
+        return e
+
+
+def post(url: str, events: list[dict], key: str = "w"):
+    """POST ``events`` to ``url`` with the write key ``key``: the response, as :func:`get`."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps({"events": events}).encode(),
+        headers={"Content-Type": "application/json", "X-API-Key": key},
+        method="POST",
+    )
+    try:
+        return urllib.request.urlopen(request, timeout=10)
+    except urllib.error.HTTPError as e:
+        return e
+
+
 def rss_mb(pid: int) -> float:
     """The resident memory of process ``pid`` in MB (Linux)."""
     with open(f"/proc/{pid}/status") as f:
@@ -62,11 +96,12 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def publish_store(folder: Path) -> Path:
-    """An LMDB store at ``folder``: member m1's two courses (c1, c2) and a cold-start list."""
+def publish_store(target: Path | str) -> Path | str:
+    """A store at ``target`` (an LMDB folder or a Redis URL): member m1's two courses (c1,
+    c2) and a cold-start list."""
     import pandas as pd
 
-    from lumos.store import COLD_START, LMDBStore, build_records
+    from lumos.store import COLD_START, build_records, open_store
 
     table = pd.DataFrame(
         {
@@ -77,7 +112,7 @@ def publish_store(folder: Path) -> Path:
             "reason_text": "Because of your skill 'Python'",
         }
     )
-    with LMDBStore(folder) as s:
+    with open_store(target) as s:
         s.publish(
             build_records(
                 {
@@ -86,7 +121,7 @@ def publish_store(folder: Path) -> Path:
                 }
             )
         )
-    return folder
+    return target
 
 
 def descendants(pid: int) -> set[int]:
@@ -115,26 +150,3 @@ def alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
-
-
-def status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return r.status
-    except urllib.error.HTTPError as e:
-        return e.code
-    except OSError:  # not listening yet
-        return 0
-
-
-def post(url, events):
-    request = urllib.request.Request(
-        url,
-        data=json.dumps({"events": events}).encode(),
-        headers={"Content-Type": "application/json", "X-API-Key": "w"},
-        method="POST",
-    )
-    try:
-        return urllib.request.urlopen(request, timeout=10)
-    except urllib.error.HTTPError as e:
-        return e

@@ -102,7 +102,7 @@ def test_with_read_keys_nothing_the_server_shows_answers_without_one(tmp_path):
             )  # never from the query string
             keyed = c.get(path, headers={"X-API-Key": READ})
             assert keyed.status_code in (200, 404), (path, keyed.status_code)  # 404: no cohorts
-        served = EventLog(tmp_path / "events", readonly=True).read(type="served")
+    served = EventLog(tmp_path / "events", readonly=True).read(type="served")  # once flushed
     assert len(served) == 2  # the one keyed recommendations call; the refused wrote nothing
 
 

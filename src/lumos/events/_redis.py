@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 
 import pandas as pd
 
-from lumos.errors import LumosUserError
+from lumos.errors import LogUnavailable, LumosUserError
 from lumos.events import _lines
 from lumos.events._lines import BadLine
 from lumos.events._log import _batch, _select, _where
@@ -25,6 +27,25 @@ for i, id in ipairs(ARGV) do
 end
 return n
 """
+# Served events carry no id the set dedupes (it would grow by ten a request). A batch whose
+# answer was lost is made safe to send again another way: the writer sends it again first,
+# then what came since (ServedWriter does), with its first event id as ARGV[1]; each writer
+# keeps its last batch's first event id and length, so the lines it wrote are skipped.
+_APPEND_SERVED = """
+local last = redis.call('GET', KEYS[2])
+local done = 0
+if last and ARGV[1] ~= '' then
+  local first, n = string.match(last, '^(.*) (%d+)$')
+  if first == ARGV[1] then done = math.min(tonumber(n), #ARGV - 2) end
+end
+for i = done + 3, #ARGV do
+  redis.call('XADD', KEYS[1], '*', 'e', ARGV[i])
+end
+redis.call('SET', KEYS[2], ARGV[2] .. ' ' .. (#ARGV - 2), 'EX', 86400)
+return #ARGV - 2 - done
+"""
+READ_BATCH = 10_000  # stream entries per XRANGE
+SECONDS = 1.0  # to connect, and for an answer
 
 
 class RedisEventLog:
@@ -32,6 +53,13 @@ class RedisEventLog:
 
     Each batch is one server-side script: every new event is added to the
     stream and its id to the set together, so a resent batch adds nothing.
+
+    A Redis that is down, restarting or unreachable raises
+    :class:`~lumos.errors.LogUnavailable` within about a second, counted in
+    ``write_faults`` for a write; nothing is sent twice behind the caller's back (the
+    caller sends the batch again, which the ids make safe), and the client reconnects by
+    itself once Redis answers. An acknowledged event is as durable as Redis makes it:
+    ``appendonly yes`` with ``appendfsync always`` for one that survives a crash.
 
     Parameters
     ----------
@@ -56,14 +84,25 @@ class RedisEventLog:
         notify=None,
     ):
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
         self.url, self.stream, self.readonly = url, stream, readonly
         self.horizon, self.skew = horizon, skew
         self.notify = notifier(notify)
         self.quarantined = 0
         self.bad_lines: list[BadLine] = []
-        self._client = redis.Redis.from_url(url)
+        self.write_faults = 0  # batches refused because Redis did not answer
+        self._client = redis.Redis.from_url(
+            url,
+            socket_connect_timeout=SECONDS,
+            socket_timeout=SECONDS,
+            retry=Retry(NoBackoff(), 0),  # an answer lost is the caller's to send again
+        )
         self._append = self._client.register_script(_APPEND)
+        self._append_served = self._client.register_script(_APPEND_SERVED)
+        self._k_served = f"{stream}:served:{os.urandom(8).hex()}"  # this writer's last batch
+        self._unsure = None  # the first event id of a served batch whose answer was lost
 
     def _writable(self) -> None:
         if self.readonly:
@@ -83,25 +122,65 @@ class RedisEventLog:
             args += [seen_as, json.dumps(event, separators=(",", ":"))]
         if not args:
             return 0
-        return int(self._append(keys=[self.stream, self.stream + ":ids"], args=args))
+        with self._reaching(f"the batch of {_events(len(batch))}", write=True):
+            return int(self._append(keys=[self.stream, self.stream + ":ids"], args=args))
 
     def append_served(self, lines: list[str]) -> int:
-        """Append ``served`` events as :func:`~lumos.events.served_lines` made them, in one trip."""
+        """Append ``served`` events as :func:`~lumos.events.served_lines` made them, in one trip.
+
+        Returns the number of events written. After a batch whose answer was lost
+        (:class:`~lumos.errors.LogUnavailable`), the next batch may start with it, followed
+        by newer lines (as :class:`~lumos.serve._served.ServedWriter` sends them): the
+        lines of it that Redis did write are not written twice.
+        """
         self._writable()
-        if lines:
-            with self._client.pipeline(transaction=False) as pipe:
-                for line in lines:
-                    pipe.xadd(self.stream, {"e": line})
-                pipe.execute()
-        return len(lines)
+        if not lines:
+            return 0
+        first = json.loads(lines[0])["event_id"]
+        check = first if first == self._unsure else ""
+        with self._reaching(f"the batch of {_events(len(lines), 'served ')}", write=True):
+            self._unsure = first  # until Redis answers
+            keys = [self.stream, self._k_served]
+            written = int(self._append_served(keys=keys, args=[check, first, *lines]))
+        self._unsure = None
+        return written
+
+    @contextlib.contextmanager
+    def _reaching(self, what: str, *, write: bool = False):
+        """Raise :class:`LogUnavailable` for a Redis that does not answer."""
+        import redis
+
+        try:
+            yield
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            retry = LogUnavailable.retry_after
+            if write:
+                self.write_faults += 1
+                then = (
+                    f"{what} may or may not have been written. Send it again (the same "
+                    f"event_ids) in {retry} s: an event already written counts as a "
+                    "duplicate, never twice."
+                )
+            else:
+                then = f"{what} could not be read; try again in {retry} s."
+            raise LogUnavailable(
+                f"event stream {self.stream!r} at {self.url!r}: Redis did not answer ({exc}); "
+                f"{then} The log reconnects by itself once Redis answers.",
+                retry_after=retry,
+            ) from exc
 
     def __len__(self) -> int:
-        return int(self._client.xlen(self.stream))
+        with self._reaching("its length"):
+            return int(self._client.xlen(self.stream))
 
     def read(self, **where) -> pd.DataFrame:
         """The events on the stream, in order; filtered as :meth:`EventLog.read` filters."""
         where = _where(where)
-        entries = self._client.xrange(self.stream)
+        entries, start = [], "-"
+        with self._reaching("the stream"):
+            while got := self._client.xrange(self.stream, min=start, count=READ_BATCH):
+                entries += got
+                start = "(" + got[-1][0].decode()  # after the last one read
         data = b"".join(fields[b"e"] + b"\n" for _, fields in entries)
         table = _lines.table(data)
         if table is None:  # an entry Arrow cannot read: left on the stream, out of the frame
@@ -141,6 +220,10 @@ class RedisEventLog:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _events(n: int, kind: str = "") -> str:
+    return f"{n:,} {kind}event{'s' if n != 1 else ''}"
 
 
 def _starts(entries) -> list[int]:

@@ -7,12 +7,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from lumos.errors import ApiError, LogUnavailable, LumosError
+from lumos.errors import ApiError, LumosError, Unavailable
 
 
 def error_response(exc: ApiError, headers: dict | None = None) -> JSONResponse:
     body = {"code": exc.code, "message": exc.message, "field": exc.field}
     return JSONResponse(body, status_code=exc.status, headers=headers)
+
+
+def unavailable_response(exc: Unavailable) -> JSONResponse:
+    """503 with ``Retry-After``: the event log or the store cannot answer now (nothing of
+    the request was done, or it is safe to send again), and the client tries again later."""
+    retry = {"Retry-After": str(int(exc.retry_after))}
+    return error_response(ApiError(503, exc.code, exc.message), retry)
 
 
 def add_error_handlers(app: FastAPI) -> None:
@@ -22,11 +29,9 @@ def add_error_handlers(app: FastAPI) -> None:
     async def _api_error(request, exc: ApiError):
         return error_response(exc)
 
-    @app.exception_handler(LogUnavailable)
-    async def _log_unavailable(request, exc: LogUnavailable):
-        # the log wrote nothing of the batch: the client sends it again, later
-        retry = {"Retry-After": str(int(exc.retry_after))}
-        return error_response(ApiError(503, exc.code, exc.message), retry)
+    @app.exception_handler(Unavailable)
+    async def _unavailable(request, exc: Unavailable):
+        return unavailable_response(exc)
 
     @app.exception_handler(LumosError)
     async def _lumos_error(request, exc: LumosError):

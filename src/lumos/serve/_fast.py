@@ -5,7 +5,8 @@ which cost more CPU than the answer itself. Only a request whose parameters
 all pass the route's own declared checks — read from the route itself, so the
 two never disagree — is answered here, by the same ``answer`` the route
 calls; anything else (a bad or repeated parameter, an id over its limit, an
-error) goes on to FastAPI, which answers it as the schema says. Keys were
+error) goes on to FastAPI, which answers it as the schema says; a store that cannot
+answer is answered here (503), so a Redis outage costs one failed read, not two. Keys were
 checked before either (:class:`~lumos.serve._access.Guard`). The latency
 histogram sees both (the route is set on the scope for the metrics).
 """
@@ -16,6 +17,8 @@ from urllib.parse import parse_qsl
 
 import annotated_types as at
 
+from lumos.errors import Unavailable
+from lumos.serve._errors import unavailable_response
 from lumos.serve._routers.recommendations import PATH, answer
 
 
@@ -96,6 +99,10 @@ class FastRecommendations:
             if member and "/" not in member and params is not None and short:
                 try:
                     body = answer(self.services, member, **params)
+                except Unavailable as exc:  # the store is down: 503, not asked twice
+                    scope["route"] = self.route
+                    await unavailable_response(exc)(scope, receive, send)
+                    return
                 except Exception:  # FastAPI answers it as the schema says
                     body = None
                 if body is not None:

@@ -67,6 +67,11 @@ class Metrics:
         self.served_faults = Gauge(
             "lumos_served_write_faults", "Rounds of served events the log refused", registry=r
         )
+        self.store_faults = Gauge(
+            "lumos_store_faults",
+            "Store reads and writes that failed because the store (Redis) did not answer",
+            registry=r,
+        )
         self.key_reload_errors = Gauge(
             "lumos_keys_file_errors", "Times the keys file could not be read again", registry=r
         )

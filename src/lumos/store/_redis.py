@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
-from lumos.errors import LumosUserError
+from lumos.errors import LumosUserError, StoreUnavailable
 from lumos.store._base import Store
 from lumos.store._build import Records, check_version
 
 BATCH = 5_000  # fields per HSET
 SENTINEL = b""  # the field written last, in the switch: a version's hash is complete with it
 READ_BATCH = 1_000  # member ids per read script
+CONNECT_SECONDS = 1.0  # to connect, and for a serving process's read to answer
+WRITE_SECONDS = 10.0  # for a publishing process's batch of writes to answer
 # One round trip, atomic: the live version and its members' records. The hash
 # key is built in the script, so this store needs one Redis (not a cluster).
 _GET = """
@@ -35,6 +40,13 @@ class RedisStore(Store):
     The script builds the hash key, so the store lives on one Redis server (or
     a replica), not a cluster.
 
+    A Redis that is down, restarting or unreachable raises
+    :class:`~lumos.errors.StoreUnavailable` within about a second (a read-only store;
+    ten for a batch of writes), counted in ``faults``; every command is safe to run
+    twice, so a connection dropped mid-command is tried once more on a new one, and the
+    store reconnects by itself once Redis is back. A publish that fails leaves the
+    live version as it was; publishing again finishes it.
+
     Parameters
     ----------
     url : str
@@ -55,8 +67,9 @@ class RedisStore(Store):
     def __init__(self, url: str, *, prefix: str = "lumos", keep: int = 3, readonly: bool = False):
         super().__init__(keep=keep, readonly=readonly)
         self.url, self.prefix = url, prefix
+        self.faults = 0  # commands that failed for want of Redis
         try:
-            self._r = redis.Redis.from_url(url)
+            self._r = connect(url, CONNECT_SECONDS if readonly else WRITE_SECONDS)
             self._r.ping()
         except (redis.RedisError, ValueError) as exc:
             raise LumosUserError(
@@ -70,8 +83,28 @@ class RedisStore(Store):
     def _hash(self, version: str) -> str:
         return f"{self.prefix}:v:{version}"
 
+    @contextlib.contextmanager
+    def _reaching(self, doing: str, then: str):
+        """Raise :class:`StoreUnavailable` (saying what was being done and what to do) for a
+        Redis that does not answer."""
+        try:
+            yield
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            self.faults += 1
+            raise StoreUnavailable(
+                f"Redis at {self.url!r} did not answer {doing} ({exc}); {then}"
+            ) from exc
+
+    def _reading(self):
+        return self._reaching(
+            "a read of the store",
+            "it is down, restarting or unreachable. Try again in a second: the store "
+            "reconnects by itself once Redis answers.",
+        )
+
     def _live(self):
-        live = self._r.get(self._k_live)
+        with self._reading():
+            live = self._r.get(self._k_live)
         return live.decode() if live else None
 
     def _order(self) -> list[str]:
@@ -80,14 +113,16 @@ class RedisStore(Store):
 
     def versions(self) -> list[str]:
         """The kept versions, newest publish first."""
-        return self._order()[::-1]
+        with self._reading():
+            return self._order()[::-1]
 
     def _read(self, ids):
         live, values = None, []
         for start in range(0, max(len(ids), 1), READ_BATCH):  # Lua's unpack has a limit
-            got = self._get(
-                keys=[self._k_live, self._hash("")], args=ids[start : start + READ_BATCH]
-            )
+            with self._reading():
+                got = self._get(
+                    keys=[self._k_live, self._hash("")], args=ids[start : start + READ_BATCH]
+                )
             if got[0] is None:
                 return None, [None] * len(ids)
             if live is not None and got[0].decode() != live:  # a publish between batches
@@ -98,8 +133,16 @@ class RedisStore(Store):
 
     def _publish(self, records: Records):
         key = self.begin(records.version)
-        write_records(self._r, key, records.member_ids, records.values)
-        self.commit(records.version)
+        with self._writing(records.version):
+            write_records(self._r, key, records.member_ids, records.values)
+        self.commit(records.version, count=len(records.member_ids))
+
+    def _writing(self, version: str):
+        return self._reaching(
+            f"while version {version!r} was written",
+            "the live version is unchanged. Start redis-server (or wait until it answers) "
+            "and publish again: the half-written version is removed first.",
+        )
 
     def begin(self, version: str) -> str:
         """Start a publish that other processes write: return the new version's hash key.
@@ -111,12 +154,16 @@ class RedisStore(Store):
         """
         self._writable("publish")
         check_version(version)
-        if version in self.versions():
+        with self._writing(version):
+            return self._begin(version)
+
+    def _begin(self, version: str) -> str:
+        r, order = self._r, self._order()
+        if version in order:
             raise LumosUserError(
                 f"Version {version!r} is already in the store; publish a new version.",
                 code="version_exists",
             )
-        r, order = self._r, self._order()
         known = {self._hash(v).encode() for v in order}
         orphans = [k for k in r.smembers(self._k_writing) if k not in known]
         if orphans:  # left by a killed publish
@@ -126,15 +173,37 @@ class RedisStore(Store):
         r.sadd(self._k_writing, key)  # no SCAN of the keyspace to find it again
         return key
 
-    def commit(self, version: str) -> str:
-        """Mark a begun version complete, make it live and prune old versions, atomically."""
+    def commit(self, version: str, *, count: int | None = None) -> str:
+        """Mark a begun version complete, make it live and prune old versions, atomically.
+
+        With ``count`` (the records written), a version that holds another number is
+        refused and the live version left as it is: a Redis that lost writes it had
+        acknowledged (restarted without ``appendonly yes``) never serves half a version.
+        """
+        with self._reaching(
+            f"while version {version!r} was switched live",
+            f"it is live only if Redis made the switch before it stopped answering. Once "
+            f"Redis answers, publish again: it finishes the publish, or says {version!r} "
+            "is already in the store (it is live).",
+        ):
+            return self._commit(version, count)
+
+    def _commit(self, version: str, count: int | None) -> str:
         r, order = self._r, self._order()
         key = self._hash(version)
         if not r.sismember(self._k_writing, key):
             raise LumosUserError(
                 f"Version {version!r} was not begun in this store (or was committed or cleaned "
-                "since); call begin first.",
+                "since, or Redis lost it in a restart); call begin first.",
                 code="unknown_version",
+            )
+        held = r.hlen(key) if count is not None else None
+        if held is not None and held != count:
+            raise StoreUnavailable(
+                f"Redis at {self.url!r} holds {held:,} of the {count:,} records written to "
+                f"version {version!r}: it lost writes it had acknowledged (a restart without "
+                "'appendonly yes' and 'appendfsync always'?). The live version is unchanged; "
+                "publish again."
             )
         kept, gone = self._prune([*order, version], version)
         with r.pipeline(transaction=True) as tx:
@@ -148,7 +217,11 @@ class RedisStore(Store):
         return version
 
     def _switch(self, version):
-        self._r.set(self._k_live, version)
+        with self._reaching(
+            f"while version {version!r} was made live again",
+            "start redis-server (or wait until it answers) and roll back again.",
+        ):
+            self._r.set(self._k_live, version)
 
     def close(self):
         """Close the connections."""
@@ -162,7 +235,7 @@ def write_records(client, key: str, member_ids, values) -> int:
     a member twice writes the same bytes, so a retried writer is harmless.
     """
     own = isinstance(client, str)
-    r = redis.Redis.from_url(client) if own else client
+    r = connect(client, WRITE_SECONDS) if own else client
     try:
         pipe = r.pipeline(transaction=False)
         for start in range(0, len(member_ids), BATCH):
@@ -177,3 +250,15 @@ def write_records(client, key: str, member_ids, values) -> int:
         if own:
             r.close()
     return len(member_ids)
+
+
+def connect(url: str, seconds: float) -> redis.Redis:
+    """A client of ``url`` that fails fast instead of hanging: a second to connect,
+    ``seconds`` for an answer, and one retry at once on a dropped connection (a store's
+    commands are all safe to run twice). Its pool reconnects by itself."""
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=CONNECT_SECONDS,
+        socket_timeout=seconds,
+        retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+    )

@@ -19,6 +19,9 @@ def healthz() -> dict:
 
 @router.get("/readyz")
 def readyz(request: Request):
+    """200 with the live version; 503 with the reason while the server cannot answer: no
+    version published, served events that cannot be written, a store that does not answer
+    (``store_unavailable``, with ``Retry-After``)."""
     s = services(request)
     live = s.store.version
     if live is None:
@@ -42,6 +45,7 @@ def metrics(request: Request) -> str:
     s.metrics.key_reload_errors.set(s.keys.reload_errors)
     s.metrics.quarantined.set(getattr(s.events, "quarantined", 0))
     s.metrics.log_faults.set(getattr(s.events, "write_faults", 0))
+    s.metrics.store_faults.set(getattr(s.store, "faults", 0))
     if s.served is not None:
         s.metrics.served_dropped.set(s.served.dropped)
         s.metrics.served_faults.set(s.served.faults)
