@@ -17,6 +17,8 @@ what the clients and the event log say afterwards.
 
 from __future__ import annotations
 
+import bisect
+import collections
 import hashlib
 import http.client
 import itertools
@@ -209,7 +211,8 @@ class Load:
         self.ids = itertools.count()  # shared with the probes of until_normal
         self._stop, self._deadline = threading.Event(), None
         self._threads = [
-            threading.Thread(target=f, daemon=True) for f in (self._events, self._recs)
+            threading.Thread(target=self._run, args=(f,), daemon=True)
+            for f in (self._events, self._recs)
         ]
 
     def start(self) -> Load:
@@ -217,8 +220,15 @@ class Load:
             t.start()
         return self
 
-    def _events(self) -> None:
-        conn = [None]
+    def _run(self, loop) -> None:
+        conn = [None]  # one keep-alive connection per thread, opened again after a failure
+        try:
+            loop(conn)
+        finally:
+            if conn[0] is not None:
+                conn[0].close()
+
+    def _events(self, conn) -> None:
         while not self._stop.is_set():
             ids = [f"{self.tag}-{next(self.ids)}" for _ in range(self.size)]
             while True:
@@ -236,8 +246,7 @@ class Load:
                 time.sleep(0.05)
             time.sleep(0.02)
 
-    def _recs(self) -> None:
-        conn = [None]
+    def _recs(self, conn) -> None:
         while not self._stop.is_set():
             status, body = call(self.port, "GET", RECS, conn=conn)
             self.outcomes.append((time.monotonic(), "recs", status))
@@ -302,22 +311,27 @@ def readyz_truth(load: Load, watch: Watch, windows, lag: float = 0.5) -> dict:
     (``/readyz`` learns of a fault at the next write) and both answers were under 1 s old;
     no answer from ``/readyz`` counts as "not ready".
     """
-    timeline = sorted(load.outcomes)
+    answers = {}  # kind → (times, whether each answer was normal), in time order
+    for when, kind, status in sorted(load.outcomes):
+        answers.setdefault(kind, ([], []))
+        answers[kind][0].append(when)
+        answers[kind][1].append(normal(status))
 
     def truth_at(t: float):
-        latest = {}
-        for when, kind, status in timeline:
-            if when > t:
-                break
-            latest[kind] = (when, normal(status))
-        if len(latest) < 2 or min(w for w, _ in latest.values()) < t - 1:
-            return None
-        return all(ok for _, ok in latest.values())
+        latest = []
+        for times, ok in answers.values():
+            i = bisect.bisect_right(times, t) - 1
+            if i < 0 or times[i] < t - 1:
+                return None
+            latest.append(ok[i])
+        return all(latest) if len(latest) == 2 else None
 
     judged = agreed = 0
+    seen = collections.Counter()
     for when, status in watch.polls:
         if not any(a <= when <= b for a, b in windows):
             continue
+        seen[str(status)] += 1
         steps = {truth_at(when + d / 10) for d in range(-int(lag * 10), 3)}
         if len(steps) != 1 or None in steps:
             continue
@@ -327,6 +341,7 @@ def readyz_truth(load: Load, watch: Watch, windows, lag: float = 0.5) -> dict:
         "readyz_truthful": int(judged > 0 and agreed == judged),
         "readyz_polls_judged": judged,
         "readyz_polls_agreed": agreed,
+        "readyz_answers": dict(seen),  # status → polls during the fault (0: no answer)
     }
 
 
