@@ -152,19 +152,8 @@ def main() -> None:
             figures = {}
             for column, src in (("lumos", MAIN_SRC), ("anchor", anchor)):
                 figures[column] = attempt(name, src, work / column / name, args.quick)
-                shown = {
-                    k: figures[column].get(k)
-                    for k in (
-                        "lost",
-                        "duplicated",
-                        "server_errors",
-                        "seconds_to_normal",
-                        "restart_to_ready_s",
-                        "readyz_truthful",
-                        "error",
-                    )
-                    if k in figures[column]
-                }
+                said = figures[column]
+                shown = {k: said[k] for k in (*HEADLINE, "error") if k in said}
                 log(f"{name} ({column}): {shown}")
             results += results_of(name, figures["lumos"], figures["anchor"])
     log(f"done in {time.perf_counter() - started:.0f} s")
