@@ -308,8 +308,9 @@ def readyz_truth(load: Load, watch: Watch, windows, lag: float = 0.5) -> dict:
     The truth at a moment is what the clients met: ready when the latest event batch and
     the latest recommendation request were both answered as they should (:func:`normal`).
     A poll is judged where that truth held still from ``lag`` s before it to 0.2 s after
-    (``/readyz`` learns of a fault at the next write) and both answers were under 1 s old;
-    no answer from ``/readyz`` counts as "not ready".
+    (``/readyz`` learns of a fault at the next write) and both answers were under 1 s old.
+    ``/readyz`` says "ready" with a 200 and "not ready" with a 503 or no answer (a server
+    that is down); any other answer (a 500) is the truth neither way.
     """
     answers = {}  # kind → (times, whether each answer was normal), in time order
     for when, kind, status in sorted(load.outcomes):
@@ -336,7 +337,8 @@ def readyz_truth(load: Load, watch: Watch, windows, lag: float = 0.5) -> dict:
         if len(steps) != 1 or None in steps:
             continue
         judged += 1
-        agreed += (status == 200) == steps.pop()
+        said = {200: True, 503: False, 0: False}.get(status)  # a 500 says neither
+        agreed += said == steps.pop()
     return {
         "readyz_truthful": int(judged > 0 and agreed == judged),
         "readyz_polls_judged": judged,
