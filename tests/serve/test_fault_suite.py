@@ -4,11 +4,13 @@ A real ``lumos serve`` on loopback under a steady client load — event batches 
 with the same ids until acknowledged, recommendation requests — meets a fault caused for
 real, which is then taken away. After each: no acknowledged event is missing from the log
 or in it twice, no answer was a 5xx other than 503, ``/readyz`` agreed with what the
-clients met during the fault, and the server answers normally again without a restart.
+clients met during the fault, and the server answers normally again without a restart
+(after a SIGKILL, once started again).
 
 Here: the log folder made read-only under a server that is not root, a segment that cannot
 be created, SIGKILL at random moments (a few times), and the wall clock jumping back. A full
-disk and SIGTERM are tested in ``test_server_faults.py``; Redis outages with the Redis store.
+disk and SIGTERM are tested in ``test_server_faults.py``; Redis outages beside the Redis store's
+own tests.
 """
 
 from __future__ import annotations
