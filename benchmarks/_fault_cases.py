@@ -305,10 +305,10 @@ def run(name: str, src, work: Path, *, quick: bool) -> dict:
     return restarts(name, src, work, quick)
 
 
-def started(src, store, events, work: Path, tag: str, patience: float, **kw):
+def started(src, store, events, work: Path, **kw):
     """A server, its load and its watch, once the server answers normally."""
     server = Server(src, store, events, work / "server.out", **kw)
-    load = Load(server.port, tag)
+    load = Load(server.port, "e")
     server.start()
     if until_normal(server.port, load, time.monotonic(), 120) is None:
         server.stop()
@@ -333,9 +333,7 @@ def steady(fault: Fault, src, quick: bool) -> dict:
     begin = end = back = None
     try:
         store, events = fault.prepare()
-        server, load, watch = started(
-            src, store, events, fault.work, "e", t["patience"], **fault.server
-        )
+        server, load, watch = started(src, store, events, fault.work, **fault.server)
         try:
             time.sleep(t["warm"])
             begin = time.monotonic()
@@ -347,7 +345,7 @@ def steady(fault: Fault, src, quick: bool) -> dict:
             time.sleep(t["after"])
             alive = server.proc.poll() is None
         finally:
-            out = figures(load, watch, events, [(begin, end)], server)
+            out = figures(load, watch, events, [(begin, end)] if end else [], server)
     finally:
         fault.cleanup()
     return {
@@ -366,7 +364,7 @@ def restarts(name: str, src, work: Path, quick: bool) -> dict:
     t = TIMES[quick]
     publish(str(work / "store"))
     events = str(work / "events")
-    server, load, watch = started(src, str(work / "store"), events, work, "e", t["patience"])
+    server, load, watch = started(src, str(work / "store"), events, work)
     rng = random.Random(7)
     windows, ready, extra = [], [], {}
     try:
