@@ -277,6 +277,38 @@ class RedisDropped(RedisKilled):
         self.client.close()
 
 
+class WorkerKilled(Fault):
+    """``lumos serve --workers 2``: one worker killed with SIGKILL while the other serves
+    (the supervisor starts another). The log's own series and the killed worker's may hold
+    a torn line, cut by the next writer; nothing acknowledged may be lost or written twice.
+    Removed: nothing (the supervisor replaces the worker)."""
+
+    server = {"workers": 2}  # noqa: RUF012
+
+    def inject(self, server):
+        victims = workers_of(server.proc.pid)
+        if not victims:
+            raise RuntimeError("no worker process to kill (is --workers supported?)")
+        os.kill(victims[0], signal.SIGKILL)
+        self.details = {"how": "SIGKILL of one of two worker processes", "workers": 2}
+
+
+def workers_of(pid: int) -> list[int]:
+    """The worker processes (multiprocessing's spawned children) under ``pid``."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmd = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"spawn_main" in cmd:
+            out.append(int(entry))
+    return out
+
+
 STEADY = {
     "disk_full": DiskFull,
     "readonly_folder": ReadOnlyFolder,
@@ -284,6 +316,7 @@ STEADY = {
     "clock_back": ClockBack,
     "redis_killed": RedisKilled,
     "redis_dropped": RedisDropped,
+    "worker_killed": WorkerKilled,
 }
 CASES = (*STEADY, "sigkill", "sigterm")
 

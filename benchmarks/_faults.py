@@ -97,11 +97,22 @@ class Server:
     only the capability to read and search any file (so it can load Python from a folder
     only root may enter) — writes obey the folder's permissions as for any user.
     ``segment_bytes`` and ``clock_file`` are :mod:`_serve_hooks`' hooks; ``preexec`` runs in
-    the child before it starts (resource limits). What the server prints goes to ``out``.
+    the child before it starts (resource limits); ``workers`` is ``--workers``. What the
+    server prints goes to ``out``.
     """
 
     def __init__(
-        self, src, store, events, out, *, user=None, segment_bytes=0, clock_file="", preexec=None
+        self,
+        src,
+        store,
+        events,
+        out,
+        *,
+        user=None,
+        segment_bytes=0,
+        clock_file="",
+        preexec=None,
+        workers=1,
     ):
         self.src, self.out, self.preexec = Path(src), Path(out), preexec
         self.port = free_port()
@@ -117,6 +128,7 @@ class Server:
             hashlib.sha256(KEY.encode()).hexdigest(),
             "--flush-ms",
             "20",
+            *(["--workers", str(workers)] if workers > 1 else []),
         ]
         if segment_bytes or clock_file:
             self.command = [

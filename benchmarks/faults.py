@@ -14,7 +14,9 @@ client threads while one fault is caused and removed (:mod:`_fault_cases`):
 * ``sigterm`` — SIGTERM under load, the server started again;
 * ``redis_killed`` — the store and the log on Redis, redis-server killed and started again;
 * ``redis_dropped`` — Redis drops every client connection five times;
-* ``clock_back`` — the server's wall clock an hour behind for a while.
+* ``clock_back`` — the server's wall clock an hour behind for a while;
+* ``worker_killed`` — ``lumos serve --workers 2``, one worker killed with SIGKILL (the
+  supervisor starts another; the anchor has no ``--workers``).
 
 For each: acknowledged events lost and duplicated in the log (goal 0), answers with a 5xx
 other than 503 (goal 0), seconds from the fault's removal until a recommendation and an

@@ -8,7 +8,8 @@ clients met during the fault, and the server answers normally again without a re
 (after a SIGKILL, once started again).
 
 Here: the log folder made read-only under a server that is not root, a segment that cannot
-be created, SIGKILL at random moments (a few times), and the wall clock jumping back. A full
+be created, SIGKILL at random moments (a few times), the wall clock jumping back, and one of
+two workers killed. A full
 disk and SIGTERM are tested in ``test_server_faults.py``; Redis outages beside the Redis store's
 own tests.
 """
@@ -71,3 +72,9 @@ def test_sigkill_at_random_moments(tmp_path):
     assert out["unacknowledged_at_end"] == 0
     # served events are written after the answer, so a kill may take the last few with it
     assert out["served_duplicated"] == 0 and out["served_missing"] < out["served_shown"]
+
+
+def test_one_of_two_workers_killed(tmp_path):
+    out = case("worker_killed", tmp_path)
+    assert out["recovered"] == 1 and out["server_alive"] == 1, out
+    assert out["served_duplicated"] == 0, out  # the killed worker's unsynced ones may be gone
