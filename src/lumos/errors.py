@@ -68,6 +68,7 @@ CODES: dict[str, str] = {
     # store, events, experiments
     "store_unavailable": "The online store could not be reached.",
     "log_unavailable": "The event log cannot write now (disk full, read-only, …); retry later.",
+    "state_unavailable": "The shared offer state's Redis could not be reached.",
     "version_exists": "A store version with that name is already published.",
     "unknown_version": "A store version is not one the store keeps.",
     "no_version": "No store version to switch to.",
