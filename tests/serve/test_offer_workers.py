@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 from fastapi.testclient import TestClient
-from server_helpers import free_port, publish_store, stop
+from server_helpers import answering, free_port, publish_store, stop
 
 from lumos.bandits import OfferModel, open_offer_state
 from lumos.data.demo import offers
@@ -49,15 +49,7 @@ def serve(config: dict, port: int) -> subprocess.Popen:
     proc = subprocess.Popen(
         [sys.executable, "-c", SERVE, json.dumps(config), str(port)], env=os.environ
     )
-    for _ in range(600):
-        assert proc.poll() is None, f"the server exited with {proc.returncode}"
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    pytest.fail("the server did not start")
+    return answering(proc, port, tries=600)
 
 
 def post(port: int, path: str, body=None) -> dict:
