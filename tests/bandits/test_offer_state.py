@@ -134,6 +134,29 @@ def test_a_shared_model_decides_learns_and_saves_the_latest_policy(folder, targe
         model.shared.close()
 
 
+def test_a_shared_neural_policy_moves_whole_between_processes(book, target, namespace, tmp_path):
+    torch = pytest.importorskip("torch")
+    settings = {"policy": "neuralts", "hidden": 8, "batch": 2, "model_id": namespace}
+    OfferModel(book.arms, book.members, settings).save(tmp_path / "neural")
+    a = OfferModel.load(tmp_path / "neural").share(target, interval=0)
+    b = OfferModel.load(tmp_path / "neural").share(target, interval=0)
+    members = book.members["member_id"].iloc[:4].tolist()
+    tracking = ["n1", "n2", "n3", "n4"]
+    a.served(tracking, a.decide(members, "feed", tracking_ids=tracking))
+    assert b.observe([{"type": "action", "action": "purchase", "tracking_id": "n1"}]) == 0
+    assert b.observe([{"type": "action", "action": "purchase", "tracking_id": "n2"}]) == 2
+    a.decide(members[:1], "feed")  # a takes the network b trained
+    assert a.policy_version == b.policy_version == 2 and a.policy.n_updates == 2
+    for (name, mine), theirs in zip(
+        a.policy.network.named_parameters(), b.policy.network.parameters(), strict=True
+    ):
+        assert torch.equal(mine, theirs), name
+    with pytest.raises(LumosUserError, match="one id per member"):
+        a.decide(members, "feed", tracking_ids=["x"])
+    a.shared.close()
+    b.shared.close()
+
+
 def run(*args) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, str(WORKERS), *map(str, args)], env=os.environ)
 

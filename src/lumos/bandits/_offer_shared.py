@@ -57,6 +57,7 @@ from lumos.bandits._offer_rounds import WEEK
 from lumos.bandits._offer_state import OfferState, open_offer_state, pack_decision
 from lumos.bandits._offer_tables import NO_OFFER, event_frame
 from lumos.bandits._persist import policy_bytes, policy_from_bytes, write_bytes
+from lumos.errors import LumosUserError
 
 
 def _digest(blob: bytes) -> str:
@@ -173,6 +174,12 @@ class SharedPolicy:
         """Which requests are at their cap; with ``tracking_ids``, the others' slots are
         reserved under them (atomically with the count)."""
         per_week = self.model.settings.cap_per_week
+        if tracking_ids is not None and len(tracking_ids) != len(member_ids):
+            raise LumosUserError(
+                f"tracking_ids must hold one id per member ({len(member_ids)}); got "
+                f"{len(tracking_ids)}.",
+                code="bad_shape",
+            )
         if tracking_ids is None:
             return ~self.state.allowed(member_ids, channels, now=now, per_week=per_week)
         return ~self.state.reserve(
