@@ -19,9 +19,11 @@ seconds each process tries to take the learner's lease. The holder starts from
 the latest snapshot, learns the waiting rounds (once at least ``batch`` wait, in
 mini-batches of ``batch``, as one process does), and publishes the policy as the
 next version — replacing the snapshot and dropping the rounds it learned in one
-atomic step, and only if the version it started from is still the latest. Every
-process takes the latest snapshot at most ``interval`` seconds after it is
-published, and each decision records the version it was made with.
+atomic step, and only if the version it started from is still the latest.
+These looks happen on a process's decisions and events (no thread of its own):
+a decision looks first when ``interval`` seconds have passed since the last
+look, so no decision uses a version that was replaced more than ``interval``
+seconds before it; and each decision records the version it was made with.
 
 Why snapshots from one learner, and not each process adding its own rounds to
 shared sums: LinTS and ε-greedy keep additive statistics (``A``, ``b``), but
@@ -156,9 +158,10 @@ class SharedPolicy:
 
     def save(self, path) -> None:
         """Write the latest snapshot to ``path`` (``policy.npz``), under the lease: after
-        learning what waits, and never over a newer one another process saved."""
+        learning what waits, and never over a newer one another process saved. (A lease
+        not given back within 10 seconds — its holder died — is not waited for longer.)"""
         self.refresh(force=True)
-        deadline = time.monotonic() + self.lease
+        deadline = time.monotonic() + min(self.lease, 10.0)
         while not self.state.lock(self.owner, self.lease) and time.monotonic() < deadline:
             time.sleep(0.05)
         try:
