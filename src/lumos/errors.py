@@ -71,6 +71,7 @@ CODES: dict[str, str] = {
     "unreachable); retry later.",
     "log_unavailable": "The event log cannot write now (disk full, read-only, Redis down, …); "
     "retry later.",
+    "state_unavailable": "The shared offer state's Redis could not be reached; retry later.",
     "version_exists": "A store version with that name is already published.",
     "unknown_version": "A store version is not one the store keeps.",
     "no_version": "No store version to switch to.",

@@ -209,3 +209,14 @@ def test_seed_is_the_older_name_of_random_state():
         np.testing.assert_array_equal(w.detach().numpy(), weights[name].detach().numpy())
     with pytest.warns(DeprecationWarning, match="'seed' is now 'random_state'"):
         assert old.seed == 6
+
+
+def test_a_saved_policy_that_never_learned_loads_and_learns(tmp_path):
+    from lumos.bandits import load_policy, save_policy
+
+    fresh = NeuralTS(DM, DA, hidden=8, random_state=0)
+    loaded = load_policy(save_policy(fresh, tmp_path / "fresh.npz"))
+    assert loaded.n_updates == 0 and loaded._count == 0
+    rng = np.random.default_rng(1)
+    loaded.update(rng.normal(size=(5, DM)), np.eye(DA), [0, 1, 2, 0, 1], np.ones(5))
+    assert loaded.n_updates == 5 and loaded._count == 5

@@ -32,7 +32,13 @@ def start(args, port: int, *, out=None) -> subprocess.Popen:
     )
     if out is not None:
         sink.close()  # the child holds its own copy
-    for _ in range(400):
+    return answering(proc, port)
+
+
+def answering(proc: subprocess.Popen, port: int, tries: int = 400) -> subprocess.Popen:
+    """``proc``, once the server it runs answers ``/healthz`` on ``port`` (fails the test
+    when it exits first, or never answers)."""
+    for _ in range(tries):
         if proc.poll() is not None:
             pytest.fail(f"lumos serve exited with {proc.returncode}")
         try:

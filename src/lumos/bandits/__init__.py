@@ -17,6 +17,9 @@
   rewards from the funnel event log, mini-batch updates, full retrains,
   off-policy judging) and a :class:`TwoTower` matching model whose member and
   arm embeddings join the policy's features.
+* One policy and one set of caps for the processes serving a model:
+  :func:`open_offer_state` opens an :class:`OfferState` (a SQLite file, or
+  Redis) and :meth:`OfferModel.share` binds the model to it.
 """
 
 from lumos.bandits._linear import Decision, EpsilonGreedy, LinearPolicy, LinTS
@@ -24,6 +27,7 @@ from lumos.bandits._manage import judge_models, open_offer_model
 from lumos.bandits._neural import NeuralTS
 from lumos.bandits._offer_judging import CANDIDATES
 from lumos.bandits._offer_rounds import FrequencyCap
+from lumos.bandits._offer_state import OfferState, open_offer_state
 from lumos.bandits._offer_tables import NO_OFFER
 from lumos.bandits._offers import OfferModel, OfferSettings
 from lumos.bandits._ope import ESTIMATORS, Estimate, estimate, evaluate_all
@@ -44,6 +48,7 @@ __all__ = [
     "NeuralTS",
     "OfferModel",
     "OfferSettings",
+    "OfferState",
     "TwoTower",
     "estimate",
     "evaluate_all",
@@ -51,5 +56,6 @@ __all__ = [
     "judge_models",
     "load_policy",
     "open_offer_model",
+    "open_offer_state",
     "save_policy",
 ]

@@ -164,6 +164,8 @@ class NeuralTS:
         self._count = self._head = self.n_updates = 0
 
     def _remember(self, x: np.ndarray, r: np.ndarray) -> None:
+        if not len(x):  # nothing to keep (a saved policy that never learned)
+            return
         self.n_updates += len(x)
         x, r = x[-self.max_pairs :], r[-self.max_pairs :]
         cap = len(self._r)

@@ -71,8 +71,10 @@ def closed_rounds(
     """
     e = event_frame(events)
     served = e[(e["type"] == "served") & (e["item_type"] == "offer")]
-    if model_id is not None:
-        served = served[served["model_id"] == model_id]
+    if model_id is not None:  # a shared policy's decisions name its version: offers@v17
+        named = served["model_id"].astype("string")
+        ours = (named == model_id) | named.str.startswith(f"{model_id}@v")
+        served = served[ours.fillna(False).astype(bool)]
     served = served.drop_duplicates("tracking_id", keep="first")
     actions = e[(e["type"] == "action") & e["action"].isin(conversions)]
     first = actions.groupby("tracking_id")["ts"].min()

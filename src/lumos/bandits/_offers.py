@@ -24,6 +24,11 @@ event log:
 * **Learning**: :meth:`OfferModel.learn` updates the policy from new rounds
   in mini-batches (near real time); :meth:`OfferModel.retrain` refits it
   from scratch on the whole log (the scheduled retrain), two-tower first.
+* **Many processes**: :meth:`OfferModel.share` keeps the caps, the decisions
+  awaiting their reward and the policy in a shared :class:`OfferState` (a
+  SQLite file, or Redis), so the processes serving one model (``lumos serve
+  --workers N``, or machines) keep one cap per member and learn one policy;
+  each decision then carries the ``policy_version`` it was made with.
 * **Judging**: :meth:`OfferModel.evaluate` estimates the policy's value on a
   log written by another policy, with every off-policy estimator;
   :meth:`OfferModel.compare` judges candidate policies (the model, greedy,
@@ -36,8 +41,8 @@ the online path (:meth:`OfferModel.served`, :meth:`OfferModel.observe`) keeps
 the context of the moment of the decision.
 
 This module holds the settings and the model; the tables it checks, its rounds
-and caps, and its judging live in ``_offer_tables``, ``_offer_rounds`` and
-``_offer_judging``.
+and caps, its judging and its shared state live in ``_offer_tables``,
+``_offer_rounds``, ``_offer_judging``, ``_offer_state`` and ``_offer_shared``.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ from lumos.bandits._linear import EpsilonGreedy, LinTS
 from lumos.bandits._neural import NeuralTS
 from lumos.bandits._offer_judging import OfferJudging
 from lumos.bandits._offer_rounds import FrequencyCap, closed_rounds
+from lumos.bandits._offer_shared import SharedPolicy
 from lumos.bandits._offer_tables import NO_OFFER, arms_table, members_table
 from lumos.bandits._persist import check_format, load_policy, save_policy
 from lumos.data import atomic_path
@@ -159,6 +165,7 @@ class OfferModel(OfferJudging):
         self.path: Path | None = None  # the folder it was loaded from
         self._pending: dict[str, tuple[np.ndarray, int, float]] = {}
         self._ready: list[tuple[np.ndarray, int, float]] = []
+        self.shared: SharedPolicy | None = None  # see share()
 
     # -- features -------------------------------------------------------------------------------
 
@@ -229,22 +236,30 @@ class OfferModel(OfferJudging):
 
     # -- decisions ------------------------------------------------------------------------------
 
-    def decide(self, member_ids, channels, *, now: float | None = None) -> pd.DataFrame:
+    def decide(
+        self, member_ids, channels, *, now: float | None = None, tracking_ids=None
+    ) -> pd.DataFrame:
         """One decision per request: the arm, its propensity and score, under the cap.
 
         ``channels`` is one channel or one per member. Members at their cap on
         that channel get "no offer" with propensity 1. Decisions are not
-        recorded in the cap; :meth:`served` does that.
+        recorded in the cap; :meth:`served` does that — except in a shared
+        state (:meth:`share`) given the decisions' ``tracking_ids``: each offer's
+        slot is then reserved under its tracking id, atomically with the cap's
+        count, so no other process can take it; the decisions carry the
+        ``policy_version`` they used.
         """
         member_ids = [str(m) for m in member_ids]
         if isinstance(channels, str):
             channels = [channels] * len(member_ids)
         now = time.time() if now is None else float(now)
         mask = self.mask(channels)
-        capped = np.array(
-            [not self.cap.allowed(m, c, now) for m, c in zip(member_ids, channels, strict=True)],
-            dtype=bool,
-        )
+        if self.shared is None:
+            pairs = zip(member_ids, channels, strict=True)
+            capped = np.array([not self.cap.allowed(m, c, now) for m, c in pairs], dtype=bool)
+        else:
+            self.shared.refresh(now)
+            capped = self.shared.capped(member_ids, channels, now, tracking_ids)
         mask[capped] = self.arm_ids == NO_OFFER
         context = self.contexts(member_ids)
         decision = self.policy.select(context, self.arm_features, mask=mask)
@@ -256,6 +271,10 @@ class OfferModel(OfferJudging):
         out["propensity"] = np.where(capped, 1.0, decision.propensities)
         out["score"] = decision.scores[np.arange(len(arms)), arms]
         out["capped"] = capped
+        if self.shared is not None:
+            no_offer = self.arm_ids[arms] == NO_OFFER
+            self.shared.settle(tracking_ids, member_ids, channels, capped, no_offer)
+            out["policy_version"] = self.shared.version
         if self.two_tower is not None:  # the embeddings' dot product: the match score
             member = context[:, 1 + self._member_x.shape[1] :]
             out["match"] = (member * self.arm_features[arms, self._arm_base.shape[1] :]).sum(1)
@@ -325,9 +344,34 @@ class OfferModel(OfferJudging):
 
     # -- the online path ------------------------------------------------------------------------
 
+    def share(self, state, *, interval: float = 5.0, lease: float = 60.0) -> OfferModel:
+        """Keep the caps, the decisions awaiting their reward and the policy in a shared
+        state, with the other processes serving this model. Returns the model.
+
+        ``state`` is an :class:`OfferState` or its target (a SQLite file or a Redis
+        URL; :func:`open_offer_state`). The state's latest policy replaces this
+        model's — unless this model's policy is one the state has never held (a
+        first start, or a retrained model), which becomes the state's latest. Every
+        ``interval`` seconds the model learns the rounds waiting (when it holds the
+        learner's lease, which lasts ``lease`` seconds) and takes the latest
+        policy; see :class:`~lumos.bandits._offer_shared.SharedPolicy`. Decisions,
+        :meth:`served`, :meth:`observe`, :meth:`remember_shown` and :meth:`save`
+        then go through the state; :meth:`learn` and :meth:`retrain` stay local.
+        """
+        self.shared = SharedPolicy(self, state, interval=interval, lease=lease)
+        return self
+
+    @property
+    def policy_version(self) -> int | None:
+        """The version of the shared policy this model decides with (None: not shared)."""
+        return None if self.shared is None else self.shared.version
+
     def remember_shown(self, events) -> OfferModel:
         """Start the weekly cap from the offers a log says were shown in its last week (a
         server restarting on its event log caps as it did before). Returns the model."""
+        if self.shared is not None:
+            self.shared.remember_shown(events)
+            return self
         self.cap = FrequencyCap.from_events(self.settings.cap_per_week, events)
         return self
 
@@ -336,6 +380,9 @@ class OfferModel(OfferJudging):
         now = time.time() if now is None else float(now)
         context = self.contexts(decisions["member_id"])
         arms = decisions["arm_id"].map(self._arm_index).to_numpy()
+        if self.shared is not None:
+            self.shared.served(tracking_ids, decisions, context, arms, now)
+            return
         for i, tracking in enumerate(tracking_ids):
             self._pending[tracking] = (context[i], int(arms[i]), now)
             if decisions["arm_id"].iat[i] != NO_OFFER:
@@ -345,8 +392,12 @@ class OfferModel(OfferJudging):
         """Conversions posted for pending decisions; update when a mini-batch is full.
 
         Pending decisions whose window passed become reward-0 rounds. Returns
-        the number of rounds learned by this call (0 until a batch fills).
+        the number of rounds learned by this call (0 until a batch fills). In a
+        shared state the conversions go to the state, and the learner learns
+        them within ``interval`` seconds.
         """
+        if self.shared is not None:
+            return self.shared.observe(events, now)
         now = time.time() if now is None else float(now)
         for event in events:
             get = event.get if isinstance(event, dict) else lambda k, e=event: getattr(e, k, None)
@@ -377,7 +428,8 @@ class OfferModel(OfferJudging):
 
     def save(self, folder) -> Path:
         """Write ``offers.json``, ``arms.csv``, ``members.parquet``, ``policy.npz`` (and
-        ``two_tower.npz``) into ``folder``, each file atomically."""
+        ``two_tower.npz``) into ``folder``, each file atomically. A shared model saves
+        the state's latest policy."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         s = self.settings
@@ -392,7 +444,10 @@ class OfferModel(OfferJudging):
             self.arms.to_csv(tmp, index=False)
         with atomic_path(folder / "members.parquet") as tmp:
             self.members.to_parquet(tmp, index=False)
-        save_policy(self.policy, folder / "policy.npz")
+        if self.shared is not None:
+            self.shared.save(folder / "policy.npz")
+        else:
+            save_policy(self.policy, folder / "policy.npz")
         if self.two_tower is not None:
             self.two_tower.save(folder / "two_tower.npz")
         with atomic_path(folder / "offers.json") as tmp:

@@ -5,10 +5,16 @@ random state), read back with ``allow_pickle=False``. A loaded policy makes
 the same decisions as the saved one would have: its random state travels with
 it. NeuralTS saves the shipped network, with its training buffer and Adam's
 state (a custom ``torch.nn.Module`` is yours to save).
+
+The bytes are a function of the policy alone (every member of the archive has
+the same fixed date), so a policy saved twice gives the same file and its
+SHA-256 names it: :func:`policy_bytes` and :func:`policy_from_bytes` are the
+same format in memory, what a shared offer state passes between processes.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 from pathlib import Path
@@ -23,12 +29,31 @@ from lumos.errors import DataValidationError, LumosUserError
 FORMAT, VERSION = "lumos.policy", 1
 
 
+#: The date of every member of an archive: the bytes depend on the arrays alone.
+_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def npz_bytes(arrays: dict, meta: dict) -> bytes:
+    """``arrays`` and a JSON header ``meta`` as the bytes of an ``.npz`` (what ``np.savez``
+    writes, with fixed dates: the same arrays give the same bytes)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, value in {**arrays, "meta": np.array(json.dumps(meta))}.items():
+            with archive.open(zipfile.ZipInfo(f"{name}.npy", _EPOCH), "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
+    return buffer.getvalue()
+
+
 def write_npz(path, arrays: dict, meta: dict) -> Path:
     """``arrays`` and a JSON header ``meta`` in one ``.npz`` at ``path``, written atomically."""
+    return write_bytes(path, npz_bytes(arrays, meta))
+
+
+def write_bytes(path, data: bytes) -> Path:
+    """``data`` at ``path``, atomically."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays, meta=np.array(json.dumps(meta)))
+        tmp.write_bytes(data)
     return path
 
 
@@ -45,8 +70,13 @@ def read_npz(path, *, what: str, fmt: str, version: int, how: str) -> tuple[dict
             code="file_not_found",
             file=str(path),
         )
+    return _parse_npz(path, path, what=what, fmt=fmt, version=version, how=how)
+
+
+def _parse_npz(source, path, *, what: str, fmt: str, version: int, how: str):
+    """:func:`read_npz` of ``source`` (a path or a file object), named ``path`` in errors."""
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with np.load(source, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
         meta = json.loads(str(arrays.pop("meta")))
         if not isinstance(meta, dict):
@@ -74,6 +104,11 @@ def check_format(meta: dict, path, fmt: str, version: int, how: str) -> None:
 
 def save_policy(policy, path) -> Path:
     """Write ``policy`` (LinTS, ε-greedy or NeuralTS) to the file ``path``, atomically."""
+    return write_bytes(path, policy_bytes(policy))
+
+
+def policy_bytes(policy) -> bytes:
+    """``policy`` as the bytes of the file :func:`save_policy` writes."""
     meta = {"format": FORMAT, "version": VERSION, "rng": policy.rng.bit_generator.state}
     if isinstance(policy, LinearPolicy):
         meta["params"] = {"d_member": policy.d_member, "d_arm": policy.d_arm, "alpha": policy.alpha}
@@ -125,14 +160,26 @@ def save_policy(policy, path) -> Path:
             f"save_policy saves LinTS, EpsilonGreedy and NeuralTS; got {type(policy).__name__}.",
             code="bad_argument",
         )
-    return write_npz(path, arrays, meta)
+    return npz_bytes(arrays, meta)
+
+
+_HOW = "save one with lumos offers retrain"
 
 
 def load_policy(path):
     """Read a policy written by :func:`save_policy`."""
-    arrays, meta = read_npz(
-        path, what="policy", fmt=FORMAT, version=VERSION, how="save one with lumos offers retrain"
+    return _policy(*read_npz(path, what="policy", fmt=FORMAT, version=VERSION, how=_HOW))
+
+
+def policy_from_bytes(data: bytes, *, source: str = "a policy snapshot"):
+    """The policy :func:`policy_bytes` gave ``data`` for (``source`` names it in errors)."""
+    parsed = _parse_npz(
+        io.BytesIO(data), source, what="policy", fmt=FORMAT, version=VERSION, how=_HOW
     )
+    return _policy(*parsed)
+
+
+def _policy(arrays: dict, meta: dict):
     kind = {"LinTS": LinTS, "EpsilonGreedy": EpsilonGreedy, "NeuralTS": NeuralTS}[meta["kind"]]
     policy = kind(**meta["params"])
     if isinstance(policy, LinearPolicy):

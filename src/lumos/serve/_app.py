@@ -13,7 +13,9 @@ disk event log on a laptop, or Redis for both at scale:
 * ``cohorts`` — a :class:`~lumos.cohorts.CohortService`;
 * ``offers`` — a :class:`~lumos.bandits.OfferModel` that decides offers
   (``POST /v1/members/{id}/offer``) and learns from the conversions posted
-  to ``/v1/events``; with a ``path`` attribute, it is saved there on shutdown.
+  to ``/v1/events``; with a ``path`` attribute, it is saved there on shutdown;
+  with an ``offer_state``, its caps and policy are shared by every process
+  serving it (:mod:`lumos.bandits._offer_shared`).
 
 A recommendation response mints a tracking id per item and records a
 ``served`` event for it (group-committed every ``flush_ms`` by one thread);
@@ -75,6 +77,8 @@ def create_app(
     flush_ms: float = 20.0,
     cohorts=None,
     offers=None,
+    offer_state=None,
+    offer_state_interval: float = 5.0,
     offer_log=None,
     offer_log_name: str = "the offer log",
     health=None,
@@ -95,7 +99,10 @@ def create_app(
     ``example_member`` is the member the Learning and My Network pages offer to try.
     ``keys`` maps a scope (``read``, ``decide``, ``write``) to the SHA-256 digests of its
     keys; ``events_body`` caps a ``POST /v1/events`` body in bytes; a dashboard session
-    lasts ``session_hours``.
+    lasts ``session_hours``. ``offer_state`` (a SQLite file or a Redis URL, or an
+    :class:`~lumos.bandits.OfferState`) keeps the offer model's caps and policy in
+    one place for every process serving it (``lumos serve --workers N``, or
+    machines); each looks for a newer policy every ``offer_state_interval`` seconds.
     :func:`~lumos.serve.app_from_config` reads all of these from files.
     """
     access = build_keys(api_key_hashes, read_keys, keys, keys_file)
@@ -113,6 +120,8 @@ def create_app(
         flush_ms=flush_ms,
         cohorts=cohorts,
         offers=offers,
+        offer_state=offer_state,
+        offer_state_interval=offer_state_interval,
         offer_log=offer_log,
         offer_log_name=offer_log_name,
         health=health,

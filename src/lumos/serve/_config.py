@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -45,6 +46,12 @@ class ServeConfig:
     offer_log : str, optional
         The events the Offers page judges the offer model on (an event log or a
         file of events); default the ``events`` log.
+    offer_state : str, optional
+        Where the processes serving ``offers`` keep one set of caps and one policy:
+        a SQLite file (one machine) or a Redis URL (many); default none, each
+        process its own. :meth:`default_offer_state` says where ``--workers`` puts it.
+    offer_state_interval : float, default=5.0
+        Seconds between a process's looks for a newer shared policy.
     prioritizer : str, optional
         An account prioritizer folder (``lumos propensity train``): Model health
         shows its validation report.
@@ -94,6 +101,8 @@ class ServeConfig:
     cohorts: str | None = None
     offers: str | None = None
     offer_log: str | None = None
+    offer_state: str | None = None
+    offer_state_interval: float = 5.0
     prioritizer: str | None = None
     health: str | None = None
     health_label: str = "label"
@@ -130,6 +139,13 @@ class ServeConfig:
                 "offer_log (--offer-log) judges the offer model: give --offers (offers=) too.",
                 code="bad_argument",
             )
+        if self.offer_state is not None and self.offers is None:
+            raise LumosUserError(
+                "offer_state shares the offer model between processes: give --offers "
+                "(offers=) too.",
+                code="bad_argument",
+            )
+        check_number("ServeConfig", "offer_state_interval", self.offer_state_interval, low=0)
         if (self.experiments is None) != (self.experiment is None):
             raise LumosUserError(
                 "give experiments and experiment together (--experiments FILE --experiment NAME).",
@@ -158,6 +174,27 @@ class ServeConfig:
             "decide": self.decide_key_hashes,
             "write": self.write_key_hashes,
         }
+
+    def default_offer_state(self) -> str | None:
+        """Where processes serving this config share the offer policy and caps:
+        ``offer_state`` when given; else the events' Redis when the event log is on
+        Redis (the processes may be on many machines); else ``state.sqlite`` in the
+        offer model's folder (one machine). None without ``offers``.
+
+        >>> ServeConfig(store="s", offers="offers").default_offer_state()
+        'offers/state.sqlite'
+        >>> ServeConfig(store="s", offers="o", events="redis://h:6379/0").default_offer_state()
+        'redis://h:6379/0'
+        """
+        from lumos._targets import is_redis
+
+        if self.offers is None:
+            return None
+        if self.offer_state is not None:
+            return self.offer_state
+        if self.events is not None and is_redis(self.events):
+            return self.events
+        return str(Path(self.offers) / "state.sqlite")
 
     def replace(self, **changes) -> ServeConfig:
         return dataclasses.replace(self, **changes)
@@ -189,6 +226,8 @@ def app_from_config(config: ServeConfig):
         from lumos.bandits import OfferModel
 
         offers = OfferModel.load(config.offers)
+        if config.offer_state is not None:  # a bad target fails now, before anything is open
+            offers.share(config.offer_state, interval=config.offer_state_interval)
     store = open_store(config.store, readonly=True)
     events = cohorts = None
     try:

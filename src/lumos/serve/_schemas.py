@@ -44,7 +44,14 @@ class Offer(BaseModel):
         description="the member is not in the offer model's members table: decided on the "
         "average member, neither logged nor remembered",
     )
-    model_id: str
+    model_id: str = Field(
+        description="the model that decided; with a shared policy, its version too: offers@v17"
+    )
+    policy_version: int | None = Field(
+        None,
+        description="the version of the shared offer policy that decided (null: the server's "
+        "processes do not share one)",
+    )
 
 
 class Accepted(BaseModel):

@@ -232,6 +232,8 @@ class Services:
         flush_ms=20.0,
         cohorts=None,
         offers=None,
+        offer_state=None,
+        offer_state_interval=5.0,
         offer_log=None,
         offer_log_name="the offer log",
         health=None,
@@ -241,7 +243,11 @@ class Services:
         example_member=None,
     ) -> Services:
         """The services over these parts, with what the event log already says applied:
-        dismissals and follows, cohort engagement, and the offers each member was shown."""
+        dismissals and follows, cohort engagement, and the offers each member was shown.
+
+        ``offer_state`` (an :class:`~lumos.bandits.OfferState` or its target) shares the
+        offer model's caps and policy with the other processes serving it; they look
+        for a newer policy every ``offer_state_interval`` seconds."""
         from lumos.serve._pages.accounts import accounts_book
         from lumos.serve._pages.offers import offer_figures
 
@@ -278,6 +284,8 @@ class Services:
                 on_fetch=s.metrics.ranker_fetched,
             )
         if offers is not None:
+            if offer_state is not None:  # one cap and one policy for every process serving it
+                offers.share(offer_state, interval=offer_state_interval)
             if events is not None:  # the cap remembers the offers already shown
                 offers.remember_shown(events.read(item_type="offer"))
             if offer_log is None and events is not None:
@@ -332,8 +340,10 @@ class Services:
             await self.cohorts.aclose()
         path = getattr(self.offers, "path", None)
         if self.offers is not None and path is not None:  # what it learned online survives
-            with self.offer_lock:
+            with self.offer_lock:  # shared: the latest policy, saved once whoever saves it
                 self.offers.save(path)
+        if getattr(self.offers, "shared", None) is not None:
+            self.offers.shared.close()
         if self.served is not None:
             self.served.close()
         for part in (self.events, self.store):  # the server owns them: close them when it stops

@@ -33,6 +33,10 @@ def offer(
     A member the model's members table does not hold gets the decision for the
     average member, flagged ``cold_start``, and leaves no trace: nothing is
     logged, capped or learned from it.
+
+    A server whose processes share the offer policy (an offer state) answers with
+    the ``policy_version`` that decided, and the decision's ``model_id`` — in the
+    answer and its served event — names it: ``offers@v17``.
     """
     s = services(request)
     offers = s.offers
@@ -40,22 +44,26 @@ def offer(
         raise ApiError(404, "no_offers", "this server has no offer model (lumos serve --offers)")
     now = time.time()
     known = offers.knows(member_id)
+    tracking = new_id()
     with s.offer_lock:
-        try:
-            decision = offers.decide([member_id], channel, now=now)
+        try:  # shared caps: the slot is reserved under the tracking id as it is decided
+            decision = offers.decide(
+                [member_id], channel, now=now, tracking_ids=[tracking] if known else None
+            )
         except LumosUserError as exc:
             raise ApiError(400, exc.code, exc.message, "channel") from None
-        tracking = new_id()
         if known:
             offers.served([tracking], decision, now=now)
     row = decision.iloc[0]
+    version = int(row["policy_version"]) if "policy_version" in row else None
+    model_id = offers.settings.model_id + ("" if version is None else f"@v{version}")
     if s.served is not None and known:
         s.served.add(
             served_lines(
                 member_id,
                 [(new_id(), tracking, row["arm_id"], 0)],
                 channel=channel,
-                model_id=offers.settings.model_id,
+                model_id=model_id,
                 ts=now,
                 item_type="offer",
                 propensity=float(row["propensity"]),
@@ -71,6 +79,7 @@ def offer(
         propensity=float(row["propensity"]),
         score=finite(row["score"]),
         capped=bool(row["capped"]),
-        model_id=offers.settings.model_id,
+        model_id=model_id,
+        policy_version=version,
         cold_start=not known,
     )
