@@ -141,3 +141,30 @@ def test_an_offer_state_is_checked_before_the_server_starts(parts, tmp_path):
     assert caught.value.code == "bad_argument"
     config = ServeConfig(store=str(store), offers=str(folder))
     assert config.default_offer_state() == str(folder / "state.sqlite")
+
+
+@pytest.mark.slow
+def test_lumos_serve_with_two_workers_keeps_one_cap_and_one_policy(tmp_path):
+    book = offers(300, 2000, random_state=2)
+    model = OfferModel(book.arms, book.members, {"cap_per_week": 2, "random_state": 0})
+    model.retrain(book.events)
+    model.save(tmp_path / "offers")
+    store, port = publish_store(tmp_path / "store"), free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lumos.cli", "serve", "--store", store, "--offers",
+         tmp_path / "offers", "--events", tmp_path / "events", "--workers", "2",
+         "--api-key-hash", hash_key(KEY), "--port", str(port)],
+    )  # fmt: skip
+    try:
+        answering(proc, port, tries=600)
+        shown = {}
+        for i in range(40):  # new connections each time: both workers decide
+            member = f"om{i % 8 + 1:06d}"
+            answer = post(port, f"/v1/members/{member}/offer?channel=email")
+            assert answer["policy_version"] >= 1
+            if answer["arm_id"] != "none":  # an offer shown, not "no offer" nor capped
+                shown[member] = shown.get(member, 0) + 1
+    finally:
+        stop(proc)
+    assert shown and max(shown.values()) <= 2  # the weekly cap of 2, across both workers
+    assert (tmp_path / "offers" / "state.sqlite").exists()  # --workers shares it by default

@@ -79,6 +79,19 @@ from lumos.cli._common import friendly, split
     help="An offer model folder (lumos offers retrain): POST /v1/members/{id}/offer.",
 )
 @click.option(
+    "--offer-state",
+    help="Where the processes serving --offers share one policy and one set of caps: a SQLite "
+    "file, or redis://host:port/db for many machines (with --workers, default the events' "
+    "Redis, else state.sqlite in the --offers folder).",
+)
+@click.option(
+    "--offer-state-interval",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(0, 3600),
+    help="Seconds between a process's looks for a newer shared offer policy.",
+)
+@click.option(
     "--offer-log",
     help="The dashboard's Offers page judges the offer model on this log (a folder, redis://…, "
     "or a .jsonl/.parquet/.csv file; default the --events log).",
@@ -177,6 +190,8 @@ def serve(
     key_hashes,
     cohorts_config,
     offers_folder,
+    offer_state,
+    offer_state_interval,
     offer_log,
     model_folder,
     health_path,
@@ -236,6 +251,8 @@ def serve(
         courses=courses_path,
         cohorts=cohorts_config,
         offers=offers_folder,
+        offer_state=offer_state,
+        offer_state_interval=offer_state_interval,
         offer_log=offer_log,
         prioritizer=model_folder,
         health=health_path,

@@ -49,7 +49,8 @@ class ServeConfig:
     offer_state : str, optional
         Where the processes serving ``offers`` keep one set of caps and one policy:
         a SQLite file (one machine) or a Redis URL (many); default none, each
-        process its own. :meth:`default_offer_state` says where ``--workers`` puts it.
+        process its own — unless ``workers`` is more than one: then
+        :meth:`default_offer_state`.
     offer_state_interval : float, default=5.0
         Seconds between a process's looks for a newer shared policy.
     prioritizer : str, optional
@@ -157,6 +158,8 @@ class ServeConfig:
         check_number("ServeConfig", "session_hours", self.session_hours, low=0.01, high=720)
         check_number("ServeConfig", "events_skew", self.events_skew, low=0, high=86_400)
         check_number("ServeConfig", "workers", self.workers, low=1, high=64, integer=True)
+        if self.workers > 1 and self.offers is not None and self.offer_state is None:
+            self.offer_state = self.default_offer_state()  # one policy, one cap, for all
         if self.events_horizon is not None:
             try:
                 self.events_horizon = pd.Timestamp(self.events_horizon, tz="UTC")
