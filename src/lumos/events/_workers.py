@@ -137,8 +137,8 @@ class WorkerEventLog(EventLog):
         """Read what the other workers appended to the log's own series since this one last
         looked (the caller holds ``clients.lock``): remember their ids, tell ``on_others``."""
         main = self._main
-        if main.dirty:  # a failed batch of ours must be gone before anyone reads on
-            main.restore()
+        if main.dirty and not main.restore():  # our failed batch's bytes are still there:
+            return  # read on once they are cut (the batch itself is refused until then)
         paths = [p for p in main.paths() if Series.number_of(p) >= main.number]
         new = []
         for path in paths:
