@@ -155,3 +155,26 @@ def test_the_log_own_series_rolls_over_across_workers(tmp_path):
     assert len(segments) > 2
     ids = [json.loads(line)["event_id"] for p in segments for line in p.read_bytes().splitlines()]
     assert ids == [f"e{i}" for i in range(12)]
+
+
+def test_a_failed_batch_that_could_not_be_cut_back_is_cut_by_the_next_writer(tmp_path, monkeypatch):
+    import errno
+
+    from lumos.errors import LogUnavailable
+
+    def fails(*args):
+        raise OSError(errno.EIO, "Input/output error")
+
+    with WorkerEventLog(tmp_path, follow=0) as a, WorkerEventLog(tmp_path, follow=0) as b:
+        assert a.append([event(0)]) == 1
+        monkeypatch.setattr(os, "fsync", fails)  # the batch reaches the file, is never synced,
+        monkeypatch.setattr(os, "ftruncate", fails)  # and cannot be taken back at once
+        with pytest.raises(LogUnavailable):
+            a.append([event(1), event(2)])
+        monkeypatch.undo()
+        assert (tmp_path / "clients.cut").exists()
+        assert b.append([event(1)]) == 1  # a's failed bytes are cut first, never taken as e1
+        assert not (tmp_path / "clients.cut").exists()
+        assert a.append([event(2), event(3), event(1)]) == 2
+    lines = (tmp_path / "segment-00000001.jsonl").read_bytes().splitlines()
+    assert [json.loads(line)["event_id"] for line in lines] == ["e0", "e1", "e2", "e3"]

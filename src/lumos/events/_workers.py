@@ -9,7 +9,9 @@ holder reads what the others appended since its last batch, so an ``event_id``
 is de-duplicated across every worker — a batch resent to another worker is
 still written once — and the holder learns of the others' events
 (``on_others``). A worker that died mid-batch left at most a torn line, never
-acknowledged, which the next holder cuts off.
+acknowledged, which the next holder cuts off; a batch that failed and could not be
+cut back at once leaves ``clients.cut`` saying where, and no worker reads or writes
+on until one has cut it there.
 
 The workers hold ``writer.lock`` shared, so a lone writer (``EventLog``) and a
 set of workers never write one folder at once; each claims a name (``w0``,
@@ -32,6 +34,8 @@ from lumos.events._series import Series, series_of, try_lock
 
 #: The most workers one folder takes.
 MAX_WORKERS = 256
+#: Where a failed batch left bytes it could not take back: ``segment size`` to cut to.
+CUT = "clients.cut"
 
 
 class WorkerEventLog(EventLog):
@@ -58,6 +62,7 @@ class WorkerEventLog(EventLog):
         self._own: Series | None = None
         self._served = threading.Lock()  # served batches: this worker's own series
         self._stop = threading.Event()
+        self._marked = False  # whether clients.cut says where this worker's failed batch began
         super().__init__(folder, **kwargs)
         self._follower = None
         if follow:
@@ -127,8 +132,52 @@ class WorkerEventLog(EventLog):
 
     def _write(self, batch) -> int:
         with self._holding(fcntl.LOCK_EX):
+            if not self._cut_marked():
+                raise self._main.fault(None, len(batch), str(self.folder))
             self._catch_up()
-            return super()._write(batch)
+            try:
+                return super()._write(batch)
+            finally:
+                if self._main.dirty:  # a failed batch that could not be cut back: say where
+                    self._mark()
+
+    def _mark(self) -> None:
+        """Leave ``clients.cut``: where the log's own series must be cut back (the end of the
+        last acknowledged batch) before anyone reads or writes on."""
+        main = self._main
+        mark, temp = self.folder / CUT, self.folder / f"{CUT}.{self.name}"
+        try:
+            temp.write_text(f"{Path(main.file.name).name} {main.size}")
+            os.replace(temp, mark)
+        except OSError:  # the disk takes nothing now: tried again before the next batch
+            return
+        self._marked = True
+
+    def _cut_marked(self) -> bool:
+        """Cut the log's own series where ``clients.cut`` says (the caller holds
+        ``clients.lock`` alone); whether it is clean now."""
+        main, mark = self._main, self.folder / CUT
+        if main.dirty and not self._marked:
+            self._mark()
+            if not self._marked:
+                return False
+        try:
+            name, size = mark.read_text().split()
+        except FileNotFoundError:
+            name = None  # clean, or cut by another worker where this one marked it
+        except (OSError, ValueError):
+            return False
+        if name is not None:
+            try:
+                with open(self.folder / name, "r+b") as f:
+                    f.truncate(int(size))
+                    os.fsync(f.fileno())
+                mark.unlink()
+            except OSError:
+                return False
+        if self._marked:  # this worker's failed batch is gone: nothing of it is left
+            main.dirty = self._marked = False
+        return True
 
     def _put(self, lines: list[str], series: Series | None = None) -> None:
         (series or self._main).put(lines, str(self.folder))
@@ -137,8 +186,8 @@ class WorkerEventLog(EventLog):
         """Read what the other workers appended to the log's own series since this one last
         looked (the caller holds ``clients.lock``): remember their ids, tell ``on_others``."""
         main = self._main
-        if main.dirty and not main.restore():  # our failed batch's bytes are still there:
-            return  # read on once they are cut (the batch itself is refused until then)
+        if main.dirty or (self.folder / CUT).exists():  # a failed batch's bytes are there:
+            return  # read on once they are cut (a batch cuts them first, or is refused)
         paths = [p for p in main.paths() if Series.number_of(p) >= main.number]
         new = []
         for path in paths:
