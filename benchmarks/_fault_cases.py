@@ -343,7 +343,7 @@ def started(src, store, events, work: Path, **kw):
     server = Server(src, store, events, work / "server.out", **kw)
     load = Load(server.port, "e")
     server.start()
-    if until_normal(server.port, load, time.monotonic(), 120) is None:
+    if until_normal(server.port, load, time.monotonic(), 120, server.proc) is None:
         server.stop()
         raise RuntimeError(f"lumos serve did not start:\n{server.said()}")
     return server, load.start(), Watch(server.port).start()

@@ -296,11 +296,14 @@ class Watch:
         self._thread.join()
 
 
-def until_normal(port: int, load: Load, since: float, timeout: float) -> float | None:
+def until_normal(port: int, load: Load, since: float, timeout: float, proc=None) -> float | None:
     """Seconds from ``since`` (a monotonic time) until a recommendation request and an event
     batch (a new id, kept as acknowledged) both succeed, tried every 50 ms; None if not
-    within ``timeout`` seconds of ``since``."""
+    within ``timeout`` seconds of ``since``, or as soon as the process ``proc`` (if given)
+    has exited."""
     while time.monotonic() < since + timeout:
+        if proc is not None and proc.poll() is not None:
+            return None
         recs, _ = call(port, "GET", RECS)
         load.outcomes.append((time.monotonic(), "recs", recs))
         probe = [f"{load.tag}-probe-{next(load.ids)}"]
