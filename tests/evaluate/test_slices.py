@@ -156,3 +156,112 @@ def test_auc_slices_equal_scoring_every_slice_with_sklearn():
     assert found.table["slice"].tolist() == [t for _, t in brute[:5]]
     np.testing.assert_allclose(found.table["effect"], [e for e, _ in brute[:5]], atol=1e-9)
     assert found.table["slice"].iloc[0].startswith("industry = Retail")  # the planted pocket
+
+
+def skewed_world(n=3000, seed=5):
+    """Skewed categories, as real tables have, and a model badly wrong on every 'team' row."""
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame(
+        {
+            "plan": rng.choice(["free", "pro", "team"], n, p=[0.5, 0.3, 0.2]),
+            "country": rng.choice(["US", "FR"], n, p=[0.9, 0.1]),
+            "device": rng.choice(["web", "ios", "android"], n, p=[0.85, 0.1, 0.05]),
+            "tenure": rng.exponential(12, n),
+        }
+    )
+    p = 1 / (1 + np.exp(-8 * rng.normal(size=n)))
+    y = (rng.random(n) < p).astype(float)
+    wrong = (df["plan"] == "team").to_numpy()
+    p[wrong] = 1 - p[wrong]
+    return df, y, p
+
+
+def sliceline_top(df, y, score, metric, alpha, k, min_sup):
+    """The ``sliceline`` package's Slicefinder on the same encoded columns: texts and scores."""
+    slicefinder = pytest.importorskip("sliceline.slicefinder")
+    features = list(df.columns)
+    codes, labels = encode(df, features, 4)
+    found = slicefinder.Slicefinder(alpha=alpha, k=k, max_l=3, min_sup=min_sup, verbose=False)
+    found.fit(codes, row_losses(metric, y, score))
+    texts = [
+        " and ".join(labels[f][int(c)] for f, c in enumerate(row) if c is not None)
+        for row in found.top_slices_
+    ]
+    return texts, [s["slice_score"] for s in found.top_slices_statistics_]
+
+
+@pytest.mark.parametrize(
+    ("metric", "alpha", "duplicate"),
+    [
+        ("log_loss", 0.6, False),
+        ("log_loss", 0.9, False),
+        ("error_rate", 0.9, False),
+        ("log_loss", 0.9, True),
+    ],
+)
+def test_sliceline_score_returns_what_slicefinder_returns(metric, alpha, duplicate):
+    df, y, score = skewed_world()
+    if duplicate:  # a copy of a column: slices of equal scores, ordered as Slicefinder orders them
+        df = df.assign(region=df["country"].map({"US": "NA", "FR": "EU"}))
+    texts, scores = sliceline_top(df, y, score, metric, alpha, 8, 30)
+    found = find_slices(
+        df,
+        y,
+        score,
+        list(df.columns),
+        metric=metric,
+        max_order=3,
+        min_support=30,
+        top_k=8,
+        score="sliceline",
+        sliceline_alpha=alpha,
+    )
+    assert len(found.table) >= 3 and found.score == "sliceline"
+    assert found.table["slice"].tolist() == texts[: len(found.table)]
+    assert len(found.table) == min(len(texts), 8)
+    np.testing.assert_allclose(found.table["score"], scores[: len(found.table)], rtol=1e-9)
+    assert found.table["slice"].iloc[0].startswith("plan = team")
+
+
+def test_sliceline_score_by_hand():
+    # 10 rows, losses 1 in 'b' (4 rows) and 0.5 in 'a' (6 rows): mean 0.7
+    df = pd.DataFrame({"g": ["a"] * 6 + ["b"] * 4})
+    losses = np.array([0.5] * 6 + [1.0] * 4)
+    found = find_slices(
+        df,
+        losses,
+        np.zeros(10),
+        ["g"],
+        metric=lambda y, p: y,
+        min_support=2,
+        score="sliceline",
+        sliceline_alpha=0.8,
+    )
+    # 0.8 · ((4 / 4) / 0.7 − 1) − 0.2 · (10 / 4 − 1) = 0.8 · 3/7 − 0.3
+    assert found.table["slice"].tolist() == ["g = b"]
+    assert found.table["score"].iloc[0] == pytest.approx(0.8 * 3 / 7 - 0.3)
+    # 'a' scores 0.8 · (0.5 / 0.7 − 1) − 0.2 · (10 / 6 − 1) < 0: not a slice SliceLine keeps
+    assert (
+        "score"
+        not in find_slices(
+            df, losses, np.zeros(10), ["g"], metric=lambda y, p: y, min_support=2
+        ).table.columns
+    )
+
+
+def test_sliceline_score_bad_arguments_are_named():
+    df, y, score, _ = world(500)
+    with pytest.raises(
+        LumosUserError, match=r"score must be 'effect' .* or 'sliceline'.*got 'lift'"
+    ):
+        find_slices(df, y, score, ["industry"], score="lift")
+    for bad in (0, 1.5, -0.1, "0.6"):
+        with pytest.raises(
+            LumosUserError, match=r"'sliceline_alpha' parameter of find_slices must be a float > 0"
+        ):
+            find_slices(df, y, score, ["industry"], score="sliceline", sliceline_alpha=bad)
+    for metric in ("calibration_gap", "auc"):
+        with pytest.raises(LumosUserError, match=f"metric '{metric}' has none"):
+            find_slices(df, y, score, ["industry"], metric=metric, score="sliceline")
+    with pytest.raises(LumosUserError, match=r"needs non-negative per-row losses; .* at row 0"):
+        find_slices(df, y, score, ["industry"], metric=lambda t, p: t - p - 2, score="sliceline")

@@ -19,6 +19,14 @@ The search is SliceLine's (Sagadeeva and Boehm, SIGMOD 2021), level by level:
 
 so the result is exactly that of scoring every slice of the lattice, which a
 test checks against an exhaustive ``groupby`` enumeration.
+
+``score="sliceline"`` ranks by SliceLine's own score instead, as the
+``sliceline`` package's ``Slicefinder`` does: with ``ē`` the mean loss, a
+slice of ``s`` rows and loss sum ``e`` scores
+``α·((e/s)/ē − 1) − (1 − α)·(n/s − 1)``, only slices scoring above 0 count,
+and a slice's descendants are bounded by that score's largest value over
+sizes from the minimum support to the slice's own (a descendant's loss sum
+being at most ``min(size · max loss, e)``), the bound SliceLine prunes by.
 """
 
 from __future__ import annotations
@@ -51,6 +59,8 @@ COLUMNS = (
     "significant",
 )
 METRICS = ("log_loss", "error_rate", "squared_error", "calibration_gap", "auc")
+#: How :func:`find_slices` ranks slices.
+SCORES = ("effect", "sliceline")
 _NAMES = {
     "log_loss": "Log loss",
     "error_rate": "Error rate",
@@ -71,6 +81,7 @@ class Slices:
     lattice_size: int
     evaluated: int
     conditions: dict = field(repr=False, default_factory=dict)
+    score: str = "effect"
 
     def sentences(self) -> list[str]:
         """One sentence per slice a reader can check, e.g. "Log loss is 0.21 higher (±0.04) …"."""
@@ -161,6 +172,8 @@ def find_slices(
     alpha: float = 0.05,
     bins: int = 4,
     top_k: int = 10,
+    score: str = "effect",
+    sliceline_alpha: float = 0.6,
 ) -> Slices:
     """The ``top_k`` slices where ``metric`` is worst against the rest, with significance.
 
@@ -189,14 +202,29 @@ def find_slices(
     bins : int, default=4
         Quantile bins of a numeric feature.
     top_k : int, default=10
-        How many slices to return, by effect.
+        How many slices to return, best ``score`` first.
+    score : {"effect", "sliceline"}, default="effect"
+        How slices are ranked. ``effect``: the slice's mean loss minus the
+        rest's. ``sliceline``: SliceLine's score (the ``sliceline`` package's
+        ``Slicefinder``), ``α·((e/s)/ē − 1) − (1 − α)·(n/s − 1)`` for a slice of
+        ``s`` rows with loss sum ``e`` (``ē``: the mean loss), which weighs a
+        slice's size against its error; only slices scoring above 0 are
+        returned, so there may be fewer than ``top_k``. It needs non-negative
+        losses, so not ``calibration_gap`` or ``auc``. Equal scores are ordered
+        as ``Slicefinder`` orders them; ``top_k`` is kept even when the next
+        slice ties (``Slicefinder`` returns every tie).
+    sliceline_alpha : float, default=0.6
+        SliceLine's α, in (0, 1]: the weight of the error term against the
+        size term (``Slicefinder``'s ``alpha``, with its default). Used only
+        with ``score="sliceline"``.
 
     Returns
     -------
     Slices
         ``table``: ``slice``, ``order``, ``size``, ``share``, ``metric_slice``,
         ``metric_rest``, ``effect``, ``low``, ``high``, ``p_value``,
-        ``p_adjusted``, ``significant``.
+        ``p_adjusted``, ``significant``, and with ``score="sliceline"`` also
+        ``score``.
 
     Examples
     --------
@@ -222,6 +250,19 @@ def find_slices(
     for name, value, low in (("max_order", max_order, 1), ("top_k", top_k, 1), ("bins", bins, 2)):
         check_number("find_slices", name, value, low=low, integer=True)
     check_number("find_slices", "alpha", alpha, strict=True, high=1, high_strict=True)
+    if score not in SCORES:
+        raise LumosUserError(
+            f"score must be 'effect' (the slice's mean loss minus the rest's) or 'sliceline' "
+            f"(SliceLine's error and size score); got {score!r}.",
+            code="bad_argument",
+        )
+    check_number("find_slices", "sliceline_alpha", sliceline_alpha, strict=True, high=1)
+    if score == "sliceline" and metric in ("auc", "calibration_gap"):
+        raise LumosUserError(
+            f"score='sliceline' needs non-negative per-row losses and metric {metric!r} has "
+            "none; use log_loss, error_rate, squared_error or your own loss, or score='effect'.",
+            code="bad_argument",
+        )
     n = len(data)
     min_size = math.ceil(min_support * n) if min_support < 1 else int(min_support)
     if min_size < 2 or min_size > n:
@@ -247,15 +288,23 @@ def find_slices(
             code="bad_value",
             row=row,
         )
+    if score == "sliceline" and (losses < 0).any():
+        row = int(np.flatnonzero(losses < 0)[0])
+        raise LumosUserError(
+            f"score='sliceline' needs non-negative per-row losses; the metric gave "
+            f"{float(losses[row]):.4g} at row {row}. Return losses >= 0, or use score='effect'.",
+            code="bad_argument",
+        )
     codes, labels = encode(data, features, bins)
     order = min(max_order, len(features))
-    search = _Search(codes, [len(t) for t in labels], losses, min_size, order, top_k)
+    weight = sliceline_alpha if score == "sliceline" else None
+    search = _Search(codes, [len(t) for t in labels], losses, min_size, order, top_k, weight)
     del codes  # the search keeps one contiguous column per feature
     found = search.run()
     lattice = search.lattice_size
     rows = []
     total, total_sq = losses.sum(), (losses**2).sum()
-    for (fs, cell), (size, s1, s2) in found:
+    for (fs, cell), (size, s1, s2), value in found:
         rest = n - size
         mean_in, mean_out = s1 / size, (total - s1) / rest
         var_in = max(s2 / size - mean_in**2, 0.0) * size / max(size - 1, 1)
@@ -284,14 +333,14 @@ def find_slices(
                 p_value,
                 p_adjusted,
                 p_adjusted < alpha,
+                value,
             )
         )
-    table = pd.DataFrame(
-        rows,
-        columns=COLUMNS,
-    )
+    table = pd.DataFrame(rows, columns=[*COLUMNS, "score"])
+    if score == "effect":  # the score is the effect
+        table = table.drop(columns="score")
     name = metric if isinstance(metric, str) else getattr(metric, "__name__", "metric")
-    return Slices(table, name, float(losses.mean()), n, lattice, search.evaluated)
+    return Slices(table, name, float(losses.mean()), n, lattice, search.evaluated, score=score)
 
 
 def _column(data: pd.DataFrame, value, what: str) -> np.ndarray:
@@ -308,9 +357,14 @@ def _column(data: pd.DataFrame, value, what: str) -> np.ndarray:
 
 
 class _Search:
-    """The level-wise lattice search with support and upper-bound pruning."""
+    """The level-wise lattice search with support and upper-bound pruning.
 
-    def __init__(self, codes, cards, losses, min_size, max_order, top_k):
+    ``weight`` None ranks by effect; a number is SliceLine's α, ranking by its score.
+    """
+
+    def __init__(self, codes, cards, losses, min_size, max_order, top_k, weight=None):
+        self.weight = weight
+        self.offsets = np.concatenate([[0], np.cumsum(cards)])  # one-hot column of each feature
         self.codes, self.cards, self.losses = codes, cards, losses
         # contiguous columns: a strided column costs twice as much to read
         self.columns = [np.ascontiguousarray(codes[:, f]) for f in range(codes.shape[1])]
@@ -336,6 +390,43 @@ class _Search:
         s1 = np.bincount(key, weights=self.losses, minlength=size)
         return count, s1
 
+    def _score(self, count, s1):
+        """Each cell's score (``-inf`` where empty): its effect or SliceLine's score."""
+        size = np.maximum(count, 1)
+        if self.weight is None:
+            return s1 / size - (self.total - s1) / np.maximum(self.n - count, 1)
+        return self._sliceline(size, s1)
+
+    def _sliceline(self, size, s1):
+        """SliceLine's ``α·((e/s)/ē − 1) − (1 − α)·(n/s − 1)``; ``-inf`` when every loss is 0."""
+        a, mean = self.weight, self.total / self.n
+        if mean <= 0:
+            return np.full(np.shape(s1), -np.inf)
+        return a * ((s1 / size) / mean - 1) - (1 - a) * (self.n / size - 1)
+
+    def _sliceline_bound(self, count, s1):
+        """Upper bound on SliceLine's score of any slice of ``min_size`` rows or more inside.
+
+        A descendant of ``x`` rows has a loss sum at most ``min(x · max loss, e)``;
+        the score is monotone in ``x`` on each side of ``e / max loss``, so its
+        largest value is at ``min_size``, that point, or the slice's own size.
+        """
+        m, top = self.min_size, max(self.max_loss, 1e-300)
+        size = np.maximum(count, m).astype(float)
+        probes = (np.full_like(size, m), np.clip(s1 / top, m, size), size)
+        return np.max([self._sliceline(x, np.minimum(x * top, s1)) for x in probes], axis=0)
+
+    def _tie(self, fs, cell):
+        """Order among equal scores: by feature set for effect; ``Slicefinder``'s for SliceLine.
+
+        ``Slicefinder`` sorts ties by their one-hot rows, ascending: the slice
+        without the first one-hot column where two differ comes first, which is
+        the slice whose next column is later (or absent) in sorted column lists.
+        """
+        if self.weight is None:
+            return (fs, cell)
+        return (*(-int(self.offsets[f] + c) for f, c in zip(fs, cell, strict=True)), -math.inf)
+
     def _bound(self, count, s1):
         """Upper bound on the effect of any slice of ``min_size`` rows or more within a slice.
 
@@ -343,6 +434,8 @@ class _Search:
         sub-slice's mean is at most ``min(max loss, loss sum / min size)`` and
         the rest's mean at least ``(total − loss sum) / (n − min size)``.
         """
+        if self.weight is not None:
+            return self._sliceline_bound(count, s1)
         shift = min(self.min_loss, 0.0)
         m = self.min_size
         s1 = s1 - shift * count
@@ -351,9 +444,10 @@ class _Search:
         return mean_ub - (total - s1) / max(self.n - m, 1)
 
     def run(self):
-        best: list[tuple[float, tuple, tuple]] = []  # (effect, (fs, cell), stats)
+        best: list[tuple[float, tuple, tuple, tuple]] = []  # (score, tie, (fs, cell), stats)
         alive: dict[tuple, np.ndarray] = {}  # feature set → bool per cell: may have heirs
-        threshold = -np.inf
+        floor = -np.inf if self.weight is None else 0.0  # SliceLine keeps scores > 0 only
+        threshold = floor
         for order in range(1, self.max_order + 1):
             next_alive = {}
             for fs in itertools.combinations(range(len(self.cards)), order):
@@ -376,16 +470,16 @@ class _Search:
                 if not supported.any():
                     continue
                 self.evaluated += int(supported.sum())
-                rest = np.maximum(self.n - count, 1)
-                effect = np.where(
-                    supported, s1 / np.maximum(count, 1) - (self.total - s1) / rest, -np.inf
-                )
-                for flat in np.flatnonzero(effect.ravel() > threshold):
+                score = np.where(supported, self._score(count, s1), -np.inf)
+                keep = (score > floor) & (score >= threshold)  # ties at the k-th: by tie order
+                for flat in np.flatnonzero(keep.ravel()):
                     cell = np.unravel_index(flat, shape)
+                    cell = tuple(int(c) for c in cell)
                     best.append(
                         (
-                            float(effect[cell]),
-                            (fs, tuple(int(c) for c in cell)),
+                            float(score[cell]),
+                            self._tie(fs, cell),
+                            (fs, cell),
                             (int(count[cell]), float(s1[cell])),
                         )
                     )
@@ -400,9 +494,9 @@ class _Search:
             alive = next_alive
         best.sort(key=lambda b: (-b[0], b[1]))
         out = []
-        for _, (fs, cell), (size, s1) in best[: self.top_k]:  # sums of squares: the winners only
+        for value, _, (fs, cell), (size, s1) in best[: self.top_k]:  # sums of squares: winners
             inside = np.ones(self.n, dtype=bool)
             for f, c in zip(fs, cell, strict=True):
                 inside &= self.columns[f] == c
-            out.append(((fs, cell), (size, s1, float(self.losses_sq[inside].sum()))))
+            out.append(((fs, cell), (size, s1, float(self.losses_sq[inside].sum())), value))
         return out
