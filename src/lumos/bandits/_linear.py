@@ -26,6 +26,13 @@ import numpy as np
 from lumos._checks import check_number, renamed
 from lumos.errors import LumosUserError
 
+DEFAULT_NU = 0.25
+"""The default exploration scale ν of every Thompson policy and of ``OfferSettings``.
+
+Chosen on classification sets turned into Bernoulli bandits
+(``benchmarks/_defaults_bandits.py``), none of them the offers benchmark's.
+"""
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -284,8 +291,13 @@ class LinTS(LinearPolicy):
 
     Parameters
     ----------
-    nu : float, default=1.0
-        The exploration scale: draws come from ``N(μ, ν² A⁻¹)``.
+    nu : float, default=0.25
+        The exploration scale: draws come from ``N(μ, ν² A⁻¹)``. The default,
+        :data:`DEFAULT_NU`, is shared by every Thompson policy and by
+        ``OfferSettings``: ν stands for the noise scale of the reward, and 0.25
+        suits conversion-like Bernoulli rewards (whose standard deviation is at
+        most 0.5, and about 0.2–0.3 at rates of 5–10 %); a larger ν explores
+        far longer than such rewards need.
     n_propensity : int, default=100
         Further draws per member that estimate the played arm's propensity.
 
@@ -304,7 +316,7 @@ class LinTS(LinearPolicy):
         d_member,
         d_arm,
         *,
-        nu: float = 1.0,
+        nu: float = DEFAULT_NU,
         n_propensity: int = 100,
         alpha=1.0,
         random_state=None,

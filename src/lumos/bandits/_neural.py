@@ -36,6 +36,7 @@ import numpy as np
 
 from lumos._checks import check_number, renamed, renamed_attribute
 from lumos.bandits._linear import (
+    DEFAULT_NU,
     Decision,
     _check,
     _crossed,
@@ -71,8 +72,9 @@ class NeuralTS:
     network : torch.nn.Module, optional
         Any other network from ``(batch, d_member · d_arm)`` to ``(batch,)`` or
         ``(batch, 1)``; its gradients come from ``torch.func`` (slower).
-    nu : float, default=1.0
-        Exploration scale: an arm's reward is drawn from ``N(f, ν² σ²)``.
+    nu : float, default=0.25
+        Exploration scale: an arm's reward is drawn from ``N(f, ν² σ²)``; the
+        default is LinTS's and ``OfferSettings``'s, :data:`DEFAULT_NU`.
     alpha : float, default=1.0
         λ: the prior precision of the diagonal ``U`` and the weight of the
         pull towards the initial weights in training.
@@ -110,7 +112,7 @@ class NeuralTS:
         *,
         hidden: int = 100,
         network=None,
-        nu: float = 1.0,
+        nu: float = DEFAULT_NU,
         alpha: float = 1.0,
         lr: float = 0.01,
         steps: int = 50,

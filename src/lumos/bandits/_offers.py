@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 
 from lumos._checks import check_number, renamed, renamed_attribute
-from lumos.bandits._linear import EpsilonGreedy, LinTS
+from lumos.bandits._linear import DEFAULT_NU, EpsilonGreedy, LinTS
 from lumos.bandits._neural import NeuralTS
 from lumos.bandits._offer_judging import OfferJudging
 from lumos.bandits._offer_rounds import FrequencyCap, closed_rounds
@@ -79,7 +79,7 @@ class OfferSettings:
 
     model_id: str = "offers"
     policy: str = "lints"
-    nu: float = 0.25
+    nu: float = DEFAULT_NU
     epsilon: float = 0.05
     alpha: float = 1.0
     hidden: int = 100
