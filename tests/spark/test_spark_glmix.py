@@ -70,6 +70,7 @@ def test_the_row_cap_draws_the_local_sample(spark):
     kw = dict(
         fixed_effect=["x"],
         random_effects={"member_id": ["x"]},
+        l2=1.0,
         max_rows_per_entity=40,
         random_state=7,
     )
