@@ -285,3 +285,17 @@ def test_bad_penalties_are_rejected_clearly(sim, params, message):
     with pytest.raises(LumosUserError, match=message) as err:
         model.fit(df, y)
     assert err.value.code == "bad_argument"
+
+
+@pytest.mark.parametrize("target", [0.3, 1.0, 3.0, 30.0, 100.0])
+def test_the_penalty_walk_finds_the_minimum_of_a_unimodal_loss(target):
+    from lumos.models._glmix_auto import walk
+
+    tried = []
+
+    def solve(value, beta):
+        tried.append(value)
+        return (np.log(value) - np.log(target)) ** 2, value, beta + 1
+
+    assert walk(solve, np.zeros(1))[1] == target
+    assert len(tried) == len(set(tried)) <= 5

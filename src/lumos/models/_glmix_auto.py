@@ -6,18 +6,21 @@ The search GLMix runs before its final fit:
    entity's rows; the keys come from :func:`sample_keys`, so a seed repeats
    it), fit GLMix on the rest with every random effect at :data:`START`;
 2. for each random effect in turn, re-solve only its entities (the other
-   coordinates' scores held fixed) at each penalty of :data:`GRID`, slopes and
-   intercept alike unless ``intercept_l2`` says otherwise, and keep the one
-   with the lowest log-loss on the held-out rows;
+   coordinates' scores held fixed) at penalties of :data:`GRID`, slopes and
+   intercept alike unless ``intercept_l2`` says otherwise, walking from
+   :data:`START` up (or down) while the log-loss on the held-out rows falls;
 3. GLMix then refits on all rows with the chosen penalties.
 
 Re-solving one coordinate is one batched Newton solve
-(:func:`fit_entities`), so the search costs about one extra GLMix fit.
+(:func:`fit_entities`) started from its neighbour's answer, so the search
+costs about one extra GLMix fit, and the final fit starts from its model.
 The fixed effect keeps ``l2 = 1``: it is fitted on every row, where a
 summed-loss penalty of 1 barely acts.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -91,31 +94,58 @@ def choose_l2(model, df, y, w, effects: dict[str, list[str]]):
         off_fit = z_fit - block.score_all(beta)
         off_held = z_held - _score(X_held, known, beta)
         rows = block.rows
-        best = (np.inf, None, None)
-        for value in GRID:  # ascending: each solve starts from the last one's answer
-            pen = np.full(beta.shape[1], value)
-            pen[0] = model._intercept_penalty(col, value)
-            beta = fit_entities(
-                block.X_all[rows],
-                y_fit[rows],
-                None if w_fit is None else w_fit[rows],
-                off_fit[rows],
-                block.ent,
-                len(block.ids),
-                beta,
-                np.zeros_like(beta),
-                pen,
-                max_iter=model.max_iter,
-                tol=model.tol,
-            )
-            loss = _log_loss(off_held + _score(X_held, known, beta), y_held, w_held)
-            if loss < best[0]:
-                best = (loss, value, beta)
+        fit_part = (block, y_fit[rows], None if w_fit is None else w_fit[rows], off_fit[rows])
+        held_part = (X_held, known, off_held, y_held, w_held)
+        solve = partial(_solve, model, col, fit_part, held_part)
+        best = walk(solve, beta)
         _, chosen[col], beta = best
         sub.entity_intercept_[col], sub.entity_coef_[col] = beta[:, 0], beta[:, 1:]
         z_fit = off_fit + block.score_all(beta)
         z_held = off_held + _score(X_held, known, beta)
     return chosen, sub
+
+
+def _solve(model, col, fit_part, held_part, value, beta0) -> tuple:
+    """``(held-out loss, value, beta)``: one random effect re-solved at penalty ``value``."""
+    block, y, w, offset = fit_part
+    X_held, known, off_held, y_held, w_held = held_part
+    pen = np.full(beta0.shape[1], value)
+    pen[0] = model._intercept_penalty(col, value)
+    beta = fit_entities(
+        block.X_all[block.rows],
+        y,
+        w,
+        offset,
+        block.ent,
+        len(block.ids),
+        beta0,
+        np.zeros_like(beta0),
+        pen,
+        max_iter=model.max_iter,
+        tol=model.tol,
+    )
+    return _log_loss(off_held + _score(X_held, known, beta), y_held, w_held), value, beta
+
+
+def walk(solve, beta) -> tuple:
+    """The best ``solve(value, start) -> (loss, value, beta)`` along :data:`GRID`.
+
+    From :data:`START`, step up while the held-out loss falls; if the first
+    step up does not help, step down instead (the loss of a penalty is
+    unimodal in practice). Each solve starts from its neighbour's answer.
+    """
+    at = GRID.index(START)
+    best = start = solve(START, beta)
+    for step in (1, -1):
+        k = at + step
+        while 0 <= k < len(GRID):
+            found = solve(GRID[k], best[2])
+            if found[0] >= best[0]:
+                break
+            best, k = found, k + step
+        if best is not start:
+            break
+    return best
 
 
 def _score(X, known, beta) -> np.ndarray:
