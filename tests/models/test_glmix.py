@@ -158,7 +158,8 @@ def test_save_load_round_trip_gives_identical_predictions(fitted, sim, tmp_path)
 
 def test_warm_start_and_partial_fit_use_the_previous_model(sim):
     df, y, _ = sim
-    kw = dict(fixed_effect=["level"], random_effects={"member_id": ["level"]})
+    # explicit penalties: with l2="auto" even the cold fit starts from the search's model
+    kw = dict(fixed_effect=["level"], random_effects={"member_id": ["level"]}, l2=1.0)
     cold = GLMix(**kw, passes=4).fit(df, y)
     warm = GLMix(**kw, passes=2, warm_start=True).fit(df, y)
     warm.fit(df, y)  # continues from the first fit's coefficients
@@ -175,7 +176,7 @@ def test_warm_start_and_partial_fit_use_the_previous_model(sim):
     # ... and member 0, absent from the new rows, keeps its prior model
     assert after.loc[0, "intercept"] == before.loc[0, "intercept"]
     # the prior matters: the same refit from scratch moves the coefficients to 0
-    fresh = GLMix(**kw, l2=1e6).fit(df[later], y[later]).random_effect_frame("member_id")
+    fresh = GLMix(**{**kw, "l2": 1e6}).fit(df[later], y[later]).random_effect_frame("member_id")
     assert np.abs(fresh["level"]).max() < 1e-3 < 0.5 < np.abs(before["level"]).max()
 
 
@@ -213,3 +214,88 @@ def test_bad_input_names_the_column_and_value(sim):
         GLMix(**kw, l2=-1).fit(df, y)
     with pytest.raises(DataValidationError, match="'course_id' is not numeric"):
         GLMix(fixed_effect=["course_id"]).fit(df, y)
+
+
+def sparse_entities(seed, rows=6_000):
+    """Items rated once to a few times (skewed counts) with real but modest intercepts."""
+    rng = np.random.default_rng(seed)
+    items = 2_500
+    popularity = rng.pareto(1.2, items) + 0.05
+    item = rng.choice(items, rows, p=popularity / popularity.sum())
+    x = rng.normal(size=rows)
+    z = 0.3 + 0.8 * x + rng.normal(0, 0.6, items)[item]
+    y = (rng.random(rows) < 1 / (1 + np.exp(-z))).astype(int)
+    return pd.DataFrame({"item_id": item, "x": x}), y
+
+
+def test_default_penalties_win_on_sparse_entities_where_the_old_default_overfits():
+    from sklearn.metrics import log_loss, roc_auc_score
+
+    df, y = sparse_entities(0)
+    test = np.random.default_rng(1).random(len(df)) < 0.25
+    kw = dict(fixed_effect=["x"], random_effects={"item_id": []})
+    old = GLMix(**kw, l2=1.0, intercept_l2=1e-4).fit(df[~test], y[~test])
+    new = GLMix(**kw).fit(df[~test], y[~test])
+    assert set(new.l2_) == {"fixed_effect", "item_id"}
+    assert new.l2_["item_id"] > 0.3  # chose to shrink the one-row items' intercepts
+    assert new.intercept_l2_["item_id"] == new.l2_["item_id"]
+    assert new.intercept_l2_["fixed_effect"] == 1e-4
+    scores = {}
+    for name, model in (("old", old), ("new", new)):
+        p = model.predict_proba(df[test])[:, 1]
+        scores[name] = (roc_auc_score(y[test], p), log_loss(y[test], p))
+    assert scores["new"][0] > scores["old"][0] + 0.01
+    assert scores["new"][1] < scores["old"][1] - 0.05
+
+
+def test_auto_l2_is_repeatable_and_explicit_penalties_are_kept(sim):
+    df, y, _ = sim
+    kw = dict(fixed_effect=["level"], random_effects={"member_id": ["level"], "course_id": []})
+    a, b = GLMix(**kw).fit(df, y), GLMix(**kw).fit(df, y)
+    assert a.l2_ == b.l2_
+    np.testing.assert_array_equal(a.entity_coef_["member_id"], b.entity_coef_["member_id"])
+    fixed = GLMix(**kw, l2={"member_id": 2.0}, intercept_l2={"course_id": 5.0}).fit(df, y)
+    assert fixed.l2_ == {"fixed_effect": 1.0, "member_id": 2.0, "course_id": 1.0}
+    assert fixed.intercept_l2_ == {"fixed_effect": 1e-4, "member_id": 2.0, "course_id": 5.0}
+
+
+def test_auto_choices_survive_save_load_and_partial_fit(sim, tmp_path):
+    df, y, _ = sim
+    model = GLMix(fixed_effect=["level"], random_effects={"member_id": []}).fit(df, y)
+    loaded = GLMix.load(model.save(tmp_path / "m"))
+    assert loaded.l2_ == model.l2_
+    assert loaded.intercept_l2_ == model.intercept_l2_
+    assert loaded.partial_fit(df.head(500), y[:500]).l2_ == model.l2_
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"l2": "Auto"}, "'l2' parameter of GLMix must be \"auto\", a float >= 0 or a dict"),
+        ({"l2": -1.0}, "'l2' parameter of GLMix must be a float >= 0. Got -1.0"),
+        ({"l2": {"member_id": "big"}}, "'l2' parameter of GLMix must be a float >= 0. Got 'big'"),
+        ({"l2": float("nan")}, "'l2' parameter of GLMix must be a float >= 0. Got nan"),
+        ({"intercept_l2": -2}, "'intercept_l2' parameter of GLMix must be a float >= 0"),
+        ({"intercept_l2": {"user_id": 1.0}}, "names 'user_id', which is not a coordinate"),
+    ],
+)
+def test_bad_penalties_are_rejected_clearly(sim, params, message):
+    df, y, _ = sim
+    model = GLMix(fixed_effect=["level"], random_effects={"member_id": []}, **params)
+    with pytest.raises(LumosUserError, match=message) as err:
+        model.fit(df, y)
+    assert err.value.code == "bad_argument"
+
+
+@pytest.mark.parametrize("target", [0.3, 1.0, 3.0, 30.0, 100.0])
+def test_the_penalty_walk_finds_the_minimum_of_a_unimodal_loss(target):
+    from lumos.models._glmix_auto import walk
+
+    tried = []
+
+    def solve(value, beta):
+        tried.append(value)
+        return (np.log(value) - np.log(target)) ** 2, value, beta + 1
+
+    assert walk(solve, np.zeros(1))[1] == target
+    assert len(tried) == len(set(tried)) <= 5

@@ -70,6 +70,7 @@ def test_the_row_cap_draws_the_local_sample(spark):
     kw = dict(
         fixed_effect=["x"],
         random_effects={"member_id": ["x"]},
+        l2=1.0,
         max_rows_per_entity=40,
         random_state=7,
     )
@@ -84,7 +85,9 @@ def test_lbfgs_on_the_driver_lands_where_the_local_engine_does(spark):
     from lumos.spark import fit_glmix
 
     df = simulated(3000, seed=2)
-    kw = dict(fixed_effect=["x", "level"], random_effects={"course_id": ["x"]}, solver="lbfgs")
+    kw = dict(
+        fixed_effect=["x", "level"], random_effects={"course_id": ["x"]}, solver="lbfgs", l2=1.0
+    )
     local = GLMix(**kw).fit(df, df["clicked"])
     got = fit_glmix(spark.createDataFrame(df).repartition(2), GLMix(**kw), label="clicked")
     np.testing.assert_allclose(got.coef_, local.coef_, atol=1e-4)
@@ -97,7 +100,7 @@ def test_bad_input_is_named(spark):
     from lumos.spark import fit_glmix
 
     df = simulated(300)
-    model = GLMix(fixed_effect=["x"], random_effects={"member_id": []})
+    model = GLMix(fixed_effect=["x"], random_effects={"member_id": []}, l2=1.0)
     with pytest.raises(DataValidationError, match="no feature column 'x'"):
         fit_glmix(spark.createDataFrame(df.drop(columns="x")), model, label="clicked")
     with pytest.raises(DataValidationError, match="'course_id' is not numeric"):
@@ -117,6 +120,9 @@ def test_bad_input_is_named(spark):
     empty = spark.createDataFrame([], "member_id long, x double, clicked long")
     with pytest.raises(DataValidationError, match="no rows"):
         fit_glmix(empty, model, label="clicked")
+    with pytest.raises(LumosUserError, match='explicit penalties; l2="auto"'):
+        auto = GLMix(fixed_effect=["x"], random_effects={"member_id": []})
+        fit_glmix(spark.createDataFrame(df), auto, label="clicked")
     with pytest.raises(LumosUserError, match="fits GLMix from zero"):
         fit_glmix(spark.createDataFrame(df), GLMix(warm_start=True), label="clicked")
     with pytest.raises(LumosUserError, match="bucket_rows"):

@@ -22,12 +22,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.special import expit
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from lumos._checks import check_fitted, check_number
 from lumos.data import atomic_path
 from lumos.errors import DataValidationError, LumosUserError
 from lumos.models._entities import EntityBlock, feature_union, fit_entities
+from lumos.models._glmix_auto import choose_l2
 from lumos.models._glmix_inputs import as_frame, column_names, entity_ids, feature_matrix
 from lumos.models._keys import sample_keys
 from lumos.models._logistic import (
@@ -37,7 +38,9 @@ from lumos.models._logistic import (
     minimize_logistic,
 )
 
+AUTO = "auto"
 FIXED = "fixed_effect"
+FIXED_INTERCEPT_L2 = 1e-4  # the global intercept sees every row: barely penalized
 FORMAT = "lumos.glmix"
 VERSION = 1
 
@@ -55,14 +58,20 @@ class GLMix(ClassifierMixin, BaseEstimator):
         features and one per course on the member features. An empty list is
         an intercept-only random effect; ``{}`` (the default) is plain
         logistic regression.
-    l2 : float or dict, default=1.0
+    l2 : "auto", float or dict, default="auto"
         L2 penalty of the coefficients (summed loss, as Photon-ML and GDMix).
-        A dict sets it per coordinate, keyed by ``"fixed_effect"`` and the id
-        columns; missing keys take 1.0.
-    intercept_l2 : float or dict, default=1e-4
-        L2 penalty of the intercepts (the fixed effect's and each entity's),
-        per coordinate like ``l2``; the tiny default keeps the intercepts of
-        one-class entities finite. Raise it to shrink random intercepts.
+        ``"auto"`` chooses each random effect's penalty on a held-out eighth
+        of the rows (about an eighth of each entity's), then refits on all
+        rows; the choices are in ``l2_`` (see ``_glmix_auto``; the fixed
+        effect gets 1.0). A float sets every coordinate; a dict sets it per
+        coordinate, keyed by ``"fixed_effect"`` and the id columns, and
+        missing keys take 1.0.
+    intercept_l2 : float or dict, optional
+        L2 penalty of the intercepts, per coordinate like ``l2``. By default
+        (``None``, or a coordinate missing from the dict) each entity's
+        intercept is penalized like that random effect's coefficients, which
+        keeps entities with one or two rows from fitting their own noise, and
+        the global intercept by a tiny 1e-4 only (it sees every row).
     min_rows : int, default=1
         Entities with fewer rows get no model of their own (coefficients 0,
         i.e. the global model).
@@ -101,6 +110,11 @@ class GLMix(ClassifierMixin, BaseEstimator):
         Rows each entity was fitted on (after the cap).
     loss_ : list of float
         The penalized training loss after each pass.
+    l2_ : dict of {str: float}
+        The L2 penalty of each coordinate's coefficients: ``l2`` resolved, or
+        chosen by ``l2="auto"``.
+    intercept_l2_ : dict of {str: float}
+        The L2 penalty of each coordinate's intercepts.
 
     Notes
     -----
@@ -132,8 +146,8 @@ class GLMix(ClassifierMixin, BaseEstimator):
         *,
         fixed_effect=(),
         random_effects=None,
-        l2=1.0,
-        intercept_l2=1e-4,
+        l2="auto",
+        intercept_l2=None,
         min_rows: int = 1,
         max_rows_per_entity: int | None = None,
         passes: int = 2,
@@ -177,7 +191,25 @@ class GLMix(ClassifierMixin, BaseEstimator):
             out[col] = column_names(feats, f"random_effects[{col!r}]")
         return out
 
-    def _per_coordinate(self, name: str, default: float, coords: list[str]) -> dict[str, float]:
+    def _intercept_penalty(self, col: str, l2: float) -> float:
+        """The intercept penalty of coordinate ``col`` when its coefficients get ``l2``."""
+        value = self.intercept_l2
+        if isinstance(value, dict):
+            value = value.get(col)
+        if value is None:
+            return FIXED_INTERCEPT_L2 if col == FIXED else l2
+        return float(value)
+
+    def _intercept_penalties(self, l2: dict[str, float]) -> dict[str, float]:
+        if self.intercept_l2 is not None:  # check names and values
+            self._per_coordinate("intercept_l2", None, list(l2))
+        return {c: self._intercept_penalty(c, v) for c, v in l2.items()}
+
+    def _with_penalties(self, l2: dict[str, float]) -> GLMix:
+        """An unfitted copy of this model with ``l2`` set (the search's sub-fits)."""
+        return clone(self).set_params(l2=l2, warm_start=False)
+
+    def _per_coordinate(self, name: str, default, coords: list[str]) -> dict:
         value = getattr(self, name)
         if isinstance(value, dict):
             unknown = [k for k in value if k not in coords]
@@ -192,15 +224,26 @@ class GLMix(ClassifierMixin, BaseEstimator):
         else:
             out = dict.fromkeys(coords, value)
         for v in out.values():
-            check_number("GLMix", name, v)
-        return {c: float(v) for c, v in out.items()}
+            if v is not None:
+                check_number("GLMix", name, v)
+        return {c: None if v is None else float(v) for c, v in out.items()}
 
     def _check_params(self):
+        """``(fixed, effects, l2, il2)``: checked; ``l2`` is ``"auto"`` or a dict per coordinate."""
         fixed = column_names(self.fixed_effect, "fixed_effect")
         effects = self._effects()
         coords = [FIXED, *effects]
-        l2 = self._per_coordinate("l2", 1.0, coords)
-        il2 = self._per_coordinate("intercept_l2", 1e-4, coords)
+        if isinstance(self.l2, str):
+            if self.l2 != AUTO:
+                raise LumosUserError(
+                    f"The 'l2' parameter of GLMix must be \"auto\", a float >= 0 or a dict "
+                    f"of them per coordinate. Got {self.l2!r}.",
+                    code="bad_argument",
+                )
+            l2 = AUTO
+        else:
+            l2 = self._per_coordinate("l2", 1.0, coords)
+        il2 = self._intercept_penalties(dict.fromkeys(coords, 1.0) if l2 == AUTO else l2)
         check_number("GLMix", "min_rows", self.min_rows, low=1, integer=True)
         if self.max_rows_per_entity is not None:
             check_number(
@@ -283,6 +326,15 @@ class GLMix(ClassifierMixin, BaseEstimator):
                 ids, X_all, keys, self.min_rows, self.max_rows_per_entity
             )
 
+        # the inputs are checked: choose the penalties (a refit on a prior keeps its
+        # choices); the search's model, fitted on most rows, is a close starting point
+        if l2 == AUTO and prior is not None:
+            l2 = dict(prior.l2_)
+        elif l2 == AUTO:
+            l2, searched = choose_l2(self, df, y01, w, effects)
+            start = start if start is not None or searched is None else searched
+        il2 = self._intercept_penalties(l2)
+
         # starting point and prior, matched by id
         fparams = np.zeros(len(fixed) + 1)
         fprior = None
@@ -346,6 +398,7 @@ class GLMix(ClassifierMixin, BaseEstimator):
 
         # fitted state; prior entities absent from df keep their prior models
         self.classes_ = classes
+        self.l2_, self.intercept_l2_ = l2, il2
         self.fixed_effect_ = fixed
         self.random_effects_ = effects
         self.feature_columns_ = columns
@@ -471,6 +524,8 @@ class GLMix(ClassifierMixin, BaseEstimator):
             "classes": self.classes_.tolist(),
             "feature_columns": self.feature_columns_,
             "loss": self.loss_,
+            "l2": self.l2_,
+            "intercept_l2": self.intercept_l2_,
         }
         with atomic_path(path / "arrays.npz") as tmp:
             with open(tmp, "wb") as fh:
@@ -499,7 +554,7 @@ class GLMix(ClassifierMixin, BaseEstimator):
                 file=str(meta_file),
             )
         model = cls(**meta["params"])
-        fixed, effects, _, _ = model._check_params()
+        fixed, effects, l2, il2 = model._check_params()
         with np.load(array_file, allow_pickle=False) as a:
             model.coef_, model.intercept_ = a["coef"], a["intercept"]
             model.scale_mean_, model.scale_std_ = a["scale_mean"], a["scale_std"]
@@ -514,4 +569,6 @@ class GLMix(ClassifierMixin, BaseEstimator):
         model.fixed_effect_, model.random_effects_ = fixed, effects
         model.feature_columns_ = meta["feature_columns"]
         model.loss_ = meta["loss"]
+        model.l2_ = meta.get("l2", l2)  # files saved before l2="auto" hold explicit penalties
+        model.intercept_l2_ = meta.get("intercept_l2", il2)
         return model

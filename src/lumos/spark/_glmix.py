@@ -107,6 +107,13 @@ def fit_glmix(
     extra = [] if sample_weight is None else [sample_weight]
     need = list(dict.fromkeys([label, *effects, *columns, *extra]))
     check_columns(frame, need, label, list(effects), sample_weight)
+    if l2 == "auto":
+        raise LumosUserError(
+            'The Spark engine fits GLMix with explicit penalties; l2="auto" (the default) '
+            "chooses them on the local engine. Pass l2 as a float or a dict per coordinate, "
+            "e.g. the l2_ of a GLMix fitted locally on a sample.",
+            code="bad_argument",
+        )
 
     data, tagged = indexed(frame.select(*need))
     try:  # the checks read the indexed rows; the state below is built from them once
@@ -435,6 +442,7 @@ def _loss(state, score_names, fparams, fits, effects, l2, il2) -> float:
 def _fitted(model, fixed, effects, columns, mean, std, fparams, fits, loss, classes) -> GLMix:
     out = clone(model)
     out.classes_ = classes
+    out.l2_, out.intercept_l2_ = model._check_params()[2:]
     out.fixed_effect_, out.random_effects_ = fixed, effects
     out.feature_columns_ = columns
     out.scale_mean_, out.scale_std_ = mean, std
