@@ -86,11 +86,10 @@ def _column(name: str, col: str, a: pa.ChunkedArray, decode: bool) -> pa.Chunked
 def _entities(c: pa.Table, keys: list[str]) -> tuple[list[pa.Array], np.ndarray, np.ndarray]:
     """The cutoffs' values of each key, their entities' codes (distinct, sorted) and each row's."""
     code, values = np.zeros(len(c), dtype=np.int64), []
-    for k in keys:  # Arrow's codes: no Python string per row
-        found = pc.dictionary_encode(c[k]).combine_chunks()
-        uniques = found.dictionary.cast(pa.string())
-        code = code * len(uniques) + found.indices.to_numpy().astype(np.int64)
-        values.append(uniques)
+    for k in keys:
+        codes, uniques = pd.factorize(c[k].to_numpy(zero_copy_only=False))
+        code = code * len(uniques) + codes
+        values.append(pa.array(uniques, pa.string()))
     codes, ent = np.unique(code, return_inverse=True)
     return values, codes, ent
 
