@@ -5,8 +5,10 @@ customer buys more in the next 3 months than in the last 3 (upsell) and
 whether they buy nothing (churn). Lumos trains on cutoffs whose 3-month label
 window has closed before the first test cutoff and is judged on the later
 cutoffs (features: Lumos's monthly window features plus day-level recency,
-frequency, gaps, spend and a hand-made Poisson expectation, all from purchases
-strictly before the cutoff, which :func:`leak_check` asserts). BG/NBD
+frequency, gaps, spend and a hand-made Poisson expectation, and
+:func:`lumos.features.btyd_features` — BG/NBD fitted at each cutoff on that
+cutoff's history, with recency and frequency over the customer's age — all
+from purchases strictly before the cutoff, which :func:`leak_check` asserts). BG/NBD
 (``lifetimes.BetaGeoFitter``) is fitted at each test cutoff on
 the purchases before it, and ranks both by its expected purchases in the next
 3 months (fewer → churn, more → upsell; expected minus the last 3 months'
@@ -25,7 +27,7 @@ from scipy.stats import poisson
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from lumos.data import cdnow_usage, load_cdnow
-from lumos.features import WindowFeatures, activity_labels, window_features
+from lumos.features import WindowFeatures, activity_labels, btyd_features, window_features
 from lumos.models import PropensityModel
 
 # every monthly cutoff whose 3-month label window closes by the first test cutoff (the
@@ -109,8 +111,11 @@ def _month(cutoff) -> int:
 def _features(usage: pd.DataFrame, purchases: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     spec = WindowFeatures(windows=(1, 3, 6, 12), aggregates=("sum", "slope"), prev=())
     windows = window_features(usage, labels[["account_id", "cutoff"]], spec)
+    log_ = purchases.rename(columns={"customer_id": "account_id"})
+    btyd = btyd_features(log_, labels[["account_id", "cutoff"]], horizon_days=91)
     return pd.concat(
-        [windows.drop(columns=["account_id", "cutoff"]), _day_features(purchases, labels)], axis=1
+        [windows.drop(columns=["account_id", "cutoff"]), _day_features(purchases, labels), btyd],
+        axis=1,
     )
 
 
@@ -220,7 +225,9 @@ def run() -> list[dict]:
         "per purchase and on the first and last days; mean, median, min, last and spread of "
         "the gaps between purchase days, recency over the mean and median gap; lifetime rate "
         "and last 90 days over it; a hand-made Poisson expectation (own rate times the chance "
-        "of the current silence) of purchases in 3 months and of beating the last 3 months",
+        "of the current silence) of purchases in 3 months and of beating the last 3 months; "
+        "BG/NBD fitted on each cutoff's own history (expected purchase days in 91 days, "
+        "P(alive)) and recency and frequency over the customer's age",
         "anchor_scores": "BG/NBD's expected purchases in the next 3 months (fewer: churn; "
         "more: upsell)",
         "anchor_upsell_expected_minus_last3": anchor["upsell_minus_last3"],

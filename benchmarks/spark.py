@@ -294,7 +294,7 @@ def features(quick: bool) -> dict:
     cutoffs = pd.concat([ids.assign(cutoff=last - pd.DateOffset(months=k)) for k in (0, 6)])
     spec = WindowFeatures(windows=(3, 6, 12))
     started = time.perf_counter()
-    local = window_features(book.usage, cutoffs, spec, lead_months=1)
+    local = window_features(book.usage, cutoffs, spec, lead_months=1, dtype="float64")
     local_s = time.perf_counter() - started
     spark = session("local[2]")
     u, c = spark.createDataFrame(book.usage).cache(), spark.createDataFrame(cutoffs).cache()

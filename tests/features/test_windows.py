@@ -101,7 +101,7 @@ def _cutoffs(level, seed=0):
 def test_features_match_the_reference(engine, level, lead):
     usage, cutoffs = _usage(), _cutoffs(level)
     spec = WindowFeatures(level=level, prev=ALL_PREV)
-    got = window_features(usage, cutoffs, spec, lead_months=lead, engine=engine)
+    got = window_features(usage, cutoffs, spec, lead_months=lead, engine=engine, dtype="float64")
     want = window_features_reference(usage, cutoffs, spec, lead)
     assert list(got.columns) == list(want.columns)
     pd.testing.assert_frame_equal(got[want.columns[:3]], want[want.columns[:3]])
@@ -113,10 +113,30 @@ def test_features_match_the_reference(engine, level, lead):
     assert 0 < np.isnan(got[feats].to_numpy()).mean() < 0.5
 
 
+@pytest.mark.parametrize("engine", ["numpy", "sql"])
+def test_float32_features_are_the_float64_ones_rounded(engine):
+    usage, cutoffs = _usage(), _cutoffs("account")
+    spec = WindowFeatures(prev=ALL_PREV)
+    feats = spec.names(METRICS)
+    wide = window_features(usage, cutoffs, spec, engine=engine, dtype=np.float64)[feats]
+    got = window_features(usage, cutoffs, spec, engine=engine)[feats]
+    assert (got.dtypes == np.float32).all()
+    want = wide.to_numpy().astype(np.float32)  # rounded once, from the float64 sums
+    np.testing.assert_array_equal(np.isnan(got.to_numpy()), np.isnan(want))
+    np.testing.assert_allclose(got.to_numpy(), want, rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "int32", object, None, "double-ish"])
+def test_a_dtype_other_than_float32_or_float64_is_refused(dtype):
+    with pytest.raises(LumosUserError, match="dtype must be") as e:
+        window_features(_usage(), _cutoffs("account"), WindowFeatures(), dtype=dtype)
+    assert e.value.code == "bad_argument"
+
+
 def test_engines_agree_and_the_sql_text_runs():
     usage, cutoffs = _usage(1), _cutoffs("account", 1)
     spec = WindowFeatures(METRICS[:2], windows=(2, 5), prev=ALL_PREV)
-    fast = window_features(usage, cutoffs, spec, lead_months=1)
+    fast = window_features(usage, cutoffs, spec, lead_months=1, dtype="float64")
     con = duckdb.connect()
     con.register("usage", usage)
     con.register("cutoffs", cutoffs)

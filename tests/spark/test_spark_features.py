@@ -22,7 +22,7 @@ def test_spark_sql_equals_the_local_engine(spark, level):
         [cutoffs, cutoffs.assign(cutoff=cutoffs["cutoff"] - pd.DateOffset(months=5))]
     )
     spec = WindowFeatures(windows=(3, 6, 12), level=level)
-    local = window_features(usage, cutoffs, spec, lead_months=1)
+    local = window_features(usage, cutoffs, spec, lead_months=1, dtype="float64")
     got = on_spark(
         spark.createDataFrame(usage), spark.createDataFrame(cutoffs), spec, lead_months=1
     ).toPandas()
