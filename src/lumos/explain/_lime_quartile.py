@@ -139,14 +139,15 @@ class _Bins:
 
     def of(self, X: np.ndarray) -> np.ndarray:
         """The bin of each value: the number of edges below it (lime's ``searchsorted``)."""
-        return (X[:, :, None] > self.edges[None]).sum(axis=2)
+        return (X[:, :, None] > self.edges[None]).sum(axis=2, dtype=np.int8)
 
     def sample(self, m: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``m`` rows drawn as lime draws them: bins by training frequency, values in-bin."""
         p = len(self.nbins)
         u = rng.random((m, p))
         cum = np.cumsum(self.freq, axis=1)
-        sb = np.minimum((u[:, :, None] >= cum[None]).sum(axis=2), self.nbins - 1)
+        sb = np.minimum((u[:, :, None] >= cum[None]).sum(axis=2, dtype=np.int8), self.nbins - 1)
+        sb = sb.astype(np.int8)
         cols = np.broadcast_to(np.arange(p), sb.shape)
         mean, std = self.mean[cols, sb], self.std[cols, sb]
         lo, hi = self.lo[cols, sb], self.hi[cols, sb]
@@ -185,23 +186,29 @@ def _weighted_moments(sample_bins, row_bins, present, ys, y0, kernel_width):
     """Centred weighted Gram matrix, cross-products and total sum of squares per row.
 
     Each row's design is its own instance (all ones, weight 1) followed by the
-    shared samples, coded 1 where a sample shares the row's bin.
+    shared samples, coded 1 where a sample shares the row's bin. One batched
+    product of ``[sqrt(w) * design, sqrt(w), sqrt(w) * y]`` with itself gives
+    every weighted sum the ridge needs.
     """
-    D = (sample_bins[None] == row_bins[:, None]) & present[:, None, :]
-    mismatches = present.sum(axis=1)[:, None] - D.sum(axis=2)
-    w = np.sqrt(np.exp(-mismatches / kernel_width**2))
-    D = D.astype(np.float64)
-    Dw = D * w[:, :, None]
-    ones = present.astype(np.float64)
-    gram = np.matmul(Dw.transpose(0, 2, 1), D) + ones[:, :, None] * ones[:, None, :]
-    sw = w.sum(axis=1) + 1.0
-    d_bar = (Dw.sum(axis=1) + ones) / sw[:, None]
-    y_bar = (np.einsum("ms,ms->m", w, ys) + y0) / sw
-    cross = np.einsum("msp,ms->mp", Dw, ys) + ones * y0[:, None]
-    ss_y = np.einsum("ms,ms->m", w, ys**2) + y0**2
+    m, p = row_bins.shape
+    D = sample_bins[None] == row_bins[:, None]
+    if not present.all():
+        D &= present[:, None, :]
+    matches = D.sum(axis=2, dtype=np.int32)
+    root_w = np.exp(-(present.sum(axis=1)[:, None] - matches) / (4.0 * kernel_width**2))
+    E = np.empty((m, D.shape[1], p + 2))
+    np.multiply(D, root_w[:, :, None], out=E[:, :, :p])
+    E[:, :, p] = root_w
+    E[:, :, p + 1] = root_w * ys
+    sums = np.matmul(E.transpose(0, 2, 1), E)
+    v = np.concatenate([present, np.ones((m, 1)), y0[:, None]], axis=1)  # the row itself
+    sums += v[:, :, None] * v[:, None, :]
+    sw, sy, ss_y = sums[:, p, p], sums[:, p, p + 1], sums[:, p + 1, p + 1]
+    d_bar = sums[:, :p, p] / sw[:, None]
+    y_bar = sy / sw
     return {
-        "gram": gram - sw[:, None, None] * d_bar[:, :, None] * d_bar[:, None, :],
-        "rhs": cross - sw[:, None] * d_bar * y_bar[:, None],
+        "gram": sums[:, :p, :p] - sw[:, None, None] * d_bar[:, :, None] * d_bar[:, None, :],
+        "rhs": sums[:, :p, p + 1] - sw[:, None] * d_bar * y_bar[:, None],
         "ss_tot": np.maximum(ss_y - sw * y_bar**2, 0.0),
         "d_bar": d_bar,
         "y_bar": y_bar,
