@@ -20,6 +20,8 @@ features.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.stats import truncnorm
 from threadpoolctl import ThreadpoolController
@@ -113,15 +115,19 @@ class _Bins:
         p = B.shape[1]
         present = ~np.isnan(B)
         edges = np.full((p, 3), np.nan)
-        self.nbins = np.ones(p, dtype=int)
-        for j in np.flatnonzero(present.any(axis=0)):  # p small calls; lime does the same
-            q = np.unique(np.percentile(B[present[:, j], j], [25, 50, 75]))
-            edges[j, : len(q)] = q
-            self.nbins[j] = len(q) + 1
+        seen = present.any(axis=0)
+        if seen.any():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a column with a NaN
+                q = np.nanpercentile(B[:, seen], [25, 50, 75], axis=0).T
+            q[:, 1:][q[:, 1:] == q[:, :-1]] = np.nan  # distinct quartiles, as np.unique
+            edges[seen] = np.sort(q, axis=1)  # NaN last
+        self.nbins = 1 + (~np.isnan(edges)).sum(axis=1)
         self.edges = edges
         bins = self.of(B)
-        flat = (bins + 4 * np.arange(p)).ravel()[present.ravel()]
-        values = B.ravel()[present.ravel()]
+        flat, values = (bins + 4 * np.arange(p)).ravel(), B.ravel()
+        if not present.all():
+            flat, values = flat[present.ravel()], values[present.ravel()]
         count = np.bincount(flat, minlength=4 * p).reshape(p, 4).astype(float)
         total = np.bincount(flat, values, minlength=4 * p).reshape(p, 4)
         self.mean = np.divide(total, count, out=np.zeros_like(total), where=count > 0)
@@ -131,8 +137,8 @@ class _Bins:
         self.std += STD_FLOOR
         self.freq = count / np.maximum(count.sum(axis=1, keepdims=True), 1)
         self.freq[~present.any(axis=0), 0] = 1.0  # an all-missing feature: one bin of NaN
-        col_min = np.where(present, B, np.inf).min(axis=0)
-        col_max = np.where(present, B, -np.inf).max(axis=0)
+        col_min = np.fmin.reduce(B, axis=0, initial=np.inf)  # NaN ignored
+        col_max = np.fmax.reduce(B, axis=0, initial=-np.inf)
         self.lo = np.column_stack([col_min, edges])
         self.hi = np.column_stack([edges, np.full(p, np.nan)])
         self.hi[np.arange(p), self.nbins - 1] = col_max
