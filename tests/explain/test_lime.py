@@ -1,4 +1,5 @@
-"""Lumos's batched LIME: known slopes, reproducibility, NaN, errors and the lime package."""
+"""Lumos's batched LIME with Gaussian sampling: known slopes, reproducibility, NaN, errors
+and the lime package in that mode."""
 
 import warnings
 
@@ -32,7 +33,7 @@ def test_recovers_the_slopes_of_each_linear_piece(background):
     rows = np.array([[0.5, -0.3, 3.5, 0.2], [-1.0, 0.8, -3.5, 1.0], [0.0, 0.0, 4.0, -0.5]])
     truth = np.array([[3, -2, 0, 4], [3, -2, 0, -1], [3, -2, 0, 4]], dtype=float)
     values, base, details = lime_attributions(
-        piecewise, rows, None, background=background, num_samples=2000
+        piecewise, rows, None, background=background, num_samples=2000, sampling="gaussian"
     )
     np.testing.assert_allclose(details["coef"], truth, atol=0.15)
     np.testing.assert_allclose(values.sum(1) + base, piecewise(rows), atol=0.1)
@@ -43,7 +44,9 @@ def test_recovers_the_slopes_of_each_linear_piece(background):
 
 def test_values_are_scaled_coefficients_times_centred_scaled_features(background):
     rows = background[:5]
-    values, _, details = lime_attributions(linear, rows, background=background, num_samples=300)
+    values, _, details = lime_attributions(
+        linear, rows, background=background, num_samples=300, sampling="gaussian"
+    )
     u = (rows - details["mean"]) / details["scale"]
     np.testing.assert_allclose(values, details["coef_scaled"] * u)
     np.testing.assert_allclose(details["mean"], background.mean(0))
@@ -53,7 +56,12 @@ def test_values_are_scaled_coefficients_times_centred_scaled_features(background
 def test_matches_a_weighted_ridge_fit_of_the_same_perturbations(background):
     x = background[7]
     _, base, details = lime_attributions(
-        piecewise, x[None], background=background, random_state=3, num_samples=400
+        piecewise,
+        x[None],
+        background=background,
+        random_state=3,
+        num_samples=400,
+        sampling="gaussian",
     )
     mean, scale = background.mean(0), background.std(0)
     Z = np.random.default_rng(3).standard_normal((400, 4))
@@ -69,14 +77,22 @@ def test_matches_a_weighted_ridge_fit_of_the_same_perturbations(background):
 
 def test_same_seed_same_result_and_a_row_alone_equals_the_row_in_a_batch(background):
     X = background[:9]
-    first = lime_attributions(piecewise, X, background=background, num_samples=500, batch_size=4)
-    again = lime_attributions(piecewise, X, background=background, num_samples=500)
-    alone = lime_attributions(piecewise, X[5:6], background=background, num_samples=500)
+    first = lime_attributions(
+        piecewise, X, background=background, num_samples=500, batch_size=4, sampling="gaussian"
+    )
+    again = lime_attributions(
+        piecewise, X, background=background, num_samples=500, sampling="gaussian"
+    )
+    alone = lime_attributions(
+        piecewise, X[5:6], background=background, num_samples=500, sampling="gaussian"
+    )
     for a, b in [(first[0], again[0]), (first[1], again[1])]:
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(alone[0][0], first[0][5], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(alone[1][0], first[1][5], rtol=1e-10, atol=1e-12)
-    other = lime_attributions(piecewise, X, background=background, num_samples=500, random_state=1)
+    other = lime_attributions(
+        piecewise, X, background=background, num_samples=500, random_state=1, sampling="gaussian"
+    )
     assert not np.allclose(other[0], first[0])
 
 
@@ -89,7 +105,7 @@ def test_nan_features_stay_missing_and_get_no_attribution(background):
 
     rows = np.array([[0.5, np.nan, 1.0, 0.0], [0.5, 1.0, 1.0, 0.0]])
     values, base, details = lime_attributions(
-        f, rows, background=background, num_samples=500, batch_size=1
+        f, rows, background=background, num_samples=500, batch_size=1, sampling="gaussian"
     )
     assert seen[0] == 1.0 and seen[1] == 0.0
     assert values[0, 1] == 0.0 and details["coef"][0, 1] == 0.0
@@ -100,7 +116,9 @@ def test_nan_features_stay_missing_and_get_no_attribution(background):
 
 def test_nan_in_background_is_ignored_and_constant_features_get_scale_one():
     bg = np.array([[1.0, 5.0, np.nan], [3.0, 5.0, np.nan], [np.nan, 5.0, np.nan]])
-    _, _, details = lime_attributions(linear, bg, background=bg, num_samples=50)
+    _, _, details = lime_attributions(
+        linear, bg, background=bg, num_samples=50, sampling="gaussian"
+    )
     np.testing.assert_allclose(details["mean"], [2.0, 5.0, 0.0])
     np.testing.assert_allclose(details["scale"], [1.0, 1.0, 1.0])
 
@@ -136,18 +154,20 @@ def test_attribute_with_lime_recovers_a_linear_model_and_each_rows_class():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(300, 3))
     lr = LinearRegression().fit(X, X @ [1.0, -2.0, 0.5] + 3.0)
-    attr = attribute(lr, X[:4], method="lime", background=X, num_samples=400)
+    attr = attribute(lr, X[:4], method="lime", background=X, num_samples=400, sampling="gaussian")
     assert attr.method == "lime"
     np.testing.assert_allclose(attr.details["coef"], np.tile(lr.coef_, (4, 1)), rtol=0.02)
     np.testing.assert_allclose(attr.values.sum(1) + attr.base, lr.predict(X[:4]), atol=0.05)
 
     labels = np.argmax(X @ rng.normal(size=(3, 3)), axis=1)
     clf = LogisticRegression().fit(X, labels)
-    attr = attribute(clf, X[:4], method="lime", target=2, background=X, num_samples=400)
+    attr = attribute(
+        clf, X[:4], method="lime", target=2, background=X, num_samples=400, sampling="gaussian"
+    )
     np.testing.assert_allclose(attr.details["coef"], np.tile(clf.coef_[2], (4, 1)), rtol=0.02)
 
 
-def test_top_features_agree_with_the_lime_package():
+def test_gaussian_top_features_agree_with_the_lime_package_in_that_mode():
     lime_tabular = pytest.importorskip("lime.lime_tabular")
     rng = np.random.default_rng(2)
     p = 30
@@ -162,7 +182,9 @@ def test_top_features_agree_with_the_lime_package():
 
     mean, sd = train.mean(0), train.std(0)
     rows = mean + sd * rng.uniform(0.9, 1.5, size=(3, p)) * rng.choice([-1.0, 1.0], size=(3, p))
-    _, _, details = lime_attributions(predict, rows, background=train, num_samples=5000)
+    _, _, details = lime_attributions(
+        predict, rows, background=train, num_samples=5000, sampling="gaussian"
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         explainer = lime_tabular.LimeTabularExplainer(
@@ -186,7 +208,11 @@ def test_top_features_agree_with_the_lime_package():
 
 def test_seed_is_the_older_name_of_random_state(background):
     X = background[:3]
-    new = lime_attributions(piecewise, X, background=background, num_samples=200, random_state=6)
+    new = lime_attributions(
+        piecewise, X, background=background, num_samples=200, random_state=6, sampling="gaussian"
+    )
     with pytest.warns(DeprecationWarning, match="lime_attributions's 'seed' is now 'random_state'"):
-        old = lime_attributions(piecewise, X, background=background, num_samples=200, seed=6)
+        old = lime_attributions(
+            piecewise, X, background=background, num_samples=200, seed=6, sampling="gaussian"
+        )
     np.testing.assert_array_equal(old[0], new[0])

@@ -97,13 +97,13 @@ def attribute(
         For multi-class models, the class to explain; by default each row's
         predicted class.
     background : DataFrame or ndarray, optional
-        Reference rows for ``linear_shap`` (means) and ``lime`` (scales);
-        defaults to ``X``.
+        Reference rows for ``linear_shap`` (means) and ``lime`` (the training
+        data its quartiles and perturbations come from); defaults to ``X``.
     random_state : int, default=0
         Seed of the random methods (``lime``, ``klime``); ``seed`` is its older name.
     **options
-        Passed to the method (e.g. ``num_samples`` for ``lime``, ``k_grid`` for
-        ``klime``).
+        Passed to the method (e.g. ``num_samples``, ``num_features`` or
+        ``sampling="gaussian"`` for ``lime``, ``k_grid`` for ``klime``).
 
     Returns
     -------

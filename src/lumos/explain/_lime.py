@@ -1,14 +1,15 @@
 """Batched, seeded LIME for tabular numeric data.
 
-The same method as the ``lime`` package's ``LimeTabularExplainer`` in
-regression mode with ``discretize_continuous=False`` and
-``sample_around_instance=True``: Gaussian perturbations around the row, scaled
-by each feature's standard deviation, weighted by an exponential kernel of the
-distance in scaled space, and fitted by weighted ridge regression.
+Two samplings. ``quartile`` (the default) is the ``lime`` package's default
+``LimeTabularExplainer`` in regression mode; see ``_lime_quartile.py``.
+``gaussian`` is ``LimeTabularExplainer`` with ``discretize_continuous=False``
+and ``sample_around_instance=True``: Gaussian perturbations around the row,
+scaled by each feature's standard deviation, weighted by an exponential kernel
+of the distance in scaled space, and fitted by weighted ridge regression.
 
-It is fast because every row shares one standard-normal design (common random
-numbers). The kernel weights and the centred design are then the same for all
-rows, so the ridge system is factorized once and every row's coefficients come
+The Gaussian sampling is fast because every row shares one standard-normal
+design (common random numbers). The kernel weights and the centred design are
+then the same for all rows, so the ridge system is factorized once and every row's coefficients come
 from one matrix product. The model is called once per batch of rows on one
 stacked matrix. Sharing the design also makes a row's explanation independent
 of the other rows explained with it.
@@ -22,7 +23,9 @@ from threadpoolctl import ThreadpoolController
 
 from lumos._checks import check_number, renamed
 from lumos.errors import LumosUserError
+from lumos.explain._lime_quartile import SELECTIONS, quartile_lime
 
+SAMPLINGS = ("quartile", "gaussian")
 BATCH_CELLS = 3_000_000  # cells of the stacked perturbation matrix per model call
 
 
@@ -37,6 +40,9 @@ def lime_attributions(
     batch_size: int | None = None,
     kernel_width: float | None = None,
     alpha: float = 1.0,
+    sampling: str = "quartile",
+    num_features: int | None = None,
+    feature_selection: str | None = None,
     seed=None,
 ):
     """Explain each row of ``A`` by a local weighted ridge model (LIME).
@@ -51,39 +57,72 @@ def lime_attributions(
     target : ndarray of shape (n,) of int, optional
         For multi-class models, the class explained for each row.
     background : ndarray of shape (k, p), optional
-        Rows whose per-feature means and standard deviations scale the
-        perturbations and the features; defaults to ``A``. NaN are ignored; a
-        feature with zero or undefined spread gets scale 1.
+        The training data; defaults to ``A``. With ``quartile`` sampling, its
+        quartiles cut each feature into bins and perturbations are drawn from
+        it; with ``gaussian``, its per-feature means and standard deviations
+        scale the perturbations and the features (a feature with zero or
+        undefined spread gets scale 1). NaN are ignored.
     random_state : int, default=0
-        Seed of the perturbation design (``seed`` is its older name).
+        Seed of the perturbations (``seed`` is its older name).
     num_samples : int, default=5000
         Perturbations per row, the row itself included; at least ``p + 2``.
     batch_size : int, optional
-        Rows per model call; by default about three million matrix cells.
+        Rows per batch (per model call with ``gaussian``); by default about
+        three million matrix cells.
     kernel_width : float, optional
         Width of the exponential kernel; defaults to ``0.75 * sqrt(p)``.
     alpha : float, default=1.0
         Ridge penalty of the local model (as ``sklearn.linear_model.Ridge``).
+    sampling : {"quartile", "gaussian"}, default="quartile"
+        ``quartile`` is lime's default: every feature cut at the training
+        quartiles, perturbations drawn from the training distribution bin by
+        bin, and a local model on "the value is in the row's bin" (1 or 0).
+        One perturbation set and one model pass serve every row.
+        ``gaussian`` perturbs each row with normal noise scaled by the
+        features' standard deviations and fits the raw (scaled) features.
+    num_features : int, optional
+        ``quartile`` only: features kept in each explanation (lime's
+        ``num_features``); default 10.
+    feature_selection : {"auto", "highest_weights", "forward_selection", "none"}, optional
+        ``quartile`` only: how the ``num_features`` features are picked, as in
+        lime; default ``auto`` (forward selection up to 6 features, highest
+        weights above). ``none`` keeps every feature.
 
     Returns
     -------
     values : ndarray of shape (n, p)
-        ``coef_scaled * (x - mean) / scale``; 0 where ``x`` is NaN.
+        ``quartile``: the slope of "in the row's bin" for each selected
+        feature, 0 for the others. ``gaussian``: ``coef_scaled * (x - mean) /
+        scale``. 0 where ``x`` is NaN.
     base : ndarray of shape (n,)
-        The local model at the background mean, so ``values.sum(1) + base`` is
-        the local model's prediction at ``x``.
+        The local model's intercept (``gaussian``: its value at the background
+        mean), so ``values.sum(1) + base`` is the local model's prediction at
+        ``x``.
     details : dict
+        ``quartile``: ``coef`` (n, p) equal to ``values``; ``selected`` (n, p)
+        bool; ``bins`` (n, p) each value's quartile bin (0-3, -1 for NaN);
+        ``edges`` (p, 3) the quartiles (NaN where fewer are distinct);
+        ``intercept``; ``local_r2`` (lime's ``score``); ``num_samples``;
+        ``num_features``; ``feature_selection`` (``auto`` resolved);
+        ``kernel_width``; ``sampling``. ``gaussian``:
         ``coef`` (n, p): local slopes in the features' own units;
         ``coef_scaled`` (n, p): slopes per standard deviation; ``intercept``
         (n,): equal to ``base``; ``local_r2`` (n,): weighted R² of each local
-        fit; ``num_samples``; ``kernel_width``; ``mean`` and ``scale`` (p,).
+        fit; ``num_samples``; ``kernel_width``; ``mean`` and ``scale`` (p,);
+        ``sampling``.
 
     Examples
     --------
     >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> train = rng.normal(size=(1000, 3))
+    >>> f = lambda M, t: 5 * M[:, 0] + 0.1 * M[:, 2]
+    >>> values, base, details = lime_attributions(f, train[:2], background=train)
+    >>> np.argmax(np.abs(values), axis=1)
+    array([0, 0])
     >>> A = np.array([[0.0, 1.0], [1.0, -1.0], [2.0, 0.5]])
     >>> f = lambda M, t: 2 * M[:, 0] - M[:, 1]
-    >>> values, base, details = lime_attributions(f, A, num_samples=500)
+    >>> values, base, details = lime_attributions(f, A, num_samples=500, sampling="gaussian")
     >>> np.round(details["coef"], 1)
     array([[ 2., -1.],
            [ 2., -1.],
@@ -111,7 +150,49 @@ def lime_attributions(
                 f"Got dtype {target.dtype} and shape {target.shape}.",
                 code="bad_argument",
             )
-    mean, scale = _moments(A if background is None else _matrix(background, "background", p))
+    background = A if background is None else _matrix(background, "background", p)
+    if sampling not in SAMPLINGS:
+        raise LumosUserError(
+            f"The 'sampling' parameter of lime must be one of {', '.join(SAMPLINGS)}. "
+            f"Got {sampling!r}.",
+            code="bad_argument",
+        )
+    if sampling == "quartile":
+        num_features = 10 if num_features is None else num_features
+        num_features = int(check_number("lime", "num_features", num_features, low=1, integer=True))
+        feature_selection = "auto" if feature_selection is None else feature_selection
+        if feature_selection not in SELECTIONS:
+            raise LumosUserError(
+                f"The 'feature_selection' parameter of lime must be one of "
+                f"{', '.join(SELECTIONS)}. Got {feature_selection!r}.",
+                code="bad_argument",
+            )
+        if len(background) == 0:
+            raise LumosUserError(
+                "background must hold at least one row to take quartiles from. Got 0 rows.",
+                code="bad_argument",
+            )
+        return quartile_lime(
+            f,
+            A,
+            target,
+            background,
+            random_state=random_state,
+            num_samples=num_samples,
+            num_features=num_features,
+            feature_selection=feature_selection,
+            kernel_width=kernel_width,
+            alpha=alpha,
+            batch_size=batch_size,
+        )
+    for name, value in (("num_features", num_features), ("feature_selection", feature_selection)):
+        if value is not None:
+            raise LumosUserError(
+                f"The {name!r} parameter of lime applies to sampling='quartile' only. "
+                f"Got {name}={value!r} with sampling='gaussian'; drop it.",
+                code="bad_argument",
+            )
+    mean, scale = _moments(background)
 
     # One design for every row: row 0 is the instance itself, as in lime.
     Z = np.random.default_rng(random_state).standard_normal((num_samples, p))
@@ -165,6 +246,7 @@ def lime_attributions(
         "kernel_width": kernel_width,
         "mean": mean,
         "scale": scale,
+        "sampling": "gaussian",
     }
     return values, intercept.copy(), details
 
