@@ -4,8 +4,9 @@
 exists, decide TRIES times for each of MEMBERS (comma-separated), each decision with its
 tracking id and shown; write each offer shown (``member tracking arm``) to OUT, one a line.
 
-``python offer_workers.py learn MODEL STATE READY LEASE``: write READY, then learn what waits
-under a lease of LEASE seconds.
+``python offer_workers.py learn MODEL STATE READY LEASE``: learn what waits under a lease of
+LEASE seconds; after the 10th round's update write READY and stall there, so that a kill lands
+mid-learning however fast the machine.
 """
 
 from __future__ import annotations
@@ -37,7 +38,16 @@ def decide(model, state, out, go, members, channel, tries) -> None:
 
 def learn(model, state, ready, lease) -> None:
     model = OfferModel.load(model).share(state, interval=0, lease=float(lease))
-    Path(ready).touch()
+    update, rounds = model.policy.update, []
+
+    def stalling_update(*args, **kwargs):
+        update(*args, **kwargs)
+        rounds.append(1)
+        if len(rounds) == 10:
+            Path(ready).touch()
+            time.sleep(3600)
+
+    model.policy.update = stalling_update
     model.shared.learn()
 
 
