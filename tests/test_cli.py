@@ -84,6 +84,37 @@ def test_explain_run_options(files, tmp_path):
     assert pd.read_csv(out).groupby("id").size().max() <= 2
 
 
+def test_explain_run_lime_options_reach_lime(files, tmp_path):
+    """--lime-features caps each row's reasons at the features LIME kept; the Gaussian mode
+    puts weight on every feature; a LIME flag without --method lime names what to add."""
+    one = explain(
+        files,
+        tmp_path / "one.csv",
+        **{"--method": "lime", "--lime-features": 1, "--lime-samples": 500, "--top-k": 5},
+    )
+    assert one.exit_code == 0, one.output
+    per_row = pd.read_csv(tmp_path / "one.csv").groupby("id")["super_feature"].nunique()
+    assert per_row.max() == 1
+    wide = explain(
+        files,
+        tmp_path / "wide.csv",
+        **{"--method": "lime", "--lime-sampling": "gaussian", "--lime-samples": 500},
+    )
+    assert wide.exit_code == 0, wide.output
+    assert pd.read_csv(tmp_path / "wide.csv").groupby("id")["super_feature"].nunique().max() > 1
+    alone = explain(files, tmp_path / "no.csv", **{"--lime-features": 3})
+    assert alone.exit_code == 2
+    assert "--lime-features set LIME's options; add --method lime" in alone.output
+    assert not (tmp_path / "no.csv").exists()
+    wrong = explain(
+        files,
+        tmp_path / "no.csv",
+        **{"--method": "lime", "--lime-sampling": "gaussian", "--lime-features": 3},
+    )
+    assert wrong.exit_code == 2 and "sampling='quartile' only" in wrong.output
+    assert not (tmp_path / "no.csv").exists()
+
+
 def _fails(result, code, *fragments):
     assert result.exit_code == 2, result.output
     assert result.output.startswith(f"error [{code}]: "), result.output

@@ -75,6 +75,21 @@ def test_slices_and_fairness_print_tables_and_write_reports(predictions, tmp_pat
     assert "calibration" in fair.output and (tmp_path / "fair.html").stat().st_size > 2000
 
 
+def test_slices_rank_by_sliceline_prints_its_score(predictions, tmp_path):
+    args = ["evaluate", "slices", "--data", predictions / "pred.parquet"]
+    args += ["--label", "label", "--score", "score", "--features", "industry,tenure"]
+    found = run(*args, "--rank-by", "sliceline", "--sliceline-alpha", 0.95)
+    assert found.exit_code == 0, found.output
+    header = found.output.splitlines()[0].split()
+    assert header[-1] == "score" and "industry = Retail" in found.output.splitlines()[1]
+    effect = run(*args)
+    assert effect.output.splitlines()[0].split()[-1] == "p_adjusted"
+    bad = run(*args, "--rank-by", "sliceline", "--metric", "calibration_gap")
+    assert bad.exit_code == 2 and "calibration_gap" in bad.output
+    alpha = run(*args, "--rank-by", "sliceline", "--sliceline-alpha", 0)
+    assert alpha.exit_code == 2 and "--sliceline-alpha" in alpha.output
+
+
 def test_abtest_reads_an_event_log(tmp_path):
     rng = np.random.default_rng(1)
     events = []

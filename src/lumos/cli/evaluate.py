@@ -57,8 +57,35 @@ def read_predictions(data_path, label, score, columns=()):
     "--min-support", default=0.01, show_default=True, type=click.FloatRange(0, min_open=True)
 )
 @click.option("--top-k", default=10, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--rank-by",
+    default="effect",
+    show_default=True,
+    type=click.Choice(["effect", "sliceline"]),
+    help="effect: the slice's mean loss minus the rest's; sliceline: SliceLine's score, "
+    "which weighs a slice's size against its error (slices scoring above 0 only).",
+)
+@click.option(
+    "--sliceline-alpha",
+    default=0.6,
+    show_default=True,
+    type=click.FloatRange(0, 1, min_open=True),
+    help="With --rank-by sliceline: the weight of the error term against the size term.",
+)
 @friendly
-def evaluate_slices(data_path, label, score, out, features, metric, max_order, min_support, top_k):
+def evaluate_slices(
+    data_path,
+    label,
+    score,
+    out,
+    features,
+    metric,
+    max_order,
+    min_support,
+    top_k,
+    rank_by,
+    sliceline_alpha,
+):
     """Find the slices of rows where the model does significantly worse than on the rest."""
     from lumos.evaluate import find_slices, slices_html
 
@@ -73,9 +100,11 @@ def evaluate_slices(data_path, label, score, out, features, metric, max_order, m
         max_order=max_order,
         min_support=min_support,
         top_k=top_k,
+        score=rank_by,
+        sliceline_alpha=sliceline_alpha,
     )
     columns = ["slice", "share", "metric_slice", "metric_rest", "effect", "low", "high"]
-    shown = found.table[[*columns, "p_adjusted"]]
+    shown = found.table[[*columns, "p_adjusted", *(["score"] if rank_by == "sliceline" else [])]]
     click.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     for sentence in found.sentences()[:5]:
         click.echo(f"• {sentence}")

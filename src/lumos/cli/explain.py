@@ -9,6 +9,53 @@ import click
 from lumos.cli._common import DATA, MODEL, SEED, TRUST, engine, friendly, spark_out, spark_session
 
 
+def lime_options(command):
+    """``--lime-*``: LIME's settings, for ``--method lime``."""
+    options = [
+        click.option(
+            "--lime-sampling",
+            type=click.Choice(["quartile", "gaussian"]),
+            help="quartile (lime's default): perturbations from the data's quartile bins; "
+            "gaussian: normal noise around each row.  [default: quartile]",
+        ),
+        click.option(
+            "--lime-samples",
+            type=click.IntRange(2),
+            help="Perturbations per row.  [default: 5000]",
+        ),
+        click.option(
+            "--lime-features",
+            type=click.IntRange(1),
+            help="quartile only: features kept in each explanation.  [default: 10]",
+        ),
+        click.option(
+            "--lime-selection",
+            type=click.Choice(["auto", "highest_weights", "forward_selection", "none"]),
+            help="quartile only: how those features are picked, as in lime.  [default: auto]",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def method_options(method: str, sampling, samples, features, selection) -> dict:
+    """The ``--lime-*`` flags given, as :func:`lumos.explain.attribute`'s keywords."""
+    given = {
+        "--lime-sampling": ("sampling", sampling),
+        "--lime-samples": ("num_samples", samples),
+        "--lime-features": ("num_features", features),
+        "--lime-selection": ("feature_selection", selection),
+    }
+    given = {flag: pair for flag, pair in given.items() if pair[1] is not None}
+    if given and method != "lime":
+        raise click.BadParameter(
+            f"{', '.join(given)} set LIME's options; add --method lime (got {method}).",
+            param_hint="--method",
+        )
+    return dict(given.values())
+
+
 @click.group()
 def explain():
     """Narrative explanations of a model's scores."""
@@ -52,6 +99,7 @@ def explain():
     show_default=True,
     help="For a scores table: the column holding the model's score.",
 )
+@lime_options
 @TRUST
 @SEED
 @click.option(
@@ -73,6 +121,10 @@ def explain_run(
     strict,
     engine,
     master,
+    lime_sampling,
+    lime_samples,
+    lime_features,
+    lime_selection,
 ):
     """Explain every row of a table and write its narratives (audited: see explain audit)."""
     from lumos.errors import LumosUserError
@@ -93,6 +145,7 @@ def explain_run(
         direction=direction,
         random_state=random_state,
         source=f"data file {data_path!r}",
+        options=method_options(method, lime_sampling, lime_samples, lime_features, lime_selection),
     )
     if engine == "spark":
         from lumos.spark.engine import read_frame
@@ -192,6 +245,7 @@ def suggest_design_cmd(model_path, data_path, out, peers, segment, overwrite, tr
 @click.option(
     "--out", type=click.Path(dir_okay=False), help="Write the failures table (.csv, .parquet)."
 )
+@lime_options
 @TRUST
 @SEED
 @friendly
@@ -207,6 +261,10 @@ def explain_audit(
     out,
     trust,
     random_state,
+    lime_sampling,
+    lime_samples,
+    lime_features,
+    lime_selection,
 ):
     """Check every narrative a design writes: coherent, material, in context, readable."""
     from lumos.cli._common import write_table
@@ -227,6 +285,7 @@ def explain_audit(
         random_state=random_state,
         source=f"data file {data_path!r}",
         audit=True,
+        options=method_options(method, lime_sampling, lime_samples, lime_features, lime_selection),
     )
     failures = done.audit.failures
     if len(failures):

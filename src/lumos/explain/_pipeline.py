@@ -52,6 +52,7 @@ def explain_table(
     reference=None,
     audit: bool = False,
     seed: int | None = None,
+    options: dict | None = None,
 ) -> Explained:
     """Explain and narrate every row of ``data``.
 
@@ -66,6 +67,9 @@ def explain_table(
     come back as lazy Spark DataFrames holding exactly the local engine's
     values. Only exact TreeSHAP splits into partitions.
 
+    ``options`` go to the attribution method, as :func:`~lumos.explain.attribute`'s
+    keywords (e.g. ``{"sampling": "gaussian"}`` or ``{"num_features": 5}`` for ``lime``).
+
     Returns
     -------
     Explained
@@ -78,7 +82,14 @@ def explain_table(
     random_state = renamed(
         random_state, seed, old="seed", new="random_state", owner="explain_table"
     )
+    options = dict(options or {})
     if check_engine(engine) == "spark":
+        if options:
+            raise LumosUserError(
+                f"The Spark engine runs exact TreeSHAP, which takes no options; got "
+                f"{', '.join(sorted(options))}. Drop them, or use engine='local'.",
+                code="bad_argument",
+            )
         return spark_job("explain_table")(
             model,
             data,
@@ -129,7 +140,12 @@ def explain_table(
     for start in range(0, len(data), chunk_size):
         chunk = data.iloc[start : start + chunk_size]
         attr = attribute(
-            model, chunk, method=resolved, random_state=random_state, background=background
+            model,
+            chunk,
+            method=resolved,
+            random_state=random_state,
+            background=background,
+            **options,
         )
         nar = narrate(chunk, attr, design, top_k=top_k, direction=direction, reference=reference)
         skipped += nar.attrs["skipped"]
