@@ -1,23 +1,19 @@
-"""The NumPy engine of :func:`~._windows.window_features`: running sums per entity and metric,
-each window read as the difference of two of them, O(1) per cutoff, blocks of cutoffs on all
-cores."""
+"""The NumPy engine of :func:`~._windows.window_features`: usage rows into a dense month grid,
+then a compiled kernel that builds each entity's running sums once and reads every window of its
+cutoffs as the difference of two of them, O(1) per cutoff, entities spread over all cores."""
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
+import numba as nb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from lumos.features._window_inputs import _codes, _fail
 
-_BLOCK = 1 << 16  # cutoff rows per step of the NumPy engine
-
 
 def _dense(u, spec, metrics, products, entities, lo, hi):
-    """Monthly sums ``x`` and observed flags ``o``, metric × entity × month ``lo … hi``."""
+    """Monthly sums ``x``, metric × entity × month ``lo … hi``; NaN where none is observed."""
     (values, codes, _), m, t = entities, len(metrics), hi - lo + 1
     e, shared = len(codes), spec.level == "account" and len(products) > 1
     size = m * e * t
@@ -59,15 +55,14 @@ def _dense(u, spec, metrics, products, entities, lo, hi):
     if len(lost):
         c = int(cell[lost[0]])
         _repeat(u, metrics[c // (e * t)], c % t + lo)
-    x = np.take(v, owner, mode="clip") if len(v) else np.zeros(size)  # the winner's value
-    o = owner >= 0
+    x = np.take(v, owner, mode="clip") if len(v) else np.full(size, np.nan)  # the winner's value
+    np.copyto(x, np.nan, where=owner < 0)  # NaN: unobserved
     del owner
-    o &= ~np.isnan(x)  # NaN is unknown
-    np.copyto(x, 0.0, where=~o)
     more = summed[~np.isnan(v[summed])]
-    np.add.at(x, cell[more], v[more])  # the other products' values
-    o[cell[more]] = True
-    return x.reshape(m, e, t), o.reshape(m, e, t)
+    at = cell[more]
+    x[at[np.isnan(x[at])]] = 0.0  # a product's value where the winner's was NaN
+    np.add.at(x, at, v[more])  # the other products' values
+    return x.reshape(m, e, t)
 
 
 def _repeat(u, metric, month):
@@ -88,81 +83,74 @@ def _repeat(u, metric, month):
     )
 
 
-def _numpy(x, o, ent, ep, cols, out):
-    """Fill ``out`` (cutoff rows × features) from running sums, one metric per core at a time."""
+_AGGREGATES = ("sum", "mean", "last", "slope", "ratio")  # codes of the kernel below
+
+
+def _numpy(x, ent, ep, cols, out):
+    """Fill ``out`` (cutoff rows × features) from ``x`` (metric × entity × month, NaN unobserved).
+
+    Rows go by entity: each entity's running sums are built once, in cache, and
+    every cutoff of it reads its windows as differences of two of them.
+    """
+    m, per = x.shape[0], len(cols) // x.shape[0]  # every metric has the same features, in order
+    agg = np.array([_AGGREGATES.index(col[1]) for col in cols[:per]], dtype=np.int64)
+    width = np.array([col[2] for col in cols[:per]], dtype=np.int64)
+    back = np.array([col[2] if col[3] else 0 for col in cols[:per]], dtype=np.int64)
+    neg = np.array([bool((x[i] < 0).any()) for i in range(m)])  # ratios then guard cancellation
+    rows = np.argsort(ent, kind="stable")
+    starts = np.zeros(x.shape[1] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(ent, minlength=x.shape[1]), out=starts[1:])
+    with nb.parallel_chunksize(64):  # small chunks: a core slowed by other work gets fewer
+        _fill(x, rows, starts, ep.astype(np.int64), agg, width, back, neg, out.T)
+
+
+@nb.njit(cache=True, parallel=True, nogil=True, error_model="numpy")
+def _fill(x, rows, starts, ep, agg, width, back, neg, out):  # pragma: no cover - compiled
     m, e, t = x.shape
-    tt, workers = np.arange(t, dtype=np.float64), max(1, min(m, os.cpu_count() or 1))
-
-    def worker(first):  # metrics first, first + workers, …, reusing buffers
-        buffers = {}
-        with np.errstate(divide="ignore", invalid="ignore"):  # masked or 0 / 0 = NaN below
-            for i in range(first, m, workers):
-                metric(i, [(j, col) for j, col in enumerate(cols) if col[0] == i], buffers)
-
-    def buffer(buffers, name, shape):
-        if name not in buffers:
-            buffers[name] = np.zeros(shape)
-        return buffers[name]
-
-    def metric(i, mine, buffers):
-        xi, oi, done = x[i], o[i], set()
-        neg, tmp = bool((xi < 0).any()), buffer(buffers, "tmp", (e, t))
-        parts = {
-            "s": lambda: xi,
-            "n": lambda: np.multiply(oi, 1.0, out=tmp),
-            "a": lambda: np.multiply(oi, tt, out=tmp),
-            "b": lambda: np.multiply(oi, tt * tt, out=tmp),
-            "c": lambda: np.multiply(xi, tt, out=tmp),
-            "z": lambda: np.abs(xi, out=tmp),
-        }
-
-        def run(q):  # running sums with a leading 0, flat: run[i * (t + 1) + k] = sum over < k
-            if q not in done:
-                np.cumsum(parts[q](), axis=1, out=buffer(buffers, q, (e, t + 1))[:, 1:])
-                done.add(q)
-            return buffers[q].ravel()
-
-        if any(col[1] == "last" for _, col in mine):  # month + 1 of the latest observed, its value
-            last = buffer(buffers, "last", (e, t))
-            np.maximum.accumulate(np.multiply(oi, tt + 1, out=last), axis=1, out=last)
-            at = np.add(last, np.arange(-1, e * t - 1, t)[:, None], out=tmp).astype(np.intp)
-            value = np.take(xi, at, out=buffer(buffers, "value", (e, t)), mode="clip")
-        for start in range(0, len(ent), _BLOCK):
-            b = slice(start, start + _BLOCK)
-            here, cell = ep[b], ent[b] * t + ep[b]
-            base, at, got, wins = cell + ent[b] + 1, {}, {}, {}
-
-            def win(q, k, w, base=base, at=at, got=got, wins=wins):  # sum of q, w months to e - k
-                if (q, k, w) not in wins:
-                    for kk in (k, k + w):
-                        if kk not in at:
-                            at[kk] = base - kk
-                        if (q, kk) not in got:
-                            got[q, kk] = np.take(run(q), at[kk])
-                    wins[q, k, w] = got[q, k] - got[q, k + w]
-                return wins[q, k, w]
-
-            for j, (_, agg, w, prev, _) in mine:
-                k, dst = (w if prev else 0), out[b, j]
-                if agg == "sum":
-                    np.copyto(dst, win("s", k, w))
-                elif agg == "mean":  # no observed month: a sum of exact zeros, 0 / 0
-                    np.divide(win("s", k, w), win("n", k, w), out=dst)
-                elif agg == "ratio":
-                    prior = win("s", w, w)  # 0 up to rounding when values cancel: NaN
-                    bad = np.abs(prior) <= 1e-9 * win("z", w, w) if neg else prior == 0
-                    np.divide(win("s", 0, w), prior, out=dst)
-                    np.copyto(dst, np.nan, where=bad)
-                elif agg == "slope":
-                    n, s, a, bb, c = (win(q, k, w) for q in "nsabc")
-                    num, den = n * c, n * bb
-                    num -= a * s
-                    den -= a * a
-                    np.divide(num, den, out=dst)
-                    np.copyto(dst, np.nan, where=n < 2)
-                else:
-                    np.take(value, cell - k, out=dst, mode="clip")
-                    np.copyto(dst, np.nan, where=np.take(last, cell - k) <= here - (k + w - 1))
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(worker, range(workers)))
+    per = agg.size
+    for en in nb.prange(e):
+        if starts[en] == starts[en + 1]:
+            continue
+        run = np.zeros((6, t + 1))  # s, n, a, b, c, z over the months before each index
+        latest = np.zeros(t, dtype=np.int64)  # 1 + the latest observed month up to each
+        for i in range(m):
+            seen = 0
+            for j in range(t):
+                v = x[i, en, j]
+                o = 1.0 if v == v else 0.0
+                v = v if v == v else 0.0
+                seen = j + 1 if o else seen
+                latest[j] = seen
+                run[0, j + 1] = run[0, j] + v
+                run[1, j + 1] = run[1, j] + o
+                run[2, j + 1] = run[2, j] + o * j
+                run[3, j + 1] = run[3, j] + o * (j * j)
+                run[4, j + 1] = run[4, j] + v * j
+                run[5, j + 1] = run[5, j] + abs(v)
+            for r in rows[starts[en] : starts[en + 1]]:
+                for f in range(per):
+                    w, g = width[f], agg[f]
+                    hi = ep[r] + 1 - back[f]
+                    lo = hi - w
+                    s = run[0, hi] - run[0, lo]
+                    if g == 0:
+                        value = s
+                    elif g == 1:
+                        value = s / (run[1, hi] - run[1, lo])
+                    elif g == 2:
+                        seen = latest[hi - 1]
+                        value = x[i, en, seen - 1] if seen > lo else np.nan
+                    elif g == 3:
+                        n = run[1, hi] - run[1, lo]
+                        a = run[2, hi] - run[2, lo]
+                        num = n * (run[4, hi] - run[4, lo]) - a * s
+                        den = n * (run[3, hi] - run[3, lo]) - a * a
+                        value = num / den if n >= 2 else np.nan
+                    else:
+                        prior = run[0, lo] - run[0, lo - w]
+                        if neg[i]:
+                            bad = abs(prior) <= 1e-9 * (run[5, lo] - run[5, lo - w])
+                        else:
+                            bad = prior == 0
+                        value = np.nan if bad else s / prior
+                    out[i * per + f, r] = value

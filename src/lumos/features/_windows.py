@@ -26,9 +26,10 @@ declaration to one standard SQL query (run by DuckDB here, by Spark SQL later).
   ``{metric}_{agg}_{w}m`` as a ``value_change``. Metrics become identifiers:
   lower case, non-alphanumerics → ``_``, ``m_`` before a leading digit.
 * **Engines.** ``"numpy"`` (default): Arrow matches and codes the usage rows
-  (dictionary-encoded strings by their dictionaries), NumPy keeps running sums
-  per entity and metric and reads each window as the difference of two of
-  them, O(1) per cutoff, on all cores. ``"sql"`` runs
+  (dictionary-encoded strings by their dictionaries) into a dense month grid,
+  and a compiled kernel (Numba, cached on disk) builds each entity's running
+  sums once, in cache, and reads each window as the difference of two of them,
+  O(1) per cutoff, on all cores. ``"sql"`` runs
   :meth:`WindowFeatures.sql` in DuckDB (running sums as window functions,
   lookups by ``LAG``), the query Spark runs; DuckDB's window functions make it
   about 15× slower at scale. The two agree to 1e-9.
@@ -349,10 +350,9 @@ def window_features(
             e = pc.year(c["cutoff"]).to_numpy() * 12 + pc.month(c["cutoff"]).to_numpy() - 2 - lead
             entities = _entities(c, keys)
             lo, hi = int(e.min()) - spec.lookback + 1, int(e.max())
-            x, o = _dense(u, spec, metrics, products, entities, lo, hi)
-            ent = entities[2]
             if engine == "numpy":
-                _numpy(x, o, ent, e - lo, cols, out)
+                x = _dense(u, spec, metrics, products, entities, lo, hi)
+                _numpy(x, entities[2], e - lo, cols, out)
             else:
                 con.register("cutoffs", c.append_column("_row", pa.array(np.arange(len(c)))))
                 sql = _compile(spec, metrics, cols, lead, "usage", "cutoffs", ", _row")
