@@ -7,78 +7,74 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from lumos.features._window_inputs import _codes, _fail
 
+_PART = 1 << 20  # usage rows per step: its temporaries stay small and are reused
+
 
 def _dense(u, spec, metrics, products, entities, lo, hi):
-    """Monthly sums ``x``, metric × entity × month ``lo … hi``; NaN where none is observed."""
+    """Monthly sums ``x``, entity × metric × month ``lo … hi``; NaN where none is observed."""
     (values, codes, _), m, t = entities, len(metrics), hi - lo + 1
     e, shared = len(codes), spec.level == "account" and len(products) > 1
-    size = m * e * t
     starts = np.arange(lo - 1970 * 12, hi + 2 - 1970 * 12).astype("datetime64[M]")
-    starts, parts = starts.astype("datetime64[D]"), [(np.zeros(0, dtype=np.int64), [], [])]
-    for start in range(0, len(u), 1 << 22):  # a bounded working set
-        part = u.slice(start, 1 << 22)
-        found, code = np.ones(len(part), dtype=bool), np.zeros(len(part), dtype=np.int64)
-        for k, v in zip(spec.keys, values, strict=True):  # the entity of each row, as _entities
-            ck = _codes(part[k], v)
-            found &= ck >= 0
-            code = code * len(v) + ck
-        if codes[-1] != e - 1:  # not every code is an entity (two keys)
-            at = np.searchsorted(codes, code).clip(max=e - 1)
-            found &= codes[at] == code
-            code = at
-        cell = _codes(part["metric"], pa.array(metrics, pa.string()))
-        found &= cell >= 0
-        days = part["month"].to_numpy().astype("datetime64[D]")  # the 1st of a month (checked)
-        month = np.searchsorted(starts, days, side="right") - 1
-        found &= (month >= 0) & (month < t)
-        cell = ((cell * e + code) * t + month)[found]
-        product = _codes(part["product"], pa.array(products))[found] if shared else []
-        parts.append((cell, part["value"].to_numpy(zero_copy_only=False)[found], product))
-    cell, v, product = (np.concatenate(p) for p in zip(*parts, strict=True))
-    cell = cell.astype(np.int32 if size < 2**31 else np.int64)
-    key = product + cell * np.int64(len(products)) if shared else None  # (cell, product)
-    del parts
-    rows = np.arange(len(cell), dtype=cell.dtype)
-    owner = np.full(size, -1, dtype=cell.dtype)
-    owner[cell] = rows  # one row of each cell wins; the others share a cell with it
-    lost = np.flatnonzero(owner[cell] != rows)
-    del rows
-    summed = lost[:0]
-    if len(lost) and shared:  # several products of an account: a repeat is (cell, product)
-        keys, n = np.unique(np.concatenate([key[lost], key[owner[cell[lost]]]]), return_counts=True)
-        twice = np.isin(key[lost], keys[n > 1])
-        lost, summed = lost[twice], lost[~twice]
-    if len(lost):
-        c = int(cell[lost[0]])
-        _repeat(u, metrics[c // (e * t)], c % t + lo)
-    x = np.take(v, owner, mode="clip") if len(v) else np.full(size, np.nan)  # the winner's value
-    np.copyto(x, np.nan, where=owner < 0)  # NaN: unobserved
-    del owner
-    more = summed[~np.isnan(v[summed])]
-    at = cell[more]
-    x[at[np.isnan(x[at])]] = 0.0  # a product's value where the winner's was NaN
-    np.add.at(x, at, v[more])  # the other products' values
-    return x.reshape(m, e, t)
+    starts, names = starts.astype("datetime64[D]"), pa.array(metrics, pa.string())
+    x = np.full(e * m * t, np.nan)
+    for first in range(0, len(products) if shared else 1, 64):  # a bit per product and cell
+        width = min(len(products) - first, 64) if shared else 1
+        seen = np.zeros(len(x), dtype=f"uint{max(8, 1 << (width - 1).bit_length())}")
+        for start in range(0, len(u), _PART):
+            part = u.slice(start, _PART)
+            found, code = np.ones(len(part), dtype=bool), np.zeros(len(part), dtype=np.int64)
+            for k, v in zip(spec.keys, values, strict=True):  # the entity of each row, as _entities
+                ck = _codes(part[k], v)
+                found &= ck >= 0
+                code = code * len(v) + ck
+            if codes[-1] != e - 1:  # not every code is an entity (two keys)
+                at = np.searchsorted(codes, code).clip(max=e - 1)
+                found &= codes[at] == code
+                code = at
+            metric = _codes(part["metric"], names)
+            days = part["month"].to_numpy().astype("datetime64[D]")  # the 1st of a month (checked)
+            month = np.searchsorted(starts, days, side="right") - 1
+            found &= (metric >= 0) & (month >= 0) & (month < t)
+            cell = np.where(found, (code * m + metric) * t + month, -1)
+            bit = _codes(part["product"], pa.array(products)) - first if shared else cell[:0]
+            value = part["value"].to_numpy(zero_copy_only=False)
+            row = _scatter(x, seen, cell, value, bit, width)
+            if row >= 0:
+                _repeat(u, start + row)
+        del seen
+    return x.reshape(e, m, t)
 
 
-def _repeat(u, metric, month):
-    """Raise for the first usage row of ``metric`` and ``month`` (an index) that repeats one."""
-    index = pc.add(pc.multiply(pc.year(u["month"]), 12), pc.subtract(pc.month(u["month"]), 1))
-    mask = pc.and_(pc.equal(u["metric"], metric), pc.equal(index, month))
-    at = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
-    seen = u.take(pa.array(at)).select(["account_id", "product"]).to_pandas().duplicated()
-    row = int(at[seen.to_numpy().argmax()])
+@nb.njit(cache=True, nogil=True)
+def _scatter(x, seen, cell, value, bit, width):  # pragma: no cover - compiled
+    """Add each row's value into its cell of ``x`` (NaN: none yet), marking its bit (product) in
+    ``seen``; the first row whose cell already has its bit, or -1. Rows off ``cell`` are -1."""
+    for r in range(cell.size):
+        b = bit[r] if bit.size else 0
+        if cell[r] < 0 or b < 0 or b >= width:
+            continue
+        c, flag = cell[r], np.uint64(1) << np.uint64(b)
+        if seen[c] & flag:
+            return r
+        seen[c] |= flag
+        v = value[r]
+        if v == v:
+            x[c] = v if x[c] != x[c] else x[c] + v
+    return -1
+
+
+def _repeat(u, row):
+    """Raise for usage row ``row``, which repeats an earlier one."""
+    at = {k: u[k][row].as_py() for k in ("account_id", "product", "month", "metric")}
     _fail(
         "usage",
         row,
         "metric",
-        f"repeats account {u['account_id'][row]}, product "
-        f"{u['product'][row]}, month {u['month'][row]} and metric {metric!r} of an earlier "
-        "row; keep one.",
+        f"repeats account {at['account_id']}, product {at['product']}, month {at['month']} and "
+        f"metric {at['metric']!r} of an earlier row; keep one.",
         code="duplicate",
     )
 
@@ -87,26 +83,26 @@ _AGGREGATES = ("sum", "mean", "last", "slope", "ratio")  # codes of the kernel b
 
 
 def _numpy(x, ent, ep, cols, out):
-    """Fill ``out`` (cutoff rows × features) from ``x`` (metric × entity × month, NaN unobserved).
+    """Fill ``out`` (cutoff rows × features) from ``x`` (entity × metric × month, NaN unobserved).
 
     Rows go by entity: each entity's running sums are built once, in cache, and
     every cutoff of it reads its windows as differences of two of them.
     """
-    m, per = x.shape[0], len(cols) // x.shape[0]  # every metric has the same features, in order
+    m, per = x.shape[1], len(cols) // x.shape[1]  # every metric has the same features, in order
     agg = np.array([_AGGREGATES.index(col[1]) for col in cols[:per]], dtype=np.int64)
     width = np.array([col[2] for col in cols[:per]], dtype=np.int64)
     back = np.array([col[2] if col[3] else 0 for col in cols[:per]], dtype=np.int64)
-    neg = np.array([bool((x[i] < 0).any()) for i in range(m)])  # ratios then guard cancellation
+    neg = np.array([bool((x[:, i] < 0).any()) for i in range(m)])  # ratios then guard cancellation
     rows = np.argsort(ent, kind="stable")
-    starts = np.zeros(x.shape[1] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(ent, minlength=x.shape[1]), out=starts[1:])
+    starts = np.zeros(x.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(ent, minlength=x.shape[0]), out=starts[1:])
     with nb.parallel_chunksize(64):  # small chunks: a core slowed by other work gets fewer
         _fill(x, rows, starts, ep.astype(np.int64), agg, width, back, neg, out.T)
 
 
 @nb.njit(cache=True, parallel=True, nogil=True, error_model="numpy")
 def _fill(x, rows, starts, ep, agg, width, back, neg, out):  # pragma: no cover - compiled
-    m, e, t = x.shape
+    e, m, t = x.shape
     per = agg.size
     for en in nb.prange(e):
         if starts[en] == starts[en + 1]:
@@ -116,7 +112,7 @@ def _fill(x, rows, starts, ep, agg, width, back, neg, out):  # pragma: no cover 
         for i in range(m):
             seen = 0
             for j in range(t):
-                v = x[i, en, j]
+                v = x[en, i, j]
                 o = 1.0 if v == v else 0.0
                 v = v if v == v else 0.0
                 seen = j + 1 if o else seen
@@ -139,7 +135,7 @@ def _fill(x, rows, starts, ep, agg, width, back, neg, out):  # pragma: no cover 
                         value = s / (run[1, hi] - run[1, lo])
                     elif g == 2:
                         seen = latest[hi - 1]
-                        value = x[i, en, seen - 1] if seen > lo else np.nan
+                        value = x[en, i, seen - 1] if seen > lo else np.nan
                     elif g == 3:
                         n = run[1, hi] - run[1, lo]
                         a = run[2, hi] - run[2, lo]
