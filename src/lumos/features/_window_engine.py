@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from lumos.features._window_inputs import _codes, _fail
 
-_PART = 1 << 20  # usage rows per step: its temporaries stay small and are reused
+_PART = 1 << 18  # usage rows per step: its temporaries stay small and are reused
 
 
 def _dense(u, spec, metrics, products, entities, lo, hi):

@@ -86,10 +86,12 @@ def _column(name: str, col: str, a: pa.ChunkedArray, decode: bool) -> pa.Chunked
 def _entities(c: pa.Table, keys: list[str]) -> tuple[list[pa.Array], np.ndarray, np.ndarray]:
     """The cutoffs' values of each key, their entities' codes (distinct, sorted) and each row's."""
     code, values = np.zeros(len(c), dtype=np.int64), []
-    for k in keys:
-        codes, uniques = pd.factorize(c[k].to_numpy(zero_copy_only=False))
-        code = code * len(uniques) + codes
-        values.append(pa.array(uniques, pa.string()))
+    for k in keys:  # in Arrow: no Python string per row
+        found = c[k].combine_chunks().dictionary_encode()
+        code = code * len(found.dictionary) + found.indices.to_numpy()
+        values.append(found.dictionary.cast(pa.string()))
+    if len(keys) == 1:  # every code is an entity already: no sort
+        return values, np.arange(len(values[0])), code
     codes, ent = np.unique(code, return_inverse=True)
     return values, codes, ent
 
