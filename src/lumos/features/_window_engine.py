@@ -18,30 +18,27 @@ def _dense(u, spec, metrics, products, entities, lo, hi):
     (values, codes, _), m, t = entities, len(metrics), hi - lo + 1
     e, shared = len(codes), spec.level == "account" and len(products) > 1
     starts = np.arange(lo - 1970 * 12, hi + 2 - 1970 * 12).astype("datetime64[M]")
-    starts, names = starts.astype("datetime64[D]"), pa.array(metrics, pa.string())
+    starts = starts.astype("datetime64[D]").view(np.int64)
+    month = np.full(starts[-1] - starts[0], -1)  # the month of each day since the first
+    month[starts[:-1] - starts[0]] = np.arange(t)  # usage months are 1sts (checked)
+    names, memo = pa.array(metrics, pa.string()), {k: {} for k in (*spec.keys, "metric")}
     x = np.full(e * m * t, np.nan)
     for first in range(0, len(products) if shared else 1, 64):  # a bit per product and cell
         width = min(len(products) - first, 64) if shared else 1
         seen = np.zeros(len(x), dtype=f"uint{max(8, 1 << (width - 1).bit_length())}")
         for start in range(0, len(u), _PART):
-            part = u.slice(start, _PART)
-            found, code = np.ones(len(part), dtype=bool), np.zeros(len(part), dtype=np.int64)
+            part, code = u.slice(start, _PART), None
             for k, v in zip(spec.keys, values, strict=True):  # the entity of each row, as _entities
-                ck = _codes(part[k], v)
-                found &= ck >= 0
-                code = code * len(v) + ck
+                ck = _codes(part[k], v, memo[k])
+                code = ck if code is None else np.where(ck >= 0, code * len(v) + ck, -1)
             if codes[-1] != e - 1:  # not every code is an entity (two keys)
                 at = np.searchsorted(codes, code).clip(max=e - 1)
-                found &= codes[at] == code
-                code = at
-            metric = _codes(part["metric"], names)
-            days = part["month"].to_numpy().astype("datetime64[D]")  # the 1st of a month (checked)
-            month = np.searchsorted(starts, days, side="right") - 1
-            found &= (metric >= 0) & (month >= 0) & (month < t)
-            cell = np.where(found, (code * m + metric) * t + month, -1)
-            bit = _codes(part["product"], pa.array(products)) - first if shared else cell[:0]
+                code = np.where((code >= 0) & (codes[at] == code), at, -1)
+            days = part["month"].to_numpy().astype("datetime64[D]", copy=False).view(np.int64)
+            bit = _codes(part["product"], pa.array(products)) - first if shared else days[:0]
+            metric = _codes(part["metric"], names, memo["metric"])
             value = part["value"].to_numpy(zero_copy_only=False)
-            row = _scatter(x, seen, cell, value, bit, width)
+            row = _scatter(x, seen, (code, metric, days - starts[0], value, bit), month, width, m)
             if row >= 0:
                 _repeat(u, start + row)
         del seen
@@ -49,14 +46,17 @@ def _dense(u, spec, metrics, products, entities, lo, hi):
 
 
 @nb.njit(cache=True, nogil=True)
-def _scatter(x, seen, cell, value, bit, width):  # pragma: no cover - compiled
+def _scatter(x, seen, rows, month, width, m):  # pragma: no cover - compiled
     """Add each row's value into its cell of ``x`` (NaN: none yet), marking its bit (product) in
-    ``seen``; the first row whose cell already has its bit, or -1. Rows off ``cell`` are -1."""
-    for r in range(cell.size):
+    ``seen``; the first row whose cell already has its bit, or -1. Rows off the grid are skipped."""
+    code, metric, day, value, bit = rows
+    t = month.max() + 1
+    for r in range(code.size):
         b = bit[r] if bit.size else 0
-        if cell[r] < 0 or b < 0 or b >= width:
+        at = month[day[r]] if 0 <= day[r] < month.size else -1
+        if code[r] < 0 or metric[r] < 0 or at < 0 or b < 0 or b >= width:
             continue
-        c, flag = cell[r], np.uint64(1) << np.uint64(b)
+        c, flag = (code[r] * m + metric[r]) * t + at, np.uint64(1) << np.uint64(b)
         if seen[c] & flag:
             return r
         seen[c] |= flag

@@ -96,14 +96,18 @@ def _entities(c: pa.Table, keys: list[str]) -> tuple[list[pa.Array], np.ndarray,
     return values, codes, ent
 
 
-def _codes(a: pa.ChunkedArray, values: pa.Array) -> np.ndarray:
-    """Each row's position in the distinct ``values``, -1 for a value not among them."""
+def _codes(a: pa.ChunkedArray, values: pa.Array, memo: dict | None = None) -> np.ndarray:
+    """Each row's position in the distinct ``values``, -1 for a value not among them.
+
+    ``memo``, kept across calls on slices of one column, keeps its dictionary's lookup.
+    """
     if not pa.types.is_dictionary(a.type):
         found = pc.index_in(a, value_set=values.cast(a.type))
         return found.fill_null(-1).to_numpy().astype(np.int64, copy=False)
-    codes, seen, at = [np.zeros(0, dtype=np.int64)], None, None
+    codes, memo = [np.zeros(0, dtype=np.int64)], {} if memo is None else memo
     for d in a.chunks:  # chunks often share a dictionary: look it up once
-        if seen is None or not d.dictionary.equals(seen):
-            seen, at = d.dictionary, _codes(pa.chunked_array([d.dictionary]), values)
-        codes.append(at[d.indices.to_numpy()])
+        if "at" not in memo or not d.dictionary.equals(memo["dictionary"]):
+            memo["dictionary"] = d.dictionary
+            memo["at"] = _codes(pa.chunked_array([d.dictionary]), values)
+        codes.append(memo["at"][d.indices.to_numpy()])
     return np.concatenate(codes)
