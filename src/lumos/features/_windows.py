@@ -48,7 +48,7 @@ import pyarrow.compute as pc
 
 from lumos._checks import check_number
 from lumos.errors import DataValidationError
-from lumos.features._window_engine import _dense, _numpy
+from lumos.features._window_engine import _dense, _numpy, _plain
 from lumos.features._window_inputs import _argument, _distinct, _entities, _table
 
 AGGREGATES = ("sum", "mean", "last", "slope", "ratio")
@@ -345,7 +345,7 @@ def window_features(
                 column="metric",
             )
         cols = spec._columns(metrics)
-        out = np.empty((len(cols), len(c)), dtype).T  # column-major: each feature contiguous
+        out = _plain(len(cols) * len(c), dtype).reshape(len(cols), -1).T  # a column per feature
         if len(c):
             e = pc.year(c["cutoff"]).to_numpy() * 12 + pc.month(c["cutoff"]).to_numpy() - 2 - lead
             entities = _entities(c, keys)
