@@ -30,7 +30,8 @@ _PART = 1 << 18  # usage rows per step: its temporaries stay small and are reuse
 
 
 def _dense(u, spec, metrics, products, entities, lo, hi):
-    """Monthly sums ``x``, entity × metric × month ``lo … hi``; NaN where none is observed."""
+    """Monthly sums ``x``, entity × metric × month ``lo … hi`` (NaN where none is observed), and
+    which metrics have a value below 0 (their ratios guard against cancellation)."""
     (values, codes, _), m, t = entities, len(metrics), hi - lo + 1
     e, shared = len(codes), spec.level == "account" and len(products) > 1
     starts = np.arange(lo - 1970 * 12, hi + 2 - 1970 * 12).astype("datetime64[M]")
@@ -38,7 +39,7 @@ def _dense(u, spec, metrics, products, entities, lo, hi):
     month = np.full(starts[-1] - starts[0], -1)  # the month of each day since the first
     month[starts[:-1] - starts[0]] = np.arange(t)  # usage months are 1sts (checked)
     names, memo = pa.array(metrics, pa.string()), {k: {} for k in (*spec.keys, "metric")}
-    x = _plain(e * m * t, np.float64)
+    x, neg = _plain(e * m * t, np.float64), np.zeros(m, dtype=bool)  # neg: a metric below 0
     x.fill(np.nan)
     for first in range(0, len(products) if shared else 1, 64):  # a bit per product and cell
         width = min(len(products) - first, 64) if shared else 1
@@ -55,19 +56,20 @@ def _dense(u, spec, metrics, products, entities, lo, hi):
             bit = _codes(part["product"], pa.array(products)) - first if shared else days[:0]
             metric = _codes(part["metric"], names, memo["metric"])
             value = part["value"].to_numpy(zero_copy_only=False)
-            row = _scatter(x, seen, (code, metric, days - starts[0], value, bit), month, width, m)
+            row = _scatter(x, seen, (code, metric, days - starts[0], value, bit), month, width, neg)
             if row >= 0:
                 _repeat(u, start + row)
         del seen
-    return x.reshape(e, m, t)
+    return x.reshape(e, m, t), neg
 
 
 @nb.njit(cache=True, nogil=True)
-def _scatter(x, seen, rows, month, width, m):  # pragma: no cover - compiled
+def _scatter(x, seen, rows, month, width, neg):  # pragma: no cover - compiled
     """Add each row's value into its cell of ``x`` (NaN: none yet), marking its bit (product) in
-    ``seen``; the first row whose cell already has its bit, or -1. Rows off the grid are skipped."""
+    ``seen`` and its metric in ``neg`` when below 0; the first row whose cell already has its bit,
+    or -1. Rows off the grid are skipped."""
     code, metric, day, value, bit = rows
-    t = month.max() + 1
+    m, t = neg.size, month.max() + 1
     for r in range(code.size):
         b = bit[r] if bit.size else 0
         at = month[day[r]] if 0 <= day[r] < month.size else -1
@@ -80,6 +82,7 @@ def _scatter(x, seen, rows, month, width, m):  # pragma: no cover - compiled
         v = value[r]
         if v == v:
             x[c] = v if x[c] != x[c] else x[c] + v
+            neg[metric[r]] |= v < 0
     return -1
 
 
@@ -99,17 +102,16 @@ def _repeat(u, row):
 _AGGREGATES = ("sum", "mean", "last", "slope", "ratio")  # codes of the kernel below
 
 
-def _numpy(x, ent, ep, cols, out):
+def _numpy(x, neg, ent, ep, cols, out):
     """Fill ``out`` (cutoff rows × features) from ``x`` (entity × metric × month, NaN unobserved).
 
     Rows go by entity: each entity's running sums are built once, in cache, and
     every cutoff of it reads its windows as differences of two of them.
     """
-    m, per = x.shape[1], len(cols) // x.shape[1]  # every metric has the same features, in order
+    per = len(cols) // x.shape[1]  # every metric has the same features, in order
     agg = np.array([_AGGREGATES.index(col[1]) for col in cols[:per]], dtype=np.int64)
     width = np.array([col[2] for col in cols[:per]], dtype=np.int64)
     back = np.array([col[2] if col[3] else 0 for col in cols[:per]], dtype=np.int64)
-    neg = np.array([bool((x[:, i] < 0).any()) for i in range(m)])  # ratios then guard cancellation
     rows = np.argsort(ent, kind="stable")
     starts = np.zeros(x.shape[0] + 1, dtype=np.int64)
     np.cumsum(np.bincount(ent, minlength=x.shape[0]), out=starts[1:])

@@ -351,8 +351,8 @@ def window_features(
             entities = _entities(c, keys)
             lo, hi = int(e.min()) - spec.lookback + 1, int(e.max())
             if engine == "numpy":
-                x = _dense(u, spec, metrics, products, entities, lo, hi)
-                _numpy(x, entities[2], e - lo, cols, out)
+                x, neg = _dense(u, spec, metrics, products, entities, lo, hi)
+                _numpy(x, neg, entities[2], e - lo, cols, out)
             else:
                 con.register("cutoffs", c.append_column("_row", pa.array(np.arange(len(c)))))
                 sql = _compile(spec, metrics, cols, lead, "usage", "cutoffs", ", _row")
