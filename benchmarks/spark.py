@@ -300,7 +300,7 @@ def features(quick: bool) -> dict:
     u, c = spark.createDataFrame(book.usage).cache(), spark.createDataFrame(cutoffs).cache()
     u.count(), c.count()
     started = time.perf_counter()
-    got = on_spark(u, c, spec, lead_months=1).toPandas()
+    got = on_spark(u, c, spec, lead_months=1, dtype="float64").toPandas()
     spark_s = time.perf_counter() - started
     keys = ["account_id", "cutoff"]
     got = got.sort_values(keys).reset_index(drop=True)

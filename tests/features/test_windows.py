@@ -376,3 +376,34 @@ def test_bad_tables():
         with pytest.raises(LumosUserError, match=match) as e:
             call()
         assert e.value.code == "bad_argument"
+
+
+def test_accounts_with_more_than_64_products_are_summed_and_checked_for_repeats():
+    """Repeats are told apart with a bit per product, 64 at a time: 70 products take two passes."""
+    rng = np.random.default_rng(5)
+    idx = pd.MultiIndex.from_product(
+        [
+            ["a0", "a1", "a2"],
+            [f"p{p:02d}" for p in range(70)],
+            pd.date_range("2024-01-01", periods=14, freq="MS"),
+            ["logins"],
+        ],
+        names=["account_id", "product", "month", "metric"],
+    )
+    usage = idx.to_frame(index=False)
+    usage["value"] = rng.normal(5.0, 3.0, len(usage)).round(1)
+    usage.loc[rng.random(len(usage)) < 0.1, "value"] = np.nan
+    usage = usage[rng.random(len(usage)) < 0.3].reset_index(drop=True)
+    cutoffs = pd.DataFrame(
+        {"account_id": ["a0", "a1", "a2", "a3"], "cutoff": [pd.Timestamp("2025-03-01")] * 4}
+    )
+    spec = WindowFeatures(windows=(3, 6), prev=ALL_PREV)
+    got = window_features(usage, cutoffs, spec, dtype="float64")
+    want = window_features_reference(usage, cutoffs, spec)
+    names = spec.names(["logins"])
+    np.testing.assert_allclose(got[names], want[names].astype(float), rtol=1e-9, atol=1e-9)
+    late = usage.index[usage["product"] == "p66"][3]  # in the second pass
+    dup = pd.concat([usage, usage.loc[[late]]], ignore_index=True)
+    with pytest.raises(DataValidationError, match="product p66") as e:
+        window_features(dup, cutoffs, spec)
+    assert (e.value.code, e.value.row) == ("duplicate", len(usage))

@@ -86,22 +86,28 @@ def _column(name: str, col: str, a: pa.ChunkedArray, decode: bool) -> pa.Chunked
 def _entities(c: pa.Table, keys: list[str]) -> tuple[list[pa.Array], np.ndarray, np.ndarray]:
     """The cutoffs' values of each key, their entities' codes (distinct, sorted) and each row's."""
     code, values = np.zeros(len(c), dtype=np.int64), []
-    for k in keys:
-        codes, uniques = pd.factorize(c[k].to_numpy(zero_copy_only=False))
-        code = code * len(uniques) + codes
-        values.append(pa.array(uniques, pa.string()))
+    for k in keys:  # in Arrow: no Python string per row
+        found = c[k].combine_chunks().dictionary_encode()
+        code = code * len(found.dictionary) + found.indices.to_numpy()
+        values.append(found.dictionary.cast(pa.string()))
+    if len(keys) == 1:  # every code is an entity already: no sort
+        return values, np.arange(len(values[0])), code
     codes, ent = np.unique(code, return_inverse=True)
     return values, codes, ent
 
 
-def _codes(a: pa.ChunkedArray, values: pa.Array) -> np.ndarray:
-    """Each row's position in the distinct ``values``, -1 for a value not among them."""
+def _codes(a: pa.ChunkedArray, values: pa.Array, memo: dict | None = None) -> np.ndarray:
+    """Each row's position in the distinct ``values``, -1 for a value not among them.
+
+    ``memo``, kept across calls on slices of one column, keeps its dictionary's lookup.
+    """
     if not pa.types.is_dictionary(a.type):
         found = pc.index_in(a, value_set=values.cast(a.type))
         return found.fill_null(-1).to_numpy().astype(np.int64, copy=False)
-    codes, seen, at = [np.zeros(0, dtype=np.int64)], None, None
+    codes, memo = [np.zeros(0, dtype=np.int64)], {} if memo is None else memo
     for d in a.chunks:  # chunks often share a dictionary: look it up once
-        if seen is None or not d.dictionary.equals(seen):
-            seen, at = d.dictionary, _codes(pa.chunked_array([d.dictionary]), values)
-        codes.append(at[d.indices.to_numpy()])
+        if "at" not in memo or not d.dictionary.equals(memo["dictionary"]):
+            memo["dictionary"] = d.dictionary
+            memo["at"] = _codes(pa.chunked_array([d.dictionary]), values)
+        codes.append(memo["at"][d.indices.to_numpy()])
     return np.concatenate(codes)

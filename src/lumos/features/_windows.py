@@ -26,9 +26,10 @@ declaration to one standard SQL query (run by DuckDB here, by Spark SQL later).
   ``{metric}_{agg}_{w}m`` as a ``value_change``. Metrics become identifiers:
   lower case, non-alphanumerics → ``_``, ``m_`` before a leading digit.
 * **Engines.** ``"numpy"`` (default): Arrow matches and codes the usage rows
-  (dictionary-encoded strings by their dictionaries), NumPy keeps running sums
-  per entity and metric and reads each window as the difference of two of
-  them, O(1) per cutoff, on all cores. ``"sql"`` runs
+  (dictionary-encoded strings by their dictionaries) into a dense month grid,
+  and a compiled kernel (Numba, cached on disk) builds each entity's running
+  sums once, in cache, and reads each window as the difference of two of them,
+  O(1) per cutoff, on all cores. ``"sql"`` runs
   :meth:`WindowFeatures.sql` in DuckDB (running sums as window functions,
   lookups by ``LAG``), the query Spark runs; DuckDB's window functions make it
   about 15× slower at scale. The two agree to 1e-9.
@@ -47,7 +48,7 @@ import pyarrow.compute as pc
 
 from lumos._checks import check_number
 from lumos.errors import DataValidationError
-from lumos.features._window_engine import _dense, _numpy
+from lumos.features._window_engine import _dense, _numpy, _plain
 from lumos.features._window_inputs import _argument, _distinct, _entities, _table
 
 AGGREGATES = ("sum", "mean", "last", "slope", "ratio")
@@ -344,15 +345,14 @@ def window_features(
                 column="metric",
             )
         cols = spec._columns(metrics)
-        out = np.empty((len(cols), len(c)), dtype).T  # column-major: each feature contiguous
+        out = _plain(len(cols) * len(c), dtype).reshape(len(cols), -1).T  # a column per feature
         if len(c):
             e = pc.year(c["cutoff"]).to_numpy() * 12 + pc.month(c["cutoff"]).to_numpy() - 2 - lead
             entities = _entities(c, keys)
             lo, hi = int(e.min()) - spec.lookback + 1, int(e.max())
-            x, o = _dense(u, spec, metrics, products, entities, lo, hi)
-            ent = entities[2]
             if engine == "numpy":
-                _numpy(x, o, ent, e - lo, cols, out)
+                x, neg = _dense(u, spec, metrics, products, entities, lo, hi)
+                _numpy(x, neg, entities[2], e - lo, cols, out)
             else:
                 con.register("cutoffs", c.append_column("_row", pa.array(np.arange(len(c)))))
                 sql = _compile(spec, metrics, cols, lead, "usage", "cutoffs", ", _row")
