@@ -7,12 +7,25 @@ window has closed before the first test cutoff and is judged on the later
 cutoffs (features: Lumos's monthly window features plus day-level recency,
 frequency, gaps, spend and a hand-made Poisson expectation, and
 :func:`lumos.features.btyd_features` — BG/NBD fitted at each cutoff on that
-cutoff's history, with recency and frequency over the customer's age — all
-from purchases strictly before the cutoff, which :func:`leak_check` asserts). BG/NBD
-(``lifetimes.BetaGeoFitter``) is fitted at each test cutoff on
-the purchases before it, and ranks both by its expected purchases in the next
-3 months (fewer → churn, more → upsell; expected minus the last 3 months'
-purchases, a weaker upsell score here, is reported beside).
+cutoff's history: expected purchases, P(alive), and the chances of no purchase
+and of more purchases than before in the next 91 days — with recency and
+frequency over the customer's age — all from purchases strictly before the
+cutoff, which :func:`leak_check` asserts). BG/NBD (``lifetimes.BetaGeoFitter``)
+is fitted at each test cutoff on the purchases before it, and ranks both by its
+expected purchases in the next 3 months (fewer → churn, more → upsell; expected
+minus the last 3 months' purchases, a weaker upsell score here, is reported
+beside). Two stronger anchor rows rank by the labels' own meaning under the
+same fit: the model's chance of no purchase in the next 3 months (churn) and of
+more purchases in them than in the last 3 (upsell), from its conditional
+distribution of future purchases (:func:`lumos.features.bgnbd_chances`).
+
+Which features train is chosen on the training cutoffs alone: fitted on the
+cutoffs whose labels close by September 1997 and judged on September and
+October 1997, every feature against the set without the raw features whose
+meaning is bound to the customer's age (days since the first and the last
+purchase, purchases 7 to 12 months ago), and against that set without lifetime
+totals and 12-month windows too; per label, the best of the three on that
+validation trains on every training cutoff and is judged on the test cutoffs.
 """
 
 from __future__ import annotations
@@ -27,7 +40,13 @@ from scipy.stats import poisson
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from lumos.data import cdnow_usage, load_cdnow
-from lumos.features import WindowFeatures, activity_labels, btyd_features, window_features
+from lumos.features import (
+    WindowFeatures,
+    activity_labels,
+    bgnbd_chances,
+    btyd_features,
+    window_features,
+)
 from lumos.models import PropensityModel
 
 # every monthly cutoff whose 3-month label window closes by the first test cutoff (the
@@ -36,6 +55,22 @@ TRAIN_CUTOFFS = pd.date_range("1997-02-01", "1997-10-01", freq="MS")
 TEST_CUTOFFS = pd.date_range("1998-01-01", "1998-04-01", freq="MS")
 HORIZON = 3
 SEEDS = 3
+VALIDATION_CUTOFFS = TRAIN_CUTOFFS[-2:]  # the feature sets are chosen on these
+AGE_BOUND = ["recency_days", "age_days", *(f"purchases_{m}m_ago" for m in range(7, 13))]
+LIFETIME_TOTALS = [
+    *(f"purchases_{m}m_ago" for m in range(4, 7)),
+    *(
+        f"{metric}_{agg}_12m"
+        for metric in ("amount", "cds", "purchases")
+        for agg in ("sum", "slope")
+    ),
+    *("purchase_days_365d", "purchase_days_180d", "purchase_days", "transactions", "cds", "amount"),
+]
+FEATURE_SETS = {
+    "all": [],
+    "without_age_bound": AGE_BOUND,
+    "without_age_bound_or_totals": AGE_BOUND + LIFETIME_TOTALS,
+}
 
 
 def _day_features(purchases: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
@@ -160,8 +195,15 @@ def _bgnbd(log_frame: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
             expected = model.conditional_expected_number_of_purchases_up_to_time(
                 days, summary["frequency"], summary["recency"], summary["T"]
             )
+        # the same fit's chances of the labels' events: no purchase, more than the last 3 months
+        s = summary.reindex(rows["account_id"])
+        params = tuple(model.params_[["r", "alpha", "a", "b"]])
+        none, more = bgnbd_chances(
+            params, s["frequency"], s["recency"], s["T"], days, rows["before"].astype(np.int64)
+        )
         expected = expected.reindex(rows["account_id"]).to_numpy()
-        scores.append(pd.DataFrame({"expected": expected}, index=rows.index))
+        frame = {"expected": expected, "p_none": none, "p_more": more}
+        scores.append(pd.DataFrame(frame, index=rows.index))
     return pd.concat(scores)
 
 
@@ -172,6 +214,41 @@ def _figures(truth: np.ndarray, score: np.ndarray) -> dict:
         "pr_auc": round(float(average_precision_score(truth, score)), 4),
         "pr_auc_other_class": round(float(average_precision_score(~truth, -score)), 4),
     }
+
+
+def _model(seed: int) -> PropensityModel:
+    return PropensityModel(
+        objective="binary:logistic",
+        n_estimators=600,
+        max_depth=4,
+        subsample=0.5,
+        colsample_bytree=0.5,
+        validation_cutoffs=2,
+        random_state=seed,
+        n_jobs=2,
+    )
+
+
+def _choose_features(X: pd.DataFrame, labels: pd.DataFrame, y: np.ndarray) -> dict:
+    """The feature set with the best ROC-AUC on VALIDATION_CUTOFFS, trained on earlier cutoffs.
+
+    Only cutoffs whose 3-month labels close by the first validation cutoff
+    train, as the test cutoffs are judged after every training label closes.
+    """
+    first = VALIDATION_CUTOFFS.min()
+    fit_on = (labels["cutoff"] + pd.DateOffset(months=HORIZON) <= first).to_numpy()
+    judged = labels["cutoff"].isin(VALIDATION_CUTOFFS).to_numpy()
+    figures, columns = {}, {}
+    for set_name, drop in FEATURE_SETS.items():
+        cols = [c for c in X.columns if c not in drop]
+        model = _model(0).fit(
+            X.loc[fit_on, cols], y[fit_on].astype(float), cutoff=labels.loc[fit_on, "cutoff"]
+        )
+        auc = roc_auc_score(y[judged], model.predict(X.loc[judged, cols]))
+        figures[set_name], columns[set_name] = round(float(auc), 4), cols
+    best = max(figures, key=figures.get)  # the first of equals: fewer features dropped
+    log(f"cdnow feature sets, validation ROC-AUC: {figures}; chosen: {best}")
+    return {"name": best, "columns": columns[best], "validation_roc_auc": figures}
 
 
 def run() -> list[dict]:
@@ -187,30 +264,28 @@ def run() -> list[dict]:
     train = labels["cutoff"].isin(TRAIN_CUTOFFS).to_numpy()
     test = labels["cutoff"].isin(TEST_CUTOFFS).to_numpy()
     assert TRAIN_CUTOFFS.max() + pd.DateOffset(months=HORIZON) <= TEST_CUTOFFS.min()
-    lumos, anchor = {}, {}
-    bg = _bgnbd(purchases, labels).reindex(labels.index[test])["expected"].to_numpy()
+    lumos, anchor, chosen = {}, {}, {}
+    bgnbd = _bgnbd(purchases, labels).reindex(labels.index[test])
+    bg = bgnbd["expected"].to_numpy()
     last3 = labels.loc[test, "before"].to_numpy()
     for name in ("upsell", "churn"):
         y = labels[name].to_numpy()
+        chosen[name] = _choose_features(X, labels, y)
+        cols = chosen[name]["columns"]
         score = np.zeros(test.sum())
         for seed in range(SEEDS):  # the seeds move ROC-AUC by ~0.003; average them
-            model = PropensityModel(
-                objective="binary:logistic",
-                n_estimators=600,
-                max_depth=4,
-                subsample=0.5,
-                colsample_bytree=0.5,
-                validation_cutoffs=2,  # early stopping on 1997-09 and 1997-10
-                random_state=seed,
-                n_jobs=2,
+            model = _model(seed)  # early stopping on 1997-09 and 1997-10
+            model.fit(
+                X.loc[train, cols], y[train].astype(float), cutoff=labels.loc[train, "cutoff"]
             )
-            model.fit(X[train], y[train].astype(float), cutoff=labels.loc[train, "cutoff"])
-            score += model.predict(X[test]) / SEEDS
+            score += model.predict(X.loc[test, cols]) / SEEDS
         lumos[name] = _figures(y[test], score)
         anchor[name] = _figures(y[test], bg if name == "upsell" else -bg)
         if name == "upsell":  # the other natural BG/NBD score, reported beside
             anchor["upsell_minus_last3"] = _figures(y[test], bg - last3)
-        log(f"cdnow {name}: Lumos {lumos[name]}, BG/NBD {anchor[name]}")
+        own = bgnbd["p_more"] if name == "upsell" else bgnbd["p_none"]
+        anchor[f"{name}_own"] = _figures(y[test], own.to_numpy())
+        log(f"cdnow {name}: Lumos {lumos[name]}, BG/NBD {anchor[name]} / {anchor[f'{name}_own']}")
     rates = {name: round(float(labels.loc[test, name].mean()), 4) for name in ("upsell", "churn")}
     details = {
         "rows": int(test.sum()),
@@ -227,7 +302,8 @@ def run() -> list[dict]:
         "and last 90 days over it; a hand-made Poisson expectation (own rate times the chance "
         "of the current silence) of purchases in 3 months and of beating the last 3 months; "
         "BG/NBD fitted on each cutoff's own history (expected purchase days in 91 days, "
-        "P(alive)) and recency and frequency over the customer's age",
+        "P(alive), the chances of none and of more than in the 91 days before) and recency and "
+        "frequency over the customer's age",
         "anchor_scores": "BG/NBD's expected purchases in the next 3 months (fewer: churn; "
         "more: upsell)",
         "anchor_upsell_expected_minus_last3": anchor["upsell_minus_last3"],
@@ -245,10 +321,33 @@ def run() -> list[dict]:
                 "goal": {"margin": ">= 0.01"} if name == "churn" else {"margin": ">= 0.1"},
                 "details": {
                     **details,
+                    "feature_set": chosen[name]["name"],
+                    "features_trained": len(chosen[name]["columns"]),
+                    "feature_sets_validation_roc_auc": chosen[name]["validation_roc_auc"],
                     "lumos_pr_auc": lumos[name]["pr_auc"],
                     "anchor_pr_auc": anchor[name]["pr_auc"],
                     "lumos_pr_auc_other_class": lumos[name]["pr_auc_other_class"],
                     "anchor_pr_auc_other_class": anchor[name]["pr_auc_other_class"],
+                },
+            }
+        )
+    for name, event in (("churn", "no purchase"), ("upsell", "more purchases than the last 3")):
+        own = anchor[f"{name}_own"]
+        results.append(
+            {
+                "name": f"cdnow_{name}_roc_auc_vs_bgnbd_own_chance",
+                "unit": "ROC-AUC",
+                "lumos": lumos[name]["roc_auc"],
+                "anchor": own["roc_auc"],
+                "anchor_name": "lifetimes BetaGeoFitter (BG/NBD), refitted at each test cutoff, "
+                f"ranked by its chance of {event} in the next 3 months (its conditional "
+                "distribution of future purchases, lumos.features.bgnbd_chances, on its fit)",
+                "margin": lumos[name]["roc_auc"] - own["roc_auc"],
+                "details": {
+                    "lumos_pr_auc": lumos[name]["pr_auc"],
+                    "anchor_pr_auc": own["pr_auc"],
+                    "lumos_pr_auc_other_class": lumos[name]["pr_auc_other_class"],
+                    "anchor_pr_auc_other_class": own["pr_auc_other_class"],
                 },
             }
         )

@@ -99,8 +99,6 @@ def movielens() -> dict:
 def cdnow() -> dict:
     import _cdnow as c
 
-    from lumos.models import PropensityModel
-
     purchases = c.load_cdnow()
     usage = c.cdnow_usage(purchases)
     cutoffs = [*c.TRAIN_CUTOFFS, *c.TEST_CUTOFFS]
@@ -110,16 +108,7 @@ def cdnow() -> dict:
     train = labels["cutoff"].isin(c.TRAIN_CUTOFFS).to_numpy()
     test = labels["cutoff"].isin(c.TEST_CUTOFFS).to_numpy()
     y = labels["churn"].to_numpy().astype(float)
-    model = PropensityModel(
-        objective="binary:logistic",
-        n_estimators=600,
-        max_depth=4,
-        subsample=0.5,
-        colsample_bytree=0.5,
-        validation_cutoffs=2,
-        random_state=0,
-        n_jobs=2,
-    )
+    model = c._model(0)  # the CDNOW benchmark's churn model, one seed
     model.fit(X[train], y[train], cutoff=labels.loc[train, "cutoff"])
     score = np.asarray(model.predict(X[test]), dtype=float)
     rows = X[test].reset_index(drop=True)

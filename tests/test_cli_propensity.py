@@ -1,5 +1,6 @@
 """lumos propensity train | score on files, and their error paths."""
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -130,3 +131,28 @@ def test_bad_input_gives_one_clear_line(files, trained, tmp_path):
         tmp_path / "m2",
     )
     assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_a_purchase_log_trains_scores_and_narrates(files, tmp_path):
+    book = saas(250, months=27, random_state=6)
+    rng = np.random.default_rng(2)
+    health = book.health
+    rows = health.loc[health.index.repeat(rng.poisson(0.4 * np.exp(health["health"])))]
+    days = pd.to_timedelta(rng.integers(0, 28, len(rows)), unit="D")
+    log = pd.DataFrame({"account_id": rows["account_id"], "date": rows["month"] + days})
+    log.to_csv(tmp_path / "purchases.csv", index=False)  # dates as text, read as dates
+    out, scores = tmp_path / "model", tmp_path / "scores.csv"
+    bought = ["--purchases", tmp_path / "purchases.csv"]
+    result = run("propensity", "train", *tables(files), *bought, "--out", out, "--n-estimators", 30)
+    assert result.exit_code == 0, result.output
+    score = ["propensity", "score", "--model", out, *tables(files), "--as-of", "2025-03-01"]
+    result = run(*score, *bought, "--out", scores)
+    assert result.exit_code == 0, result.output
+    assert (pd.read_csv(scores, keep_default_na=False)["why_purchases"] != "").any()
+    result = run(*score, "--out", tmp_path / "again.csv")  # without the log it was trained on
+    assert result.exit_code == 2 and "fitted with purchases" in result.output
+    text = pd.read_csv(tmp_path / "purchases.csv")  # dates as strings
+    text.loc[5, "date"] = "soon"
+    text.to_csv(tmp_path / "purchases.csv", index=False)
+    result = run(*score, *bought, "--out", tmp_path / "again.csv")
+    assert result.exit_code == 2 and f"file '{tmp_path / 'purchases.csv'}'" in result.output

@@ -4,7 +4,7 @@ import pytest
 
 from lumos.errors import DataValidationError, LumosUserError
 from lumos.features import BTYD_FEATURES, btyd_features
-from lumos.features._btyd import bgnbd_predict, fit_bgnbd
+from lumos.features._btyd import bgnbd_chances, bgnbd_predict, fit_bgnbd
 
 TRUE = {"r": 0.6, "alpha": 30.0, "a": 0.8, "b": 2.5}  # rate ~ Gamma(r, 1/alpha) per day
 
@@ -70,6 +70,65 @@ def test_features_match_lifetimes():
     np.testing.assert_allclose(got["bgnbd_p_alive"], alive, rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(got["recency_over_age"], (s["T"] - s["recency"] + 1) / (s["T"] + 1))
     np.testing.assert_allclose(got["frequency_over_age"], s["frequency"] / (s["T"] + 1))
+    # the chances use the same fit and each customer's purchase days in the 91 days before
+    days = log[(log["date"] < cutoff) & (log["date"] >= cutoff - pd.Timedelta(days=91))]
+    recent = days.drop_duplicates().groupby("account_id").size().reindex(s.index, fill_value=0)
+    params = tuple(model.params_[["r", "alpha", "a", "b"]])
+    none, more = bgnbd_chances(params, s["frequency"], s["recency"], s["T"], 91, recent)
+    np.testing.assert_allclose(got["bgnbd_p_none"], none, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(got["bgnbd_p_more"], more, rtol=1e-3, atol=1e-4)
+
+
+def test_chances_of_a_new_customer_are_the_model_pmf_of_lifetimes():
+    lifetimes = pytest.importorskip("lifetimes")
+    model = lifetimes.BetaGeoFitter()
+    model.params_ = pd.Series(TRUE)
+    params = tuple(TRUE.values())
+    cumulative = 0.0
+    for n in range(6):  # x = t_x = T = 0: the conditional distribution is P(X(t) = n)
+        cumulative += model.probability_of_n_purchases_up_to_time(91, n)
+        none, more = bgnbd_chances(params, [0], [0.0], [0.0], 91, [n])
+        assert 1 - more[0] == pytest.approx(cumulative, rel=1e-9)
+        assert none[0] == pytest.approx(model.probability_of_n_purchases_up_to_time(91, 0))
+
+
+def test_chances_add_up_to_the_conditional_expectation_of_lifetimes():
+    lifetimes = pytest.importorskip("lifetimes")
+    model = lifetimes.BetaGeoFitter()
+    model.params_ = pd.Series(TRUE)
+    x, tx, T = (
+        np.array([0, 1, 5, 20.0]),
+        np.array([0, 30, 200, 380.0]),
+        np.array([100, 300, 400.0, 400]),
+    )
+    n = np.arange(400)  # E[X] = the sum over n >= 0 of P(X > n)
+    each = (np.repeat(v, len(n)) for v in (x, tx, T))
+    _, more = bgnbd_chances(tuple(TRUE.values()), *each, 91, np.tile(n, 4))
+    want = model.conditional_expected_number_of_purchases_up_to_time(91, x, tx, T)
+    np.testing.assert_allclose(more.reshape(4, len(n)).sum(1), want, rtol=1e-6)
+    none, _ = bgnbd_chances(tuple(TRUE.values()), x, tx, T, 91, np.zeros(4))
+    alive = model.conditional_probability_alive(x, tx, T)
+    assert np.all(none >= 1 - alive)  # a dead customer buys nothing; a live one may not either
+
+
+def test_chances_are_calibrated_on_a_simulated_book():
+    log = _simulate(8000, 720, seed=5)
+    cutoff = pd.Timestamp("2024-01-01") + pd.Timedelta(days=540)
+    ids = log.loc[log["date"] < cutoff, "account_id"].unique()
+    rows = pd.DataFrame({"account_id": ids, "cutoff": cutoff})
+    got = btyd_features(log, rows, horizon_days=91)
+    days = log.drop_duplicates()
+    span = pd.Timedelta(days=91)
+    after = days[(days["date"] >= cutoff) & (days["date"] < cutoff + span)]
+    before = days[(days["date"] < cutoff) & (days["date"] >= cutoff - span)]
+    n_after = after.groupby("account_id").size().reindex(ids, fill_value=0).to_numpy()
+    n_before = before.groupby("account_id").size().reindex(ids, fill_value=0).to_numpy()
+    more = n_after > n_before
+    assert got["bgnbd_p_none"].mean() == pytest.approx((n_after == 0).mean(), abs=0.02)
+    assert got["bgnbd_p_more"].mean() == pytest.approx(more.mean(), abs=0.02)
+    # and they rank: the likeliest decile buys more far more often than the least likely
+    decile = pd.qcut(got["bgnbd_p_more"].rank(method="first"), 10, labels=False).to_numpy()
+    assert more[decile == 9].mean() > 3 * more[decile == 0].mean()
 
 
 def test_nothing_at_or_after_a_cutoff_moves_its_features():

@@ -32,15 +32,39 @@ FIRMOGRAPHICS = click.option(
     help="Optional monthly firmographics: account_id, month, numbers.",
 )
 
+PURCHASES = click.option(
+    "--purchases",
+    type=click.Path(dir_okay=False),
+    help="Optional purchase log: account_id, date, one row per purchase (orders, add-ons, "
+    "invoices); adds BG/NBD's expected purchases and chances to the features and reasons. "
+    "A model trained with it scores with it.",
+)
 
-def files(contracts, usage, firmographics) -> dict:
-    return {"contracts": contracts, "usage": usage, "firmographics": firmographics}
+
+def files(contracts, usage, firmographics, purchases) -> dict:
+    return {
+        "contracts": contracts,
+        "usage": usage,
+        "firmographics": firmographics,
+        "purchases": purchases,
+    }
+
+
+def purchase_log(table):
+    """The purchases table with its dates read as dates (a date that is not one becomes empty,
+    which the features refuse naming its row)."""
+    import pandas as pd
+
+    if table is None or "date" not in table or pd.api.types.is_datetime64_any_dtype(table["date"]):
+        return table
+    return table.assign(date=pd.to_datetime(table["date"], errors="coerce"))
 
 
 @propensity.command("train")
 @CONTRACTS
 @USAGE
 @FIRMOGRAPHICS
+@PURCHASES
 @click.option(
     "--as-of", help="First day the tables do not cover (default: after the latest contract start)."
 )
@@ -56,7 +80,16 @@ def files(contracts, usage, firmographics) -> dict:
 @SEED
 @friendly
 def propensity_train(
-    contracts, usage, firmographics, as_of, out, overwrite, lead_months, n_estimators, random_state
+    contracts,
+    usage,
+    firmographics,
+    purchases,
+    as_of,
+    out,
+    overwrite,
+    lead_months,
+    n_estimators,
+    random_state,
 ):
     """Train account and per-product models of the change in units by renewal."""
     from lumos.data import naming_files, read_files
@@ -64,7 +97,7 @@ def propensity_train(
 
     if Path(out).exists() and any(Path(out).iterdir()) and not overwrite:
         raise click.BadParameter(f"{out} is not empty; pass --overwrite", param_hint="--out")
-    paths = files(contracts, usage, firmographics)
+    paths = files(contracts, usage, firmographics, purchases)
     tables = read_files(paths)
     model = AccountPrioritizer(
         lead_months=lead_months, n_estimators=n_estimators, random_state=random_state
@@ -74,6 +107,7 @@ def propensity_train(
             tables["contracts"],
             tables["usage"],
             firmographics=tables["firmographics"],
+            purchases=purchase_log(tables["purchases"]),
             as_of=parse_date(as_of, "--as-of"),
         )
     model.save(out, overwrite=overwrite)
@@ -101,6 +135,7 @@ def propensity_train(
 @CONTRACTS
 @USAGE
 @FIRMOGRAPHICS
+@PURCHASES
 @click.option("--as-of", required=True, help="The scoring date, the 1st of a month.")
 @click.option(
     "--out",
@@ -110,7 +145,7 @@ def propensity_train(
 )
 @click.option("--top-k", default=None, type=click.IntRange(1), help="Narratives per row.")
 @friendly
-def propensity_score(model_dir, contracts, usage, firmographics, as_of, out, top_k):
+def propensity_score(model_dir, contracts, usage, firmographics, purchases, as_of, out, top_k):
     """Score every account and product under contract on --as-of, with reasons; the rows by
     predicted change in units, largest first."""
     from lumos.data import naming_files, read_files
@@ -119,13 +154,14 @@ def propensity_score(model_dir, contracts, usage, firmographics, as_of, out, top
     check_out(out)
     when = parse_date(as_of, "--as-of")
     model = AccountPrioritizer.load(model_dir)
-    paths = files(contracts, usage, firmographics)
+    paths = files(contracts, usage, firmographics, purchases)
     tables = read_files(paths)
     with naming_files(paths):
         table = model.score(
             tables["contracts"],
             tables["usage"],
             firmographics=tables["firmographics"],
+            purchases=purchase_log(tables["purchases"]),
             as_of=when,
             top_k=top_k,
             last_month=True,

@@ -5,7 +5,7 @@ date-versioned entity features with a featurizer that joins them as of each row'
 """
 
 from lumos.features._activity import activity_labels
-from lumos.features._btyd import BTYD_FEATURES, btyd_features
+from lumos.features._btyd import BTYD_FEATURES, bgnbd_chances, btyd_features
 from lumos.features._engagement import click_labels, watch_labels
 from lumos.features._featurizer import Featurizer
 from lumos.features._labels import LABELS, quantity_at, renewal_labels
@@ -19,6 +19,7 @@ __all__ = [
     "Featurizer",
     "WindowFeatures",
     "activity_labels",
+    "bgnbd_chances",
     "btyd_features",
     "click_labels",
     "quantity_at",

@@ -4,8 +4,11 @@ A tree cannot extrapolate: a customer whose only purchase was 14 months ago at
 a late cutoff looks like no one it saw in training, where histories were at
 most 9 months long. BG/NBD (Fader, Hardie and Lee, 2005) turns recency,
 frequency and age into quantities that keep their meaning at any cutoff — the
-expected purchases over the horizon and the probability of being alive — and
-recency and frequency over the customer's age are ratios that do too.
+expected purchases over the horizon, the probability of being alive, and the
+probabilities of buying nothing in the horizon and of buying more in it than in
+the same span before the cutoff (Fader and Hardie's conditional distribution
+of future purchases) — and recency and frequency over the customer's age are
+ratios that do too.
 
 At each distinct cutoff, the purchases strictly before it are summarized per
 customer as lifetimes does (``frequency``: purchase days after the first;
@@ -21,7 +24,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
-from scipy.special import gammaln, hyp2f1
+from scipy.special import betaln, gammaln, hyp2f1
+from scipy.stats import nbinom
 
 from lumos._checks import require_columns
 from lumos.errors import DataValidationError, LumosUserError
@@ -29,6 +33,8 @@ from lumos.errors import DataValidationError, LumosUserError
 BTYD_FEATURES = (
     "bgnbd_expected",
     "bgnbd_p_alive",
+    "bgnbd_p_none",
+    "bgnbd_p_more",
     "recency_over_age",
     "frequency_over_age",
 )
@@ -90,6 +96,45 @@ def bgnbd_predict(params, frequency, recency, age, horizon) -> tuple[np.ndarray,
     return expected, alive
 
 
+def bgnbd_chances(params, frequency, recency, age, horizon, count) -> tuple[np.ndarray, np.ndarray]:
+    """P(no purchase in the next ``horizon``) and P(more than ``count`` in it), per customer.
+
+    The conditional distribution of BG/NBD purchases in ``(T, T + horizon]``
+    given a customer's history (Fader and Hardie, "Deriving the conditional PMF
+    of the BG/NBD model"): alive at ``T`` with probability ``P(alive)``, a
+    customer buys ``n`` with probability
+    ``B(a, b+x+n)/B(a, b+x) NB(n; r+x, q)
+    + [n > 0] B(a+1, b+x+n-1)/B(a, b+x) NB(>= n; r+x, q)``
+    with ``q = (alpha + T) / (alpha + T + horizon)`` — the first term survives the
+    ``n`` purchases, the second dies after the ``n``-th; dead, the customer buys
+    nothing. For ``x = T = 0`` it is the model's ``P(X(t) = n)``.
+
+    Examples
+    --------
+    A one-time buyer of 50 days ago, beating no purchase in 30 days, and a
+    customer with 3 repeat purchases (the last 10 days ago), beating one:
+
+    >>> none, more = bgnbd_chances((0.5, 10.0, 2.0, 3.0), [0, 3], [0, 40], [50, 50], 30, [0, 1])
+    >>> none.round(3).tolist(), more.round(3).tolist()
+    ([0.816, 0.569], [0.184, 0.203])
+    """
+    r, alpha, a, b = params
+    x, tx, T = (np.asarray(v, dtype=np.float64) for v in (frequency, recency, age))
+    k = np.broadcast_to(np.asarray(count, dtype=np.int64), x.shape)
+    _, alive = bgnbd_predict(params, x, tx, T, horizon)
+    shape, q = r + x, (alpha + T) / (alpha + T + horizon)
+    base = betaln(a, b + x)
+    none = alive * nbinom.pmf(0, shape, q) + (1.0 - alive)
+    at_most = none.copy()
+    for n in range(1, int(k.max(initial=0)) + 1):  # a loop over counts, not customers
+        on = k >= n
+        s, p, xn = shape[on], q[on], x[on]
+        survive = np.exp(betaln(a, b + xn + n) - base[on]) * nbinom.pmf(n, s, p)
+        die = np.exp(betaln(a + 1, b + xn + n - 1) - base[on]) * nbinom.sf(n - 1, s, p)
+        at_most[on] += alive[on] * (survive + die)
+    return none, np.clip(1.0 - at_most, 0.0, 1.0)
+
+
 def btyd_features(purchases, cutoffs, *, horizon_days: int = 91) -> pd.DataFrame:
     """BG/NBD and relative recency/frequency at each cutoff, from purchases strictly before it.
 
@@ -101,16 +146,20 @@ def btyd_features(purchases, cutoffs, *, horizon_days: int = 91) -> pd.DataFrame
     cutoffs : DataFrame
         ``account_id`` and ``cutoff`` (datetime64); other columns are ignored.
     horizon_days : int, default=91
-        The horizon of ``bgnbd_expected``, in days.
+        The horizon of ``bgnbd_expected``, ``bgnbd_p_none`` and
+        ``bgnbd_p_more``, in days.
 
     Returns
     -------
     DataFrame
         One row per cutoffs row, in order and with its index: ``bgnbd_expected``
         (purchase days expected in the horizon), ``bgnbd_p_alive``,
-        ``recency_over_age`` (days since the last purchase over days since the
-        first) and ``frequency_over_age`` (purchase days after the first per day
-        of age). NaN for an account with no purchase before the cutoff.
+        ``bgnbd_p_none`` (the chance of no purchase in the horizon),
+        ``bgnbd_p_more`` (the chance of more purchase days in the horizon than
+        in the ``horizon_days`` before the cutoff), ``recency_over_age`` (days
+        since the last purchase over days since the first) and
+        ``frequency_over_age`` (purchase days after the first per day of age).
+        NaN for an account with no purchase before the cutoff.
 
     Examples
     --------
@@ -118,8 +167,8 @@ def btyd_features(purchases, cutoffs, *, horizon_days: int = 91) -> pd.DataFrame
     >>> log = pd.DataFrame({"account_id": ["a", "a", "b", "c"], "date": days})
     >>> cut = pd.DataFrame({"account_id": ["a", "b"], "cutoff": pd.Timestamp("2025-04-01")})
     >>> f = btyd_features(log, cut)
-    >>> list(f.columns), bool(f.loc[0, "bgnbd_p_alive"] <= 1)
-    (['bgnbd_expected', 'bgnbd_p_alive', 'recency_over_age', 'frequency_over_age'], True)
+    >>> list(f.columns)[:4], bool(f.loc[0, "bgnbd_p_alive"] <= 1)
+    (['bgnbd_expected', 'bgnbd_p_alive', 'bgnbd_p_none', 'bgnbd_p_more'], True)
     """
     if not isinstance(horizon_days, int | np.integer) or horizon_days < 1:
         raise LumosUserError(
@@ -159,9 +208,14 @@ def btyd_features(purchases, cutoffs, *, horizon_days: int = 91) -> pd.DataFrame
         x, tx, T = count - 1.0, last - first, (c - 1) - first
         params = fit_bgnbd(x[seen], tx[seen], T[seen])
         expected, alive = bgnbd_predict(params, x, tx, T, horizon_days)
+        recent = np.bincount(k[d >= c - horizon_days], minlength=n)
+        none, more = np.full(n, np.nan), np.full(n, np.nan)
+        none[seen], more[seen] = bgnbd_chances(
+            params, x[seen], tx[seen], T[seen], horizon_days, recent[seen]
+        )
         with np.errstate(divide="ignore", invalid="ignore"):
             age = T + 1.0  # the day of the first purchase counts, so a first-day buyer has age 1
-            f = np.c_[expected, alive, (c - last) / age, x / age]
+            f = np.c_[expected, alive, none, more, (c - last) / age, x / age]
         f[~seen] = np.nan
         rows = np.flatnonzero((cut == c) & known)
         out[rows] = f[at[rows]]

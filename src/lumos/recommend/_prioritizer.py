@@ -10,7 +10,9 @@ The whole monthly job over the book-of-business tables:
    for account rows, rates averaged over products and counts added up) and
    of firmographics, and the
    contract as it stands at the cutoff (units, months into the cycle and to
-   renewal, products held).
+   renewal, products held); given a purchases log, BG/NBD's expected
+   purchases, chances and P(alive) at each cutoff, which keep their meaning
+   past the cutoffs trained on (:func:`~lumos.features.btyd_features`).
 3. **Models.** A :class:`~lumos.models.PropensityModel` regressor of the change
    in units for accounts and one for each product, and a classifier of an
    all-in deal — an account that lacks a product holding every product at
@@ -86,6 +88,9 @@ class AccountPrioritizer(BaseEstimator):
     rate_metrics_ : list of str
         Usage metrics whose values all lie in [0, 1]: rates, averaged over an
         account's products (other metrics are added up).
+    uses_purchases_ : bool
+        Whether the models read purchase features (fitted with ``purchases``);
+        :meth:`score` then needs the purchases log too.
     report_ : DataFrame
         Validation figures per model (later cutoffs than trained on).
     skipped_ : dict of str to str
@@ -122,15 +127,22 @@ class AccountPrioritizer(BaseEstimator):
 
     # -- training ------------------------------------------------------------------------------
 
-    def fit(self, contracts, usage, *, firmographics=None, as_of=None) -> AccountPrioritizer:
+    def fit(
+        self, contracts, usage, *, firmographics=None, purchases=None, as_of=None
+    ) -> AccountPrioritizer:
         """Label, featurize and train every model on the rows whose renewal has passed.
 
         ``as_of`` is the first day the tables do not cover (default: the day
         after the latest contract start): a row trains only if its renewal came
-        before it, so its outcome is in the contracts.
+        before it, so its outcome is in the contracts. ``purchases`` (optional:
+        ``account_id``, ``date``, one row per purchase — orders, add-ons,
+        invoices) adds the buy-till-you-die features of each account, and its
+        narratives: "1.4 purchases expected in the next 3 months, …", "91%
+        chance still active, …".
         """
         self._check()
-        tables = Tables(contracts, usage, firmographics)
+        tables = Tables(contracts, usage, firmographics, purchases=purchases)
+        self.uses_purchases_ = purchases is not None
         latest = tables.contracts["start"].max() + pd.Timedelta(days=1)
         self.as_of_ = pd.Timestamp(as_of if as_of is not None else latest)
         known = self.as_of_ - pd.Timedelta(days=1)  # renewals before as_of are in the data
@@ -249,12 +261,16 @@ class AccountPrioritizer(BaseEstimator):
         usage,
         *,
         firmographics=None,
+        purchases=None,
         as_of,
         top_k=None,
         narratives: bool = False,
         last_month: bool = False,
     ):
         """Score every account and product under contract on ``as_of`` (the 1st of a month).
+
+        ``purchases`` is needed, and only allowed, when the prioritizer was
+        fitted with it; a ``why_purchases`` column then narrates it.
 
         Returns
         -------
@@ -273,8 +289,8 @@ class AccountPrioritizer(BaseEstimator):
             Also the narratives one per row (:func:`~lumos.explain.narrate`'s
             columns), ``row`` labelled ``account_id`` or ``account_id · product``.
         """
-        when = self._when(as_of)
-        tables = Tables(contracts, usage, firmographics, until=when)
+        when = self._when(as_of, purchases)
+        tables = Tables(contracts, usage, firmographics, until=when, purchases=purchases)
         top_k = self.top_k if top_k is None else top_k
         out, long = [], []
         for level in ("account", "product"):
@@ -323,13 +339,15 @@ class AccountPrioritizer(BaseEstimator):
         table = table.sort_values(["account_id", "product"], na_position="first", ignore_index=True)
         if last_month:
             table["score_last_month"] = self._last_month(
-                contracts, usage, firmographics, when, top_k, table
+                contracts, usage, firmographics, purchases, when, top_k, table
             )
         if not narratives:
             return table
         return table, pd.concat(long, ignore_index=True)
 
-    def _last_month(self, contracts, usage, firmographics, when, top_k, table) -> np.ndarray:
+    def _last_month(
+        self, contracts, usage, firmographics, purchases, when, top_k, table
+    ) -> np.ndarray:
         """Each row's score a month before ``when`` (NaN where there was none)."""
         keys = ["account_id", "product"]
         try:
@@ -337,6 +355,7 @@ class AccountPrioritizer(BaseEstimator):
                 contracts,
                 usage,
                 firmographics=firmographics,
+                purchases=purchases,
                 as_of=when - pd.DateOffset(months=1),
                 top_k=top_k,
             )
@@ -345,7 +364,9 @@ class AccountPrioritizer(BaseEstimator):
         joined = table[keys].merge(before[[*keys, "score"]], on=keys, how="left")
         return joined["score"].to_numpy(np.float64)
 
-    def features(self, contracts, usage, *, firmographics=None, as_of, level="account"):
+    def features(
+        self, contracts, usage, *, firmographics=None, purchases=None, as_of, level="account"
+    ):
         """The rows :meth:`score` scores on ``as_of`` at ``level``, and their model features.
 
         Returns
@@ -359,13 +380,24 @@ class AccountPrioritizer(BaseEstimator):
             raise LumosUserError(
                 f"level must be 'account' or 'product'. Got {level!r}.", code="bad_argument"
             )
-        when = self._when(as_of)
-        rows, X = self._at(Tables(contracts, usage, firmographics, until=when), when, level)
+        when = self._when(as_of, purchases)
+        tables = Tables(contracts, usage, firmographics, until=when, purchases=purchases)
+        rows, X = self._at(tables, when, level)
         keys = ["account_id", "product"] if level == "product" else ["account_id"]
         return pd.concat([rows[[*keys, "cutoff", "renewal", "quantity"]], X], axis=1)
 
-    def _when(self, as_of) -> pd.Timestamp:
+    def _when(self, as_of, purchases) -> pd.Timestamp:
         self._check_fitted()
+        if self.uses_purchases_ != (purchases is not None):
+            raise LumosUserError(
+                "This AccountPrioritizer was fitted "
+                + (
+                    "with purchases; pass the same purchases log (account_id, date) to score."
+                    if self.uses_purchases_
+                    else "without purchases; drop purchases= or refit with it."
+                ),
+                code="bad_argument",
+            )
         when = pd.Timestamp(as_of)
         if when != when.to_period("M").to_timestamp():
             raise LumosUserError(

@@ -5,7 +5,13 @@ At each cutoff, strictly from data before ``cutoff − lead_months``:
 * window features of usage (per product for product rows; for account rows,
   rates averaged over products and counts added up) and of firmographics;
 * the contract as it stands at the cutoff: units, months into the cycle and
-  to renewal, and (for accounts) products held.
+  to renewal, and (for accounts) products held;
+* with a purchases log, the account's buy-till-you-die features
+  (:func:`~lumos.features.btyd_features`: BG/NBD fitted at each cutoff on the
+  purchases before it — expected purchases and the chances of none and of
+  more than before in the next 3 months, the chance it is still active — and
+  recency and frequency over its age), which keep their meaning at cutoffs
+  later than any trained on; product rows get their account's.
 
 Each feature falls in a narrative category (:data:`CATEGORIES`) by where it
 comes from.
@@ -19,10 +25,23 @@ import numpy as np
 import pandas as pd
 
 from lumos.data import validate_table
-from lumos.features import WindowFeatures, quantity_at, window_features
+from lumos.features import (
+    BTYD_FEATURES,
+    WindowFeatures,
+    btyd_features,
+    quantity_at,
+    window_features,
+)
 
 #: Narrative categories, by where a feature comes from.
-CATEGORIES = {"usage": "Usage", "firmographics": "Company", "contract": "Contract"}
+CATEGORIES = {
+    "usage": "Usage",
+    "firmographics": "Company",
+    "contract": "Contract",
+    "purchases": "Purchases",
+}
+#: The horizon of the purchase features, in days: "in the next 3 months".
+PURCHASE_HORIZON_DAYS = 91
 CONTRACT_FEATURES = (
     "units_under_contract",
     "months_into_cycle",
@@ -40,11 +59,16 @@ def default_firmographics() -> WindowFeatures:
 
 
 class Tables:
-    """The validated input tables; firmographics in the long shape of usage."""
+    """The validated input tables; firmographics in the long shape of usage.
 
-    def __init__(self, contracts, usage, firmographics, until=None):
+    ``purchases`` (``account_id``, ``date``: one row per purchase) is checked
+    where its features are computed, by :func:`~lumos.features.btyd_features`.
+    """
+
+    def __init__(self, contracts, usage, firmographics, until=None, purchases=None):
         self.contracts = validate_table("contracts", contracts)
         self.usage = validate_table("usage", usage)
+        self.purchases = purchases
         self.firmographics = None
         if until is not None:  # what was known on the as-of date
             self.contracts = self.contracts[self.contracts["start"] <= until]
@@ -125,6 +149,10 @@ def assemble_features(
     )
     if level == "account":
         contract["products_held"] = holdings(tables, products, rows)[0].astype(np.float64)
+    if tables.purchases is not None:  # strictly before cutoff - lead_months, as the windows
+        known = rows["cutoff"] - pd.DateOffset(months=lead_months)
+        at = pd.DataFrame({"account_id": rows["account_id"], "cutoff": known})
+        parts.append(btyd_features(tables.purchases, at, horizon_days=PURCHASE_HORIZON_DAYS))
     for part in parts:
         part.index = rows.index
     return pd.concat([*parts, contract], axis=1), firmo_names
@@ -150,7 +178,9 @@ def holdings(tables: Tables, products, rows: pd.DataFrame) -> tuple[np.ndarray, 
 
 
 def feature_category(feature: str, firmographic_names) -> str:
-    """The narrative category of a feature: contract, firmographics (Company) or usage."""
+    """The narrative category of a feature: contract, purchases, firmographics (Company), usage."""
     if feature in CONTRACT_FEATURES:
         return CATEGORIES["contract"]
+    if feature in BTYD_FEATURES:
+        return CATEGORIES["purchases"]
     return CATEGORIES["firmographics" if feature in firmographic_names else "usage"]

@@ -59,6 +59,7 @@ def save_prioritizer(prioritizer, folder: str | os.PathLike, *, overwrite: bool 
             },
             "firmographic_names": sorted(prioritizer._firmo_names),
             "rate_metrics": prioritizer.rate_metrics_,
+            "purchases": prioritizer.uses_purchases_,
             "skipped": prioritizer.skipped_,
         }
         (tmp / "prioritizer.json").write_text(json.dumps(settings, indent=1))
@@ -95,6 +96,7 @@ def load_prioritizer(cls, folder: str | os.PathLike):
     prioritizer.skipped_ = settings["skipped"]
     prioritizer._firmo_names = set(settings["firmographic_names"])
     prioritizer.rate_metrics_ = settings["rate_metrics"]
+    prioritizer.uses_purchases_ = bool(settings.get("purchases", False))  # older folders: none
     prioritizer.models_, prioritizer.designs_ = {}, {}
     prioritizer.feature_names_, prioritizer._drafts = {}, {}
     for name, info in settings["models"].items():

@@ -9,7 +9,10 @@ with their noun), then:
 * the contract reads as facts: "Renewal in 11 months.", "Month 2 of a
   12-month contract.", "Holds 2 of 3 products.", and its units as a level
   beside the other accounts: "29 units under contract, higher than 61% of
-  accounts."
+  accounts.";
+* the purchase features (BG/NBD's) read as levels beside the other accounts:
+  "1.4 purchases expected in the next 3 months, higher than 80% of
+  accounts.", "91% chance still active, …".
 
 The headline says what a row's predicted change means at its renewal: "Likely
 to add about 320 units by the Mar 2026 renewal (of 789)".
@@ -55,6 +58,54 @@ CONTRACT_TEMPLATES = {
 }
 
 
+_BGNBD = "BG/NBD fitted on every account's purchases before the cutoff: "
+#: Purchase feature → (super feature, insight type, its template, unit, description).
+PURCHASE_TEMPLATES = {
+    "bgnbd_expected": (
+        "Expected purchases",
+        "expected_purchases",
+        "{value} purchases expected in the next 3 months, {context}.",
+        "number",
+        _BGNBD + "the purchases expected in the next 3 months.",
+    ),
+    "bgnbd_p_alive": (
+        "Chance still active",
+        "chance_active",
+        "{value:pct} chance still active, {context}.",
+        "rate",
+        _BGNBD + "the chance the account still buys at all.",
+    ),
+    "bgnbd_p_none": (
+        "Chance of no purchase",
+        "chance_no_purchase",
+        "{value:pct} chance of no purchase in the next 3 months, {context}.",
+        "rate",
+        _BGNBD + "the chance of no purchase in the next 3 months.",
+    ),
+    "bgnbd_p_more": (
+        "Chance of buying more",
+        "chance_buying_more",
+        "{value:pct} chance of buying more in the next 3 months than in the last 3, {context}.",
+        "rate",
+        _BGNBD + "the chance of more purchases in the next 3 months than in the last 3.",
+    ),
+    "recency_over_age": (
+        "Silence over time as a customer",
+        "silence_share",
+        "No purchase in the last {value:pct} of its time as a customer, {context}.",
+        "rate",
+        "Days since the last purchase over days since the first.",
+    ),
+    "frequency_over_age": (
+        "Repeat purchase rate",
+        "repeat_purchase_rate",
+        "{per_month} repeat purchases a month since its first, {context}.",
+        "number",
+        "Repeat purchase days per day since the first purchase.",
+    ),
+}
+
+
 def prioritizer_design(
     draft: SuggestedDesign, firmographic_names, products: list[str]
 ) -> SuggestedDesign:
@@ -84,6 +135,19 @@ def prioritizer_design(
             [insights[keep], pd.DataFrame(rows, columns=insights.columns)], ignore_index=True
         )
         templates[kind] = template
+    for feature, (title, kind, text, unit, about) in PURCHASE_TEMPLATES.items():
+        at = features["feature"] == feature
+        if not at.any():
+            continue
+        old = features.loc[at, "super_feature"].iloc[0]
+        features.loc[at, ["super_feature", "insight", "unit", "noun"]] = [title, kind, unit, ""]
+        features.loc[at, "description"] = about
+        features.loc[features["ultra_feature"] == old, "ultra_feature"] = title
+        row = pd.DataFrame([(title, kind, "value", feature)], columns=insights.columns)
+        insights = pd.concat([insights[insights["super_feature"] != old], row], ignore_index=True)
+        templates[kind] = {"kind": "level", "text": text}
+        if feature == "frequency_over_age":  # per day of age; said per month
+            templates[kind]["derive"] = {"per_month": "value * 30"}
     used = set(insights["insight_type"])
     templates = {k: v for k, v in templates.items() if k == "settings" or k in used}
     return SuggestedDesign(features, insights, templates)
