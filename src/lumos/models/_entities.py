@@ -2,9 +2,11 @@
 
 * :func:`fit_entities`: batched Newton, one penalized logistic regression per
   entity, all solved together — rows sorted by entity, per-entity gradients
-  by ``np.add.reduceat``, per-entity Hessians by one sparse block product,
-  steps by a batched ``np.linalg.solve`` and a per-entity backtracking line
-  search. The Spark engine runs it on each partition of entities.
+  and per-row scores by one block-sparse matrix built once per solve
+  (:class:`EntityRows`), per-entity Hessians by batched dense products over
+  entities of similar row counts, steps by a batched ``np.linalg.solve`` and
+  a per-entity backtracking line search along each step's precomputed
+  change of scores. The Spark engine runs it on each partition of entities.
 * :class:`EntityBlock`: one random effect's rows, sorted by entity and capped.
 * :func:`feature_union`: every coordinate's feature columns, each once.
 """
@@ -90,47 +92,91 @@ def fit_entities(X, y, w, offset, ent, n_entities, beta, prior, pen, *, max_iter
     >>> b.ravel().round(2)  # entity 1 saw only positives: a large but finite intercept
     array([0.  , 7.84])
     """
-    n, d = X.shape
+    n = len(X)
     if n == 0:
         return beta
-    starts = np.flatnonzero(np.r_[True, ent[1:] != ent[:-1]])
+    rows = EntityRows(X, ent, n_entities)
     wt = np.ones(n) if w is None else w
-    # the block-sparse (E*d x n) matrix whose column i holds row i's features in its
-    # entity's d slots: with row i scaled by s_i, its product with X stacks every
-    # entity's Hessian X_e' diag(s_e) X_e in one sparse-dense product
-    indices = (ent[:, None] * d + np.arange(d)).ravel()
-    indptr = np.arange(0, n * d + 1, d)
     eye = np.diag(np.maximum(pen, 1e-10))  # keeps an unpenalized, rank-deficient entity solvable
 
-    def entity_loss(b):
-        z = offset + np.einsum("ij,ij->i", X, b[ent])
-        rows = wt * (np.logaddexp(0.0, z) - y * z)
+    def entity_loss(b, z):
+        losses = wt * (np.logaddexp(0.0, z) - y * z)
         diff = b - prior
-        return np.add.reduceat(rows, starts) + 0.5 * (diff * diff) @ pen, z
+        return np.add.reduceat(losses, rows.starts) + 0.5 * (diff * diff) @ pen
 
-    loss, z = entity_loss(beta)
+    z = offset + rows.scores(beta)
+    loss = entity_loss(beta, z)
     for _ in range(max_iter):
         mu = expit(z)
-        grad = np.add.reduceat(X * (wt * (mu - y))[:, None], starts, axis=0)
-        grad += (beta - prior) * pen
-        s = wt * mu * (1.0 - mu)
-        blocks = sp.csc_matrix(
-            ((X * s[:, None]).ravel(), indices, indptr), shape=(n_entities * d, n)
-        )
-        H = (blocks @ X).reshape(n_entities, d, d) + eye
+        grad = rows.sums(wt * (mu - y)) + (beta - prior) * pen
+        H = rows.hessians(wt * mu * (1.0 - mu)) + eye
         step = -np.linalg.solve(H, grad[:, :, None])[:, :, 0]
         slope = np.einsum("ij,ij->i", grad, step)
+        dz = rows.scores(step)
         t = np.ones(n_entities)
         for _ in range(30):  # per-entity backtracking (Armijo) line search
-            cand = beta + t[:, None] * step
-            new_loss, new_z = entity_loss(cand)
+            new_z = z + t[ent] * dz
+            new_loss = entity_loss(beta + t[:, None] * step, new_z)
             bad = new_loss > loss + 1e-4 * t * slope + 1e-12 * np.abs(loss)
             if not bad.any():
                 break
             t[bad] *= 0.5
-        t[bad] = 0.0
+        if bad.any():  # entities whose step never helped stay where they are
+            t[bad] = 0.0
+            new_z = z + t[ent] * dz
+            new_loss = entity_loss(beta + t[:, None] * step, new_z)
         beta = beta + t[:, None] * step
-        loss, z = entity_loss(beta) if bad.any() else (new_loss, new_z)
+        loss, z = new_loss, new_z
         if np.max(np.abs(t[:, None] * step)) < tol:
             break
     return beta
+
+
+class EntityRows:
+    """The products of :func:`fit_entities` over rows sorted by entity, set up once per solve.
+
+    ``design`` is the block-sparse (n_entities*d x n_rows) matrix whose column i
+    holds row i's features in its entity's d slots, so per-entity sums and
+    per-row scores are one sparse product each. The Hessians come from
+    entities padded to a common row count in groups of similar counts (at most
+    a quarter of padding), one batched dense product per group.
+    """
+
+    GROWTH = 1.25  # the padded row count of a group over its smallest entity's
+
+    def __init__(self, X, ent, n_entities):
+        n, d = X.shape
+        self.d, self.n_entities = d, n_entities
+        indices = (ent[:, None] * d + np.arange(d)).ravel()
+        indptr = np.arange(0, n * d + 1, d)
+        self.design = sp.csc_matrix((X.ravel(), indices, indptr), shape=(n_entities * d, n))
+        counts = np.bincount(ent, minlength=n_entities)
+        self.starts = np.r_[0, np.cumsum(counts)[:-1]]
+        # exact counts up to 8, then geometric bands: every group pads by less than GROWTH
+        band = np.where(
+            counts <= 8, counts, 8 + np.floor(np.log(counts / 8) / np.log(self.GROWTH)) + 1
+        )
+        padded = np.vstack([X, np.zeros((1, d))])  # row n: the padding's zero row
+        self.groups = []
+        for key in np.unique(band):
+            members = np.flatnonzero(band == key)
+            width = int(counts[members].max())
+            at = self.starts[members][:, None] + np.arange(width)
+            at = np.where(np.arange(width) < counts[members][:, None], at, n)
+            self.groups.append((members, at, padded[at]))
+
+    def scores(self, beta) -> np.ndarray:
+        """Each row's ``x . beta[its entity]``."""
+        return self.design.T @ beta.ravel()
+
+    def sums(self, r) -> np.ndarray:
+        """Each entity's ``sum of r_i x_i`` over its rows, shape (n_entities, d)."""
+        return (self.design @ r).reshape(self.n_entities, self.d)
+
+    def hessians(self, s) -> np.ndarray:
+        """Each entity's ``X_e' diag(s_e) X_e``, shape (n_entities, d, d)."""
+        out = np.empty((self.n_entities, self.d, self.d))
+        s = np.r_[s, 0.0]
+        for members, at, Xp in self.groups:
+            out[members] = np.matmul(Xp.transpose(0, 2, 1), Xp * s[at][:, :, None])
+        return out
