@@ -299,3 +299,45 @@ def test_the_penalty_walk_finds_the_minimum_of_a_unimodal_loss(target):
 
     assert walk(solve, np.zeros(1))[1] == target
     assert len(tried) == len(set(tried)) <= 5
+
+
+def test_the_penalty_search_refines_between_grid_values():
+    from lumos.models._glmix_auto import GRID, search
+
+    tried = []
+
+    def solve(value, beta):
+        tried.append(value)
+        return (np.log(value) - np.log(5.5)) ** 2, value, beta
+
+    loss, value, _ = search(solve, np.zeros(1))
+    assert value not in GRID and 4.0 < value < 8.0  # between the grid's 3 and 10
+    assert loss < min((np.log(v) - np.log(5.5)) ** 2 for v in GRID)
+    assert len(tried) == len(set(tried)) <= 4
+
+
+def test_entity_rows_products_equal_per_entity_sums():
+    from lumos.models._entities import EntityBlock
+
+    rng = np.random.default_rng(3)
+    n, d = 3_000, 4
+    weight = rng.pareto(1.0, 300) + 0.01  # skewed counts: 1 row to hundreds
+    ids = rng.choice(300, n, p=weight / weight.sum())
+    X_all = np.column_stack([np.ones(n), rng.normal(size=(n, d - 1))])
+    keys = rng.integers(0, 2**32, n).astype(np.uint64)
+    block = EntityBlock.build(ids, X_all, keys, min_rows=2, max_rows=15)
+    rows, E = block.solver_rows, len(block.ids)
+    X, ent = block.X, block.ent
+    s, beta = rng.random(len(X)), rng.normal(size=(E, d))
+    H = np.zeros((E, d, d))
+    np.add.at(H, ent, X[:, :, None] * X[:, None, :] * s[:, None, None])
+    np.testing.assert_allclose(rows.hessians(s), H, atol=1e-10)
+    sums = np.zeros((E, d))
+    np.add.at(sums, ent, X * s[:, None])
+    np.testing.assert_allclose(rows.sums(s), sums, atol=1e-10)
+    np.testing.assert_allclose(rows.scores(beta), np.einsum("ij,ij->i", X, beta[ent]))
+    # every row of an entity with a model is scored, capped or not; the others get 0
+    known = pd.Index(block.ids).get_indexer(ids)
+    expected = np.where(known >= 0, np.einsum("ij,ij->i", X_all, beta[known]), 0.0)
+    np.testing.assert_allclose(block.score_all(beta), expected)
+    assert len(block.capped) > 0 and (known < 0).any()

@@ -28,12 +28,22 @@ def feature_union(fixed, effects) -> list[str]:
 
 
 class EntityBlock:
-    """The rows of one random effect: ``rows`` (sorted by entity) and each one's entity."""
+    """The rows of one random effect: ``rows`` (sorted by entity) and each one's entity.
+
+    ``X`` holds those rows' features in that order and ``solver_rows`` their
+    :class:`EntityRows`, built once for every solve of the block.
+    """
 
     def __init__(self, ids, rows, ent, X_all, codes, new_index, active):
         self.ids, self.rows, self.ent, self.X_all = ids, rows, ent, X_all
-        # every row's entity (-1: no model), for the scores of rows left out by the cap
-        self.row_entity = np.where(active[codes], new_index[codes], -1)
+        self.X = X_all[rows]
+        self.solver_rows = EntityRows(self.X, ent, len(ids)) if len(rows) else None
+        # every row's entity (-1: no model); rows left out by the cap are scored apart
+        row_entity = np.where(active[codes], new_index[codes], -1)
+        capped = row_entity >= 0
+        capped[rows] = False
+        self.capped = np.flatnonzero(capped)
+        self.capped_entity = row_entity[self.capped]
 
     @classmethod
     def build(cls, ids, X_all, keys, min_rows: int, max_rows: int | None) -> EntityBlock:
@@ -58,13 +68,36 @@ class EntityBlock:
         return cls(uniq[active], rows, ent, X_all, codes, new_index, active)
 
     def score_all(self, beta) -> np.ndarray:
-        hit = np.flatnonzero(self.row_entity >= 0)
-        out = np.zeros(len(self.row_entity))
-        out[hit] = np.einsum("ij,ij->i", self.X_all[hit], beta[self.row_entity[hit]])
+        """Every row's score ``x . beta[its entity]`` (0 for rows of entities without a model)."""
+        out = np.zeros(len(self.X_all))
+        if self.solver_rows is not None:
+            out[self.rows] = self.solver_rows.scores(beta)
+        X, e = self.X_all[self.capped], self.capped_entity
+        out[self.capped] = np.einsum("ij,ij->i", X, beta[e])
         return out
 
+    def fit(self, y, w, offset, beta, prior, pen, *, max_iter, tol) -> np.ndarray:
+        """:func:`fit_entities` on this block's rows; ``y``, ``w`` and ``offset`` cover all rows."""
+        r = self.rows
+        return fit_entities(
+            self.X,
+            y[r],
+            None if w is None else w[r],
+            offset[r],
+            self.ent,
+            len(self.ids),
+            beta,
+            prior,
+            pen,
+            max_iter=max_iter,
+            tol=tol,
+            rows=self.solver_rows,
+        )
 
-def fit_entities(X, y, w, offset, ent, n_entities, beta, prior, pen, *, max_iter=50, tol=1e-6):
+
+def fit_entities(
+    X, y, w, offset, ent, n_entities, beta, prior, pen, *, max_iter=50, tol=1e-6, rows=None
+):
     """Batched Newton: one penalized logistic regression per entity, all solved together.
 
     Parameters
@@ -79,6 +112,11 @@ def fit_entities(X, y, w, offset, ent, n_entities, beta, prior, pen, *, max_iter
         Starting point and the point the penalty pulls towards.
     pen : ndarray of shape (d,)
         The L2 penalty of each coefficient.
+    max_iter : int, default=50
+    tol : float, default=1e-6
+        Stop when no coefficient moves by more than ``tol`` in an iteration.
+    rows : EntityRows, optional
+        ``EntityRows(X, ent, n_entities)``, when the caller keeps one for many solves.
 
     Returns
     -------
@@ -95,7 +133,7 @@ def fit_entities(X, y, w, offset, ent, n_entities, beta, prior, pen, *, max_iter
     n = len(X)
     if n == 0:
         return beta
-    rows = EntityRows(X, ent, n_entities)
+    rows = EntityRows(X, ent, n_entities) if rows is None else rows
     wt = np.ones(n) if w is None else w
     eye = np.diag(np.maximum(pen, 1e-10))  # keeps an unpenalized, rank-deficient entity solvable
 
