@@ -323,9 +323,11 @@ def test_entity_rows_products_equal_per_entity_sums():
     n, d = 3_000, 4
     weight = rng.pareto(1.0, 300) + 0.01  # skewed counts: 1 row to hundreds
     ids = rng.choice(300, n, p=weight / weight.sum())
-    X_all = np.column_stack([np.ones(n), rng.normal(size=(n, d - 1))])
+    M = rng.normal(size=(n + 5, d + 1))  # rows and columns the block does not use
+    at = np.arange(5, n + 5)
+    X_all = np.column_stack([np.ones(n), M[5:, [3, 0, 2]]])
     keys = rng.integers(0, 2**32, n).astype(np.uint64)
-    block = EntityBlock.build(ids, X_all, keys, min_rows=2, max_rows=15)
+    block = EntityBlock.build(ids, M, [3, 0, 2], keys, min_rows=2, max_rows=15, at=at)
     rows, E = block.solver_rows, len(block.ids)
     X, ent = block.X, block.ent
     s, beta = rng.random(len(X)), rng.normal(size=(E, d))

@@ -27,30 +27,47 @@ def feature_union(fixed, effects) -> list[str]:
     return list(dict.fromkeys([*fixed, *(c for feats in effects.values() for c in feats)]))
 
 
+FREEZE = 0.5  # when at most this share of entities still moves, solve those alone
+
+
+def effect_features(M, columns, at) -> np.ndarray:
+    """Rows ``at`` of the ``columns`` of ``M``, after a column of ones (the intercept's).
+
+    >>> effect_features(np.arange(6.0).reshape(3, 2), [1], np.array([2, 0]))
+    array([[1., 5.],
+           [1., 1.]])
+    """
+    X = np.empty((len(at), len(columns) + 1))
+    X[:, 0] = 1.0
+    X[:, 1:] = M[np.ix_(at, columns)]
+    return X
+
+
 class EntityBlock:
     """The rows of one random effect: ``rows`` (sorted by entity) and each one's entity.
 
-    ``X`` holds those rows' features in that order and ``solver_rows`` their
-    :class:`EntityRows`, built once for every solve of the block.
+    ``X`` holds those rows' features (ones first) in that order and
+    ``solver_rows`` their :class:`EntityRows`, built once for every solve of
+    the block; rows that the cap leaves out are kept apart for scoring.
     """
 
-    def __init__(self, ids, rows, ent, X_all, codes, new_index, active):
-        self.ids, self.rows, self.ent, self.X_all = ids, rows, ent, X_all
-        self.X = X_all[rows]
+    def __init__(self, ids, rows, ent, n, features, row_entity):
+        self.ids, self.rows, self.ent, self.n = ids, rows, ent, n
+        self.X = features(rows)
         self.solver_rows = EntityRows(self.X, ent, len(ids)) if len(rows) else None
-        # every row's entity (-1: no model); rows left out by the cap are scored apart
-        row_entity = np.where(active[codes], new_index[codes], -1)
         capped = row_entity >= 0
         capped[rows] = False
         self.capped = np.flatnonzero(capped)
         self.capped_entity = row_entity[self.capped]
+        self.capped_X = features(self.capped)
 
     @classmethod
-    def build(cls, ids, X_all, keys, min_rows: int, max_rows: int | None) -> EntityBlock:
-        """The block of the rows with entity ``ids`` and features ``X_all`` (ones first).
+    def build(cls, ids, M, columns, keys, min_rows: int, max_rows: int | None, at=None):
+        """The block of the rows with entity ``ids`` and the features ``columns`` of ``M``.
 
-        Entities with fewer than ``min_rows`` rows get no model; each keeps at
-        most ``max_rows`` rows (``None``: all), those with the smallest ``keys``.
+        Row i is row ``at[i]`` of ``M`` (``None``: row i). Entities with fewer
+        than ``min_rows`` rows get no model; each keeps at most ``max_rows``
+        rows (``None``: all), those with the smallest ``keys``.
         """
         n = len(ids)
         uniq, codes = np.unique(ids, return_inverse=True)
@@ -65,15 +82,19 @@ class EntityBlock:
         rows = order[keep]
         new_index = np.cumsum(active) - 1
         ent = new_index[codes[rows]]
-        return cls(uniq[active], rows, ent, X_all, codes, new_index, active)
+        row_entity = np.where(active[codes], new_index[codes], -1)  # -1: no model
+
+        def features(r):
+            return effect_features(M, columns, r if at is None else at[r])
+
+        return cls(uniq[active], rows, ent, n, features, row_entity)
 
     def score_all(self, beta) -> np.ndarray:
         """Every row's score ``x . beta[its entity]`` (0 for rows of entities without a model)."""
-        out = np.zeros(len(self.X_all))
+        out = np.zeros(self.n)
         if self.solver_rows is not None:
             out[self.rows] = self.solver_rows.scores(beta)
-        X, e = self.X_all[self.capped], self.capped_entity
-        out[self.capped] = np.einsum("ij,ij->i", X, beta[e])
+        out[self.capped] = np.einsum("ij,ij->i", self.capped_X, beta[self.capped_entity])
         return out
 
     def fit(self, y, w, offset, beta, prior, pen, *, max_iter, tol) -> np.ndarray:
@@ -144,7 +165,7 @@ def fit_entities(
 
     z = offset + rows.scores(beta)
     loss = entity_loss(beta, z)
-    for _ in range(max_iter):
+    for it in range(max_iter):
         mu = expit(z)
         grad = rows.sums(wt * (mu - y)) + (beta - prior) * pen
         H = rows.hessians(wt * mu * (1.0 - mu)) + eye
@@ -165,7 +186,25 @@ def fit_entities(
             new_loss = entity_loss(beta + t[:, None] * step, new_z)
         beta = beta + t[:, None] * step
         loss, z = new_loss, new_z
-        if np.max(np.abs(t[:, None] * step)) < tol:
+        moving = np.abs(t[:, None] * step).max(axis=1) >= tol
+        if not moving.any():
+            break
+        if moving.mean() <= FREEZE and it + 1 < max_iter:
+            # the others have converged (their last step was under tol): solve these alone
+            r = np.flatnonzero(moving[ent])
+            beta[moving] = fit_entities(
+                X[r],
+                y[r],
+                None if w is None else w[r],
+                offset[r],
+                (np.cumsum(moving) - 1)[ent[r]],
+                int(moving.sum()),
+                beta[moving],
+                prior[moving],
+                pen,
+                max_iter=max_iter - it - 1,
+                tol=tol,
+            )
             break
     return beta
 
@@ -185,8 +224,9 @@ class EntityRows:
     def __init__(self, X, ent, n_entities):
         n, d = X.shape
         self.d, self.n_entities = d, n_entities
-        indices = (ent[:, None] * d + np.arange(d)).ravel()
-        indptr = np.arange(0, n * d + 1, d)
+        index = np.int32 if n_entities * d < 2**31 and n * d < 2**31 else np.int64
+        indices = (ent.astype(index)[:, None] * d + np.arange(d, dtype=index)).ravel()
+        indptr = np.arange(0, n * d + 1, d, dtype=index)
         self.design = sp.csc_matrix((X.ravel(), indices, indptr), shape=(n_entities * d, n))
         counts = np.bincount(ent, minlength=n_entities)
         self.starts = np.r_[0, np.cumsum(counts)[:-1]]
@@ -194,14 +234,16 @@ class EntityRows:
         band = np.where(
             counts <= 8, counts, 8 + np.floor(np.log(counts / 8) / np.log(self.GROWTH)) + 1
         )
-        padded = np.vstack([X, np.zeros((1, d))])  # row n: the padding's zero row
         self.groups = []
         for key in np.unique(band):
             members = np.flatnonzero(band == key)
             width = int(counts[members].max())
             at = self.starts[members][:, None] + np.arange(width)
-            at = np.where(np.arange(width) < counts[members][:, None], at, n)
-            self.groups.append((members, at, padded[at]))
+            pad = np.arange(width) >= counts[members][:, None]
+            at[pad] = n  # row n of the weights: the padding's 0
+            Xp = X[np.minimum(at, n - 1)]
+            Xp[pad] = 0.0
+            self.groups.append((members, at, Xp, np.empty_like(Xp)))
 
     def scores(self, beta) -> np.ndarray:
         """Each row's ``x . beta[its entity]``."""
@@ -215,6 +257,7 @@ class EntityRows:
         """Each entity's ``X_e' diag(s_e) X_e``, shape (n_entities, d, d)."""
         out = np.empty((self.n_entities, self.d, self.d))
         s = np.r_[s, 0.0]
-        for members, at, Xp in self.groups:
-            out[members] = np.matmul(Xp.transpose(0, 2, 1), Xp * s[at][:, :, None])
+        for members, at, Xp, scaled in self.groups:  # ``scaled``: a buffer kept for every call
+            np.multiply(Xp, s[at][:, :, None], out=scaled)
+            out[members] = np.matmul(Xp.transpose(0, 2, 1), scaled)
         return out

@@ -307,21 +307,18 @@ class GLMix(ClassifierMixin, BaseEstimator):
             std[std == 0] = 1.0
         else:
             mean, std = np.zeros(len(columns)), np.ones(len(columns))
-        M = (raw - mean) / std
+        M = (raw - mean) / std if self.standardize else raw
         pos = {c: i for i, c in enumerate(columns)}
         n = len(df)
         Xf = M[:, [pos[c] for c in fixed]]
 
         # one block per random effect: rows sorted by entity, with a column of ones
         ids = {col: entity_ids(df, col, fitting=True) for col in effects}
-        X_all = {
-            col: np.column_stack([np.ones(n), M[:, [pos[c] for c in feats]]])
-            for col, feats in effects.items()
-        }
+        cols = {col: [pos[c] for c in feats] for col, feats in effects.items()}
         keys = sample_keys(np.arange(n, dtype=np.uint64), self.random_state)
         blocks = {
             col: EntityBlock.build(
-                ids[col], X_all[col], keys, self.min_rows, self.max_rows_per_entity
+                ids[col], M, cols[col], keys, self.min_rows, self.max_rows_per_entity
             )
             for col in effects
         }
@@ -331,7 +328,7 @@ class GLMix(ClassifierMixin, BaseEstimator):
         if l2 == AUTO and prior is not None:
             l2 = dict(prior.l2_)
         elif l2 == AUTO:
-            l2, searched = choose_l2(self, Xf, y01, w, ids, X_all)
+            l2, searched = choose_l2(self, Xf, y01, w, ids, M, cols)
             start = start if start is not None else searched
         il2 = self._intercept_penalties(l2)
 

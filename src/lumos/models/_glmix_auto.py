@@ -30,7 +30,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from lumos.models._entities import EntityBlock
+from lumos.models._entities import EntityBlock, effect_features
 from lumos.models._glmix_descent import descend
 from lumos.models._keys import sample_keys
 
@@ -40,7 +40,8 @@ START = 3.0
 HOLD_OUT = 8  # one row in HOLD_OUT is held out
 MIN_HELD = 20  # fewer held-out rows (or one class only) and the search keeps START
 SEED_SHIFT = 104_729  # the hold-out's keys differ from the row cap's
-SEARCH_TOL = 1e-4  # the search's solves stop here (or at GLMix's tol when coarser)
+SEARCH_TOL = 1e-4  # the search's solves stop here (or at GLMix's tol when coarser) ...
+SEARCH_STEPS = 2  # ... or after this many Newton steps from the neighbouring penalty's answer
 
 
 def held_out_rows(n: int, random_state: int) -> np.ndarray:
@@ -58,12 +59,12 @@ def _log_loss(z, y, w) -> float:
     return float(np.average(rows, weights=w))
 
 
-def choose_l2(model, Xf, y, w, ids, X_all):
+def choose_l2(model, Xf, y, w, ids, M, cols):
     """The per-coordinate ``l2`` GLMix ``model`` fits with when its ``l2`` is ``"auto"``.
 
     ``Xf`` (the fixed effect's features), ``y`` (0/1) and ``w`` are the
-    checked training rows; ``ids`` and ``X_all`` each random effect's id and
-    features (ones first) by id column. Returns ``({"fixed_effect": 1.0, id
+    checked training rows; ``ids`` each random effect's id by id column, and
+    ``M``'s columns ``cols`` its features. Returns ``({"fixed_effect": 1.0, id
     column: l2, ...}, start)``: ``start`` is the search's model, fitted on the
     rows not held out with the chosen penalties, as ``(fixed effect's
     coefficients then intercept, {id column: (entity ids, beta)})``, a starting
@@ -73,19 +74,19 @@ def choose_l2(model, Xf, y, w, ids, X_all):
     hold = held_out_rows(len(y), model.random_state)
     if not ids or hold.sum() < MIN_HELD or len(np.unique(y[hold])) < 2:
         return chosen, None
-    fit = ~hold
+    fit, held_rows = np.flatnonzero(~hold), np.flatnonzero(hold)
     y_fit, y_held = y[fit], y[hold]
     w_fit, w_held = (None, None) if w is None else (w[fit], w[hold])
-    keys = sample_keys(np.arange(int(fit.sum()), dtype=np.uint64), model.random_state)
+    keys = sample_keys(np.arange(len(fit), dtype=np.uint64), model.random_state)
     blocks = {}
     for col in ids:
         b = EntityBlock.build(
-            ids[col][fit], X_all[col][fit], keys, model.min_rows, model.max_rows_per_entity
+            ids[col][fit], M, cols[col], keys, model.min_rows, model.max_rows_per_entity, at=fit
         )
-        b.beta = np.zeros((len(b.ids), X_all[col].shape[1]))
+        b.beta = np.zeros((len(b.ids), len(cols[col]) + 1))
         b.prior = np.zeros_like(b.beta)
         blocks[col] = b
-    tol = max(model.tol, SEARCH_TOL)
+    tol, steps = max(model.tol, SEARCH_TOL), min(model.max_iter, SEARCH_STEPS)
     fparams, z_fit, _ = descend(
         Xf[fit],
         y_fit,
@@ -96,13 +97,13 @@ def choose_l2(model, Xf, y, w, ids, X_all):
         model._intercept_penalties(chosen),
         passes=1,
         solver=model.solver,
-        max_iter=model.max_iter,
+        max_iter=steps,
         tol=tol,
     )
     # the held-out rows' scores; entities absent from the other rows add nothing
     held = {}
     for col, b in blocks.items():
-        X_held = X_all[col][hold]
+        X_held = effect_features(M, cols[col], held_rows)
         known = pd.Index(b.ids).get_indexer(ids[col][hold])
         held[col] = (X_held, known, _score(X_held, known, b.beta))
     z_held = Xf[hold] @ fparams[:-1] + fparams[-1] + sum(part for _, _, part in held.values())
@@ -112,22 +113,21 @@ def choose_l2(model, Xf, y, w, ids, X_all):
         off_held = z_held - part
         fit_part = (b, y_fit, w_fit, off_fit)
         held_part = (X_held, known, off_held, y_held, w_held)
-        _, chosen[col], b.beta = search(
-            partial(_solve, model, col, tol, fit_part, held_part), b.beta
-        )
+        solve = partial(_solve, model, col, {"max_iter": steps, "tol": tol}, fit_part, held_part)
+        _, chosen[col], b.beta = search(solve, b.beta)
         z_fit = off_fit + b.score_all(b.beta)
         z_held = off_held + _score(X_held, known, b.beta)
     return chosen, (fparams, {col: (b.ids, b.beta) for col, b in blocks.items()})
 
 
-def _solve(model, col, tol, fit_part, held_part, value, beta0) -> tuple:
+def _solve(model, col, stop, fit_part, held_part, value, beta0) -> tuple:
     """``(held-out loss, value, beta)``: one random effect re-solved at penalty ``value``."""
     block, y, w, offset = fit_part
     X_held, known, off_held, y_held, w_held = held_part
     pen = np.full(beta0.shape[1], value)
     pen[0] = model._intercept_penalty(col, value)
     zeros = np.zeros_like(beta0)
-    beta = block.fit(y, w, offset, beta0, zeros, pen, max_iter=model.max_iter, tol=tol)
+    beta = block.fit(y, w, offset, beta0, zeros, pen, **stop)
     return _log_loss(off_held + _score(X_held, known, beta), y_held, w_held), value, beta
 
 
