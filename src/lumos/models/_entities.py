@@ -232,7 +232,9 @@ class EntityRows:
         self.starts = np.r_[0, np.cumsum(counts)[:-1]]
         # exact counts up to 8, then geometric bands: every group pads by less than GROWTH
         band = np.where(
-            counts <= 8, counts, 8 + np.floor(np.log(counts / 8) / np.log(self.GROWTH)) + 1
+            counts <= 8,
+            counts,
+            9 + np.floor(np.log(np.maximum(counts, 8) / 8) / np.log(self.GROWTH)),
         )
         self.groups = []
         for key in np.unique(band):
