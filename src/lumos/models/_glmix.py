@@ -9,8 +9,9 @@ coordinate is refitted with the other coordinates' scores as a fixed offset.
 The fixed effect is a :class:`~lumos.models.LogisticRegression`; all the
 entities of a random effect are solved together by one batched Newton
 iteration (:func:`~lumos.models.solvers.fit_entities`, shared with Spark).
-The inputs are checked in ``_glmix_inputs`` and the row cap's sampling keys
-come from ``_keys``.
+The descent runs in ``_glmix_descent`` (on all rows, and on the rows that
+``l2="auto"``'s search in ``_glmix_auto`` keeps); the inputs are checked in
+``_glmix_inputs`` and the row cap's sampling keys come from ``_keys``.
 """
 
 from __future__ import annotations
