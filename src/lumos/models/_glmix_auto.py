@@ -17,10 +17,12 @@ The search GLMix runs before its final fit, on the arrays the fit prepared:
 
 Re-solving one coordinate is one batched Newton solve
 (:func:`~lumos.models._entities.fit_entities`) started from its
-neighbour's answer and stopped at :data:`SEARCH_TOL` (the held-out losses
-differ far above it), so the search costs about one GLMix pass per random
-effect. The fixed effect keeps ``l2 = 1``: it is fitted on every row, where
-a summed-loss penalty of 1 barely acts.
+neighbour's answer and stopped after :data:`SEARCH_STEPS` steps or at
+:data:`SEARCH_TOL` (Newton converges quadratically, and the held-out losses
+of neighbouring penalties differ far above what is left), so the search
+costs about one GLMix pass per random effect. The fixed effect keeps
+``l2 = 1``: it is fitted on every row, where a summed-loss penalty of 1
+barely acts.
 """
 
 from __future__ import annotations
@@ -97,8 +99,9 @@ def choose_l2(model, Xf, y, w, ids, M, cols):
         model._intercept_penalties(chosen),
         passes=1,
         solver=model.solver,
-        max_iter=steps,
+        max_iter=model.max_iter,
         tol=tol,
+        entity_max_iter=steps,
     )
     # the held-out rows' scores; entities absent from the other rows add nothing
     held = {}

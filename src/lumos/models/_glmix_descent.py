@@ -24,10 +24,13 @@ def descend(Xf, y, w, fparams, blocks, l2, il2, *, passes, fprior=None, **solve)
     ``blocks`` the random effects' :class:`EntityBlock` by id column, each with
     its starting ``beta`` (updated in place) and ``prior``; ``l2`` and ``il2``
     the penalties of coefficients and intercepts per coordinate; ``solve`` the
-    ``solver`` of the fixed effect, ``max_iter`` and ``tol``. ``scores`` is
-    the total score of every row, ``losses`` the penalized loss after each pass.
+    ``solver`` of the fixed effect, ``max_iter``, ``tol`` and optionally
+    ``entity_max_iter``, the Newton steps of a random effect's solve (by default
+    ``max_iter``). ``scores`` is the total score of every row, ``losses`` the
+    penalized loss after each pass.
     """
     solver, max_iter, tol = solve["solver"], solve["max_iter"], solve["tol"]
+    steps = solve.get("entity_max_iter", max_iter)
     score = {FIXED: Xf @ fparams[:-1] + fparams[-1]}
     for col, b in blocks.items():
         score[col] = b.score_all(b.beta)
@@ -53,7 +56,7 @@ def descend(Xf, y, w, fparams, blocks, l2, il2, *, passes, fprior=None, **solve)
         for col, b in blocks.items():
             offset = total - score[col]
             pen = np.r_[il2[col], np.full(b.beta.shape[1] - 1, l2[col])]
-            b.beta = b.fit(y, w, offset, b.beta, b.prior, pen, max_iter=max_iter, tol=tol)
+            b.beta = b.fit(y, w, offset, b.beta, b.prior, pen, max_iter=steps, tol=tol)
             score[col] = b.score_all(b.beta)
             total = offset + score[col]
         losses.append(penalized_loss(total, y, w, fparams, fprior, blocks, l2, il2))
