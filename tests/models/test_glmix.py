@@ -84,16 +84,23 @@ def test_recovers_planted_member_effects(sim, fitted):
 
 
 def test_batched_newton_equals_one_logistic_regression_per_entity():
+    # skewed row counts (1 to ~150): entities padded in several groups, and the few
+    # entities still moving late are solved on their own
     rng = np.random.default_rng(1)
-    ent = np.sort(rng.integers(0, 5, 400))
-    X = np.column_stack([np.ones(400), rng.normal(size=(400, 2))])
-    y = (rng.random(400) < 0.4).astype(float)
-    offset = rng.normal(size=400)
+    n, E = 600, 12
+    weight = rng.pareto(1.0, E) + 0.05
+    ent = np.sort(rng.choice(E, n, p=weight / weight.sum()))
+    ent = np.unique(ent, return_inverse=True)[1]  # every entity present
+    E = ent.max() + 1
+    X = np.column_stack([np.ones(n), rng.normal(size=(n, 2))])
+    y = (rng.random(n) < 0.4).astype(float)
+    offset = rng.normal(size=n)
     pen = np.array([1e-4, 2.0, 2.0])
     beta = fit_entities(
-        X, y, None, offset, ent, 5, np.zeros((5, 3)), np.zeros((5, 3)), pen, tol=1e-10
+        X, y, None, offset, ent, E, np.zeros((E, 3)), np.zeros((E, 3)), pen, tol=1e-10
     )
-    for e in range(5):
+    assert len(np.unique(np.bincount(ent))) >= 4
+    for e in range(E):
         rows = ent == e
         one = LogisticRegression(l2=2.0, intercept_l2=1e-4, solver="newton", tol=1e-10)
         one.fit(X[rows, 1:], y[rows], offset=offset[rows])
@@ -299,3 +306,47 @@ def test_the_penalty_walk_finds_the_minimum_of_a_unimodal_loss(target):
 
     assert walk(solve, np.zeros(1))[1] == target
     assert len(tried) == len(set(tried)) <= 5
+
+
+def test_the_penalty_search_refines_between_grid_values():
+    from lumos.models._glmix_auto import GRID, search
+
+    tried = []
+
+    def solve(value, beta):
+        tried.append(value)
+        return (np.log(value) - np.log(5.5)) ** 2, value, beta
+
+    loss, value, _ = search(solve, np.zeros(1))
+    assert value not in GRID and 4.0 < value < 8.0  # between the grid's 3 and 10
+    assert loss < min((np.log(v) - np.log(5.5)) ** 2 for v in GRID)
+    assert len(tried) == len(set(tried)) <= 4
+
+
+def test_entity_rows_products_equal_per_entity_sums():
+    from lumos.models._entities import EntityBlock
+
+    rng = np.random.default_rng(3)
+    n, d = 3_000, 4
+    weight = rng.pareto(1.0, 300) + 0.01  # skewed counts: 1 row to hundreds
+    ids = rng.choice(300, n, p=weight / weight.sum())
+    M = rng.normal(size=(n + 5, d + 1))  # rows and columns the block does not use
+    at = np.arange(5, n + 5)
+    X_all = np.column_stack([np.ones(n), M[5:, [3, 0, 2]]])
+    keys = rng.integers(0, 2**32, n).astype(np.uint64)
+    block = EntityBlock.build(ids, M, [3, 0, 2], keys, min_rows=2, max_rows=15, at=at)
+    rows, E = block.solver_rows, len(block.ids)
+    X, ent = block.X, block.ent
+    s, beta = rng.random(len(X)), rng.normal(size=(E, d))
+    H = np.zeros((E, d, d))
+    np.add.at(H, ent, X[:, :, None] * X[:, None, :] * s[:, None, None])
+    np.testing.assert_allclose(rows.hessians(s), H, atol=1e-10)
+    sums = np.zeros((E, d))
+    np.add.at(sums, ent, X * s[:, None])
+    np.testing.assert_allclose(rows.sums(s), sums, atol=1e-10)
+    np.testing.assert_allclose(rows.scores(beta), np.einsum("ij,ij->i", X, beta[ent]))
+    # every row of an entity with a model is scored, capped or not; the others get 0
+    known = pd.Index(block.ids).get_indexer(ids)
+    expected = np.where(known >= 0, np.einsum("ij,ij->i", X_all, beta[known]), 0.0)
+    np.testing.assert_allclose(block.score_all(beta), expected)
+    assert len(block.capped) > 0 and (known < 0).any()

@@ -9,8 +9,9 @@ coordinate is refitted with the other coordinates' scores as a fixed offset.
 The fixed effect is a :class:`~lumos.models.LogisticRegression`; all the
 entities of a random effect are solved together by one batched Newton
 iteration (:func:`~lumos.models.solvers.fit_entities`, shared with Spark).
-The inputs are checked in ``_glmix_inputs`` and the row cap's sampling keys
-come from ``_keys``.
+The descent runs in ``_glmix_descent`` (on all rows, and on the rows that
+``l2="auto"``'s search in ``_glmix_auto`` keeps); the inputs are checked in
+``_glmix_inputs`` and the row cap's sampling keys come from ``_keys``.
 """
 
 from __future__ import annotations
@@ -22,20 +23,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.special import expit
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from lumos._checks import check_fitted, check_number
 from lumos.data import atomic_path
 from lumos.errors import DataValidationError, LumosUserError
-from lumos.models._entities import EntityBlock, feature_union, fit_entities
+from lumos.models._entities import EntityBlock, feature_union
 from lumos.models._glmix_auto import choose_l2
+from lumos.models._glmix_descent import descend
 from lumos.models._glmix_inputs import as_frame, column_names, entity_ids, feature_matrix
 from lumos.models._keys import sample_keys
 from lumos.models._logistic import (
     SOLVERS,
     binary_labels,
     check_weights,
-    minimize_logistic,
 )
 
 AUTO = "auto"
@@ -205,10 +206,6 @@ class GLMix(ClassifierMixin, BaseEstimator):
             self._per_coordinate("intercept_l2", None, list(l2))
         return {c: self._intercept_penalty(c, v) for c, v in l2.items()}
 
-    def _with_penalties(self, l2: dict[str, float]) -> GLMix:
-        """An unfitted copy of this model with ``l2`` set (the search's sub-fits)."""
-        return clone(self).set_params(l2=l2, warm_start=False)
-
     def _per_coordinate(self, name: str, default, coords: list[str]) -> dict:
         value = getattr(self, name)
         if isinstance(value, dict):
@@ -311,90 +308,61 @@ class GLMix(ClassifierMixin, BaseEstimator):
             std[std == 0] = 1.0
         else:
             mean, std = np.zeros(len(columns)), np.ones(len(columns))
-        M = (raw - mean) / std
+        M = (raw - mean) / std if self.standardize else raw
         pos = {c: i for i, c in enumerate(columns)}
         n = len(df)
         Xf = M[:, [pos[c] for c in fixed]]
 
         # one block per random effect: rows sorted by entity, with a column of ones
-        blocks = {}
+        ids = {col: entity_ids(df, col, fitting=True) for col in effects}
+        cols = {col: [pos[c] for c in feats] for col, feats in effects.items()}
         keys = sample_keys(np.arange(n, dtype=np.uint64), self.random_state)
-        for col, feats in effects.items():
-            ids = entity_ids(df, col, fitting=True)
-            X_all = np.column_stack([np.ones(n), M[:, [pos[c] for c in feats]]])
-            blocks[col] = EntityBlock.build(
-                ids, X_all, keys, self.min_rows, self.max_rows_per_entity
+        blocks = {
+            col: EntityBlock.build(
+                ids[col], M, cols[col], keys, self.min_rows, self.max_rows_per_entity
             )
+            for col in effects
+        }
 
         # the inputs are checked: choose the penalties (a refit on a prior keeps its
         # choices); the search's model, fitted on most rows, is a close starting point
         if l2 == AUTO and prior is not None:
             l2 = dict(prior.l2_)
         elif l2 == AUTO:
-            l2, searched = choose_l2(self, df, y01, w, effects)
-            start = start if start is not None or searched is None else searched
+            l2, searched = choose_l2(self, Xf, y01, w, ids, M, cols)
+            start = start if start is not None else searched
         il2 = self._intercept_penalties(l2)
 
         # starting point and prior, matched by id
-        fparams = np.zeros(len(fixed) + 1)
-        fprior = None
-        if start is not None and start._layout() == (fixed, effects):
-            fparams = np.r_[start.coef_[0], start.intercept_[0]]
-        if prior is not None:
-            fprior = np.r_[prior.coef_[0], prior.intercept_[0]]
+        if isinstance(start, GLMix):
+            start = start._coefficients() if start._layout() == (fixed, effects) else None
+        towards = None if prior is None else prior._coefficients()
+        fparams = np.zeros(len(fixed) + 1) if start is None else start[0].copy()
+        fprior = None if towards is None else towards[0]
         for col, b in blocks.items():
             b.beta = np.zeros((len(b.ids), len(effects[col]) + 1))
             b.prior = np.zeros_like(b.beta)
-            for src, target in ((start, b.beta), (prior, b.prior)):
-                if src is not None and src._layout() == (fixed, effects):
-                    known = pd.Index(src.entity_ids_[col]).get_indexer(b.ids)
+            for src, target in ((start, b.beta), (towards, b.prior)):
+                if src is not None:
+                    src_ids, src_beta = src[1][col]
+                    known = pd.Index(src_ids).get_indexer(b.ids)
                     hit = known >= 0
-                    target[hit, 0] = src.entity_intercept_[col][known[hit]]
-                    target[hit, 1:] = src.entity_coef_[col][known[hit]]
+                    target[hit] = src_beta[known[hit]]
 
-        # block coordinate descent
-        score = {FIXED: Xf @ fparams[:-1] + fparams[-1]}
-        for col, b in blocks.items():
-            score[col] = b.score_all(b.beta)
-        total = sum(score.values())
-        self.loss_ = []
-        for _ in range(self.passes):
-            offset = total - score[FIXED]
-            fparams, _ = minimize_logistic(
-                Xf,
-                y01,
-                offset=offset,
-                sample_weight=w,
-                l2=l2[FIXED],
-                intercept_l2=il2[FIXED],
-                prior=fprior,
-                x0=fparams,
-                solver=self.solver,
-                max_iter=self.max_iter * 4,
-                tol=self.tol,
-            )
-            score[FIXED] = Xf @ fparams[:-1] + fparams[-1]
-            total = offset + score[FIXED]
-            for col, b in blocks.items():
-                offset = total - score[col]
-                pen = np.r_[il2[col], np.full(b.beta.shape[1] - 1, l2[col])]
-                ww = None if w is None else w[b.rows]
-                b.beta = fit_entities(
-                    b.X_all[b.rows],
-                    y01[b.rows],
-                    ww,
-                    offset[b.rows],
-                    b.ent,
-                    len(b.ids),
-                    b.beta,
-                    b.prior,
-                    pen,
-                    max_iter=self.max_iter,
-                    tol=self.tol,
-                )
-                score[col] = b.score_all(b.beta)
-                total = offset + score[col]
-            self.loss_.append(self._loss(total, y01, w, fparams, fprior, blocks, l2, il2))
+        fparams, _, self.loss_ = descend(
+            Xf,
+            y01,
+            w,
+            fparams,
+            blocks,
+            l2,
+            il2,
+            passes=self.passes,
+            fprior=fprior,
+            solver=self.solver,
+            max_iter=self.max_iter,
+            tol=self.tol,
+        )
 
         # fitted state; prior entities absent from df keep their prior models
         self.classes_ = classes
@@ -430,23 +398,23 @@ class GLMix(ClassifierMixin, BaseEstimator):
         prior = copy.deepcopy(self) if hasattr(self, "coef_") else None
         return self.fit(df, y, sample_weight=sample_weight, prior=prior)
 
-    def _loss(self, z, y, w, fparams, fprior, blocks, l2, il2) -> float:
-        rows = np.logaddexp(0.0, z) - y * z
-        loss = float(np.sum(rows if w is None else w * rows))
-        d = fparams - (0.0 if fprior is None else fprior)
-        loss += 0.5 * (l2[FIXED] * float(d[:-1] @ d[:-1]) + il2[FIXED] * float(d[-1] ** 2))
-        for col, b in blocks.items():
-            d = b.beta - b.prior
-            loss += 0.5 * il2[col] * float(d[:, 0] @ d[:, 0])
-            loss += 0.5 * l2[col] * float(np.sum(d[:, 1:] ** 2))
-        return loss
-
     # ------------------------------------------------------------------ prediction
     def _check_fitted(self) -> None:
         check_fitted(self, "coef_")
 
     def _layout(self):
         return self.fixed_effect_, self.random_effects_
+
+    def _coefficients(self):
+        """``(fixed effect's coefficients then intercept, {id column: (ids, beta)})``."""
+        entities = {
+            col: (
+                self.entity_ids_[col],
+                np.column_stack([self.entity_intercept_[col], self.entity_coef_[col]]),
+            )
+            for col in self.random_effects_
+        }
+        return np.r_[self.coef_[0], self.intercept_[0]], entities
 
     def decision_function(self, df) -> np.ndarray:
         """The score (log-odds) of each row: the global model plus each entity's model.

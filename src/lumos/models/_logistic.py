@@ -30,6 +30,7 @@ except ImportError:  # pragma: no cover - older scikit-learn
 
 
 SOLVERS = ("lbfgs", "newton")
+HESSIAN_ROWS = 8192  # rows per block of the dense Hessian: small temporaries, no fresh pages
 
 
 def logistic_loss_grad(
@@ -105,15 +106,14 @@ def logistic_hessian(params, X, sample_weight, offset, l2, intercept_l2, fit_int
     s = mu * (1.0 - mu) * (1.0 if sample_weight is None else sample_weight)
     H = np.zeros((len(params), len(params)))
     if sp.issparse(X):
-        Xs = X.multiply(s[:, None]).tocsr()
-        H[:p, :p] = (X.T @ Xs).toarray()
-    else:  # one symmetric product (BLAS syrk) of sqrt(s) X with itself
-        root = X * np.sqrt(s)[:, None]
-        H[:p, :p] = root.T @ root
-        Xs = root * np.sqrt(s)[:, None]
+        H[:p, :p] = (X.T @ X.multiply(s[:, None]).tocsr()).toarray()
+    else:  # symmetric products (BLAS syrk) of sqrt(s) X with itself, a block of rows at a time
+        root = np.sqrt(s)
+        for lo in range(0, X.shape[0], HESSIAN_ROWS):
+            block = X[lo : lo + HESSIAN_ROWS] * root[lo : lo + HESSIAN_ROWS, None]
+            H[:p, :p] += block.T @ block
     if fit_intercept:
-        col = np.asarray(Xs.sum(axis=0)).ravel()
-        H[:p, p] = H[p, :p] = col
+        H[:p, p] = H[p, :p] = X.T @ s
         H[p, p] = s.sum()
     H[np.diag_indices(len(params))] += l2
     if fit_intercept:
