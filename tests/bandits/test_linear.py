@@ -203,3 +203,18 @@ def test_a_policy_saved_before_the_intercept_loads_without_one(tmp_path):
     loaded = load_policy(tmp_path / "old.npz")
     assert loaded.fit_intercept is False
     np.testing.assert_allclose(loaded.mean, old.mean)
+
+
+@pytest.mark.parametrize("make", [LinTS, EpsilonGreedy])
+def test_lints_default_prior_keeps_a_scores_spread_near_nu_whatever_the_context_size(make):
+    rng = np.random.default_rng(0)
+    assert EpsilonGreedy(4, 3).alpha == 1.0  # it does not draw: the plain ridge penalty
+    for d in (4, 64):
+        policy = make(d, 3, alpha="auto", random_state=0)
+        assert LinTS(d, 3).alpha == d + 1
+        assert policy.alpha == d + 1  # the context it reads: d features and the intercept's 1
+        _, var = policy.mean_and_variance(rng.normal(size=(2000, d)), np.eye(3))
+        assert 0.8 < var.mean() < 1.2  # ‖(1, m)‖² / (d + 1): LinTS's draws spread ν around 0
+    assert make(4, 3, alpha=2.5).alpha == 2.5
+    with pytest.raises(LumosUserError, match=r"'alpha' parameter of .* or 'auto'\. Got 'big'"):
+        make(4, 3, alpha="big")
