@@ -185,6 +185,8 @@ class LinearPolicy:
         # A⁻¹ as (d_m, d_a · d_m · d_a): a member's slice of it is one product
         dm, da = self._dm, self.d_arm
         self._cov = inverse.reshape(dm, da * dm * da)
+        # float32 for draws: reading A⁻¹ is most of a decision, and draws need no more
+        self._cov32 = self._cov.astype(np.float32)
 
     def _scores(self, contexts, arm_features, weights) -> np.ndarray:
         """``(n, k)`` scores; ``weights`` is ``(d,)`` or one row per member ``(n, d)``."""
@@ -193,10 +195,16 @@ class LinearPolicy:
             return contexts @ w @ arm_features.T
         return np.einsum("nm,nma->na", contexts, w) @ arm_features.T
 
-    def _member_cov(self, contexts: np.ndarray) -> np.ndarray:
-        """``(n, d_a, d_a)``: the covariance of ``Θᵀ m`` under ``A⁻¹``, for each member ``m``."""
+    def _member_cov(self, contexts: np.ndarray, *, single: bool = False) -> np.ndarray:
+        """``(n, d_a, d_a)``: the covariance of ``Θᵀ m`` under ``A⁻¹``, for each member ``m``.
+
+        ``single``: from the float32 copy of ``A⁻¹`` (for draws).
+        """
         n, dm, da = len(contexts), self._dm, self.d_arm
-        half = (contexts @ self._cov).reshape(n, da, dm, da)
+        if single:
+            half = (contexts.astype(np.float32) @ self._cov32).reshape(n, da, dm, da)
+        else:
+            half = (contexts @ self._cov).reshape(n, da, dm, da)
         return np.einsum("najb,nj->nab", half, contexts)
 
     def _draws(self, n: int, scale: float) -> np.ndarray:
@@ -436,8 +444,9 @@ class LinTS(LinearPolicy):
         """
         n, dm, da = len(contexts), self._dm, self.d_arm
         mean = contexts @ self.mean.reshape(dm, da)  # (n, d_a)
-        cov = self._member_cov(contexts)
-        jitter = 1e-10 * (np.trace(cov, axis1=1, axis2=2) / da + 1e-30)
+        cov = self._member_cov(contexts, single=True)
+        # a relative jitter above float32's rounding keeps the factorisation possible
+        jitter = 1e-6 * (np.trace(cov, axis1=1, axis2=2) / da + 1e-30)
         root = np.linalg.cholesky(cov + jitter[:, None, None] * np.eye(da))
         z = self.rng.standard_normal((n, da, draws))
         w = mean[:, None, :] + self.nu * (root @ z).transpose(0, 2, 1)  # (n, draws, d_a)
