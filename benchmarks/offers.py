@@ -19,7 +19,8 @@
    One documented rule sets exploration, not a per-task choice: every
    Thompson policy draws with ``nu = 0.25`` (LinTS and NeuralTS alike: the
    scale of the posterior of the reward), ε-greedy uses ``epsilon = 0.05``,
-   all ``alpha = 1``, on standardized features; NeuralTS has 100 hidden units
+   the other settings their defaults (an intercept; LinTS's ``alpha="auto"``,
+   ε-greedy's 1), on standardized features; NeuralTS has 100 hidden units
    and trains its network with 50 Adam steps of 128 pairs on every 5th update
    (its design matrix takes every update); policies update every 20 rounds
    (mini-batches, as from the event log).

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
+
 from lumos.errors import DataValidationError, LumosUserError
 
 
@@ -60,6 +62,24 @@ def check_number(
             f"The {name!r} parameter{of} must be {rule}. Got {value!r}.", code="bad_argument"
         )
     return value
+
+
+def check_flag(owner: str | None, name: str, value) -> bool:
+    """Return ``value`` when it is ``True`` or ``False`` (NumPy's too); else raise ``bad_argument``.
+
+    Examples
+    --------
+    >>> check_flag("LinTS", "fit", "yes")
+    Traceback (most recent call last):
+    lumos.errors.LumosUserError: The 'fit' parameter of LinTS must be True or False. Got 'yes'.
+    """
+    if not isinstance(value, bool | np.bool_):
+        of = f" of {owner}" if owner else ""
+        raise LumosUserError(
+            f"The {name!r} parameter{of} must be True or False. Got {value!r}.",
+            code="bad_argument",
+        )
+    return bool(value)
 
 
 def require_columns(frame, columns, *, source: str, hint: str = "", file: str | None = None):

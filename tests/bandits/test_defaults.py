@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from lumos.bandits import DEFAULT_NU, EpsilonGreedy, LinTS, NeuralTS, OfferSettings
+from lumos.bandits import (
+    DEFAULT_EPSILON,
+    DEFAULT_NU,
+    EpsilonGreedy,
+    LinTS,
+    NeuralTS,
+    OfferSettings,
+)
 from lumos.errors import LumosUserError
 
 
@@ -11,6 +18,10 @@ def test_every_thompson_policy_and_offer_settings_share_one_default_scale():
     assert LinTS(2, 3).nu == DEFAULT_NU
     assert NeuralTS(2, 3, hidden=4).nu == DEFAULT_NU
     assert OfferSettings().nu == DEFAULT_NU
+
+
+def test_epsilon_greedy_and_offer_settings_share_one_default_epsilon():
+    assert EpsilonGreedy(2, 3).epsilon == DEFAULT_EPSILON == OfferSettings().epsilon
 
 
 def logistic_regret(policy, seed: int, rounds: int = 1500, batch: int = 50) -> float:

@@ -45,7 +45,8 @@ def test_both_learn_the_reward_and_beat_playing_at_random():
     ):
         regret, truth = play(policy)
         assert regret < 0.25 * random_regret, type(policy).__name__
-        assert np.corrcoef(policy.mean, truth.ravel())[0, 1] > 0.99
+        slopes = policy.mean.reshape(1 + DM, DA)[1:]  # row 0: the intercept's weights
+        assert np.corrcoef(slopes.ravel(), truth.ravel())[0, 1] > 0.99
 
 
 def test_propensities_match_how_often_each_arm_is_played():
@@ -124,7 +125,7 @@ def test_the_posterior_of_every_pair_is_the_ridge_posterior():
     inverse = np.linalg.inv(policy.precision)
     for i in range(5):
         for k in range(4):
-            x = np.outer(contexts[i], arms[k]).ravel()
+            x = np.outer(np.r_[1.0, contexts[i]], arms[k]).ravel()  # the intercept's 1 first
             assert mean[i, k] == pytest.approx(x @ policy.mean)
             assert var[i, k] == pytest.approx(x @ inverse @ x)
 
@@ -137,3 +138,83 @@ def test_seed_is_the_older_name_of_random_state(make):
         old = make(DM, DA, seed=4)
     new = make(DM, DA, random_state=4)
     np.testing.assert_array_equal(old.select(ctx, arms).arms, new.select(ctx, arms).arms)
+
+
+def base_rate_rounds(seed=0, n=2000):
+    """Centred contexts, one-hot arms whose rewards differ by a base rate no context gives."""
+    rng = np.random.default_rng(seed)
+    contexts = rng.normal(size=(n, 3))
+    arms = rng.integers(0, 3, n)
+    rate = np.array([0.2, 0.5, 0.8])[arms] + 0.1 * contexts[:, 0]
+    return contexts, np.eye(3), arms, rate + rng.normal(0, 0.1, n)
+
+
+@pytest.mark.parametrize("make", [LinTS, EpsilonGreedy])
+def test_the_default_intercept_learns_each_arms_base_rate(make):
+    contexts, arms, played, rewards = base_rate_rounds()
+    with_intercept = make(3, 3, random_state=0).update(contexts, arms, played, rewards)
+    without = make(3, 3, fit_intercept=False, random_state=0).update(
+        contexts, arms, played, rewards
+    )
+    average = np.zeros((1, 3))
+    mean, _ = with_intercept.mean_and_variance(average, arms)
+    np.testing.assert_allclose(mean[0], [0.2, 0.5, 0.8], atol=0.02)
+    mean, _ = without.mean_and_variance(average, arms)
+    np.testing.assert_allclose(mean[0], 0.0)  # no intercept: the average member scores 0
+
+
+@pytest.mark.parametrize("make", [LinTS, EpsilonGreedy])
+def test_the_intercept_is_a_column_of_ones_in_front_of_the_context(make):
+    contexts, arms, played, rewards = base_rate_rounds(1, 300)
+    ones = np.hstack([np.ones((len(contexts), 1)), contexts])
+    a = make(3, 3, random_state=7).update(contexts, arms, played, rewards)
+    b = make(4, 3, fit_intercept=False, random_state=7).update(ones, arms, played, rewards)
+    np.testing.assert_allclose(a.mean, b.mean)
+    np.testing.assert_array_equal(
+        a.select(contexts[:50], arms).arms, b.select(ones[:50], arms).arms
+    )
+    np.testing.assert_allclose(
+        a.action_probabilities(contexts[:5], arms), b.action_probabilities(ones[:5], arms)
+    )
+
+
+def test_fit_intercept_must_be_a_flag():
+    with pytest.raises(
+        LumosUserError, match="'fit_intercept' parameter of LinTS must be True or"
+    ) as e:
+        LinTS(2, 2, fit_intercept="yes")
+    assert e.value.code == "bad_argument"
+
+
+def test_a_policy_saved_before_the_intercept_loads_without_one(tmp_path):
+    import json
+
+    from lumos.bandits import load_policy
+    from lumos.bandits._persist import FORMAT, VERSION, npz_bytes, policy_bytes, read_npz
+
+    contexts, arms, played, rewards = base_rate_rounds(2, 100)
+    old = LinTS(3, 3, fit_intercept=False, random_state=0).update(contexts, arms, played, rewards)
+    (tmp_path / "new.npz").write_bytes(policy_bytes(old))
+    arrays, meta = read_npz(
+        tmp_path / "new.npz", what="policy", fmt=FORMAT, version=VERSION, how=""
+    )
+    del meta["params"]["fit_intercept"]  # as files were written before it was a setting
+    (tmp_path / "old.npz").write_bytes(npz_bytes(arrays, json.loads(json.dumps(meta))))
+    loaded = load_policy(tmp_path / "old.npz")
+    assert loaded.fit_intercept is False
+    np.testing.assert_allclose(loaded.mean, old.mean)
+
+
+@pytest.mark.parametrize("make", [LinTS, EpsilonGreedy])
+def test_lints_default_prior_keeps_a_scores_spread_near_nu_whatever_the_context_size(make):
+    rng = np.random.default_rng(0)
+    assert EpsilonGreedy(4, 3).alpha == 1.0  # it does not draw: the plain ridge penalty
+    for d in (4, 64):
+        policy = make(d, 3, alpha="auto", random_state=0)
+        assert LinTS(d, 3).alpha == d + 1
+        assert policy.alpha == d + 1  # the context it reads: d features and the intercept's 1
+        _, var = policy.mean_and_variance(rng.normal(size=(2000, d)), np.eye(3))
+        assert 0.8 < var.mean() < 1.2  # ‖(1, m)‖² / (d + 1): LinTS's draws spread ν around 0
+    assert make(4, 3, alpha=2.5).alpha == 2.5
+    with pytest.raises(LumosUserError, match=r"'alpha' parameter of .* or 'auto'\. Got 'big'"):
+        make(4, 3, alpha="big")

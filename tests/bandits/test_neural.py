@@ -26,7 +26,8 @@ def test_closed_form_mean_and_variance_equal_torch_func():
     rng, policy, arms = trained()
     ctx = rng.normal(size=(7, DM))
     mean, var = policy.mean_and_variance(ctx, arms)
-    oracle_mean, oracle_var = policy._general(ctx, arms)  # vmap(grad) on the same network
+    with_one = np.hstack([np.ones((7, 1)), ctx])  # the context as the network reads it
+    oracle_mean, oracle_var = policy._general(with_one, arms)  # vmap(grad) on the same network
     np.testing.assert_allclose(mean, oracle_mean, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(var, oracle_var, rtol=1e-5, atol=1e-9)
     assert (var > 0).all() and var.std() > 0
@@ -53,7 +54,8 @@ def test_closed_form_design_update_equals_the_general_path():
 
 
 def test_a_custom_network_takes_the_general_path_and_decides():
-    net = torch.nn.Sequential(torch.nn.Linear(DM * DA, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    inputs = (DM + 1) * DA  # the context gets the intercept's 1 in front
+    net = torch.nn.Sequential(torch.nn.Linear(inputs, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
     policy = NeuralTS(DM, DA, network=net, random_state=0)
     rng = np.random.default_rng(0)
     arms = rng.normal(size=(K, DA))
@@ -119,7 +121,8 @@ def test_fit_retrains_from_scratch_and_the_buffer_keeps_the_newest_pairs():
     played, rewards = rng.integers(0, K, 60), rng.normal(size=60)
     policy.fit(ctx, arms, played, rewards, epochs=2)
     assert policy.n_updates == 60 and policy._count == 60
-    expected = (ctx[:, :, None] * arms[played][:, None, :]).reshape(60, -1)
+    with_one = np.hstack([np.ones((60, 1)), ctx])
+    expected = (with_one[:, :, None] * arms[played][:, None, :]).reshape(60, -1)
     np.testing.assert_allclose(policy._x[:60], expected, rtol=1e-6)
 
 

@@ -22,7 +22,14 @@
   Redis) and :meth:`OfferModel.share` binds the model to it.
 """
 
-from lumos.bandits._linear import DEFAULT_NU, Decision, EpsilonGreedy, LinearPolicy, LinTS
+from lumos.bandits._linear import (
+    DEFAULT_EPSILON,
+    DEFAULT_NU,
+    Decision,
+    EpsilonGreedy,
+    LinearPolicy,
+    LinTS,
+)
 from lumos.bandits._manage import judge_models, open_offer_model
 from lumos.bandits._neural import NeuralTS
 from lumos.bandits._offer_judging import CANDIDATES
@@ -37,6 +44,7 @@ from lumos.bandits._two_tower import TwoTower
 
 __all__ = [
     "CANDIDATES",
+    "DEFAULT_EPSILON",
     "DEFAULT_NU",
     "ESTIMATORS",
     "NO_OFFER",

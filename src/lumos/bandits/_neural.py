@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lumos._checks import check_number, renamed, renamed_attribute
+from lumos._checks import check_flag, check_number, renamed, renamed_attribute
 from lumos.bandits._linear import (
     DEFAULT_NU,
     Decision,
@@ -43,6 +43,7 @@ from lumos.bandits._linear import (
     _rewards,
     _ts_decision,
     _win_shares,
+    _with_intercept,
 )
 from lumos.errors import LumosUserError
 
@@ -66,18 +67,24 @@ class NeuralTS:
     ----------
     d_member, d_arm : int
         Sizes of a member's context and of an arm's features; the network reads
-        their outer product, ``d_member · d_arm`` inputs.
+        their outer product (see ``fit_intercept``).
     hidden : int, default=100
         Width of the shipped one-hidden-layer ReLU network.
     network : torch.nn.Module, optional
-        Any other network from ``(batch, d_member · d_arm)`` to ``(batch,)`` or
-        ``(batch, 1)``; its gradients come from ``torch.func`` (slower).
+        Any other network from ``(batch, d)`` to ``(batch,)`` or
+        ``(batch, 1)``, ``d`` the number of inputs (``(d_member + 1) · d_arm``
+        with the intercept); its gradients come from ``torch.func`` (slower).
     nu : float, default=0.25
         Exploration scale: an arm's reward is drawn from ``N(f, ν² σ²)``; the
         default is LinTS's and ``OfferSettings``'s, :data:`DEFAULT_NU`.
     alpha : float, default=1.0
         λ: the prior precision of the diagonal ``U`` and the weight of the
         pull towards the initial weights in training.
+    fit_intercept : bool, default=True
+        Put a constant 1 in front of every context, as LinTS does, so the
+        network sees each arm feature on its own too (each arm's base rate,
+        with one-hot arms); the network then reads ``(d_member + 1) · d_arm``
+        inputs. Pass ``False`` when the contexts already hold a constant column.
     lr : float, default=0.01
         Adam's learning rate.
     steps : int, default=50
@@ -89,7 +96,9 @@ class NeuralTS:
     batch_size : int, default=128
         Pairs per gradient step.
     max_pairs : int, default=100_000
-        The most recent played pairs kept for training.
+        The most recent played pairs kept for training. The shipped network
+        trains on one thread: it is too small to gain from more, and on a busy
+        machine their hand-offs made each step many times slower.
     n_propensity : int, default=100
         Further draws per member that estimate the played arm's propensity.
     random_state : int, optional
@@ -114,6 +123,7 @@ class NeuralTS:
         network=None,
         nu: float = DEFAULT_NU,
         alpha: float = 1.0,
+        fit_intercept: bool = True,
         lr: float = 0.01,
         steps: int = 50,
         train_every: int = 1,
@@ -138,9 +148,12 @@ class NeuralTS:
         check_number("NeuralTS", "nu", nu)
         check_number("NeuralTS", "lr", lr)
         check_number("NeuralTS", "alpha", alpha, strict=True)
+        check_flag("NeuralTS", "fit_intercept", fit_intercept)
         torch = _torch()
         self.d_member, self.d_arm = int(d_member), int(d_arm)
-        self.d = self.d_member * self.d_arm
+        self.fit_intercept = bool(fit_intercept)
+        self._dm = self.d_member + self.fit_intercept  # the context the network reads
+        self.d = self._dm * self.d_arm
         self.hidden, self.nu, self.alpha, self.lr = int(hidden), float(nu), float(alpha), float(lr)
         self.steps, self.batch_size, self.max_pairs = int(steps), int(batch_size), int(max_pairs)
         self.train_every, self._updates = int(train_every), 0
@@ -201,18 +214,28 @@ class NeuralTS:
             return
         p = {k: v.detach().numpy().astype(float) for k, v in self.network.named_parameters()}
         inv = {k: 1.0 / v for k, v in self.U.items()}
-        dm, da, h = self.d_member, self.d_arm, self.hidden
+        dm, da, h = self._dm, self.d_arm, self.hidden
         self._w1 = p["0.weight"].reshape(h, dm, da)
         self._b1, self._w2, self._b2 = p["0.bias"], p["2.weight"][0], float(p["2.bias"][0])
         self._inv_w1 = inv["0.weight"].reshape(h, dm, da)
         self._inv_b1, self._inv_w2 = inv["0.bias"], inv["2.weight"][0]
         self._inv_b2 = float(inv["2.bias"][0])
 
+    def _inputs(self, contexts, arm_features, mask=None):
+        """Checked inputs, the contexts as the network reads them (with the intercept's 1)."""
+        contexts, arm_features, mask = _check(
+            contexts, arm_features, self.d_member, self.d_arm, mask
+        )
+        return _with_intercept(contexts, self.fit_intercept), arm_features, mask
+
     # -- mean and variance ----------------------------------------------------------------------
 
     def mean_and_variance(self, contexts, arm_features) -> tuple[np.ndarray, np.ndarray]:
         """``(n, k)`` posterior means ``f`` and variances ``gᵀ U⁻¹ g`` of every pair."""
-        contexts, arm_features, _ = _check(contexts, arm_features, self.d_member, self.d_arm)
+        return self._mean_and_variance(*self._inputs(contexts, arm_features)[:2])
+
+    def _mean_and_variance(self, contexts, arm_features) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`mean_and_variance` of checked contexts that hold the intercept's 1."""
         if not self.shipped:
             return self._general(contexts, arm_features)
         # pre-activations (n, H, k) from m and a without building x = m ⊗ a
@@ -259,15 +282,13 @@ class NeuralTS:
     # -- decisions ------------------------------------------------------------------------------
 
     def _sampled(self, contexts, arm_features, draws: int) -> tuple[np.ndarray, np.ndarray]:
-        mean, var = self.mean_and_variance(contexts, arm_features)
+        mean, var = self._mean_and_variance(contexts, arm_features)
         z = self.rng.standard_normal((len(mean), draws, mean.shape[1]))
         return mean, mean[:, None, :] + self.nu * np.sqrt(var)[:, None, :] * z
 
     def select(self, contexts, arm_features, *, mask=None) -> Decision:
         """Each member's arm: the best of one reward draw per arm, with its propensity."""
-        contexts, arm_features, mask = _check(
-            contexts, arm_features, self.d_member, self.d_arm, mask
-        )
+        contexts, arm_features, mask = self._inputs(contexts, arm_features, mask)
         _, scores = self._sampled(contexts, arm_features, 1 + self.n_propensity)
         return _ts_decision(scores, mask)
 
@@ -276,10 +297,8 @@ class NeuralTS:
 
         Every member's estimate uses the same ``draws`` standard normals.
         """
-        contexts, arm_features, mask = _check(
-            contexts, arm_features, self.d_member, self.d_arm, mask
-        )
-        mean, var = self.mean_and_variance(contexts, arm_features)
+        contexts, arm_features, mask = self._inputs(contexts, arm_features, mask)
+        mean, var = self._mean_and_variance(contexts, arm_features)
         z = self.rng.standard_normal((draws, mean.shape[1]))  # shared by every member
 
         def scores(rows):
@@ -291,7 +310,7 @@ class NeuralTS:
 
     def update(self, contexts, arm_features, arms, rewards) -> NeuralTS:
         """Learn from rewards: fold the played pairs' gradients into ``U``, then train."""
-        contexts, arm_features, _ = _check(contexts, arm_features, self.d_member, self.d_arm)
+        contexts, arm_features, _ = self._inputs(contexts, arm_features)
         arms, rewards = _rewards(contexts, arm_features, arms, rewards)
         x = _crossed(contexts, arm_features, arms)
         if self.shipped:
@@ -322,13 +341,19 @@ class NeuralTS:
             return
         x, r = torch.from_numpy(self._x[:n]), torch.from_numpy(self._r[:n])
         params = dict(self.network.named_parameters())
-        for _ in range(steps):
-            rows = torch.randint(n, (min(self.batch_size, n),), generator=self._generator)
-            self._optimizer.zero_grad()
-            loss = torch.mean((self.network(x[rows]).reshape(-1) - r[rows]) ** 2)
-            pull = sum(((params[k] - v) ** 2).sum() for k, v in self._initial.items())
-            (loss + self.alpha / n * pull).backward()
-            self._optimizer.step()
+        threads = torch.get_num_threads()
+        if self.shipped:  # too small to gain from threads (see max_pairs); the caller's back after
+            torch.set_num_threads(1)
+        try:
+            for _ in range(steps):
+                rows = torch.randint(n, (min(self.batch_size, n),), generator=self._generator)
+                self._optimizer.zero_grad()
+                loss = torch.mean((self.network(x[rows]).reshape(-1) - r[rows]) ** 2)
+                pull = sum(((params[k] - v) ** 2).sum() for k, v in self._initial.items())
+                (loss + self.alpha / n * pull).backward()
+                self._optimizer.step()
+        finally:
+            torch.set_num_threads(threads)
 
     def fit(self, contexts, arm_features, arms, rewards, *, epochs: int = 20) -> NeuralTS:
         """Retrain from scratch on all of these pairs: the scheduled full retrain."""

@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 
 from lumos._checks import check_number, renamed, renamed_attribute
-from lumos.bandits._linear import DEFAULT_NU, EpsilonGreedy, LinTS
+from lumos.bandits._linear import DEFAULT_EPSILON, DEFAULT_NU, EpsilonGreedy, LinTS
 from lumos.bandits._neural import NeuralTS
 from lumos.bandits._offer_judging import OfferJudging
 from lumos.bandits._offer_rounds import FrequencyCap, closed_rounds
@@ -80,7 +80,7 @@ class OfferSettings:
     model_id: str = "offers"
     policy: str = "lints"
     nu: float = DEFAULT_NU
-    epsilon: float = 0.05
+    epsilon: float = DEFAULT_EPSILON
     alpha: float = 1.0
     hidden: int = 100
     cap_per_week: int = 3
@@ -211,15 +211,13 @@ class OfferModel(OfferJudging):
         s = self.settings
         d_m = 1 + self._member_x.shape[1] + s.two_tower
         d_a = self._arm_base.shape[1] + s.two_tower
+        # contexts() puts the bias in front of every context: the policy adds none of its own
+        shared = {"fit_intercept": False, "random_state": s.random_state}
         if s.policy == "lints":
-            return LinTS(d_m, d_a, nu=s.nu, alpha=s.alpha, random_state=s.random_state)
+            return LinTS(d_m, d_a, nu=s.nu, alpha=s.alpha, **shared)
         if s.policy == "egreedy":
-            return EpsilonGreedy(
-                d_m, d_a, epsilon=s.epsilon, alpha=s.alpha, random_state=s.random_state
-            )
-        return NeuralTS(
-            d_m, d_a, nu=s.nu, alpha=s.alpha, hidden=s.hidden, random_state=s.random_state
-        )
+            return EpsilonGreedy(d_m, d_a, epsilon=s.epsilon, alpha=s.alpha, **shared)
+        return NeuralTS(d_m, d_a, nu=s.nu, alpha=s.alpha, hidden=s.hidden, **shared)
 
     def mask(self, channels) -> np.ndarray:
         """``(n, k)``: the arms each request may get — its channel's and "no offer"."""

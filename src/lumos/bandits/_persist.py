@@ -111,7 +111,12 @@ def policy_bytes(policy) -> bytes:
     """``policy`` as the bytes of the file :func:`save_policy` writes."""
     meta = {"format": FORMAT, "version": VERSION, "rng": policy.rng.bit_generator.state}
     if isinstance(policy, LinearPolicy):
-        meta["params"] = {"d_member": policy.d_member, "d_arm": policy.d_arm, "alpha": policy.alpha}
+        meta["params"] = {
+            "d_member": policy.d_member,
+            "d_arm": policy.d_arm,
+            "alpha": policy.alpha,
+            "fit_intercept": policy.fit_intercept,
+        }
         if isinstance(policy, LinTS):
             meta["kind"] = "LinTS"
             meta["params"].update(nu=policy.nu, n_propensity=policy.n_propensity)
@@ -136,6 +141,7 @@ def policy_bytes(policy) -> bytes:
                 "hidden",
                 "nu",
                 "alpha",
+                "fit_intercept",
                 "lr",
                 "steps",
                 "batch_size",
@@ -181,7 +187,8 @@ def policy_from_bytes(data: bytes, *, source: str = "a policy snapshot"):
 
 def _policy(arrays: dict, meta: dict):
     kind = {"LinTS": LinTS, "EpsilonGreedy": EpsilonGreedy, "NeuralTS": NeuralTS}[meta["kind"]]
-    policy = kind(**meta["params"])
+    # a file saved before the intercept was a setting holds a policy without one
+    policy = kind(**{"fit_intercept": False, **meta["params"]})
     if isinstance(policy, LinearPolicy):
         policy.precision, policy.b = arrays["precision"], arrays["b"]
         policy.n_updates = meta["n_updates"]
