@@ -144,6 +144,11 @@ class WindowFeatures:
                     ]
         return out
 
+    @staticmethod
+    def output_dtype(dtype) -> np.dtype:
+        """``dtype`` checked as the features' type: float32 or float64, else a clear error."""
+        return _dtype(dtype)
+
     def sql(self, *, lead_months: int = 0, metrics=None, usage="usage", cutoffs="cutoffs") -> str:
         """One SQL query computing the features from the tables ``usage`` and ``cutoffs``.
 

@@ -7,7 +7,6 @@ import itertools
 from lumos._checks import require_columns
 from lumos.errors import LumosUserError
 from lumos.features import WindowFeatures
-from lumos.features._windows import _dtype
 
 _VIEWS = itertools.count()
 
@@ -25,7 +24,7 @@ def window_features(usage, cutoffs, spec: WindowFeatures, *, lead_months: int = 
     """
     if not isinstance(spec, WindowFeatures):
         raise LumosUserError(f"spec must be a WindowFeatures; got {spec!r}.", code="bad_argument")
-    kind = "float" if _dtype(dtype) == "float32" else "double"
+    kind = "float" if spec.output_dtype(dtype) == "float32" else "double"
     for name, frame, need in (
         ("usage", usage, ["account_id", "product", "month", "metric", "value"]),
         ("cutoffs", cutoffs, [*spec.keys, "cutoff"]),
