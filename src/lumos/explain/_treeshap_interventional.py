@@ -39,7 +39,7 @@ from lumos.explain._tree_walk import BLOCK, _goes_left, _inputs, predict_margin
 from lumos.explain._treeshap import _paths, _popcount
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _right_of(
     x,
     root,
