@@ -99,6 +99,12 @@ def attribute(
     background : DataFrame or ndarray, optional
         Reference rows for ``linear_shap`` (means) and ``lime`` (the training
         data its quartiles and perturbations come from); defaults to ``X``.
+        With ``tree_shap``, given background rows make it interventional
+        TreeSHAP: each row is explained against every background row
+        (``shap.TreeExplainer(model, data=background,
+        feature_perturbation="interventional")``, whole background), and the
+        base value is the background's mean score; without, TreeSHAP is
+        path-dependent (the trees' own cover).
     random_state : int, default=0
         Seed of the random methods (``lime``, ``klime``); ``seed`` is its older name.
     **options
@@ -165,7 +171,10 @@ def attribute(
         bg = A if background is None else select_features(background, model.feature_names)
         values, base = _linear_shap(model, A, bg, tgt)
         return Attributions(values, base, model.feature_names, "linear_shap", "margin", index, tgt)
-    values, base, routine, output = _tree_shap(model, A, tgt, engine)
+    bg = None
+    if background is not None:
+        bg = select_features(background, model.feature_names, where="background")
+    values, base, routine, output = _tree_shap(model, A, tgt, engine, bg)
     return Attributions(
         values, base, model.feature_names, f"tree_shap[{routine}]", output, index, tgt
     )
@@ -202,7 +211,7 @@ def resolve_method(model: ImportedModel, method: str) -> str:
             return "klime"
         if model.kind == "linear":
             return "linear_shap"
-        if model.kind == "sklearn_tree" and not _has_shap():
+        if model.kind == "sklearn_tree" and not (_reads(model) or _has_shap()):
             return "lime"
         return "tree_shap"
     if method == "shap":
@@ -220,6 +229,13 @@ def resolve_method(model: ImportedModel, method: str) -> str:
             code="bad_method",
         )
     return method
+
+
+def _reads(model: ImportedModel) -> bool:
+    """Whether Lumos's own TreeSHAP reads this scikit-learn model."""
+    from lumos.explain._forest import reads_sklearn
+
+    return reads_sklearn(model.estimator)
 
 
 def _has_shap() -> bool:
@@ -304,13 +320,15 @@ def _linear_shap(model, A, background, target):
 ENGINES = ("auto", "lumos", "library")
 
 
-def _tree_shap(model: ImportedModel, A: np.ndarray, target, engine: str = "auto"):
-    """Exact TreeSHAP; returns values, base, routine, output.
+def _tree_shap(model: ImportedModel, A: np.ndarray, target, engine: str = "auto", bg=None):
+    """Exact TreeSHAP, interventional against ``bg`` when given; returns values, base,
+    routine, output.
 
-    ``engine="auto"`` runs Lumos's compiled TreeSHAP (:mod:`lumos.explain._treeshap`)
-    on every model it reads, and the library's own routine (XGBoost's
-    ``pred_contribs``, LightGBM's ``pred_contrib``, ``shap`` for scikit-learn)
-    on the rest; ``"lumos"`` and ``"library"`` insist on one.
+    ``engine="auto"`` runs Lumos's compiled TreeSHAP (:mod:`lumos.explain._treeshap`,
+    :mod:`lumos.explain._treeshap_interventional`) on every model it reads, and the
+    library's own routine (XGBoost's ``pred_contribs``, LightGBM's ``pred_contrib``,
+    ``shap`` for scikit-learn and for every interventional one) on the rest;
+    ``"lumos"`` and ``"library"`` insist on one.
     """
     if engine not in ENGINES:
         raise LumosUserError(
@@ -324,14 +342,29 @@ def _tree_shap(model: ImportedModel, A: np.ndarray, target, engine: str = "auto"
             code="bad_method",
         )
     forest, why = (None, "") if engine == "library" else _forest_of(model, M)
-    if forest is not None:
-        from lumos.explain._treeshap import tree_shap
+    B = None if bg is None else model.transform(bg)
+    if B is not None and len(B) == 0:
+        raise LumosUserError(
+            "background has no rows; give the rows to explain against (e.g. a sample of the "
+            "training data), or none for path-dependent TreeSHAP.",
+            code="empty",
+        )
+    from lumos.explain._treeshap import available_memory, tree_shap
+    from lumos.explain._treeshap_interventional import (
+        interventional_bytes,
+        interventional_tree_shap,
+    )
 
-        contrib, algorithm = tree_shap(forest, M)
-        routine = "lumos" if algorithm == "tables" else "lumos-recursive"
-        output = "margin"
-        if model.kind == "sklearn_tree" and model.link == "identity" and model.task != "regression":
-            output = "probability"
+    if forest is not None and B is not None:
+        if interventional_bytes(forest) > available_memory() // 4:
+            forest, why = None, "its interventional tables need more than a quarter of free memory"
+    if forest is not None:
+        if B is None:
+            contrib, algorithm = tree_shap(forest, M)
+            routine = "lumos" if algorithm == "tables" else "lumos-recursive"
+        else:
+            contrib, routine = interventional_tree_shap(forest, M, B), "lumos-interventional"
+        output = _forest_output(model)
         if contrib.shape[1] == 1:
             contrib = contrib[:, 0]
         elif model.task == "binary":  # a classifier's two probabilities: explain the positive one
@@ -341,6 +374,8 @@ def _tree_shap(model: ImportedModel, A: np.ndarray, target, engine: str = "auto"
             f"engine='lumos' cannot read this model: {why}; use engine='auto'.",
             code="unsupported_model",
         )
+    elif B is not None:
+        contrib, routine, output = _shap_tree(model, M, B)
     elif model.kind == "xgboost":
         import xgboost as xgb
 
@@ -353,7 +388,7 @@ def _tree_shap(model: ImportedModel, A: np.ndarray, target, engine: str = "auto"
             contrib = contrib.reshape(len(M), model.n_classes, -1)
         routine, output = "lightgbm", "margin"
     else:
-        contrib, routine, output = _sklearn_tree_shap(model, M)
+        contrib, routine, output = _shap_tree(model, M)
     contrib = np.asarray(contrib, dtype=np.float64)
     if contrib.ndim == 3:
         contrib = contrib[np.arange(len(M)), target]
@@ -402,24 +437,41 @@ def _library_margin(model: ImportedModel, M: np.ndarray, n_groups: int) -> np.nd
     return out.reshape(len(M), n_groups)
 
 
-def _sklearn_tree_shap(model: ImportedModel, M: np.ndarray):
+def _forest_output(model: ImportedModel) -> str:
+    """What a forest's margin is for ``model``: a forest classifier's average is a probability."""
+    if model.kind == "sklearn_tree" and model.link == "identity" and model.task != "regression":
+        return "probability"
+    return "margin"
+
+
+def _shap_tree(model: ImportedModel, M: np.ndarray, B: np.ndarray | None = None):
+    """``shap.TreeExplainer``'s values (interventional against every row of ``B`` when given;
+    shap by default keeps only 100 background rows)."""
     try:
         import shap
     except ImportError as exc:
         raise LumosUserError(
-            "TreeSHAP of a scikit-learn tree model needs the shap package: "
+            "TreeSHAP of a model Lumos's engine cannot read needs the shap package: "
             "pip install 'lumos[shap]'; or use method='lime'.",
             code="missing_dependency",
         ) from exc
-    explainer = shap.TreeExplainer(model.estimator)
+    if B is None:
+        explainer = shap.TreeExplainer(model.estimator)
+    else:
+        masker = shap.maskers.Independent(B, max_samples=len(B))
+        explainer = shap.TreeExplainer(
+            model.estimator, data=masker, feature_perturbation="interventional"
+        )
     values = np.asarray(explainer.shap_values(M, check_additivity=False))
     expected = np.atleast_1d(np.asarray(explainer.expected_value, dtype=np.float64))
-    output = "probability" if model.link == "identity" and model.task != "regression" else "margin"
+    output = _forest_output(model) if model.kind == "sklearn_tree" else "margin"
     if values.ndim == 3:  # (n, p, classes) in recent shap
         if model.task == "binary":
             values, expected = values[:, :, 1], expected[1:2]
         else:
             values = np.transpose(values, (0, 2, 1))
+            if B is not None:  # shap's interventional expected values do not sum: the mean
+                expected = np.asarray(model._margin(B), dtype=np.float64).mean(axis=0)
             base = np.broadcast_to(expected[None, :, None], (len(M), len(expected), 1))
             return np.concatenate([values, base], axis=2), "shap", output
     base = np.full((len(M), 1), expected[-1])

@@ -292,6 +292,26 @@ def from_lightgbm(booster) -> Forest:
     return builder.build(per_iteration, int(model["max_feature_idx"]) + 1)
 
 
+def _sklearn_kinds() -> tuple[tuple, tuple, tuple]:
+    """The scikit-learn classes :func:`from_sklearn` reads: single trees, forests, boosting."""
+    from sklearn import ensemble
+    from sklearn.tree import BaseDecisionTree
+
+    forests = tuple(
+        getattr(ensemble, f"{kind}{task}")
+        for kind in ("RandomForest", "ExtraTrees")
+        for task in ("Classifier", "Regressor")
+    )
+    boosters = (ensemble.GradientBoostingClassifier, ensemble.GradientBoostingRegressor)
+    return (BaseDecisionTree,), forests, boosters
+
+
+def reads_sklearn(estimator) -> bool:
+    """Whether :func:`from_sklearn` reads ``estimator``."""
+    single, forests, boosters = _sklearn_kinds()
+    return isinstance(estimator, single + forests + boosters)
+
+
 def from_sklearn(estimator) -> Forest:
     """A :class:`Forest` from a scikit-learn tree, random forest, extra trees or gradient boosting.
 
@@ -299,25 +319,13 @@ def from_sklearn(estimator) -> Forest:
     divided by the number of trees); a classifier's outputs are its class
     probabilities, a gradient boosting model's its margin.
     """
-    from sklearn.ensemble import (
-        ExtraTreesClassifier,
-        ExtraTreesRegressor,
-        GradientBoostingClassifier,
-        GradientBoostingRegressor,
-        RandomForestClassifier,
-        RandomForestRegressor,
-    )
-    from sklearn.tree import BaseDecisionTree
-
+    single, forests, boosters = _sklearn_kinds()
     builder = _Builder()
-    if isinstance(estimator, BaseDecisionTree):
+    if isinstance(estimator, single):
         trees, scale = [(estimator, None)], 1.0
-    elif isinstance(
-        estimator,
-        RandomForestClassifier | RandomForestRegressor | ExtraTreesClassifier | ExtraTreesRegressor,
-    ):
+    elif isinstance(estimator, forests):
         trees, scale = [(t, None) for t in estimator.estimators_], 1.0 / len(estimator.estimators_)
-    elif isinstance(estimator, GradientBoostingClassifier | GradientBoostingRegressor):
+    elif isinstance(estimator, boosters):
         trees = [(t, k) for stage in estimator.estimators_ for k, t in enumerate(stage)]
         scale = estimator.learning_rate
     else:
@@ -326,7 +334,7 @@ def from_sklearn(estimator) -> Forest:
             f"{type(estimator).__name__}",
             code="unsupported_model",
         )
-    boosting = isinstance(estimator, GradientBoostingClassifier | GradientBoostingRegressor)
+    boosting = isinstance(estimator, boosters)
     classifier = hasattr(estimator, "classes_") and not boosting
     if classifier:
         n_groups = len(estimator.classes_)
