@@ -125,6 +125,6 @@ def test_bad_background_is_named():
     with pytest.raises(LumosUserError, match="background has no rows") as empty:
         attribute(model, X.iloc[:5], method="tree_shap", background=X.iloc[:0])
     assert empty.value.code == "empty"
-    with pytest.raises(LumosError, match="background is missing column.*'f3'") as missing:
+    with pytest.raises(LumosError, match=r"background is missing column.*'f3'") as missing:
         attribute(model, X.iloc[:5], method="tree_shap", background=X.drop(columns="f3"))
     assert missing.value.code == "missing_column"
