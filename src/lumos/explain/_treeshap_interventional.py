@@ -40,111 +40,72 @@ from lumos.explain._treeshap import _paths, _popcount
 
 
 @nb.njit(cache=True, inline="always")
-def _right_of(
-    x,
-    root,
-    end,
-    right_of,
-    left,
-    feature,
-    threshold,
-    kind,
-    missing,
-    default_left,
-    cat_start,
-    cat_len,
-    cat_left,
-    cat_values,
-):
-    """Fill ``right_of[node − root]`` with 1 where the row goes right at each split of a tree."""
-    for node in range(root, end):
+def _leaf_masks(x, root, end, right_of, stack_node, stack_mask, found_leaf, found_mask, left,
+                right, feature, threshold, kind, missing, default_left, cat_start, cat_len,
+                cat_left, cat_values, pos, leaf_of, depth_of):  # fmt: skip
+    """The leaves of one tree with the row's mask at each (the path features whose every
+    split the row satisfies): ``found_leaf[:k]``, ``found_mask[:k]``; returns ``k``."""
+    for node in range(root, end):  # every split's decision first
         if left[node] >= 0:
-            goes_left = _goes_left(
-                node,
-                x,
-                feature,
-                threshold,
-                kind,
-                missing,
-                default_left,
-                cat_start,
-                cat_len,
-                cat_left,
-                cat_values,
-            )
+            goes_left = _goes_left(node, x, feature, threshold, kind, missing, default_left,
+                                   cat_start, cat_len, cat_left, cat_values)  # fmt: skip
             right_of[node - root] = 0 if goes_left else 1
+    found, top = 0, 0
+    stack_node[0] = root
+    stack_mask[0] = -1  # every bit set: a feature is satisfied until a split is not
+    while top >= 0:
+        node = stack_node[top]
+        mask = stack_mask[top]
+        top -= 1
+        if left[node] >= 0:
+            bit = np.int64(1) << pos[node]
+            went_right = right_of[node - root]
+            top += 1
+            stack_node[top] = right[node]
+            stack_mask[top] = mask & ~(bit * (1 - went_right))
+            top += 1
+            stack_node[top] = left[node]
+            stack_mask[top] = mask & ~(bit * went_right)
+        else:
+            li = leaf_of[node]
+            found_leaf[found] = li
+            found_mask[found] = mask & ((np.int64(1) << depth_of[li]) - 1)
+            found += 1
+    return found
+
+
+@nb.njit(cache=True)
+def _widest(roots, n_nodes):
+    """The most nodes in one tree."""
+    widest = 0
+    for t in range(len(roots)):
+        end = roots[t + 1] if t + 1 < len(roots) else n_nodes
+        widest = max(widest, end - roots[t])
+    return widest
 
 
 @nb.njit(cache=True, parallel=True)
-def _background_counts(
-    B,
-    roots,
-    left,
-    right,
-    feature,
-    threshold,
-    kind,
-    missing,
-    default_left,
-    cat_start,
-    cat_len,
-    cat_left,
-    cat_values,
-    pos,
-    leaf_of,
-    depth_of,
-    starts,
-    total,
-    max_depth,
-):
+def _background_counts(B, roots, left, right, feature, threshold, kind, missing, default_left,
+                       cat_start, cat_len, cat_left, cat_values, pos, leaf_of, depth_of, starts,
+                       total, max_depth):  # fmt: skip
     """How many background rows have each mask at each leaf (``starts[leaf] + mask``)."""
     counts = np.zeros(total)
-    widest = 0
-    for t in range(len(roots)):
-        end = roots[t + 1] if t + 1 < len(roots) else len(left)
-        widest = max(widest, end - roots[t])
+    widest = _widest(roots, len(left))
     for t in nb.prange(len(roots)):  # a tree's leaves are its own: no two threads add to one
         stack_node = np.empty(max_depth + 2, dtype=np.int32)
         stack_mask = np.empty(max_depth + 2, dtype=np.int64)
         right_of = np.empty(widest, dtype=np.int64)
+        found_leaf = np.empty(widest, dtype=np.int64)
+        found_mask = np.empty(widest, dtype=np.int64)
         root = roots[t]
         end = roots[t + 1] if t + 1 < len(roots) else len(left)
         for r in range(B.shape[0]):
-            _right_of(
-                B[r],
-                root,
-                end,
-                right_of,
-                left,
-                feature,
-                threshold,
-                kind,
-                missing,
-                default_left,
-                cat_start,
-                cat_len,
-                cat_left,
-                cat_values,
-            )
-            top = 0
-            stack_node[0] = root
-            stack_mask[0] = -1
-            while top >= 0:
-                node = stack_node[top]
-                mask = stack_mask[top]
-                top -= 1
-                if left[node] >= 0:
-                    bit = np.int64(1) << pos[node]
-                    went_right = right_of[node - root]
-                    top += 1
-                    stack_node[top] = right[node]
-                    stack_mask[top] = mask & ~(bit * (1 - went_right))
-                    top += 1
-                    stack_node[top] = left[node]
-                    stack_mask[top] = mask & ~(bit * went_right)
-                else:
-                    li = leaf_of[node]
-                    counts[starts[li] + (mask & ((np.int64(1) << depth_of[li]) - 1))] += 1.0
+            k = _leaf_masks(B[r], root, end, right_of, stack_node, stack_mask, found_leaf,
+                            found_mask, left, right, feature, threshold, kind, missing,
+                            default_left, cat_start, cat_len, cat_left, cat_values, pos,
+                            leaf_of, depth_of)  # fmt: skip
+            for j in range(k):
+                counts[starts[found_leaf[j]] + found_mask[j]] += 1.0
     return counts
 
 
@@ -191,87 +152,34 @@ def _mask_tables(leaves, depth_of, value, counts, starts, table_starts, total, m
 
 
 @nb.njit(cache=True, parallel=True)
-def _explain_masks(
-    X,
-    roots,
-    group,
-    n_groups,
-    left,
-    right,
-    feature,
-    threshold,
-    kind,
-    missing,
-    default_left,
-    cat_start,
-    cat_len,
-    cat_left,
-    cat_values,
-    pos,
-    leaf_of,
-    depth_of,
-    feats,
-    table_starts,
-    tables,
-    max_depth,
-):
+def _explain_masks(X, roots, group, n_groups, left, right, feature, threshold, kind, missing,
+                   default_left, cat_start, cat_len, cat_left, cat_values, pos, leaf_of, depth_of,
+                   feats, table_starts, tables, max_depth):  # fmt: skip
+    """Each row's values: a block of rows walks one tree at a time, its tables in cache."""
     n, p = X.shape
     out = np.zeros((n, n_groups, p + 1))
-    n_blocks = (n + BLOCK - 1) // BLOCK
-    widest = 0
-    for t in range(len(roots)):
-        end = roots[t + 1] if t + 1 < len(roots) else len(left)
-        widest = max(widest, end - roots[t])
-    for b in nb.prange(n_blocks):
+    widest = _widest(roots, len(left))
+    for b in nb.prange((n + BLOCK - 1) // BLOCK):
         stack_node = np.empty(max_depth + 2, dtype=np.int32)
         stack_mask = np.empty(max_depth + 2, dtype=np.int64)
         right_of = np.empty(widest, dtype=np.int64)
-        lo = b * BLOCK
-        hi = min(n, lo + BLOCK)
+        found_leaf = np.empty(widest, dtype=np.int64)
+        found_mask = np.empty(widest, dtype=np.int64)
         for t in range(len(roots)):
-            g = group[t]
             root = roots[t]
             end = roots[t + 1] if t + 1 < len(roots) else len(left)
-            for r in range(lo, hi):
-                phi = out[r, g]
-                _right_of(
-                    X[r],
-                    root,
-                    end,
-                    right_of,
-                    left,
-                    feature,
-                    threshold,
-                    kind,
-                    missing,
-                    default_left,
-                    cat_start,
-                    cat_len,
-                    cat_left,
-                    cat_values,
-                )
-                top = 0
-                stack_node[0] = root
-                stack_mask[0] = -1
-                while top >= 0:
-                    node = stack_node[top]
-                    mask = stack_mask[top]
-                    top -= 1
-                    if left[node] >= 0:
-                        bit = np.int64(1) << pos[node]
-                        went_right = right_of[node - root]
-                        top += 1
-                        stack_node[top] = right[node]
-                        stack_mask[top] = mask & ~(bit * (1 - went_right))
-                        top += 1
-                        stack_node[top] = left[node]
-                        stack_mask[top] = mask & ~(bit * went_right)
-                    else:
-                        li = leaf_of[node]
-                        d = depth_of[li]
-                        row = table_starts[li] + (mask & ((np.int64(1) << d) - 1)) * d
-                        for k in range(d):
-                            phi[feats[li, k]] += tables[row + k]
+            for r in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+                phi = out[r, group[t]]
+                k = _leaf_masks(X[r], root, end, right_of, stack_node, stack_mask, found_leaf,
+                                found_mask, left, right, feature, threshold, kind, missing,
+                                default_left, cat_start, cat_len, cat_left, cat_values, pos,
+                                leaf_of, depth_of)  # fmt: skip
+                for j in range(k):
+                    li = found_leaf[j]
+                    d = depth_of[li]
+                    row = table_starts[li] + found_mask[j] * d
+                    for i in range(d):
+                        phi[feats[li, i]] += tables[row + i]
     return out
 
 
